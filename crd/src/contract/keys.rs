@@ -1,0 +1,96 @@
+//! Object key layout: `<prefix>/<namespace>/<policy>/<UTC timestamp>.<ext>` and
+//! `<same>.manifest.json` beside it.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use super::manifest::{CompressionTag, DumpFormatTag};
+
+/// Suffix of a manifest object key.
+pub const MANIFEST_SUFFIX: &str = ".manifest.json";
+
+/// Timestamp layout used in keys: sortable, no characters that need escaping.
+pub const KEY_TIMESTAMP_FORMAT: &str = "%Y%m%dT%H%M%SZ";
+
+/// Directory (ending in `/`) holding all objects of one policy.
+pub fn policy_prefix(prefix: &str, namespace: &str, policy: &str) -> String {
+    let prefix = prefix.trim_matches('/');
+    if prefix.is_empty() {
+        format!("{namespace}/{policy}/")
+    } else {
+        format!("{prefix}/{namespace}/{policy}/")
+    }
+}
+
+/// Extension of a backup object: dump format, then compression, then `.age`.
+pub fn extension(format: DumpFormatTag, compression: CompressionTag, encrypted: bool) -> String {
+    let base = match format {
+        DumpFormatTag::Custom => "dump",
+        DumpFormatTag::Plain => "sql",
+    };
+    let age = if encrypted { ".age" } else { "" };
+    format!("{base}{}{age}", compression.extension())
+}
+
+/// Key of the backup data object started at `started`.
+pub fn backup_key(
+    prefix: &str,
+    namespace: &str,
+    policy: &str,
+    started: DateTime<Utc>,
+    ext: &str,
+) -> String {
+    format!(
+        "{}{}.{ext}",
+        policy_prefix(prefix, namespace, policy),
+        started.format(KEY_TIMESTAMP_FORMAT)
+    )
+}
+
+/// Key of the manifest belonging to a backup data object.
+pub fn manifest_key(backup_key: &str) -> String {
+    format!("{backup_key}{MANIFEST_SUFFIX}")
+}
+
+/// The data object key a manifest key belongs to, if it is a manifest key.
+pub fn backup_key_of_manifest(manifest_key: &str) -> Option<&str> {
+    manifest_key.strip_suffix(MANIFEST_SUFFIX)
+}
+
+/// The timestamp encoded in a key's file name, if it has one.
+pub fn timestamp_of_key(key: &str) -> Option<DateTime<Utc>> {
+    let name = key.rsplit('/').next()?;
+    let stamp = name.get(..16)?;
+    NaiveDateTime::parse_from_str(stamp, KEY_TIMESTAMP_FORMAT)
+        .ok()
+        .map(|n| n.and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn keys_follow_the_documented_layout() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 5).single();
+        let Some(t) = t else { panic!("valid time") };
+        let ext = extension(DumpFormatTag::Custom, CompressionTag::Zstd, true);
+        let key = backup_key("/backups/", "shop", "webshop", t, &ext);
+        assert_eq!(key, "backups/shop/webshop/20261123T140005Z.dump.zst.age");
+        assert_eq!(
+            manifest_key(&key),
+            "backups/shop/webshop/20261123T140005Z.dump.zst.age.manifest.json"
+        );
+        assert_eq!(backup_key_of_manifest(&manifest_key(&key)), Some(key.as_str()));
+        assert_eq!(timestamp_of_key(&key), Some(t));
+    }
+
+    #[test]
+    fn empty_prefix_starts_at_the_namespace() {
+        assert_eq!(policy_prefix("", "ns", "p"), "ns/p/");
+        assert_eq!(
+            extension(DumpFormatTag::Plain, CompressionTag::None, false),
+            "sql"
+        );
+    }
+}

@@ -1,0 +1,113 @@
+//! The manifest object: the commit marker written after a backup object completed.
+//! A backup without its manifest does not exist for listing, restore or retention.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Current manifest format version. Readers accept this version and older ones.
+pub const MANIFEST_FORMAT_VERSION: u32 = 1;
+
+/// Everything needed to trust, select and restore one backup object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    /// Manifest format version ([`MANIFEST_FORMAT_VERSION`] when written).
+    pub format_version: u32,
+    /// Namespace of the BackupPolicy that produced the backup.
+    pub policy_namespace: String,
+    /// Name of the BackupPolicy that produced the backup.
+    pub policy_name: String,
+    /// Object key of the backup data object.
+    pub key: String,
+    /// When the dump started (snapshot taken).
+    pub started_at: DateTime<Utc>,
+    /// When the data object upload completed.
+    pub completed_at: DateTime<Utc>,
+    /// Size of the stored object in bytes (after compression and encryption).
+    pub stored_size: u64,
+    /// Size of the raw `pg_dump` output in bytes.
+    pub raw_size: u64,
+    /// Lower-case hex SHA-256 of the stored bytes.
+    pub sha256: String,
+    /// `pg_dump` output format.
+    pub dump_format: DumpFormatTag,
+    /// Compression applied to the dump stream.
+    pub compression: CompressionTag,
+    /// Compression level used, when the algorithm has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression_level: Option<i32>,
+    /// age recipients (public keys) the object is encrypted to; empty when not encrypted.
+    #[serde(default)]
+    pub encryption_recipients: Vec<String>,
+    /// PostgreSQL server version string (`server_version`).
+    pub server_version: String,
+    /// `server_version_num` of the source server.
+    pub server_version_num: u32,
+    /// Version string printed by the `pg_dump` that produced the dump.
+    pub pg_dump_version: String,
+    /// Name of the dumped database.
+    pub database: String,
+    /// How row counts were taken.
+    pub row_count_mode: RowCountModeTag,
+    /// Row count per table (`schema.table`), taken inside the dump's snapshot.
+    #[serde(default)]
+    pub tables: BTreeMap<String, i64>,
+    /// Version of the runner that wrote the backup.
+    pub runner_version: String,
+}
+
+impl Manifest {
+    /// Sum of all per-table row counts.
+    pub fn total_rows(&self) -> i64 {
+        self.tables.values().sum()
+    }
+
+    /// Whether the stored object is age-encrypted.
+    pub fn is_encrypted(&self) -> bool {
+        !self.encryption_recipients.is_empty()
+    }
+}
+
+/// `pg_dump` output format recorded in a manifest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DumpFormatTag {
+    /// `pg_dump -Fc`, restored with `pg_restore`.
+    Custom,
+    /// `pg_dump -Fp`, restored with `psql`.
+    Plain,
+}
+
+/// Compression recorded in a manifest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CompressionTag {
+    Zstd,
+    Gzip,
+    None,
+}
+
+impl CompressionTag {
+    /// File-name extension of the compression layer (empty for none).
+    pub fn extension(self) -> &'static str {
+        match self {
+            CompressionTag::Zstd => ".zst",
+            CompressionTag::Gzip => ".gz",
+            CompressionTag::None => "",
+        }
+    }
+}
+
+/// Row-count mode recorded in a manifest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RowCountModeTag {
+    /// `count(*)` per table inside the dump's snapshot: exactly what the dump holds.
+    Exact,
+    /// `pg_class.reltuples`: approximate, cheap.
+    Estimate,
+    /// No counts recorded.
+    Off,
+}

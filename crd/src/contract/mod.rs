@@ -1,0 +1,7 @@
+//! The runner ↔ operator contract: the manifest object stored beside every backup,
+//! the object key layout, and the result JSON each runner subcommand writes to the
+//! termination-message file. Shared by both binaries so they can never drift.
+
+pub mod keys;
+pub mod manifest;
+pub mod result;

