@@ -81,7 +81,10 @@ mod tests {
             manifest_key(&key),
             "backups/shop/webshop/20261123T140005Z.dump.zst.age.manifest.json"
         );
-        assert_eq!(backup_key_of_manifest(&manifest_key(&key)), Some(key.as_str()));
+        assert_eq!(
+            backup_key_of_manifest(&manifest_key(&key)),
+            Some(key.as_str())
+        );
         assert_eq!(timestamp_of_key(&key), Some(t));
     }
 

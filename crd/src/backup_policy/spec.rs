@@ -1,0 +1,132 @@
+//! `BackupPolicy` spec: when, what, how, where and how long.
+
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+use super::options::{
+    DeletionPolicy, DumpOptions, Encryption, Notifications, RestoreTest, Retention, Verification,
+};
+use super::status::BackupPolicyStatus;
+use crate::common::{DatabaseConnection, JobTemplate, S3Destination};
+
+/// A schedule of logical PostgreSQL backups to S3, with retention, daily verification
+/// and periodic automated restore tests.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[kube(
+    group = "tidemark.dev",
+    version = "v1alpha1",
+    kind = "BackupPolicy",
+    plural = "backuppolicies",
+    singular = "backuppolicy",
+    shortname = "bp",
+    category = "tidemark",
+    namespaced,
+    status = "BackupPolicyStatus",
+    derive = "PartialEq",
+    doc = "BackupPolicy declares scheduled logical backups of one PostgreSQL database to S3: pg_dump, compression, optional age encryption, SHA-256 and multipart upload, with tiered retention, daily verification and periodic restore tests.",
+    printcolumn(name = "Schedule", type_ = "string", json_path = ".spec.schedule"),
+    printcolumn(
+        name = "Last Success",
+        type_ = "date",
+        json_path = ".status.lastBackup.completedAt"
+    ),
+    printcolumn(name = "Backups", type_ = "integer", json_path = ".status.backupCount"),
+    printcolumn(name = "Size", type_ = "string", json_path = ".status.lastBackup.size"),
+    printcolumn(
+        name = "Fresh",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"BackupFresh\")].status"
+    ),
+    printcolumn(
+        name = "Verified",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Verified\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupPolicySpec {
+    /// Cron schedule of backups, five fields (`minute hour day-of-month month
+    /// day-of-week`) or a macro such as `@hourly`; evaluated in `timeZone`.
+    #[schemars(
+        length(min = 1, max = 128),
+        regex(
+            pattern = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$"
+        )
+    )]
+    pub schedule: String,
+    /// IANA time zone of all schedules and of the retention periods (e.g. `Europe/Berlin`).
+    #[serde(default = "default_time_zone")]
+    #[schemars(
+        length(min = 1, max = 64),
+        regex(pattern = r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$")
+    )]
+    pub time_zone: String,
+    /// Pause scheduling: no new backups, verifications or restore tests start.
+    #[serde(default)]
+    pub suspend: bool,
+    /// Set to a new value (e.g. a timestamp) to start one backup now. The status echoes
+    /// the last value handled in `lastRunNow`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub run_now: Option<String>,
+    /// A run missed (e.g. while the operator was down) is still started if no more than
+    /// this many seconds late; otherwise it is recorded as skipped. Unset: always caught
+    /// up, once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub starting_deadline_seconds: Option<i64>,
+    /// Maximum run time of one backup Job (`activeDeadlineSeconds`); the runbook's 55 minutes by default.
+    #[serde(default = "default_deadline_seconds")]
+    #[schemars(range(min = 60, max = 604_800))]
+    pub deadline_seconds: i64,
+    /// The database to back up.
+    pub database: DatabaseConnection,
+    /// pg_dump, compression and row-count options.
+    #[serde(default)]
+    pub dump: DumpOptions,
+    /// Client-side encryption with age; backups are stored unencrypted (but still with
+    /// server-side encryption) when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
+    /// Where backups are stored.
+    pub s3: S3Destination,
+    /// How many backups to keep per period (grandfather-father-son).
+    #[serde(default)]
+    pub retention: Retention,
+    /// Scheduled checks of the newest backup.
+    #[serde(default)]
+    pub verification: Verification,
+    /// Periodic automated restore of the newest backup into a scratch server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_test: Option<RestoreTest>,
+    /// Recovery point objective: `BackupFresh` turns False when the newest backup is older.
+    #[serde(default = "default_rpo")]
+    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"))]
+    pub rpo: String,
+    /// Shape of the Jobs that run the runner.
+    #[serde(default)]
+    pub job_template: JobTemplate,
+    /// Webhook alerts (Discord- and Slack-compatible) without Prometheus.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<Notifications>,
+    /// What happens to stored backups when the policy is deleted.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+fn default_time_zone() -> String {
+    "UTC".to_string()
+}
+
+fn default_deadline_seconds() -> i64 {
+    3_300
+}
+
+fn default_rpo() -> String {
+    "1h".to_string()
+}

@@ -1,0 +1,277 @@
+//! `RestoreRequest` spec: which backup, into which database, how, and what to do around it.
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::core::v1::EnvVar;
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+use super::status::RestoreRequestStatus;
+use crate::common::{DatabaseConnection, JobTemplate, S3Destination, SecretKeyRef};
+
+/// A one-off, orchestrated restore of a backup into a database: stop writers, restore
+/// behind a checksum gate in one transaction, run a post-restore step, verify row
+/// counts, restart writers, and record the recovery time actually achieved.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[kube(
+    group = "tidemark.dev",
+    version = "v1alpha1",
+    kind = "RestoreRequest",
+    plural = "restorerequests",
+    singular = "restorerequest",
+    shortname = "rr",
+    category = "tidemark",
+    namespaced,
+    status = "RestoreRequestStatus",
+    derive = "PartialEq",
+    doc = "RestoreRequest restores one backup (latest, an exact key, or the newest before a time) into a target database, stopping writers first and verifying row counts afterwards. Its spec is immutable.",
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(
+        name = "Backup",
+        type_ = "string",
+        json_path = ".status.resolvedBackup.key"
+    ),
+    printcolumn(
+        name = "Target",
+        type_ = "string",
+        json_path = ".spec.target.connection.database"
+    ),
+    printcolumn(
+        name = "Verified",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Verified\")].status"
+    ),
+    printcolumn(name = "Duration", type_ = "string", json_path = ".status.duration"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self == oldSelf").message("RestoreRequest spec is immutable once created; create a new RestoreRequest instead"))]
+pub struct RestoreRequestSpec {
+    /// Where the backups are.
+    pub source: RestoreSource,
+    /// age identity (`AGE-SECRET-KEY-1…`) to decrypt encrypted backups, from a Secret key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decryption_identity_secret_ref: Option<SecretKeyRef>,
+    /// Which backup to restore. Exactly one of `latest`, `key` or `before`.
+    pub backup: BackupSelector,
+    /// The database to restore into.
+    pub target: RestoreTarget,
+    /// What to restore.
+    #[serde(default)]
+    pub mode: RestoreMode,
+    /// Workloads scaled to zero before the restore and back to their previous replica
+    /// count afterwards, also when the restore fails.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub stop_writers: Vec<WorkloadRef>,
+    /// A step run after the restore and before verification (e.g. schema migrations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_restore: Option<PostRestore>,
+    /// Verification after the restore.
+    #[serde(default)]
+    pub verify: RestoreVerify,
+    /// Maximum run time of the whole restore, in seconds.
+    #[serde(default = "default_restore_deadline")]
+    #[schemars(range(min = 60, max = 604_800))]
+    pub deadline_seconds: i64,
+    /// Shape of the Jobs that run the runner.
+    #[serde(default)]
+    pub job_template: JobTemplate,
+}
+
+fn default_restore_deadline() -> i64 {
+    3_600
+}
+
+/// A BackupPolicy in the same namespace.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyRef {
+    /// Name of the BackupPolicy.
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
+    pub name: String,
+}
+
+/// Backups stored by a policy that may no longer exist (e.g. in another cluster).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExplicitSource {
+    /// The bucket and its access.
+    pub s3: S3Destination,
+    /// Namespace of the policy that wrote the backups (part of the key layout).
+    #[schemars(length(min = 1, max = 63))]
+    pub policy_namespace: String,
+    /// Name of the policy that wrote the backups (part of the key layout).
+    #[schemars(length(min = 1, max = 253))]
+    pub policy_name: String,
+}
+
+/// Where the backups are: exactly one of `policyRef` or `explicit`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.policyRef) != has(self.explicit)").message("set exactly one of source.policyRef or source.explicit"))]
+pub struct RestoreSource {
+    /// A BackupPolicy in this namespace; its inventory and bucket are used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_ref: Option<PolicyRef>,
+    /// An explicit S3 location, listed by a runner Job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explicit: Option<ExplicitSource>,
+}
+
+/// Which backup to restore: exactly one of `latest`, `key` or `before`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("(has(self.latest) && self.latest ? 1 : 0) + (has(self.key) ? 1 : 0) + (has(self.before) ? 1 : 0) == 1").message("set exactly one of backup.latest (true), backup.key or backup.before"),
+)]
+pub struct BackupSelector {
+    /// The newest backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest: Option<bool>,
+    /// One exact object key (as listed in the policy's `status.backups`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024), regex(pattern = r"^[^/].*[^/]$"))]
+    pub key: Option<String>,
+    /// The newest backup completed before this time (RFC 3339), e.g. just before an
+    /// accidental deletion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<DateTime<Utc>>,
+}
+
+/// The database to restore into.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.connection.database) || has(self.connection.uriSecretRef)").message("target.connection.database is required"))]
+pub struct RestoreTarget {
+    /// Connection to the target server and database.
+    pub connection: DatabaseConnection,
+    /// Create the database first if it does not exist (scenario: lost server).
+    #[serde(default)]
+    pub create_database: bool,
+}
+
+/// What part of the backup is restored.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub enum RestoreContent {
+    /// Schema and data.
+    #[default]
+    Full,
+    /// Data only, into existing tables (`pg_restore --data-only`).
+    DataOnly,
+    /// Schema only (`pg_restore --schema-only`).
+    SchemaOnly,
+}
+
+/// How the restore is done.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!self.clean || self.content == 'Full'").message("clean is only valid with content Full").field_path(".clean"),
+    validation = Rule::new("!self.truncate || self.content == 'DataOnly'").message("truncate is only valid with content DataOnly").field_path(".truncate"),
+)]
+pub struct RestoreMode {
+    /// `Full` (default), `DataOnly` or `SchemaOnly`.
+    #[serde(default)]
+    pub content: RestoreContent,
+    /// Only these tables (`schema.table`); all tables when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1000), inner(regex(pattern = r"^[^.\s]+\.[^.\s]+$")))]
+    pub tables: Vec<String>,
+    /// Drop existing objects before recreating them (`--clean --if-exists`). Without it
+    /// a restore into a non-empty database is refused.
+    #[serde(default = "default_true")]
+    pub clean: bool,
+    /// Empty the restored tables before loading data (DataOnly).
+    #[serde(default)]
+    pub truncate: bool,
+}
+
+impl Default for RestoreMode {
+    fn default() -> Self {
+        Self {
+            content: RestoreContent::Full,
+            tables: Vec::new(),
+            clean: true,
+            truncate: false,
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Kind of a writer workload.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub enum WorkloadKind {
+    #[default]
+    Deployment,
+    StatefulSet,
+}
+
+/// A Deployment or StatefulSet in the same namespace that writes to the target.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadRef {
+    /// `Deployment` or `StatefulSet`.
+    #[serde(default)]
+    pub kind: WorkloadKind,
+    /// Name of the workload.
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
+    pub name: String,
+}
+
+/// A command run after the restore, e.g. `python manage.py migrate`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PostRestore {
+    /// Container image (typically the application's image).
+    #[schemars(length(min = 1, max = 512))]
+    pub image: String,
+    /// Command (entrypoint) to run.
+    #[schemars(length(min = 1))]
+    pub command: Vec<String>,
+    /// Arguments to the command.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// Environment, with values or references to Secrets and ConfigMaps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+    /// Maximum run time in seconds.
+    #[serde(default = "default_post_restore_deadline")]
+    #[schemars(range(min = 10, max = 86_400))]
+    pub deadline_seconds: i64,
+}
+
+fn default_post_restore_deadline() -> i64 {
+    900
+}
+
+/// Checks after the restore.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreVerify {
+    /// Compare per-table row counts with the backup's manifest; a mismatch fails the restore.
+    #[serde(default = "default_true")]
+    pub row_counts: bool,
+}
+
+impl Default for RestoreVerify {
+    fn default() -> Self {
+        Self { row_counts: true }
+    }
+}

@@ -1,0 +1,131 @@
+//! Shared helpers for the CRD tests: loading the committed CRDs and examples, and
+//! validating objects the way the API server would (OpenAPI schema + CEL rules).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+
+use kube::core::cel::Validator;
+use serde_json::Value;
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The committed CRD for a kind, parsed from `charts/tidemark/crds/`.
+pub fn committed_crd(plural: &str) -> Value {
+    let path = repo_root().join(format!("charts/tidemark/crds/{plural}.tidemark.dev.yaml"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_yaml::from_str(&text).unwrap()
+}
+
+/// The openAPIV3Schema of a committed CRD.
+pub fn schema_of(plural: &str) -> Value {
+    committed_crd(plural)["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone()
+}
+
+pub fn plural_of(kind: &str) -> &'static str {
+    match kind {
+        "BackupPolicy" => "backuppolicies",
+        "RestoreRequest" => "restorerequests",
+        other => panic!("not a Tidemark kind: {other}"),
+    }
+}
+
+/// Every YAML document in an example file.
+pub fn example_docs(file: &str) -> Vec<Value> {
+    let path = repo_root().join("examples").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .filter(|v: &Value| !v.is_null())
+        .collect()
+}
+
+/// The single Tidemark object of an example file.
+pub fn example_object(file: &str) -> Value {
+    example_docs(file)
+        .into_iter()
+        .find(|d| {
+            d["apiVersion"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("tidemark.dev/"))
+        })
+        .unwrap_or_else(|| panic!("{file} holds no Tidemark object"))
+}
+
+/// Adds `additionalProperties: false` wherever a schema lists its properties, like the
+/// API server's strict field validation (`kubectl apply --validate=strict`).
+fn strict(schema: &mut Value) {
+    if let Value::Object(map) = schema {
+        let preserves = map
+            .get("x-kubernetes-preserve-unknown-fields")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        if map.contains_key("properties") && !map.contains_key("additionalProperties") && !preserves
+        {
+            map.insert("additionalProperties".into(), Value::Bool(false));
+        }
+        for v in map.values_mut() {
+            strict(v);
+        }
+    } else if let Value::Array(items) = schema {
+        for v in items {
+            strict(v);
+        }
+    }
+}
+
+/// OpenAPI schema errors as `path: message` lines (empty when valid).
+pub fn schema_errors(kind: &str, object: &Value) -> Vec<String> {
+    let mut schema = schema_of(plural_of(kind));
+    // apiVersion, kind and metadata are validated by the API server itself.
+    for (field, ty) in [
+        ("apiVersion", "string"),
+        ("kind", "string"),
+        ("metadata", "object"),
+    ] {
+        schema["properties"][field] = serde_json::json!({ "type": ty });
+    }
+    strict(&mut schema);
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("the CRD schema is a valid JSON schema");
+    validator
+        .iter_errors(object)
+        .map(|e| format!("{}: {}", e.instance_path(), e))
+        .collect()
+}
+
+/// CEL errors as `field.path: message` lines (empty when valid). `old` enables
+/// transition rules (updates).
+pub fn cel_errors(kind: &str, object: &Value, old: Option<&Value>) -> Vec<(String, String)> {
+    let schema = schema_of(plural_of(kind));
+    match Validator::new().validate(&schema, object, old) {
+        Ok(()) => Vec::new(),
+        Err(errors) => errors
+            .into_vec()
+            .into_iter()
+            .map(|e| (e.rule.clone(), e.to_string()))
+            .collect(),
+    }
+}
+
+/// Applies a JSON merge patch (RFC 7386).
+pub fn merge(target: &mut Value, patch: &Value) {
+    if let Value::Object(p) = patch {
+        if !target.is_object() {
+            *target = Value::Object(Default::default());
+        }
+        let t = target.as_object_mut().unwrap();
+        for (k, v) in p {
+            if v.is_null() {
+                t.remove(k);
+            } else {
+                merge(t.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+    } else {
+        *target = patch.clone();
+    }
+}
