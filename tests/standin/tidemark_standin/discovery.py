@@ -1,0 +1,81 @@
+"""Non-resource endpoints: API discovery, /version, health checks, a minimal OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import resource_not_found
+from .kinds import Registry
+
+VERSION_INFO = {
+    "major": "1",
+    "minor": "33",
+    "gitVersion": "v1.33.0-tidemark-standin",
+    "gitCommit": "0000000000000000000000000000000000000000",
+    "gitTreeState": "clean",
+    "buildDate": "2025-01-01T00:00:00Z",
+    "goVersion": "go1.24.0",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
+
+HEALTH_PATHS = {"/healthz", "/readyz", "/livez"}
+
+
+def _group_entry(group: str, versions: list[str]) -> dict[str, Any]:
+    return {
+        "name": group,
+        "versions": [{"groupVersion": f"{group}/{v}", "version": v} for v in versions],
+        "preferredVersion": {"groupVersion": f"{group}/{versions[0]}", "version": versions[0]},
+    }
+
+
+def discover(registry: Registry, path: str, server_address: str) -> Any | None:
+    """The discovery document at `path`, None when `path` is no discovery path."""
+    parts = [p for p in path.strip("/").split("/") if p]
+    if parts == ["api"]:
+        return {
+            "kind": "APIVersions",
+            "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
+        }
+    if parts == ["apis"]:
+        return {
+            "kind": "APIGroupList",
+            "apiVersion": "v1",
+            "groups": [_group_entry(g, vs) for g, vs in registry.groups()],
+        }
+    if len(parts) == 2 and parts[0] == "apis":
+        for group, versions in registry.groups():
+            if group == parts[1]:
+                return dict(_group_entry(group, versions), kind="APIGroup", apiVersion="v1")
+        raise resource_not_found(path)
+    if (len(parts) == 2 and parts[0] == "api") or (len(parts) == 3 and parts[0] == "apis"):
+        group, version = ("", parts[1]) if parts[0] == "api" else (parts[1], parts[2])
+        kinds = registry.in_group_version(group, version)
+        if not kinds:
+            raise resource_not_found(path)
+        return {
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": f"{group}/{version}" if group else version,
+            "resources": [entry for kind in sorted(kinds, key=lambda k: k.plural) for entry in kind.discovery_entries()],
+        }
+    if parts == ["version"]:
+        return VERSION_INFO
+    if parts == ["openapi", "v2"]:
+        return {
+            "swagger": "2.0",
+            "info": {"title": "Kubernetes", "version": VERSION_INFO["gitVersion"]},
+            "paths": {},
+            "definitions": {},
+        }
+    if parts == ["openapi", "v3"]:
+        return {"paths": {}}
+    if not parts:
+        paths = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v2", "/openapi/v3", "/readyz", "/version"]
+        for group, versions in registry.groups():
+            paths.append(f"/apis/{group}")
+            paths.extend(f"/apis/{group}/{v}" for v in versions)
+        return {"paths": sorted(paths)}
+    return None

@@ -1,0 +1,76 @@
+"""Small helpers on object metadata and dotted paths."""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+import uuid
+from typing import Any
+
+Obj = dict[str, Any]
+
+
+def now() -> str:
+    """RFC 3339 with second precision, as Kubernetes writes timestamps."""
+    return datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str | None) -> datetime.datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def new_uid() -> str:
+    return str(uuid.uuid4())
+
+
+def generated_name(prefix: str) -> str:
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"
+    return prefix + "".join(secrets.choice(alphabet) for _ in range(5))
+
+
+def metadata(obj: Obj) -> dict[str, Any]:
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        meta = {}
+        obj["metadata"] = meta
+    return meta
+
+
+def get_path(obj: Any, dotted: str) -> Any:
+    current = obj
+    for part in dotted.strip(".").split("."):
+        if not isinstance(current, dict):
+            return None
+        current = current.get(part)
+    return current
+
+
+def set_path(obj: Obj, dotted: str, value: Any) -> None:
+    parts = dotted.strip(".").split(".")
+    current = obj
+    for part in parts[:-1]:
+        nxt = current.get(part)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            current[part] = nxt
+        current = nxt
+    current[parts[-1]] = value
+
+
+def spec_part(obj: Obj, status_is_separate: bool) -> Obj:
+    """What a `generation` bump is computed from: everything except metadata (and status)."""
+    skipped = {"metadata", "status"} if status_is_separate else {"metadata"}
+    return {k: v for k, v in obj.items() if k not in skipped}
+
+
+def without_volatile(obj: Obj) -> Obj:
+    """The object minus fields every write changes (to detect no-op writes)."""
+    meta = dict(obj.get("metadata") or {})
+    meta.pop("resourceVersion", None)
+    meta.pop("managedFields", None)
+    return dict(obj, metadata=meta)
