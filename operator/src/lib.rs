@@ -1,0 +1,7 @@
+//! The Tidemark operator: controllers for `BackupPolicy` and `RestoreRequest`.
+//!
+//! Reconciliation is split into pure steps (decide, build) and I/O steps (read, apply,
+//! status), so that the deciding and building are unit-tested without an API server.
+
+pub mod naming;
+pub mod schedule;
