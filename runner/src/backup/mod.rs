@@ -1,0 +1,201 @@
+//! `backup`: snapshot → pg_dump → compression → encryption → SHA-256 → multipart upload
+//! → SHA-256 metadata → manifest. Any failure or signal before the upload completed
+//! aborts it and stops pg_dump; nothing half-written is left.
+
+pub mod manifest;
+pub mod settings;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+use tidemark_crd::contract::keys;
+use tidemark_crd::contract::result::BackupResult;
+use tokio::runtime::Handle;
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::cli::BackupArgs;
+use crate::error::{Error, Result};
+use crate::pg::binary;
+use crate::pg::dump::{DumpProcess, DumpSpec};
+use crate::pg::snapshot::SnapshotSession;
+use crate::pipeline::sink::PartSink;
+use crate::pipeline::stream::{self, StreamTotals};
+use crate::s3::commit;
+use crate::s3::upload::MultipartUpload;
+use crate::signals::Shutdown;
+use settings::{Settings, compression_tag, format_tag};
+
+/// Runs one backup.
+pub async fn run(args: &BackupArgs, shutdown: &Shutdown) -> Result<BackupResult> {
+    let settings = Settings::from_args(args)?;
+    let mut stop = shutdown.clone();
+    let session = tokio::select! {
+        s = SnapshotSession::open(&settings.db) => s?,
+        sig = stop.wait() => return Err(Error::Interrupted(sig)),
+    };
+    let result = in_snapshot(args, &settings, &session, shutdown).await;
+    session.close().await;
+    result
+}
+
+async fn in_snapshot(
+    args: &BackupArgs,
+    settings: &Settings,
+    session: &SnapshotSession,
+    shutdown: &Shutdown,
+) -> Result<BackupResult> {
+    let started_at = Utc::now();
+    let server = &session.server;
+    tracing::info!(server = %server.version, database = %server.database,
+        snapshot = %session.snapshot, "snapshot exported");
+    let pg_dump = binary::locate(&args.db.pg_bin_root, server.version_num, "pg_dump")?;
+    let pg_dump_version = binary::version_of(&pg_dump).await?;
+    let client = crate::s3::client::build(&args.s3).await?;
+    let ext = keys::extension(
+        format_tag(args.dump.dump_format),
+        compression_tag(args.dump.compression),
+        !settings.recipients.is_empty(),
+    );
+    let key = keys::backup_key(
+        &args.s3.prefix,
+        &args.policy.policy_namespace,
+        &args.policy.policy_name,
+        started_at,
+        &ext,
+    );
+    let bucket = &args.s3.bucket;
+    let mut stop = shutdown.clone();
+    let upload = tokio::select! {
+        u = MultipartUpload::create(&client, bucket, &key, &settings.object) => u?,
+        sig = stop.wait() => return Err(Error::Interrupted(sig)),
+    };
+    tracing::info!(bucket = %bucket, key = %key, pg_dump = %pg_dump.display(), "upload started");
+
+    let spec = DumpSpec {
+        binary: pg_dump,
+        format: args.dump.dump_format,
+        snapshot: session.snapshot.clone(),
+        include_schemas: args.dump.include_schemas.clone(),
+        exclude_schemas: args.dump.exclude_schemas.clone(),
+        include_tables: args.dump.include_tables.clone(),
+        exclude_tables: args.dump.exclude_tables.clone(),
+        env: settings.db.child_env(),
+    };
+    let clock = Instant::now();
+    let streamed = stream_and_upload(args, settings, session, &upload, &spec, shutdown).await;
+    let (totals, tables, parts) = match streamed {
+        Ok(v) => v,
+        Err(e) => {
+            upload.abort().await;
+            return Err(e);
+        }
+    };
+    if let Err(e) = upload.complete(parts).await {
+        upload.abort().await;
+        return Err(e);
+    }
+    let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let completed_at = Utc::now();
+    let sha256 = totals.stored.sha256.clone();
+
+    let manifest = manifest::build(manifest::Inputs {
+        args,
+        settings,
+        server,
+        key: &key,
+        started_at,
+        completed_at,
+        totals: &totals,
+        pg_dump_version: &pg_dump_version,
+        tables,
+    });
+    let manifest_key = keys::manifest_key(&key);
+    let body = serde_json::to_vec_pretty(&manifest)
+        .map_err(|e| Error::Internal(format!("manifest not serialisable: {e}")))?;
+    let committed = async {
+        commit::stamp_sha256(
+            &client,
+            bucket,
+            &key,
+            totals.stored.bytes,
+            &sha256,
+            &settings.object,
+        )
+        .await?;
+        commit::put_manifest(
+            &client,
+            bucket,
+            &manifest_key,
+            body,
+            &sha256,
+            &settings.object,
+        )
+        .await
+    }
+    .await;
+    if let Err(e) = committed {
+        commit::delete_quietly(&client, bucket, &key).await;
+        return Err(e);
+    }
+    tracing::info!(key = %key, stored = totals.stored.bytes, raw = totals.raw_bytes,
+        parts = totals.stored.parts, duration_ms, "backup committed");
+    Ok(manifest::result(&manifest, manifest_key, duration_ms))
+}
+
+type Streamed = (
+    StreamTotals,
+    std::collections::BTreeMap<String, i64>,
+    Vec<aws_sdk_s3::types::CompletedPart>,
+);
+
+/// Runs pg_dump, the stream thread, the part uploads and the row counts together;
+/// the first failure (or a signal) stops everything.
+async fn stream_and_upload(
+    args: &BackupArgs,
+    settings: &Settings,
+    session: &SnapshotSession,
+    upload: &MultipartUpload,
+    spec: &DumpSpec,
+    shutdown: &Shutdown,
+) -> Result<Streamed> {
+    let permits = Arc::new(Semaphore::new(settings.parts_in_flight));
+    let (tx, rx) = mpsc::unbounded_channel();
+    let sink = PartSink::new(tx, permits.clone(), Handle::current(), settings.part_size);
+    let (mut dump, stdout) = DumpProcess::spawn(spec)?;
+    let handle = stream::spawn(
+        stdout,
+        settings.compression,
+        settings.recipients.clone(),
+        sink,
+    )?;
+    let mut stop = shutdown.clone();
+    let result = {
+        let streamed = async {
+            handle
+                .done
+                .await
+                .map_err(|_| Error::Internal("the stream thread vanished".into()))?
+        };
+        let work = async {
+            tokio::try_join!(
+                streamed,
+                upload.upload_parts(rx, permits.clone()),
+                session.row_counts(&settings.filter, args.dump.row_count_mode),
+                dump.wait_success(),
+            )
+        };
+        tokio::select! {
+            r = work => r,
+            sig = stop.wait() => Err(Error::Interrupted(sig)),
+        }
+    };
+    match result {
+        Ok((totals, parts, tables, ())) => Ok((totals, tables, parts)),
+        Err(e) => {
+            permits.close();
+            dump.kill();
+            Err(e)
+        }
+    }
+}

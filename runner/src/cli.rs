@@ -1,0 +1,270 @@
+//! Command line: one subcommand per runner job. Every flag has an environment variable
+//! (the operator sets those in Jobs); credentials are read from the environment only
+//! (see [`crate::pg::connect`] and the AWS SDK default chain) and never have a flag.
+//!
+//! Argument groups that several subcommands need (`S3Args`, `PolicyArgs`, `DbArgs`)
+//! are separate structs so `restore`, `verify`, `prune`, … can flatten them later.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::size::ByteSize;
+
+/// Default termination-message path of a Kubernetes container.
+pub const DEFAULT_TERMINATION_LOG: &str = "/dev/termination-log";
+
+/// tidemark-runner: the data path of Tidemark, run inside Kubernetes Jobs.
+#[derive(Debug, Parser)]
+#[command(name = "tidemark-runner", version, about)]
+pub struct Cli {
+    /// File the result report is written to (the container's termination-message path).
+    /// When unset, /dev/termination-log is tried and a failure there only warns.
+    #[arg(long, env = "TIDEMARK_TERMINATION_LOG", global = true)]
+    pub termination_log: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The runner's subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Stream pg_dump → compression → encryption → SHA-256 → S3, then write the manifest.
+    Backup(Box<BackupArgs>),
+}
+
+/// Settings of `backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub s3: S3Args,
+    #[command(flatten)]
+    pub dump: DumpArgs,
+    #[command(flatten)]
+    pub upload: UploadArgs,
+
+    /// age X25519 recipients (public keys, `age1…`), separated by commas or newlines.
+    /// Empty: the backup is stored unencrypted.
+    #[arg(long, env = "TIDEMARK_AGE_RECIPIENTS", default_value = "")]
+    pub age_recipients: String,
+}
+
+/// Which BackupPolicy a run belongs to.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// Namespace of the BackupPolicy.
+    #[arg(long, env = "TIDEMARK_POLICY_NAMESPACE")]
+    pub policy_namespace: String,
+    /// Name of the BackupPolicy.
+    #[arg(long, env = "TIDEMARK_POLICY_NAME")]
+    pub policy_name: String,
+}
+
+/// Non-secret connection settings (libpq names). The password comes from `PGPASSWORD`
+/// and a full URI from `TIDEMARK_DATABASE_URL`, both environment-only.
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// Database host (or Unix socket directory).
+    #[arg(long = "pg-host", env = "PGHOST")]
+    pub host: Option<String>,
+    /// Database port.
+    #[arg(long = "pg-port", env = "PGPORT")]
+    pub port: Option<u16>,
+    /// Database name.
+    #[arg(long = "pg-database", env = "PGDATABASE")]
+    pub database: Option<String>,
+    /// Database user.
+    #[arg(long = "pg-user", env = "PGUSER")]
+    pub user: Option<String>,
+    /// libpq sslmode: disable, allow, prefer, require, verify-ca, verify-full.
+    #[arg(long = "pg-sslmode", env = "PGSSLMODE")]
+    pub sslmode: Option<String>,
+    /// PEM file with the CA certificates that sign the server certificate.
+    #[arg(long = "pg-sslrootcert", env = "PGSSLROOTCERT")]
+    pub sslrootcert: Option<PathBuf>,
+    /// Root of the PostgreSQL client installations: `<root>/<major>/bin/pg_dump`.
+    #[arg(
+        long,
+        env = "TIDEMARK_PG_BIN_ROOT",
+        default_value = "/usr/lib/postgresql"
+    )]
+    pub pg_bin_root: PathBuf,
+}
+
+/// Where backups live in S3 and how objects are stored.
+#[derive(Debug, Args)]
+pub struct S3Args {
+    /// Bucket name.
+    #[arg(long = "s3-bucket", env = "TIDEMARK_S3_BUCKET")]
+    pub bucket: String,
+    /// Key prefix under which `<namespace>/<policy>/` lives.
+    #[arg(long = "s3-prefix", env = "TIDEMARK_S3_PREFIX", default_value = "")]
+    pub prefix: String,
+    /// AWS region (us-east-1 when unset and no other source of the SDK chain has one).
+    #[arg(long = "s3-region", env = "AWS_REGION")]
+    pub region: Option<String>,
+    /// Custom endpoint URL (SeaweedFS, MinIO, Spaces, R2, …).
+    #[arg(long = "s3-endpoint", env = "TIDEMARK_S3_ENDPOINT")]
+    pub endpoint: Option<String>,
+    /// Path-style addressing (`endpoint/bucket/key`) instead of virtual hosts.
+    #[arg(
+        long = "s3-force-path-style",
+        env = "TIDEMARK_S3_FORCE_PATH_STYLE",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+    )]
+    pub force_path_style: bool,
+    /// PEM bundle of CA certificates trusted for the S3 endpoint, added to the system roots.
+    #[arg(long = "s3-ca-bundle", env = "TIDEMARK_S3_CA_BUNDLE")]
+    pub ca_bundle: Option<PathBuf>,
+    /// Server-side encryption of both objects.
+    #[arg(
+        long = "s3-sse",
+        env = "TIDEMARK_S3_SSE",
+        value_enum,
+        default_value = "AES256"
+    )]
+    pub sse: SseMode,
+    /// KMS key id for `aws:kms` (the bucket's default key when unset).
+    #[arg(long = "s3-sse-kms-key-id", env = "TIDEMARK_S3_SSE_KMS_KEY_ID")]
+    pub sse_kms_key_id: Option<String>,
+    /// Storage class of both objects (e.g. STANDARD_IA); the bucket default when unset.
+    #[arg(long = "s3-storage-class", env = "TIDEMARK_S3_STORAGE_CLASS")]
+    pub storage_class: Option<String>,
+}
+
+/// Server-side encryption mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SseMode {
+    /// SSE-S3 (`AES256`).
+    #[value(name = "AES256", alias = "aes256")]
+    Aes256,
+    /// SSE-KMS (`aws:kms`).
+    #[value(name = "aws:kms", alias = "kms")]
+    Kms,
+    /// No server-side encryption header.
+    #[value(name = "none")]
+    None,
+}
+
+/// What is dumped and how the stream is compressed.
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    /// pg_dump output format.
+    #[arg(
+        long,
+        env = "TIDEMARK_DUMP_FORMAT",
+        value_enum,
+        default_value = "custom"
+    )]
+    pub dump_format: DumpFormat,
+    /// Compression of the stream (pg_dump's own compression is always off).
+    #[arg(long, env = "TIDEMARK_COMPRESSION", value_enum, default_value = "zstd")]
+    pub compression: Compression,
+    /// Compression level (zstd 1–19, default 3; gzip 0–9, default 6).
+    #[arg(long, env = "TIDEMARK_COMPRESSION_LEVEL")]
+    pub compression_level: Option<i32>,
+    /// zstd worker threads (default: the available CPUs; 0 = compress on the stream thread).
+    #[arg(long, env = "TIDEMARK_COMPRESSION_THREADS")]
+    pub compression_threads: Option<u32>,
+    /// Schemas to dump (pg_dump -n patterns), comma-separated.
+    #[arg(long, env = "TIDEMARK_INCLUDE_SCHEMAS", value_delimiter = ',')]
+    pub include_schemas: Vec<String>,
+    /// Schemas to skip (pg_dump -N patterns), comma-separated.
+    #[arg(long, env = "TIDEMARK_EXCLUDE_SCHEMAS", value_delimiter = ',')]
+    pub exclude_schemas: Vec<String>,
+    /// Tables to dump (pg_dump -t patterns), comma-separated.
+    #[arg(long, env = "TIDEMARK_INCLUDE_TABLES", value_delimiter = ',')]
+    pub include_tables: Vec<String>,
+    /// Tables to skip (pg_dump -T patterns), comma-separated.
+    #[arg(long, env = "TIDEMARK_EXCLUDE_TABLES", value_delimiter = ',')]
+    pub exclude_tables: Vec<String>,
+    /// How row counts are taken inside the dump's snapshot.
+    #[arg(
+        long,
+        env = "TIDEMARK_ROW_COUNT_MODE",
+        value_enum,
+        default_value = "exact"
+    )]
+    pub row_count_mode: RowCountMode,
+}
+
+/// pg_dump output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DumpFormat {
+    Custom,
+    Plain,
+}
+
+/// Stream compression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Compression {
+    Zstd,
+    Gzip,
+    None,
+}
+
+/// Row-count mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RowCountMode {
+    /// `count(*)` per table inside the snapshot.
+    Exact,
+    /// `pg_class.reltuples` (cheap, approximate).
+    Estimate,
+    /// No counts.
+    Off,
+}
+
+/// Multipart upload tuning. Memory use is about part size × parts in flight.
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// Initial part size (≥ 5MiB), e.g. `8MiB`; doubles every 900 parts.
+    #[arg(long, env = "TIDEMARK_PART_SIZE", default_value = "8MiB")]
+    pub part_size: ByteSize,
+    /// Parts buffered or uploading at once; the stream waits when all are busy.
+    #[arg(long, env = "TIDEMARK_PARTS_IN_FLIGHT", default_value_t = 3)]
+    pub parts_in_flight: usize,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn backup_flags_parse_with_defaults() {
+        let cli = Cli::try_parse_from([
+            "tidemark-runner",
+            "backup",
+            "--policy-namespace",
+            "shop",
+            "--policy-name",
+            "webshop",
+            "--s3-bucket",
+            "b",
+            "--s3-force-path-style",
+            "--include-tables",
+            "public.a,public.b",
+        ])
+        .unwrap();
+        let Command::Backup(args) = cli.command;
+        assert!(args.s3.force_path_style);
+        assert_eq!(args.s3.sse, SseMode::Aes256);
+        assert_eq!(args.dump.include_tables, vec!["public.a", "public.b"]);
+        assert_eq!(args.upload.part_size.0, 8 << 20);
+        assert_eq!(args.dump.dump_format, DumpFormat::Custom);
+    }
+}

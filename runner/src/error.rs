@@ -1,0 +1,144 @@
+//! The runner's error type. Every variant knows its contract [`ErrorKind`] (and so its
+//! exit code) and a short machine-readable reason. Messages carry context (what was
+//! being done, which key or host) and never a secret: no passwords, no URIs with
+//! credentials, no environment values of credentials.
+
+use std::path::PathBuf;
+
+use tidemark_crd::contract::result::ErrorKind;
+
+/// Result alias used throughout the runner.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can make a runner command fail.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A setting is missing or malformed.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+
+    /// The `pg_dump` for the server's major version is not installed.
+    #[error(
+        "PostgreSQL server major {major} needs {path}, which does not exist; install that \
+         major's client binaries or set TIDEMARK_PG_BIN_ROOT"
+    )]
+    PgDumpMissing { major: String, path: PathBuf },
+
+    /// Connecting to or querying PostgreSQL failed.
+    #[error("PostgreSQL ({context}): {message}")]
+    Postgres { context: String, message: String },
+
+    /// The PostgreSQL server rejected the credentials or the database does not exist.
+    #[error("PostgreSQL rejected the connection ({context}): {message}")]
+    PostgresAuth { context: String, message: String },
+
+    /// `pg_dump` could not be started or ended unsuccessfully.
+    #[error("pg_dump failed: {0}")]
+    PgDump(String),
+
+    /// The S3 service refused the request in a way retrying cannot fix
+    /// (credentials, permissions, missing bucket).
+    #[error("S3 refused {operation} on s3://{bucket}/{key}: {message}")]
+    S3Denied {
+        operation: &'static str,
+        bucket: String,
+        key: String,
+        message: String,
+    },
+
+    /// An S3 request failed after the SDK's retries.
+    #[error("S3 {operation} on s3://{bucket}/{key} failed: {message}")]
+    S3 {
+        operation: &'static str,
+        bucket: String,
+        key: String,
+        message: String,
+    },
+
+    /// Reading, compressing, encrypting or hashing the stream failed.
+    #[error("backup stream failed while {context}: {source}")]
+    Stream {
+        context: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Writing the result report failed.
+    #[error("cannot write the report to {path}: {source}")]
+    Report {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The run was stopped by SIGTERM or SIGINT.
+    #[error("interrupted by {0}; the upload was aborted")]
+    Interrupted(&'static str),
+
+    /// A bug: a worker thread or task vanished.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// Category of the failure, which decides the exit code.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Config(_) | Error::PgDumpMissing { .. } | Error::S3Denied { .. } => {
+                ErrorKind::Config
+            }
+            Error::PostgresAuth { .. } => ErrorKind::Config,
+            Error::Postgres { .. }
+            | Error::PgDump(_)
+            | Error::S3 { .. }
+            | Error::Stream { .. }
+            | Error::Report { .. }
+            | Error::Interrupted(_)
+            | Error::Internal(_) => ErrorKind::Runtime,
+        }
+    }
+
+    /// Short machine-readable reason for the report (`PgDumpFailed`, `S3Denied`…).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::Config(_) => "InvalidConfig",
+            Error::PgDumpMissing { .. } => "PgDumpMissing",
+            Error::Postgres { .. } => "PostgresFailed",
+            Error::PostgresAuth { .. } => "PostgresRejected",
+            Error::PgDump(_) => "PgDumpFailed",
+            Error::S3Denied { .. } => "S3Denied",
+            Error::S3 { .. } => "S3Failed",
+            Error::Stream { .. } => "StreamFailed",
+            Error::Report { .. } => "ReportFailed",
+            Error::Interrupted(_) => "Interrupted",
+            Error::Internal(_) => "Internal",
+        }
+    }
+
+    /// Shorthand for a configuration error.
+    pub fn config(message: impl Into<String>) -> Self {
+        Error::Config(message.into())
+    }
+
+    /// Shorthand for a stream I/O error with context.
+    pub fn stream(context: &'static str, source: std::io::Error) -> Self {
+        Error::Stream { context, source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_problems_map_to_the_config_exit_code() {
+        let e = Error::PgDumpMissing {
+            major: "17".into(),
+            path: PathBuf::from("/usr/lib/postgresql/17/bin/pg_dump"),
+        };
+        assert_eq!(e.kind().exit_code(), 2);
+        assert!(e.to_string().contains("/usr/lib/postgresql/17/bin/pg_dump"));
+        assert_eq!(Error::PgDump("exit 1".into()).kind().exit_code(), 1);
+        assert_eq!(Error::Interrupted("SIGTERM").reason(), "Interrupted");
+    }
+}

@@ -1,0 +1,9 @@
+//! PostgreSQL: connection settings, TLS, the snapshot transaction and row counts,
+//! table filters, choosing and running `pg_dump`.
+
+pub mod binary;
+pub mod connect;
+pub mod dump;
+pub mod filter;
+pub mod snapshot;
+pub mod tls;

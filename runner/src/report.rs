@@ -1,0 +1,171 @@
+//! Writing the result report: one compact JSON object, under 4 KiB, to the
+//! termination-message file and as the last line of stdout.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use tidemark_crd::contract::result::{MAX_REPORT_BYTES, RunnerReport};
+
+use crate::cli::DEFAULT_TERMINATION_LOG;
+use crate::error::{Error, Result};
+
+/// Marker appended to a truncated message.
+const ELLIPSIS: &str = "…";
+
+/// Serialises `report` compactly, shortening the error message until the JSON is
+/// strictly shorter than [`MAX_REPORT_BYTES`].
+pub fn encode(report: &RunnerReport) -> String {
+    let mut report = report.clone();
+    loop {
+        let json = to_json(&report);
+        if json.len() < MAX_REPORT_BYTES {
+            return json;
+        }
+        let Some(error) = report.error.as_mut() else {
+            return json;
+        };
+        if error.message.is_empty() {
+            return json;
+        }
+        let excess = json.len() + ELLIPSIS.len() - MAX_REPORT_BYTES + 1;
+        error.message = shorten(&error.message, excess);
+    }
+}
+
+fn to_json(report: &RunnerReport) -> String {
+    serde_json::to_string(report).unwrap_or_else(|e| {
+        format!(r#"{{"outcome":"failed","error":{{"kind":"runtime","reason":"Internal","message":"report not serialisable: {e}"}}}}"#)
+    })
+}
+
+/// Drops at least `excess` bytes (plus JSON escaping slack) from the end of `message`,
+/// on a character boundary, and marks the cut.
+fn shorten(message: &str, excess: usize) -> String {
+    let base = message.strip_suffix(ELLIPSIS).unwrap_or(message);
+    let mut keep = base.len().saturating_sub(excess.max(1));
+    while keep > 0 && !base.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    if keep == 0 {
+        return String::new();
+    }
+    format!("{}{ELLIPSIS}", &base[..keep])
+}
+
+/// Where the report goes besides stdout.
+#[derive(Debug)]
+pub struct ReportSink {
+    path: PathBuf,
+    explicit: bool,
+}
+
+impl ReportSink {
+    /// Resolves the termination-message path. An explicitly configured path must be
+    /// writable (checked now, before any work); the default path may be absent.
+    pub fn prepare(configured: Option<PathBuf>) -> Result<Self> {
+        match configured {
+            Some(path) => {
+                open(&path).map_err(|source| Error::Report {
+                    path: path.clone(),
+                    source,
+                })?;
+                Ok(Self {
+                    path,
+                    explicit: true,
+                })
+            }
+            None => Ok(Self::default_path()),
+        }
+    }
+
+    /// The default termination-message path, whose failures only warn.
+    pub fn default_path() -> Self {
+        Self {
+            path: PathBuf::from(DEFAULT_TERMINATION_LOG),
+            explicit: false,
+        }
+    }
+
+    /// Writes the report line to the termination-message file and to stdout.
+    /// Fails only when an explicitly configured file cannot be written.
+    pub fn write(&self, report: &RunnerReport) -> Result<()> {
+        let line = encode(report);
+        let file_result = open(&self.path).and_then(|mut f| f.write_all(line.as_bytes()));
+        let mut stdout = std::io::stdout().lock();
+        // stdout failures (closed pipe) cannot be reported anywhere better.
+        let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
+        match file_result {
+            Ok(()) => Ok(()),
+            Err(source) if self.explicit => Err(Error::Report {
+                path: self.path.clone(),
+                source,
+            }),
+            Err(e) => {
+                tracing::warn!(path = %self.path.display(), error = %e,
+                    "termination-message file not writable; the report is on stdout only");
+                Ok(())
+            }
+        }
+    }
+}
+
+fn open(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use tidemark_crd::contract::result::{ErrorKind, Outcome, ReportedError, RunnerCommand};
+
+    fn failed(message: String) -> RunnerReport {
+        RunnerReport {
+            command: RunnerCommand::Backup,
+            outcome: Outcome::Failed,
+            started_at: Utc::now(),
+            finished_at: Utc::now(),
+            runner_version: "0.1.0".into(),
+            error: Some(ReportedError {
+                kind: ErrorKind::Runtime,
+                reason: "PgDumpFailed".into(),
+                message,
+            }),
+            backup: None,
+        }
+    }
+
+    #[test]
+    fn long_messages_are_truncated_below_four_kib() {
+        for message in [
+            "x".repeat(10_000),
+            "é\"\\\n".repeat(3_000),
+            "ü".repeat(4_090),
+        ] {
+            let json = encode(&failed(message));
+            assert!(json.len() < MAX_REPORT_BYTES, "{} bytes", json.len());
+            let back: RunnerReport = serde_json::from_str(&json).unwrap();
+            assert!(back.error.unwrap().message.ends_with(ELLIPSIS));
+        }
+    }
+
+    #[test]
+    fn short_reports_are_unchanged_and_single_line() {
+        let report = failed("pg_dump exited with status 1".into());
+        let json = encode(&report);
+        assert!(!json.contains('\n'));
+        let back: RunnerReport = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, report);
+    }
+
+    #[test]
+    fn explicit_unwritable_path_is_an_error_but_default_is_not() {
+        assert!(ReportSink::prepare(Some("/nonexistent-dir/x".into())).is_err());
+        assert!(ReportSink::prepare(None).is_ok());
+    }
+}

@@ -1,0 +1,58 @@
+//! The S3 client: the AWS SDK's default credential chain (environment keys, web identity
+//! / IRSA, profile, container and instance metadata), optional custom endpoint,
+//! path-style addressing and an extra CA bundle — enough for AWS, SeaweedFS, MinIO,
+//! Spaces and R2.
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::Region;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+
+use crate::cli::S3Args;
+use crate::error::{Error, Result};
+
+/// Region used when neither the settings nor the SDK chain name one (custom endpoints
+/// usually ignore it, but SigV4 needs one).
+const FALLBACK_REGION: &str = "us-east-1";
+
+/// Attempts per request (the SDK's standard retry with backoff).
+const MAX_ATTEMPTS: u32 = 5;
+
+/// Builds the client described by `args`.
+pub async fn build(args: &S3Args) -> Result<Client> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+    if let Some(region) = args.region.as_ref().filter(|r| !r.is_empty()) {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(path) = &args.ca_bundle {
+        let pem = std::fs::read(path)
+            .map_err(|e| Error::config(format!("TIDEMARK_S3_CA_BUNDLE {}: {e}", path.display())))?;
+        if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+            return Err(Error::config(format!(
+                "TIDEMARK_S3_CA_BUNDLE {} holds no PEM certificate",
+                path.display()
+            )));
+        }
+        let context = TlsContext::builder()
+            .with_trust_store(TrustStore::default().with_pem_certificate(pem))
+            .build()
+            .map_err(|e| Error::config(format!("TIDEMARK_S3_CA_BUNDLE {}: {e}", path.display())))?;
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+            .tls_context(context)
+            .build_https();
+        loader = loader.http_client(http);
+    }
+    let shared = loader.load().await;
+    let mut config = aws_sdk_s3::config::Builder::from(&shared);
+    if shared.region().is_none() {
+        config = config.region(Region::new(FALLBACK_REGION));
+    }
+    if let Some(endpoint) = args.endpoint.as_ref().filter(|e| !e.is_empty()) {
+        config = config.endpoint_url(endpoint);
+    }
+    config = config.force_path_style(args.force_path_style);
+    Ok(Client::from_conf(config.build()))
+}

@@ -1,0 +1,162 @@
+//! After the data object is complete: stamp its SHA-256 into its user metadata (known
+//! only at the end of the stream, so the object is copied onto itself with replaced
+//! metadata, server-side), then write the manifest — the commit marker. If either step
+//! fails the data object is deleted again.
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, MetadataDirective,
+};
+
+use crate::apply_object_options;
+use crate::error::Result;
+use crate::s3::errors::classify;
+use crate::s3::object::{ObjectOptions, SHA256_METADATA, encode_copy_source};
+use crate::s3::upload::DATA_CONTENT_TYPE;
+
+/// Largest object a single CopyObject may copy.
+const MAX_SINGLE_COPY: u64 = 5 << 30;
+/// Part size of a multipart copy (10,000 of them cover 5 TiB).
+const COPY_PART: u64 = 1 << 30;
+
+/// Replaces the data object's user metadata with its SHA-256.
+pub async fn stamp_sha256(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    size: u64,
+    sha256: &str,
+    opts: &ObjectOptions,
+) -> Result<()> {
+    let source = encode_copy_source(bucket, key);
+    if size <= MAX_SINGLE_COPY {
+        let request = client
+            .copy_object()
+            .bucket(bucket)
+            .key(key)
+            .copy_source(&source)
+            .metadata_directive(MetadataDirective::Replace)
+            .metadata(SHA256_METADATA, sha256)
+            .content_type(DATA_CONTENT_TYPE);
+        apply_object_options!(request, opts)
+            .send()
+            .await
+            .map_err(|e| classify(e, "CopyObject", bucket, key))?;
+        return Ok(());
+    }
+    // Beyond 5 GiB S3 needs a multipart copy.
+    let request = client
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .metadata(SHA256_METADATA, sha256)
+        .content_type(DATA_CONTENT_TYPE);
+    let created = apply_object_options!(request, opts)
+        .send()
+        .await
+        .map_err(|e| classify(e, "CreateMultipartUpload (copy)", bucket, key))?;
+    let upload_id = created.upload_id().unwrap_or_default().to_string();
+    let result = copy_parts(client, bucket, key, &source, &upload_id, size).await;
+    match result {
+        Ok(parts) => {
+            client
+                .complete_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| classify(e, "CompleteMultipartUpload (copy)", bucket, key))?;
+            Ok(())
+        }
+        Err(e) => {
+            let _ = client
+                .abort_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+            Err(e)
+        }
+    }
+}
+
+async fn copy_parts(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    source: &str,
+    upload_id: &str,
+    size: u64,
+) -> Result<Vec<CompletedPart>> {
+    let part = COPY_PART.max(size.div_ceil(10_000));
+    let mut parts = Vec::new();
+    let mut start = 0u64;
+    let mut number = 1i32;
+    while start < size {
+        let end = (start + part).min(size) - 1;
+        let out = client
+            .upload_part_copy()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(number)
+            .copy_source(source)
+            .copy_source_range(format!("bytes={start}-{end}"))
+            .send()
+            .await
+            .map_err(|e| classify(e, "UploadPartCopy", bucket, key))?;
+        let etag = out
+            .copy_part_result()
+            .and_then(|r| r.e_tag())
+            .map(str::to_string);
+        parts.push(
+            CompletedPart::builder()
+                .part_number(number)
+                .set_e_tag(etag)
+                .build(),
+        );
+        start = end + 1;
+        number += 1;
+    }
+    Ok(parts)
+}
+
+/// Writes the manifest object (JSON) beside the data object.
+pub async fn put_manifest(
+    client: &Client,
+    bucket: &str,
+    manifest_key: &str,
+    body: Vec<u8>,
+    sha256: &str,
+    opts: &ObjectOptions,
+) -> Result<()> {
+    let request = client
+        .put_object()
+        .bucket(bucket)
+        .key(manifest_key)
+        .content_type("application/json")
+        .metadata(SHA256_METADATA, sha256)
+        .checksum_algorithm(ChecksumAlgorithm::Crc32C)
+        .body(ByteStream::from(body));
+    apply_object_options!(request, opts)
+        .send()
+        .await
+        .map_err(|e| classify(e, "PutObject", bucket, manifest_key))?;
+    Ok(())
+}
+
+/// Deletes an object, logging failures (used to undo a data object without manifest).
+pub async fn delete_quietly(client: &Client, bucket: &str, key: &str) {
+    if let Err(e) = client.delete_object().bucket(bucket).key(key).send().await {
+        let e = classify(e, "DeleteObject", bucket, key);
+        tracing::warn!(error = %e, "removing the data object without manifest failed");
+    }
+}

@@ -1,0 +1,69 @@
+//! Turning SDK errors into runner errors: refusals that retrying cannot fix
+//! (credentials, permissions, missing bucket) become configuration errors, the rest
+//! runtime errors. Messages come from the service's error code and message and the
+//! error chain; they never contain credentials.
+
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_types::error::display::DisplayErrorContext;
+
+use crate::error::Error;
+
+/// Service error codes that mean "fix the configuration".
+const DENIED_CODES: &[&str] = &[
+    "AccessDenied",
+    "AllAccessDisabled",
+    "AuthorizationHeaderMalformed",
+    "ExpiredToken",
+    "InvalidAccessKeyId",
+    "InvalidBucketName",
+    "InvalidToken",
+    "NoSuchBucket",
+    "SignatureDoesNotMatch",
+    "InvalidStorageClass",
+    "KMS.NotFoundException",
+    "KMS.DisabledException",
+];
+
+/// Classifies an SDK error of `operation` on `bucket`/`key`.
+pub fn classify<E>(
+    err: SdkError<E, HttpResponse>,
+    operation: &'static str,
+    bucket: &str,
+    key: &str,
+) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let code = err.code().map(str::to_string);
+    let status = match &err {
+        SdkError::ServiceError(e) => Some(e.raw().status().as_u16()),
+        _ => None,
+    };
+    let mut message = match (&code, err.message()) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.clone(),
+        _ => DisplayErrorContext(&err).to_string(),
+    };
+    if let Some(s) = status {
+        message.push_str(&format!(" (HTTP {s})"));
+    }
+    let denied = code.as_deref().is_some_and(|c| DENIED_CODES.contains(&c))
+        || matches!(status, Some(401 | 403))
+        || (code.is_none() && message.contains("credentials"));
+    if denied {
+        Error::S3Denied {
+            operation,
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            message,
+        }
+    } else {
+        Error::S3 {
+            operation,
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            message,
+        }
+    }
+}

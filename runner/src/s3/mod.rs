@@ -1,0 +1,7 @@
+//! S3: client construction, object options, the multipart upload and the commit steps.
+
+pub mod client;
+pub mod commit;
+pub mod errors;
+pub mod object;
+pub mod upload;
