@@ -3,5 +3,6 @@
 //! Reconciliation is split into pure steps (decide, build) and I/O steps (read, apply,
 //! status), so that the deciding and building are unit-tested without an API server.
 
+pub mod jobs;
 pub mod naming;
 pub mod schedule;

@@ -11,6 +11,8 @@ use crate::common::{DatabaseConnection, JobTemplate, S3Destination};
 
 /// A schedule of logical PostgreSQL backups to S3, with retention, daily verification
 /// and periodic automated restore tests.
+// Each `printcolumn(...)` repeats `type_ = ...`, which clippy mistakes for duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "tidemark.dev",

@@ -11,6 +11,8 @@ use crate::common::{DatabaseConnection, JobTemplate, S3Destination, SecretKeyRef
 /// A one-off, orchestrated restore of a backup into a database: stop writers, restore
 /// behind a checksum gate in one transaction, run a post-restore step, verify row
 /// counts, restart writers, and record the recovery time actually achieved.
+// Each `printcolumn(...)` repeats `type_ = ...`, which clippy mistakes for duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "tidemark.dev",

@@ -1,0 +1,160 @@
+//! Golden and property tests of the Jobs built for the webshop example.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::batch::v1::Job;
+use tidemark_crd::BackupPolicy;
+use tidemark_operator::jobs::policy::{JobDefaults, Trigger, backup_job};
+use tidemark_operator::naming::{RunKind, scheduled_job_name};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn webshop() -> BackupPolicy {
+    let text = std::fs::read_to_string(root().join("../examples/webshop-hourly.yaml")).unwrap();
+    let mut policy: BackupPolicy = serde_yaml::from_str(&text).unwrap();
+    policy.metadata.uid = Some("3f1c2a9e-0000-4000-8000-000000000001".into());
+    policy
+}
+
+fn defaults() -> JobDefaults {
+    JobDefaults {
+        runner_image: "ghcr.io/tidemark-dev/tidemark-runner:0.1.0".into(),
+    }
+}
+
+fn scheduled_backup() -> Job {
+    let when: DateTime<Utc> = "2026-11-23T11:00:00Z".parse().unwrap();
+    let policy = webshop();
+    let name = scheduled_job_name("webshop", RunKind::Backup, when);
+    backup_job(&policy, name, &Trigger::Scheduled(when), &defaults()).unwrap()
+}
+
+/// Compares with the committed golden file; `TIDEMARK_UPDATE_GOLDEN=1` rewrites it.
+fn golden(file: &str, job: &Job) {
+    let path = root().join("tests/golden").join(file);
+    let rendered = serde_yaml::to_string(job).unwrap();
+    if std::env::var_os("TIDEMARK_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &rendered).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == rendered,
+        "{} differs; review and run with TIDEMARK_UPDATE_GOLDEN=1:\n{rendered}",
+        path.display()
+    );
+}
+
+#[test]
+fn the_webshop_backup_job_matches_the_golden_yaml() {
+    golden("webshop-backup-job.yaml", &scheduled_backup());
+}
+
+#[test]
+fn credentials_are_secret_references_never_values() {
+    let job = scheduled_backup();
+    let pod = job.spec.unwrap().template.spec.unwrap();
+    let c = &pod.containers[0];
+    for var in c.env.as_ref().unwrap() {
+        let sensitive = [
+            "PGPASSWORD",
+            "PGUSER",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "TIDEMARK_DATABASE_URL",
+            "TIDEMARK_AGE_IDENTITY",
+        ];
+        if sensitive.contains(&var.name.as_str()) {
+            assert!(var.value.is_none(), "{} has a literal value", var.name);
+            assert!(
+                var.value_from.as_ref().unwrap().secret_key_ref.is_some(),
+                "{}",
+                var.name
+            );
+        }
+    }
+    assert_eq!(
+        c.args.as_deref(),
+        Some(&["backup".to_string()][..]),
+        "no secret in arguments"
+    );
+}
+
+#[test]
+fn the_pod_is_hardened() {
+    let job = scheduled_backup();
+    let spec = job.spec.unwrap();
+    assert_eq!(spec.active_deadline_seconds, Some(3300));
+    assert_eq!(spec.ttl_seconds_after_finished, Some(86_400));
+    assert_eq!(spec.backoff_limit, Some(1));
+    let pod = spec.template.spec.unwrap();
+    assert_eq!(pod.restart_policy.as_deref(), Some("Never"));
+    assert_eq!(pod.automount_service_account_token, Some(false));
+    let psc = pod.security_context.unwrap();
+    assert_eq!(psc.run_as_non_root, Some(true));
+    assert_eq!(psc.seccomp_profile.unwrap().type_, "RuntimeDefault");
+    let sc = pod.containers[0].security_context.clone().unwrap();
+    assert_eq!(sc.read_only_root_filesystem, Some(true));
+    assert_eq!(sc.allow_privilege_escalation, Some(false));
+    assert_eq!(sc.capabilities.unwrap().drop.unwrap(), vec!["ALL"]);
+    // The only writable path is a size-limited /tmp.
+    let writable: Vec<_> = pod
+        .volumes
+        .unwrap()
+        .into_iter()
+        .filter(|v| v.empty_dir.is_some())
+        .collect();
+    assert_eq!(writable.len(), 1);
+}
+
+#[test]
+fn jobs_are_owned_by_the_policy_and_labelled() {
+    let job = scheduled_backup();
+    let owner = &job.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str()),
+        ("BackupPolicy", "webshop")
+    );
+    assert_eq!(owner.controller, Some(true));
+    let labels = job.metadata.labels.unwrap();
+    assert_eq!(labels["tidemark.dev/policy"], "webshop");
+    assert_eq!(labels["app.kubernetes.io/managed-by"], "tidemark-operator");
+    assert_eq!(
+        job.metadata.annotations.unwrap()["tidemark.dev/scheduled-time"],
+        "2026-11-23T11:00:00+00:00"
+    );
+}
+
+#[test]
+fn a_policy_without_uid_cannot_own_a_job() {
+    let mut policy = webshop();
+    policy.metadata.uid = None;
+    let r = backup_job(
+        &policy,
+        "x".into(),
+        &Trigger::RunNow("1".into()),
+        &defaults(),
+    );
+    assert!(r.is_err());
+}
+
+#[test]
+fn the_policy_image_overrides_the_operator_default() {
+    let mut policy = webshop();
+    policy.spec.job_template.image = Some("registry.example/runner:dev".into());
+    let job = backup_job(
+        &policy,
+        "x".into(),
+        &Trigger::RunNow("1".into()),
+        &defaults(),
+    )
+    .unwrap();
+    let image = job.spec.unwrap().template.spec.unwrap().containers[0]
+        .image
+        .clone();
+    assert_eq!(image.as_deref(), Some("registry.example/runner:dev"));
+}
