@@ -161,3 +161,10 @@ def test_dry_run_writes_nothing(standin, ns):
     response = standin.post(path + "?dryRun=All", configmap("a"))
     assert response.status_code == 201
     assert standin.get(f"{path}/a").status_code == 404
+
+
+def test_secret_string_data_is_stored_as_base64_data(standin, ns):
+    created = standin.post(f"/api/v1/namespaces/{ns}/secrets",
+                           {"metadata": {"name": "s"}, "data": {"a": "eA=="}, "stringData": {"b": "pw"}}).json()
+    assert created["data"] == {"a": "eA==", "b": "cHc="}
+    assert "stringData" not in created and created["type"] == "Opaque"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 from typing import Any
 
@@ -78,6 +79,17 @@ def _replicated_defaults(obj: Obj) -> None:
         _pod_spec_defaults(pod_spec)
 
 
+def _secret_defaults(obj: Obj) -> None:
+    """As the API server does: `stringData` is folded into base64 `data` and never stored."""
+    obj.setdefault("type", "Opaque")
+    string_data = obj.pop("stringData", None)
+    if isinstance(string_data, dict) and string_data:
+        data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+        obj["data"] = data
+
+
 def apply_defaults(kind: Kind, obj: Obj, *, creating: bool) -> Obj:
     """Default `obj` in place (it is a private copy) and return it."""
     if kind.crd is not None:
@@ -90,6 +102,8 @@ def apply_defaults(kind: Kind, obj: Obj, *, creating: bool) -> Obj:
         _job_defaults(obj, creating)
     elif name in (("apps", "deployments"), ("apps", "statefulsets"), ("apps", "replicasets")):
         _replicated_defaults(obj)
+    elif name == ("", "secrets"):
+        _secret_defaults(obj)
     elif name == ("", "pods"):
         if isinstance(obj.get("spec"), dict):
             _pod_spec_defaults(obj["spec"])
