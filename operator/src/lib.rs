@@ -5,4 +5,6 @@
 
 pub mod jobs;
 pub mod naming;
+pub mod policy;
 pub mod schedule;
+pub mod time;

@@ -57,6 +57,17 @@ pub struct BackupPolicyStatus {
     /// The last automated restore test.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_restore_test: Option<RestoreTestRecord>,
+    /// The scheduled time of the last verification started (scheduler bookkeeping).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_verification_schedule_time: Option<DateTime<Utc>>,
+    /// The scheduled time of the last restore test started (scheduler bookkeeping).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_restore_test_schedule_time: Option<DateTime<Utc>>,
+    /// Names of the most recent finished Jobs already recorded in this status, so each
+    /// result is counted exactly once (bounded, newest last).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub recorded_jobs: Vec<String>,
 }
 
 /// A successful backup.

@@ -1,0 +1,288 @@
+//! The scheduling decision of a BackupPolicy: which Jobs to launch now, which runs to
+//! record as skipped, and when to look again. Pure: the same inputs always give the
+//! same plan, so a restarted operator or a second replica decides the same.
+
+use chrono::{DateTime, Duration, Utc};
+use tidemark_crd::backup_policy::{BackupPolicySpec, BackupPolicyStatus, SkipReason, SkippedRun};
+
+use super::observed::{JobState, ObservedJob};
+use crate::jobs::policy::Trigger;
+use crate::naming::{RunKind, follow_up_job_name, run_now_job_name, scheduled_job_name};
+use crate::schedule::{Due, Schedule, ScheduleError, due};
+
+/// Everything the decision depends on.
+#[derive(Clone, Debug)]
+pub struct Inputs<'a> {
+    pub name: &'a str,
+    pub spec: &'a BackupPolicySpec,
+    pub status: &'a BackupPolicyStatus,
+    /// The policy's creation time: fire times before it are never due.
+    pub created: DateTime<Utc>,
+    pub jobs: &'a [ObservedJob],
+    pub now: DateTime<Utc>,
+}
+
+/// A Job to create.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Launch {
+    pub kind: RunKind,
+    pub name: String,
+    pub trigger: Trigger,
+    /// For follow-up Jobs (prune): the Job they follow.
+    pub after: Option<String>,
+}
+
+/// The outcome of a decision.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Plan {
+    pub launch: Vec<Launch>,
+    pub skipped: Vec<SkippedRun>,
+    pub last_schedule_time: Option<DateTime<Utc>>,
+    pub last_verification_schedule_time: Option<DateTime<Utc>>,
+    pub last_restore_test_schedule_time: Option<DateTime<Utc>>,
+    pub next_schedule_time: Option<DateTime<Utc>>,
+    /// The `runNow` value handled by this plan (to echo in status).
+    pub handled_run_now: Option<String>,
+    /// When to reconcile again at the latest.
+    pub wake_at: Option<DateTime<Utc>>,
+}
+
+fn is_active(jobs: &[ObservedJob], kind: RunKind) -> bool {
+    jobs.iter()
+        .any(|j| j.kind == Some(kind) && !j.state.is_finished())
+}
+
+fn parse_duration(text: &str) -> Option<Duration> {
+    text.parse::<kube::core::Duration>()
+        .ok()
+        .and_then(|d| Duration::from_std(d.into()).ok())
+}
+
+fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+/// One schedule (backup, verification or restore test) evaluated against its Jobs.
+struct Track<'a> {
+    kind: RunKind,
+    label: &'static str,
+    schedule: Schedule,
+    last: Option<DateTime<Utc>>,
+    inputs: &'a Inputs<'a>,
+}
+
+/// What one track decided.
+struct TrackPlan {
+    launch: Option<Launch>,
+    skipped: Option<SkippedRun>,
+    last: Option<DateTime<Utc>>,
+    next: Option<DateTime<Utc>>,
+}
+
+impl Track<'_> {
+    fn decide(&self) -> TrackPlan {
+        let i = self.inputs;
+        let deadline = i.spec.starting_deadline_seconds.map(Duration::seconds);
+        let mut plan = TrackPlan {
+            launch: None,
+            skipped: None,
+            last: self.last,
+            next: None,
+        };
+        match due(&self.schedule, self.last, i.created, i.now, deadline) {
+            Due::NotDue { next } => plan.next = next,
+            Due::Missed { scheduled, next } => {
+                plan.next = next;
+                plan.last = Some(scheduled);
+                plan.skipped = Some(SkippedRun {
+                    kind: self.label.to_string(),
+                    scheduled_time: scheduled,
+                    reason: SkipReason::MissedStartingDeadline,
+                    message: format!(
+                        "started {}s late, beyond startingDeadlineSeconds",
+                        (i.now - scheduled).num_seconds()
+                    ),
+                });
+            }
+            Due::Run { scheduled, next } => {
+                plan.next = next;
+                plan.last = Some(scheduled);
+                let name = scheduled_job_name(i.name, self.kind, scheduled);
+                if i.jobs.iter().any(|j| j.name == name) {
+                    // Launched before (e.g. the status write was lost): nothing to do.
+                } else if is_active(i.jobs, self.kind) {
+                    plan.skipped = Some(SkippedRun {
+                        kind: self.label.to_string(),
+                        scheduled_time: scheduled,
+                        reason: SkipReason::PreviousRunActive,
+                        message: "the previous run was still active".to_string(),
+                    });
+                } else {
+                    plan.launch = Some(Launch {
+                        kind: self.kind,
+                        name,
+                        trigger: Trigger::Scheduled(scheduled),
+                        after: None,
+                    });
+                }
+            }
+        }
+        plan
+    }
+}
+
+/// A spec the controller cannot act on; names the field.
+pub type SpecError = ScheduleError;
+
+/// Decides what to do now.
+pub fn decide(i: &Inputs<'_>) -> Result<Plan, SpecError> {
+    let spec = i.spec;
+    let tz = spec.time_zone.as_str();
+    let backup = Schedule::parse(&spec.schedule, tz, "spec.schedule", "spec.timeZone")?;
+    let verification = if spec.verification.enabled {
+        Some(Schedule::parse(
+            &spec.verification.schedule,
+            tz,
+            "spec.verification.schedule",
+            "spec.timeZone",
+        )?)
+    } else {
+        None
+    };
+    let restore_test = match &spec.restore_test {
+        Some(rt) if rt.enabled => Some(Schedule::parse(
+            &rt.schedule,
+            tz,
+            "spec.restoreTest.schedule",
+            "spec.timeZone",
+        )?),
+        _ => None,
+    };
+
+    let mut plan = Plan {
+        last_schedule_time: i.status.last_schedule_time,
+        last_verification_schedule_time: i.status.last_verification_schedule_time,
+        last_restore_test_schedule_time: i.status.last_restore_test_schedule_time,
+        ..Plan::default()
+    };
+
+    // Retention follows the newest successful backup, never a failed one.
+    let newest_success = i
+        .jobs
+        .iter()
+        .filter(|j| j.kind == Some(RunKind::Backup) && matches!(j.state, JobState::Succeeded(_)))
+        .max_by_key(|j| (j.finished, j.name.clone()));
+    if let Some(b) = newest_success {
+        let prune = follow_up_job_name(&b.name, RunKind::Prune);
+        if !i.jobs.iter().any(|j| j.name == prune) {
+            plan.launch.push(Launch {
+                kind: RunKind::Prune,
+                name: prune,
+                trigger: b
+                    .scheduled
+                    .map(Trigger::Scheduled)
+                    .unwrap_or_else(|| Trigger::RunNow(b.run_now.clone().unwrap_or_default())),
+                after: Some(b.name.clone()),
+            });
+        }
+    }
+
+    if spec.suspend {
+        // Nothing new starts; freshness is still watched.
+        plan.wake_at = freshness_deadline(i);
+        return Ok(plan);
+    }
+
+    // runNow: a new value starts one backup, once the previous one finished.
+    if let Some(value) = spec
+        .run_now
+        .as_ref()
+        .filter(|v| i.status.last_run_now.as_ref() != Some(*v))
+    {
+        let name = run_now_job_name(i.name, RunKind::Backup, value);
+        if i.jobs.iter().any(|j| j.name == name) {
+            plan.handled_run_now = Some(value.clone());
+        } else if !is_active(i.jobs, RunKind::Backup) {
+            plan.launch.push(Launch {
+                kind: RunKind::Backup,
+                name,
+                trigger: Trigger::RunNow(value.clone()),
+                after: None,
+            });
+            plan.handled_run_now = Some(value.clone());
+        }
+    }
+    let run_now_launched = plan.launch.iter().any(|l| l.kind == RunKind::Backup);
+
+    let tracks = [
+        Some((
+            RunKind::Backup,
+            "backup",
+            backup,
+            i.status.last_schedule_time,
+        )),
+        verification.map(|s| {
+            (
+                RunKind::Verify,
+                "verify",
+                s,
+                i.status.last_verification_schedule_time,
+            )
+        }),
+        restore_test.map(|s| {
+            (
+                RunKind::RestoreTest,
+                "restore-test",
+                s,
+                i.status.last_restore_test_schedule_time,
+            )
+        }),
+    ];
+    for (kind, label, schedule, last) in tracks.into_iter().flatten() {
+        let track = Track {
+            kind,
+            label,
+            schedule,
+            last,
+            inputs: i,
+        };
+        let mut t = track.decide();
+        if kind == RunKind::Backup && run_now_launched {
+            if let Some(l) = t.launch.take() {
+                // The runNow backup covers this tick; never two backups at once.
+                if let Trigger::Scheduled(at) = l.trigger {
+                    t.skipped = Some(SkippedRun {
+                        kind: label.to_string(),
+                        scheduled_time: at,
+                        reason: SkipReason::PreviousRunActive,
+                        message: "a runNow backup started at the same time".to_string(),
+                    });
+                }
+            }
+        }
+        plan.launch.extend(t.launch);
+        plan.skipped.extend(t.skipped);
+        plan.wake_at = earliest(plan.wake_at, t.next);
+        match kind {
+            RunKind::Backup => {
+                plan.last_schedule_time = t.last;
+                plan.next_schedule_time = t.next;
+            }
+            RunKind::Verify => plan.last_verification_schedule_time = t.last,
+            _ => plan.last_restore_test_schedule_time = t.last,
+        }
+    }
+    plan.wake_at = earliest(plan.wake_at, freshness_deadline(i));
+    Ok(plan)
+}
+
+/// When `BackupFresh` turns False if no new backup arrives, if still in the future.
+pub fn freshness_deadline(i: &Inputs<'_>) -> Option<DateTime<Utc>> {
+    let rpo = parse_duration(&i.spec.rpo)?;
+    let last = i.status.last_backup.as_ref()?.completed_at;
+    Some(last + rpo).filter(|t| *t > i.now)
+}

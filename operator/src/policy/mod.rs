@@ -1,0 +1,4 @@
+//! The BackupPolicy controller's pure steps.
+
+pub mod decide;
+pub mod observed;

@@ -1,0 +1,350 @@
+//! The BackupPolicy scheduling decision on concrete situations.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{DateTime, Utc};
+use tidemark_crd::backup_policy::{BackupPolicyStatus, BackupRecord, SkipReason};
+use tidemark_crd::{BackupPolicy, BackupPolicySpec};
+use tidemark_operator::jobs::policy::Trigger;
+use tidemark_operator::naming::RunKind;
+use tidemark_operator::policy::decide::{Inputs, Plan, decide};
+use tidemark_operator::policy::observed::{JobState, ObservedJob};
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn spec() -> BackupPolicySpec {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/webshop-hourly.yaml"
+    ))
+    .unwrap();
+    let p: BackupPolicy = serde_yaml::from_str(&text).unwrap();
+    p.spec
+}
+
+fn job(name: &str, kind: RunKind, scheduled: Option<&str>, state: JobState) -> ObservedJob {
+    ObservedJob {
+        name: name.into(),
+        kind: Some(kind),
+        scheduled: scheduled.map(t),
+        run_now: None,
+        created: scheduled.map(t),
+        finished: state.is_finished().then(|| t("2026-11-23T10:03:00Z")),
+        state,
+    }
+}
+
+fn plan(
+    spec: &BackupPolicySpec,
+    status: &BackupPolicyStatus,
+    jobs: &[ObservedJob],
+    now: &str,
+) -> Plan {
+    decide(&Inputs {
+        name: "webshop",
+        spec,
+        status,
+        created: t("2026-11-20T08:13:00Z"),
+        jobs,
+        now: t(now),
+    })
+    .unwrap()
+}
+
+fn names(p: &Plan) -> Vec<&str> {
+    p.launch.iter().map(|l| l.name.as_str()).collect()
+}
+
+fn status_at(last: &str) -> BackupPolicyStatus {
+    BackupPolicyStatus {
+        last_schedule_time: Some(t(last)),
+        last_verification_schedule_time: Some(t("2026-11-23T04:00:00Z")),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_tick_creates_the_backup_job_named_after_the_scheduled_time() {
+    let p = plan(
+        &spec(),
+        &status_at("2026-11-23T10:00:00Z"),
+        &[],
+        "2026-11-23T11:00:00.400Z",
+    );
+    assert_eq!(names(&p), ["webshop-backup-202611231100"]);
+    assert_eq!(
+        p.launch[0].trigger,
+        Trigger::Scheduled(t("2026-11-23T11:00:00Z"))
+    );
+    assert_eq!(p.last_schedule_time, Some(t("2026-11-23T11:00:00Z")));
+    assert_eq!(p.next_schedule_time, Some(t("2026-11-23T12:00:00Z")));
+    assert_eq!(p.wake_at, Some(t("2026-11-23T12:00:00Z")));
+}
+
+#[test]
+fn a_restarted_operator_does_not_launch_the_same_run_again() {
+    // The Job exists but the status write that recorded it was lost.
+    let jobs = [job(
+        "webshop-backup-202611231100",
+        RunKind::Backup,
+        Some("2026-11-23T11:00:00Z"),
+        JobState::Active,
+    )];
+    let p = plan(
+        &spec(),
+        &status_at("2026-11-23T10:00:00Z"),
+        &jobs,
+        "2026-11-23T11:00:30Z",
+    );
+    assert!(p.launch.is_empty(), "{p:?}");
+    assert!(p.skipped.is_empty());
+    assert_eq!(p.last_schedule_time, Some(t("2026-11-23T11:00:00Z")));
+}
+
+#[test]
+fn a_tick_while_the_previous_backup_runs_is_skipped() {
+    let jobs = [job(
+        "webshop-backup-202611231000",
+        RunKind::Backup,
+        Some("2026-11-23T10:00:00Z"),
+        JobState::Active,
+    )];
+    let p = plan(
+        &spec(),
+        &status_at("2026-11-23T10:00:00Z"),
+        &jobs,
+        "2026-11-23T11:00:01Z",
+    );
+    assert!(p.launch.is_empty());
+    assert_eq!(p.skipped.len(), 1);
+    assert_eq!(p.skipped[0].reason, SkipReason::PreviousRunActive);
+    assert_eq!(p.skipped[0].scheduled_time, t("2026-11-23T11:00:00Z"));
+    // Recorded, so the next reconcile does not try again.
+    assert_eq!(p.last_schedule_time, Some(t("2026-11-23T11:00:00Z")));
+}
+
+#[test]
+fn a_run_missed_beyond_the_starting_deadline_is_recorded_as_skipped() {
+    // The operator was down from 09:30 to 11:20; startingDeadlineSeconds is 900.
+    let p = plan(
+        &spec(),
+        &status_at("2026-11-23T09:00:00Z"),
+        &[],
+        "2026-11-23T11:20:00Z",
+    );
+    assert!(p.launch.is_empty());
+    assert_eq!(p.skipped[0].reason, SkipReason::MissedStartingDeadline);
+    assert_eq!(p.skipped[0].scheduled_time, t("2026-11-23T11:00:00Z"));
+}
+
+#[test]
+fn a_run_missed_within_the_deadline_is_caught_up_once() {
+    let p = plan(
+        &spec(),
+        &status_at("2026-11-23T07:00:00Z"),
+        &[],
+        "2026-11-23T11:10:00Z",
+    );
+    assert_eq!(names(&p), ["webshop-backup-202611231100"]);
+}
+
+#[test]
+fn retention_runs_after_a_successful_backup_and_never_after_a_failed_one() {
+    let ok = job(
+        "webshop-backup-202611231000",
+        RunKind::Backup,
+        Some("2026-11-23T10:00:00Z"),
+        JobState::Succeeded(None),
+    );
+    let p = plan(
+        &spec(),
+        &status_at("2026-11-23T10:00:00Z"),
+        std::slice::from_ref(&ok),
+        "2026-11-23T10:03:01Z",
+    );
+    assert_eq!(names(&p), ["webshop-backup-202611231000-prune"]);
+    assert_eq!(
+        p.launch[0].after.as_deref(),
+        Some("webshop-backup-202611231000")
+    );
+
+    let failed = job(
+        "webshop-backup-202611231000",
+        RunKind::Backup,
+        Some("2026-11-23T10:00:00Z"),
+        JobState::Failed {
+            reason: "BackoffLimitExceeded".into(),
+            message: String::new(),
+            report: None,
+            exit_code: Some(1),
+        },
+    );
+    let p = plan(
+        &spec(),
+        &status_at("2026-11-23T10:00:00Z"),
+        &[failed],
+        "2026-11-23T10:03:01Z",
+    );
+    assert!(p.launch.is_empty(), "{p:?}");
+
+    // Once the prune Job exists, it is not launched again.
+    let prune = job(
+        "webshop-backup-202611231000-prune",
+        RunKind::Prune,
+        Some("2026-11-23T10:00:00Z"),
+        JobState::Active,
+    );
+    let p = plan(
+        &spec(),
+        &status_at("2026-11-23T10:00:00Z"),
+        &[ok, prune],
+        "2026-11-23T10:03:05Z",
+    );
+    assert!(p.launch.is_empty());
+}
+
+#[test]
+fn run_now_starts_one_backup_per_new_value() {
+    let mut s = spec();
+    s.run_now = Some("2026-11-23T10:20:00Z".into());
+    let p = plan(
+        &s,
+        &status_at("2026-11-23T10:00:00Z"),
+        &[],
+        "2026-11-23T10:20:01Z",
+    );
+    assert_eq!(p.launch.len(), 1);
+    assert!(p.launch[0].name.starts_with("webshop-backup-now-"));
+    assert_eq!(p.handled_run_now.as_deref(), Some("2026-11-23T10:20:00Z"));
+
+    // Already handled: nothing.
+    let mut status = status_at("2026-11-23T10:00:00Z");
+    status.last_run_now = s.run_now.clone();
+    let p = plan(&s, &status, &[], "2026-11-23T10:21:00Z");
+    assert!(p.launch.is_empty());
+}
+
+#[test]
+fn run_now_waits_for_the_active_backup() {
+    let mut s = spec();
+    s.run_now = Some("again".into());
+    let jobs = [job(
+        "webshop-backup-202611231000",
+        RunKind::Backup,
+        Some("2026-11-23T10:00:00Z"),
+        JobState::Active,
+    )];
+    let p = plan(
+        &s,
+        &status_at("2026-11-23T10:00:00Z"),
+        &jobs,
+        "2026-11-23T10:20:00Z",
+    );
+    assert!(p.launch.is_empty());
+    assert_eq!(
+        p.handled_run_now, None,
+        "handled once the active backup finished"
+    );
+}
+
+#[test]
+fn suspend_starts_nothing_new() {
+    let mut s = spec();
+    s.suspend = true;
+    let p = plan(
+        &s,
+        &status_at("2026-11-23T10:00:00Z"),
+        &[],
+        "2026-11-23T11:00:01Z",
+    );
+    assert!(p.launch.is_empty());
+    assert_eq!(p.next_schedule_time, None);
+}
+
+#[test]
+fn verification_and_restore_test_run_on_their_own_schedules() {
+    let mut status = status_at("2026-12-01T03:00:00Z");
+    status.last_verification_schedule_time = Some(t("2026-11-30T04:00:00Z"));
+    status.last_restore_test_schedule_time = Some(t("2026-11-01T05:00:00Z"));
+    let p = plan(&spec(), &status, &[], "2026-12-01T04:00:02Z");
+    assert_eq!(
+        names(&p),
+        ["webshop-backup-202612010400", "webshop-verify-202612010400"]
+    );
+
+    status.last_schedule_time = Some(t("2026-12-01T04:00:00Z"));
+    status.last_verification_schedule_time = Some(t("2026-12-01T04:00:00Z"));
+    let p = plan(&spec(), &status, &[], "2026-12-01T05:00:01Z");
+    assert_eq!(
+        names(&p),
+        ["webshop-backup-202612010500", "webshop-rtest-202612010500"]
+    );
+}
+
+#[test]
+fn a_verification_missed_beyond_the_deadline_is_skipped_not_run_late() {
+    let mut status = status_at("2026-12-01T04:00:00Z");
+    status.last_verification_schedule_time = Some(t("2026-11-30T04:00:00Z"));
+    let p = plan(&spec(), &status, &[], "2026-12-01T04:30:00Z");
+    assert!(p.launch.is_empty());
+    assert_eq!(p.skipped[0].kind, "verify");
+    assert_eq!(p.skipped[0].reason, SkipReason::MissedStartingDeadline);
+}
+
+#[test]
+fn the_controller_wakes_when_the_newest_backup_would_turn_stale() {
+    let mut s = spec();
+    s.schedule = "0 3 * * *".into(); // daily, but RPO is 1h
+    let mut status = status_at("2026-11-23T03:00:00Z");
+    status.last_backup = Some(BackupRecord {
+        completed_at: t("2026-11-23T03:02:00Z"),
+        ..Default::default()
+    });
+    let p = plan(&s, &status, &[], "2026-11-23T03:30:00Z");
+    assert_eq!(
+        p.wake_at,
+        Some(t("2026-11-23T04:00:00Z")),
+        "verification at 04:00 comes first"
+    );
+    let p = plan(&s, &status, &[], "2026-11-23T03:10:00Z");
+    assert_eq!(p.wake_at, Some(t("2026-11-23T04:00:00Z")));
+    s.rpo = "30m".into();
+    let p = plan(&s, &status, &[], "2026-11-23T03:10:00Z");
+    assert_eq!(
+        p.wake_at,
+        Some(t("2026-11-23T03:32:00Z")),
+        "BackupFresh turns False at 03:32"
+    );
+}
+
+#[test]
+fn an_invalid_schedule_is_reported_with_its_field() {
+    let mut s = spec();
+    s.verification.schedule = "0 25 * * *".into();
+    let err = decide(&Inputs {
+        name: "webshop",
+        spec: &s,
+        status: &BackupPolicyStatus::default(),
+        created: t("2026-11-20T08:13:00Z"),
+        jobs: &[],
+        now: t("2026-11-23T10:00:00Z"),
+    })
+    .unwrap_err();
+    assert!(
+        err.to_string().starts_with("spec.verification.schedule:"),
+        "{err}"
+    );
+    s.verification.schedule = "0 4 * * *".into();
+    s.time_zone = "Europe/Atlantis".into();
+    let err = decide(&Inputs {
+        name: "webshop",
+        spec: &s,
+        status: &BackupPolicyStatus::default(),
+        created: t("2026-11-20T08:13:00Z"),
+        jobs: &[],
+        now: t("2026-11-23T10:00:00Z"),
+    })
+    .unwrap_err();
+    assert!(err.to_string().starts_with("spec.timeZone:"), "{err}");
+}
