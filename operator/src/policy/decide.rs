@@ -251,18 +251,20 @@ pub fn decide(i: &Inputs<'_>) -> Result<Plan, SpecError> {
             inputs: i,
         };
         let mut t = track.decide();
-        if kind == RunKind::Backup && run_now_launched {
-            if let Some(l) = t.launch.take() {
-                // The runNow backup covers this tick; never two backups at once.
-                if let Trigger::Scheduled(at) = l.trigger {
-                    t.skipped = Some(SkippedRun {
-                        kind: label.to_string(),
-                        scheduled_time: at,
-                        reason: SkipReason::PreviousRunActive,
-                        message: "a runNow backup started at the same time".to_string(),
-                    });
-                }
-            }
+        // A runNow backup started now covers this tick: never two backups at once.
+        if kind == RunKind::Backup
+            && run_now_launched
+            && let Some(Launch {
+                trigger: Trigger::Scheduled(at),
+                ..
+            }) = t.launch.take()
+        {
+            t.skipped = Some(SkippedRun {
+                kind: label.to_string(),
+                scheduled_time: at,
+                reason: SkipReason::PreviousRunActive,
+                message: "a runNow backup started at the same time".to_string(),
+            });
         }
         plan.launch.extend(t.launch);
         plan.skipped.extend(t.skipped);
