@@ -8,6 +8,7 @@ pub mod logging;
 pub mod pg;
 pub mod pipeline;
 pub mod report;
+pub mod retention;
 pub mod s3;
 pub mod signals;
 pub mod size;
