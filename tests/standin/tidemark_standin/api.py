@@ -10,7 +10,15 @@ import aiohttp.web
 import kmock
 
 from . import deletion, discovery, scale, tables, writes
-from .errors import ApiError, bad_request, method_not_allowed, not_found, resource_not_found, success_status
+from .errors import (
+    ApiError,
+    bad_request,
+    method_not_allowed,
+    not_found,
+    resource_not_found,
+    success_status,
+    unsupported_media_type,
+)
 from .routing import Target, resolve
 from .selectors import Predicate, compile_selectors
 from .state import State
@@ -55,9 +63,11 @@ class Api:
             if doc is None:
                 raise resource_not_found(path)
             return json_response(doc)
+        content_type = request.headers.get("Content-Type", "")
+        if request.body and ("protobuf" in content_type or "cbor" in content_type):
+            raise unsupported_media_type(content_type)  # client-go then retries with JSON
         params = dict(request.params)
         dry_run = params.get("dryRun") == "All"
-        content_type = request.headers.get("Content-Type", "")
         if target.subresource == "scale":
             if method == "GET":
                 return json_response(scale.read(self.state, target))

@@ -9,8 +9,8 @@ from .kinds import Registry
 
 VERSION_INFO = {
     "major": "1",
-    "minor": "33",
-    "gitVersion": "v1.33.0-tidemark-standin",
+    "minor": "36",
+    "gitVersion": "v1.36.0-tidemark-standin",
     "gitCommit": "0000000000000000000000000000000000000000",
     "gitTreeState": "clean",
     "buildDate": "2025-01-01T00:00:00Z",

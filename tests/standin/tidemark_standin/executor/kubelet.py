@@ -170,7 +170,11 @@ class Kubelet:
                     sidecar = PostgresSidecar(self.pg_bin, container, await resolve_env(self.client, pod, container),
                                               pod_dir / f"{container.get('name', 'postgres')}.log")
                     sidecars.append(sidecar)
-                    await sidecar.start()
+                    try:
+                        await sidecar.start()
+                    except (RuntimeError, OSError) as exc:
+                        failure = Outcome("Failed", "StartError", 128, f"postgres sidecar: {exc}")
+                        return await self._finish(pod, main, others, failure, started_at)
                     env.update(sidecar.env_overrides(env))
             return await self._run_main(pod, main, others, env, pod_dir, deadline, kill_after, sidecars, started_at)
         finally:

@@ -87,24 +87,28 @@ class PostgresSidecar:
             )
         await self._wait_ready()
         if self.database != "postgres":
-            created = await asyncio.create_subprocess_exec(
-                f"{self.pg_bin}/createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, self.database,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )
-            await created.wait()
+            with open(self.log_path, "ab") as log:
+                created = await asyncio.create_subprocess_exec(
+                    f"{self.pg_bin}/createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, self.database,
+                    stdout=log, stderr=log,
+                )
+                if await created.wait() != 0:
+                    raise RuntimeError(f"createdb {self.database} failed; see {self.log_path}")
 
     async def _wait_ready(self, timeout: float = 30.0) -> None:
+        """Until `pg_isready` says the server accepts connections (not merely listens)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
             if self.proc is not None and self.proc.returncode is not None:
                 raise RuntimeError(f"postgres exited early; see {self.log_path}")
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                writer.close()
+            probe = await asyncio.create_subprocess_exec(
+                f"{self.pg_bin}/pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            if await probe.wait() == 0:
                 return
-            except OSError:
-                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)
         raise RuntimeError(f"postgres not ready within {timeout}s; see {self.log_path}")
 
     def env_overrides(self, main_env: dict[str, str]) -> dict[str, str]:
