@@ -12,24 +12,20 @@ use crate::error::{Error, Result};
 /// Marker appended to a truncated message.
 const ELLIPSIS: &str = "…";
 
-/// Serialises `report` compactly, shortening the error message until the JSON is
+/// Serialises `report` compactly, shortening the error message so that the JSON is
 /// strictly shorter than [`MAX_REPORT_BYTES`].
 pub fn encode(report: &RunnerReport) -> String {
-    let mut report = report.clone();
-    loop {
-        let json = to_json(&report);
-        if json.len() < MAX_REPORT_BYTES {
-            return json;
-        }
-        let Some(error) = report.error.as_mut() else {
-            return json;
-        };
-        if error.message.is_empty() {
-            return json;
-        }
-        let excess = json.len() + ELLIPSIS.len() - MAX_REPORT_BYTES + 1;
-        error.message = shorten(&error.message, excess);
+    let json = to_json(report);
+    if json.len() < MAX_REPORT_BYTES {
+        return json;
     }
+    let mut report = report.clone();
+    if let Some(error) = report.error.as_mut() {
+        let others = json.len() - escaped_len(&error.message);
+        let budget = (MAX_REPORT_BYTES - 1).saturating_sub(others + ELLIPSIS.len());
+        error.message = shorten(&error.message, budget);
+    }
+    to_json(&report)
 }
 
 fn to_json(report: &RunnerReport) -> String {
@@ -38,18 +34,26 @@ fn to_json(report: &RunnerReport) -> String {
     })
 }
 
-/// Drops at least `excess` bytes (plus JSON escaping slack) from the end of `message`,
-/// on a character boundary, and marks the cut.
-fn shorten(message: &str, excess: usize) -> String {
-    let base = message.strip_suffix(ELLIPSIS).unwrap_or(message);
-    let mut keep = base.len().saturating_sub(excess.max(1));
-    while keep > 0 && !base.is_char_boundary(keep) {
-        keep -= 1;
+/// Length of `s` as a JSON string body (escapes included, quotes excluded).
+fn escaped_len(s: &str) -> usize {
+    serde_json::to_string(s)
+        .map(|j| j.len() - 2)
+        .unwrap_or(s.len() * 6)
+}
+
+/// The longest prefix of `message` whose JSON form fits `budget` bytes, marked as cut.
+fn shorten(message: &str, budget: usize) -> String {
+    let mut used = 0;
+    let mut end = 0;
+    let mut buf = [0u8; 4];
+    for (i, c) in message.char_indices() {
+        used += escaped_len(c.encode_utf8(&mut buf));
+        if used > budget {
+            break;
+        }
+        end = i + c.len_utf8();
     }
-    if keep == 0 {
-        return String::new();
-    }
-    format!("{}{ELLIPSIS}", &base[..keep])
+    format!("{}{ELLIPSIS}", &message[..end])
 }
 
 /// Where the report goes besides stdout.
@@ -150,7 +154,13 @@ mod tests {
             let json = encode(&failed(message));
             assert!(json.len() < MAX_REPORT_BYTES, "{} bytes", json.len());
             let back: RunnerReport = serde_json::from_str(&json).unwrap();
-            assert!(back.error.unwrap().message.ends_with(ELLIPSIS));
+            let m = back.error.unwrap().message;
+            assert!(
+                m.ends_with(ELLIPSIS),
+                "{} {:?}",
+                m.len(),
+                m.chars().rev().take(5).collect::<String>()
+            );
         }
     }
 

@@ -1,2 +1,5 @@
-pub mod placeholder {}
 pub mod standin;
+pub mod postgres;
+pub mod runner;
+pub mod s3;
+pub mod tools;

@@ -91,8 +91,10 @@ async fn in_snapshot(
             return Err(e);
         }
     };
-    if let Err(e) = upload.complete(parts).await {
+    if let Err(e) = upload.complete(parts, totals.stored.bytes).await {
         upload.abort().await;
+        // The completion may have taken effect even though it reported an error.
+        commit::delete_quietly(&client, bucket, &key).await;
         return Err(e);
     }
     let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);

@@ -5,7 +5,6 @@
 
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use aws_smithy_types::error::display::DisplayErrorContext;
 
 use crate::error::Error;
 
@@ -43,7 +42,7 @@ where
     let mut message = match (&code, err.message()) {
         (Some(c), Some(m)) => format!("{c}: {m}"),
         (Some(c), None) => c.clone(),
-        _ => DisplayErrorContext(&err).to_string(),
+        _ => chain(&err),
     };
     if let Some(s) = status {
         message.push_str(&format!(" (HTTP {s})"));
@@ -66,4 +65,31 @@ where
             message,
         }
     }
+}
+
+/// Longest message kept from an error chain (the SDK's debug output can hold whole
+/// response bodies).
+const MAX_CHAIN: usize = 600;
+
+/// `error: source: source…` from Display only, shortened.
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    if out.len() > MAX_CHAIN {
+        let mut end = MAX_CHAIN;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+        out.push('…');
+    }
+    out
 }

@@ -124,9 +124,13 @@ impl MultipartUpload {
             .build())
     }
 
-    /// Completes the upload: the object appears.
-    pub async fn complete(&self, parts: Vec<CompletedPart>) -> Result<()> {
-        self.client
+    /// Completes the upload: the object appears. When the completion answer is lost or
+    /// unreadable (timeouts; some servers answer with a non-standard document), the
+    /// object is checked with HeadObject: it counts as complete only if it exists with
+    /// exactly `expected_size` bytes.
+    pub async fn complete(&self, parts: Vec<CompletedPart>, expected_size: u64) -> Result<()> {
+        let result = self
+            .client
             .complete_multipart_upload()
             .bucket(&self.bucket)
             .key(&self.key)
@@ -137,9 +141,27 @@ impl MultipartUpload {
                     .build(),
             )
             .send()
-            .await
-            .map_err(|e| classify(e, "CompleteMultipartUpload", &self.bucket, &self.key))?;
-        Ok(())
+            .await;
+        let Err(err) = result else { return Ok(()) };
+        let err = classify(err, "CompleteMultipartUpload", &self.bucket, &self.key);
+        let head = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .send()
+            .await;
+        match head {
+            Ok(h)
+                if h.content_length().and_then(|l| u64::try_from(l).ok())
+                    == Some(expected_size) =>
+            {
+                tracing::warn!(error = %err,
+                    "completion answer unreadable, but the object exists with the expected size");
+                Ok(())
+            }
+            _ => Err(err),
+        }
     }
 
     /// Aborts the upload, discarding stored parts. Failures are logged: a bucket

@@ -1,0 +1,233 @@
+//! A throwaway PostgreSQL cluster per test: initdb into a temp dir, a random free port,
+//! 127.0.0.1 only, durability off (fsync, full-page writes) for speed, password
+//! authentication over TCP so the runner's password handling is exercised. When the
+//! tests run as root, the cluster runs as the `postgres` system user (PostgreSQL
+//! refuses root). The server is stopped on Drop.
+
+use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use tempfile::TempDir;
+
+use crate::tools;
+
+/// Superuser of the test clusters.
+pub const SUPERUSER: &str = "postgres";
+/// Its password (test-only).
+pub const PASSWORD: &str = "tidemark-test-pw";
+
+/// A running throwaway PostgreSQL.
+pub struct TestPostgres {
+    dir: TempDir,
+    bin: PathBuf,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl TestPostgres {
+    /// initdb + start; waits until the server accepts connections.
+    pub fn start() -> Result<Self> {
+        let bin = tools::pg_bin_dir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("tidemark-pg-")
+            .tempdir()
+            .context("creating the cluster temp dir")?;
+        let owner = if tools::running_as_root() {
+            let (uid, gid) = tools::system_user("postgres")?;
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
+                .context("chown of the cluster dir to postgres")?;
+            Some((uid, gid))
+        } else {
+            None
+        };
+        let data = dir.path().join("data");
+        let pwfile = dir.path().join("pw");
+        std::fs::write(&pwfile, PASSWORD)?;
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(&pwfile, Some(uid), Some(gid))?;
+        }
+        let mut initdb = Command::new(bin.join("initdb"));
+        initdb
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", SUPERUSER, "-E", "UTF8", "--locale=C", "--no-sync"])
+            .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
+            .arg(format!("--pwfile={}", pwfile.display()));
+        as_owner(&mut initdb, owner);
+        let out = initdb.output().context("running initdb")?;
+        if !out.status.success() {
+            bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let port = tools::free_port()?;
+        let log = std::fs::File::create(dir.path().join("postgres.log"))?;
+        let mut postgres = Command::new(bin.join("postgres"));
+        postgres
+            .arg("-D")
+            .arg(&data)
+            .arg("-p")
+            .arg(port.to_string())
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            .arg("-c")
+            .arg(format!("unix_socket_directories={}", dir.path().display()))
+            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
+            .args(["-c", "full_page_writes=off", "-c", "max_connections=40"])
+            .args(["-c", "shared_buffers=64MB", "-c", "max_wal_size=2GB"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        as_owner(&mut postgres, owner);
+        let child = postgres.spawn().context("starting postgres")?;
+        let pg = Self {
+            dir,
+            bin,
+            port,
+            child: Some(child),
+        };
+        pg.wait_ready()?;
+        Ok(pg)
+    }
+
+    fn wait_ready(&self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ok = Command::new(self.bin.join("pg_isready"))
+                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-q"])
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            if ok {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let log = std::fs::read_to_string(self.dir.path().join("postgres.log"))
+                    .unwrap_or_default();
+                bail!("PostgreSQL did not become ready in 30 s; log:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// TCP port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Directory of the PostgreSQL binaries used.
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin
+    }
+
+    /// The root that holds `<major>/bin` (for `TIDEMARK_PG_BIN_ROOT`).
+    pub fn bin_root(&self) -> PathBuf {
+        self.bin
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("/usr/lib/postgresql"))
+    }
+
+    /// libpq environment to reach database `db` (includes the password).
+    pub fn env(&self, db: &str) -> Vec<(String, String)> {
+        vec![
+            ("PGHOST".into(), "127.0.0.1".into()),
+            ("PGPORT".into(), self.port.to_string()),
+            ("PGUSER".into(), SUPERUSER.into()),
+            ("PGPASSWORD".into(), PASSWORD.into()),
+            ("PGDATABASE".into(), db.into()),
+            ("PGSSLMODE".into(), "disable".into()),
+        ]
+    }
+
+    /// A client-tool command (`psql`, `pg_restore`, `pgbench`…) aimed at `db`.
+    pub fn tool(&self, name: &str, db: &str) -> Command {
+        let mut cmd = Command::new(self.bin.join(name));
+        cmd.envs(self.env(db));
+        cmd
+    }
+
+    /// Runs SQL with psql (stop on error) and returns its unaligned, tuples-only output.
+    pub fn psql(&self, db: &str, sql: &str) -> Result<String> {
+        let out = self
+            .tool("psql", db)
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .output()
+            .context("running psql")?;
+        if !out.status.success() {
+            bail!(
+                "psql failed on `{}`: {}",
+                sql.chars().take(200).collect::<String>(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// Creates an empty database.
+    pub fn create_database(&self, name: &str) -> Result<()> {
+        self.psql("postgres", &format!("CREATE DATABASE \"{name}\""))?;
+        Ok(())
+    }
+
+    /// Per table (`schema.table`): row count and an md5 over all rows in a canonical
+    /// order — equal fingerprints mean equal contents.
+    pub fn fingerprints(&self, db: &str) -> Result<BTreeMap<String, (i64, String)>> {
+        let tables = self.psql(
+            db,
+            "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+               AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1",
+        )?;
+        let mut out = BTreeMap::new();
+        for table in tables.lines().filter(|l| !l.is_empty()) {
+            let row = self.psql(
+                db,
+                &format!(
+                    "SELECT count(*), coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '') \
+                     FROM {table} t"
+                ),
+            )?;
+            let (count, md5) = row.split_once('|').context("fingerprint row")?;
+            out.insert(table.replace('"', ""), (count.parse()?, md5.to_string()));
+        }
+        Ok(out)
+    }
+
+    /// The cluster directory (logs live there).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+fn as_owner(cmd: &mut Command, owner: Option<(u32, u32)>) {
+    if let Some((uid, gid)) = owner {
+        cmd.uid(uid).gid(gid);
+    }
+}
+
+impl Drop for TestPostgres {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // Fast shutdown (SIGINT) lets PostgreSQL remove its shared memory.
+            let _ = tools::signal(child.id(), "INT");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                match child.try_wait() {
+                    Ok(Some(_)) => break,
+                    Ok(None) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(50))
+                    }
+                    _ => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
