@@ -120,3 +120,10 @@ def test_delete_collection_honours_the_label_selector(standin, ns):
     standin.delete(f"{path}?labelSelector=tier%3Dx")
     names = [o["metadata"]["name"] for o in standin.get(path).json()["items"]]
     assert names == ["c"]
+
+
+def test_an_object_created_with_only_missing_owners_is_garbage_collected(standin, ns):
+    cms = f"/api/v1/namespaces/{ns}/configmaps"
+    ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "ghost", "uid": "00000000-0000-0000-0000-000000000000"}
+    assert standin.post(cms, {"metadata": {"name": "orphan", "ownerReferences": [ref]}}).status_code == 201
+    assert _wait_gone(standin, f"{cms}/orphan")

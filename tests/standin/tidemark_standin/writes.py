@@ -87,6 +87,10 @@ def create(state: State, target: Target, body: Any, *, dry_run: bool = False, ma
     state.store.put(kind.key, obj)
     if crds.is_crd(kind.key):
         crds.register(state, obj)
+    refs = meta.get("ownerReferences") or []
+    if refs and not any(ref.get("uid") in state.uids for ref in refs):
+        # As the garbage collector does: a dependent whose owners are all gone is deleted.
+        state.defer(lambda: deletion.collect_garbage(state, refs[0].get("uid", "")))
     return obj
 
 

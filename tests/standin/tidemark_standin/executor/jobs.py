@@ -139,6 +139,8 @@ class JobController:
             if deadline is not None and loop.time() >= deadline:
                 await self._fail(job, start, failed, "DeadlineExceeded", "Job was active longer than specified deadline")
                 return
+            if uid not in self.latest:
+                return  # the Job was deleted meanwhile
             pod_body = build_pod(job)
             try:
                 pod = await self.client.create(collection_path("v1", "pods", job["metadata"]["namespace"]), pod_body)
