@@ -1,5 +1,5 @@
-pub mod standin;
 pub mod postgres;
 pub mod runner;
 pub mod s3;
+pub mod standin;
 pub mod tools;

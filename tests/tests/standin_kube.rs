@@ -338,3 +338,46 @@ async fn kube_config_infer_works_with_the_written_kubeconfig() {
         .unwrap();
     assert!(status.success());
 }
+
+#[tokio::test]
+async fn the_executor_runs_a_job_and_reports_the_termination_message() {
+    use k8s_openapi::api::core::v1::Pod;
+    use tidemark_testkit::standin::ExecutorOptions;
+
+    let standin = Standin::start().unwrap();
+    let _executor = standin.executor(&ExecutorOptions::default()).unwrap();
+    let client = standin.client().unwrap();
+    let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
+    let job: Job = serde_json::from_value(json!({
+        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "hello"},
+        "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never", "containers": [{
+            "name": "main", "image": "busybox",
+            "command": ["/bin/sh", "-c", "printf '{\"ok\":true}' > \"$TIDEMARK_TERMINATION_LOG\""]
+        }]}}}
+    }))
+    .unwrap();
+    jobs.create(&PostParams::default(), &job).await.unwrap();
+    let done = kube::runtime::wait::await_condition(
+        jobs.clone(),
+        "hello",
+        kube::runtime::conditions::is_job_completed(),
+    );
+    tokio::time::timeout(Duration::from_secs(30), done)
+        .await
+        .expect("the job completes within 30 s")
+        .unwrap();
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    let listed = pods
+        .list(&ListParams::default().labels("job-name=hello"))
+        .await
+        .unwrap();
+    let terminated = listed.items[0]
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|c| c[0].state.as_ref())
+        .and_then(|s| s.terminated.clone())
+        .expect("terminated state");
+    assert_eq!(terminated.exit_code, 0);
+    assert_eq!(terminated.message.as_deref(), Some("{\"ok\":true}"));
+}
