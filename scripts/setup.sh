@@ -51,6 +51,16 @@ need_venv() {
   printf '%s' "$want" >"$stamp"
 }
 
+need_standin_path() {
+  # `python -m tidemark_standin` from the venv without PYTHONPATH: a .pth entry for tests/standin.
+  local site
+  site="$("$TIDEMARK_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  local want="$TIDEMARK_ROOT/tests/standin"
+  if [[ "$(cat "$site/tidemark-standin.pth" 2>/dev/null)" != "$want" ]]; then
+    printf '%s\n' "$want" >"$site/tidemark-standin.pth"
+  fi
+}
+
 need_rust_tools() {
   command -v cargo >/dev/null || { log "cargo is required (rustup toolchain)"; exit 1; }
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt >/dev/null 2>&1 || true
@@ -64,6 +74,7 @@ pg_bin_dir() {
 mkdir -p "$TIDEMARK_STATE"
 need_apt
 need_venv
+need_standin_path
 need_rust_tools
 
 export PATH="$TIDEMARK_VENV/bin:$(pg_bin_dir):$PATH"
