@@ -26,11 +26,24 @@ pub struct TestPostgres {
     bin: PathBuf,
     port: u16,
     child: Option<Child>,
+    /// CA certificate (PEM) of the server certificate, when TLS is on.
+    tls_ca: Option<PathBuf>,
 }
 
 impl TestPostgres {
     /// initdb + start; waits until the server accepts connections.
     pub fn start() -> Result<Self> {
+        Self::start_with(false)
+    }
+
+    /// Like [`Self::start`], but TCP connections must use TLS (`hostssl` only) with a
+    /// server certificate for `localhost`/127.0.0.1 signed by a fresh test CA
+    /// ([`Self::tls_ca`]).
+    pub fn start_tls() -> Result<Self> {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Result<Self> {
         let bin = tools::pg_bin_dir()?;
         let dir = tempfile::Builder::new()
             .prefix("tidemark-pg-")
@@ -62,6 +75,11 @@ impl TestPostgres {
         if !out.status.success() {
             bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
         }
+        let tls_ca = if tls {
+            Some(make_certificates(dir.path(), &data, owner)?)
+        } else {
+            None
+        };
         let port = tools::free_port()?;
         let log = std::fs::File::create(dir.path().join("postgres.log"))?;
         let mut postgres = Command::new(bin.join("postgres"));
@@ -76,6 +94,7 @@ impl TestPostgres {
             .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
             .args(["-c", "full_page_writes=off", "-c", "max_connections=40"])
             .args(["-c", "shared_buffers=64MB", "-c", "max_wal_size=2GB"])
+            .args(if tls { &["-c", "ssl=on"][..] } else { &[][..] })
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
@@ -86,6 +105,7 @@ impl TestPostgres {
             bin,
             port,
             child: Some(child),
+            tls_ca,
         };
         pg.wait_ready()?;
         Ok(pg)
@@ -138,8 +158,21 @@ impl TestPostgres {
             ("PGUSER".into(), SUPERUSER.into()),
             ("PGPASSWORD".into(), PASSWORD.into()),
             ("PGDATABASE".into(), db.into()),
-            ("PGSSLMODE".into(), "disable".into()),
+            (
+                "PGSSLMODE".into(),
+                if self.tls_ca.is_some() {
+                    "require"
+                } else {
+                    "disable"
+                }
+                .into(),
+            ),
         ]
+    }
+
+    /// The CA certificate of a TLS cluster.
+    pub fn tls_ca(&self) -> Option<&Path> {
+        self.tls_ca.as_deref()
     }
 
     /// A client-tool command (`psql`, `pg_restore`, `pgbench`…) aimed at `db`.
@@ -201,6 +234,85 @@ impl TestPostgres {
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
+}
+
+/// Writes a test CA and a server certificate (CN localhost, SAN localhost and
+/// 127.0.0.1) into the data directory, switches TCP to `hostssl` only; returns the CA.
+fn make_certificates(dir: &Path, data: &Path, owner: Option<(u32, u32)>) -> Result<PathBuf> {
+    let run = |args: &[&str]| -> Result<()> {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .context("running openssl (install the openssl package)")?;
+        if !out.status.success() {
+            bail!("openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(())
+    };
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )?;
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=tidemark-test-ca",
+    ])?;
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ])?;
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ])?;
+    for name in ["server.crt", "server.key"] {
+        let target = data.join(name);
+        std::fs::copy(dir.join(name), &target)?;
+        std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(&target, Some(uid), Some(gid))?;
+        }
+    }
+    std::fs::write(
+        data.join("pg_hba.conf"),
+        "local all all trust\n\
+         hostssl all all 127.0.0.1/32 scram-sha-256\n\
+         hostssl all all ::1/128 scram-sha-256\n",
+    )?;
+    Ok(dir.join("ca.pem"))
 }
 
 fn as_owner(cmd: &mut Command, owner: Option<(u32, u32)>) {

@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# Backup benchmark: the runner against the best durability-free shell pipeline and
+# against the seed's hand-run pipeline, on a generated database, printing ratios.
+#
+#   bench/backup.sh            # ≥ 2 GB plain dump, then 5× that for the memory check
+#   bench/backup.sh --quick    # ~10× smaller (a few minutes), 5× of that
+#   bench/backup.sh --no-5x    # skip the 5× dataset
+#
+# Sets itself up (scripts/setup.sh, release build, throwaway PostgreSQL and SeaweedFS
+# under .tidemark/bench, datasets cached between runs). Results: stdout and
+# .tidemark/bench/results-<size>.txt.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=../scripts/setup.sh
+source "$ROOT/scripts/setup.sh"
+
+QUICK=0
+FIVE_X=1
+for arg in "$@"; do
+  case "$arg" in
+    --quick) QUICK=1 ;;
+    --no-5x) FIVE_X=0 ;;
+    *) echo "usage: $0 [--quick] [--no-5x]" >&2; exit 2 ;;
+  esac
+done
+
+# Dataset sizes: pgbench scale and orders rows (text/jsonb heavy, ~1 KB of dump each).
+if ((QUICK)); then
+  BASE_SCALE=10; BASE_ORDERS=100000; LABEL=quick
+else
+  BASE_SCALE=100; BASE_ORDERS=1000000; LABEL=full
+fi
+
+BENCH="$TIDEMARK_STATE/bench"
+PG_DIR="$BENCH/pg"
+WEED_DIR="$BENCH/weed"
+mkdir -p "$BENCH"
+PG_BIN="$TIDEMARK_PG_BIN"
+RUNNER="$ROOT/target/release/tidemark-runner"
+RESULTS="$BENCH/results-$LABEL.txt"
+PIDS=()
+
+log() { printf '\033[1;35m[bench]\033[0m %s\n' "$*" >&2; }
+cleanup() {
+  [[ -f "$PG_DIR/data/postmaster.pid" ]] && as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" stop -m fast >/dev/null 2>&1 || true
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+as_pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+now() { date +%s.%N; }
+ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+
+log "building the runner (release)"
+cargo build --release -q -p tidemark-runner --manifest-path "$ROOT/Cargo.toml"
+
+# --- PostgreSQL -----------------------------------------------------------------------
+PG_PORT=$(free_port)
+if [[ ! -f "$PG_DIR/data/PG_VERSION" ]]; then
+  log "initdb $PG_DIR"
+  mkdir -p "$PG_DIR"
+  [[ $(id -u) -eq 0 ]] && chown postgres "$PG_DIR"
+  as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
+fi
+as_pg "$PG_BIN/postgres" -D "$PG_DIR/data" -p "$PG_PORT" -c listen_addresses=127.0.0.1 \
+  -c unix_socket_directories="$PG_DIR" -c fsync=off -c synchronous_commit=off \
+  -c full_page_writes=off -c shared_buffers=256MB -c max_wal_size=8GB \
+  -c checkpoint_timeout=30min >"$BENCH/postgres.log" 2>&1 &
+PIDS+=($!)
+until "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; do sleep 0.2; done
+export PGHOST=127.0.0.1 PGPORT=$PG_PORT PGUSER=postgres PGSSLMODE=disable
+psql_q() { "$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 "$@"; }
+
+make_db() { # name scale orders
+  local db=$1 scale=$2 orders=$3
+  if [[ "$(psql_q -d postgres -c "SELECT 1 FROM pg_database WHERE datname='$db'")" == 1 ]] &&
+     [[ "$(psql_q -d "$db" -c "SELECT obj_description('public.orders'::regclass)" 2>/dev/null)" == complete ]]; then
+    log "dataset $db exists"
+    return
+  fi
+  log "generating dataset $db (pgbench scale $scale, $orders orders)"
+  psql_q -d postgres -c "DROP DATABASE IF EXISTS \"$db\"" -c "CREATE DATABASE \"$db\""
+  "$PG_BIN/pgbench" -q -i -s "$scale" -d "$db" >/dev/null 2>&1
+  psql_q -d "$db" <<SQL
+CREATE TABLE public.orders (id bigint PRIMARY KEY, customer text, placed timestamptz,
+  status text, address text, items jsonb, notes text);
+INSERT INTO public.orders
+SELECT g, 'customer-' || (g % 50000), '2026-01-01'::timestamptz + g * interval '7 seconds',
+       (ARRAY['new','paid','shipped','delivered','returned'])[1 + g % 5],
+       (g % 997) || ' Harbour Street, Flat ' || (g % 31) || ', Tidemark ' || lpad((g % 9973)::text, 5, '0'),
+       jsonb_build_object('lines', jsonb_build_array(
+           jsonb_build_object('sku', 'SKU-' || (g % 5000), 'qty', 1 + g % 4, 'price', (g % 10000) / 100.0),
+           jsonb_build_object('sku', 'SKU-' || ((g * 7) % 5000), 'qty', 1 + g % 3, 'price', (g % 7000) / 100.0)),
+         'channel', (ARRAY['web','app','phone'])[1 + g % 3], 'coupon', CASE WHEN g % 11 = 0 THEN 'SAVE10' END),
+       'Customer note ' || md5(g::text) || ' ' || repeat('please leave at the door ', 1 + g % 6)
+FROM generate_series(1, $orders) g;
+COMMENT ON TABLE public.orders IS 'complete';
+VACUUM ANALYZE;
+SQL
+}
+
+# --- SeaweedFS ------------------------------------------------------------------------
+rm -rf "$WEED_DIR"; mkdir -p "$WEED_DIR/log"
+S3_PORT=$(free_port)
+AK=benchkey; SK="bench-secret-$RANDOM$RANDOM"
+cat >"$WEED_DIR/creds.json" <<JSON
+{"identities":[{"name":"bench","credentials":[{"accessKey":"$AK","secretKey":"$SK"}],"actions":["Admin","Read","Write","List","Tagging"]}]}
+JSON
+ports=(); for _ in $(seq 11); do ports+=("$(free_port)"); done
+weed -logdir="$WEED_DIR/log" mini -dir="$WEED_DIR/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+  -master.port="${ports[0]}" -master.port.grpc="${ports[1]}" -volume.port="${ports[2]}" \
+  -volume.port.grpc="${ports[3]}" -filer.port="${ports[4]}" -filer.port.grpc="${ports[5]}" \
+  -s3.port="$S3_PORT" -s3.port.grpc="${ports[6]}" -s3.port.iceberg="${ports[7]}" \
+  -s3.port.lance="${ports[8]}" -admin.port="${ports[9]}" -admin.port.grpc="${ports[10]}" \
+  -s3.config="$WEED_DIR/creds.json" -s3.localSocket="$WEED_DIR/s3.sock" \
+  -filer.localSocket="$WEED_DIR/filer.sock" -s3.autoCreateBucket=false \
+  -master.telemetry=false -webdav=false -admin.ui=false >"$WEED_DIR/weed.log" 2>&1 &
+PIDS+=($!)
+until curl -sf "http://127.0.0.1:$S3_PORT/healthz" >/dev/null; do sleep 0.2; done
+export AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+ENDPOINT="http://127.0.0.1:$S3_PORT"
+"$TIDEMARK_VENV/bin/python" - "$ENDPOINT" <<'PY'
+import sys, boto3
+boto3.client("s3", endpoint_url=sys.argv[1]).create_bucket(Bucket="bench")
+PY
+
+RECIPIENT=$(age-keygen 2>/dev/null | grep -o 'age1[0-9a-z]*')
+
+run_runner() { # db → prints "wall_seconds peak_rss_kib stored raw"
+  local db=$1 out
+  out=$(/usr/bin/time -f '%e %M' -o "$BENCH/time.txt" env PGDATABASE="$db" \
+    TIDEMARK_S3_BUCKET=bench TIDEMARK_S3_ENDPOINT="$ENDPOINT" TIDEMARK_S3_FORCE_PATH_STYLE=true \
+    TIDEMARK_POLICY_NAMESPACE=bench TIDEMARK_POLICY_NAME="$db" TIDEMARK_AGE_RECIPIENTS="$RECIPIENT" \
+    TIDEMARK_TERMINATION_LOG="$BENCH/termination-log" RUST_LOG=warn \
+    "$RUNNER" backup | tail -1)
+  read -r wall rss <"$BENCH/time.txt"
+  python3 - "$out" "$wall" "$rss" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1]); b = r["backup"]
+print(sys.argv[2], sys.argv[3], b["storedSize"], b["rawSize"])
+PY
+}
+
+measure() { # db → results lines
+  local db=$1
+  log "[$db] plain dump size and pg_dump alone"
+  local t0 t1 raw_plain
+  t0=$(now); raw_plain=$("$PG_BIN/pg_dump" -Fp -d "$db" | wc -c); t1=$(now)
+  local t_dump; t_dump=$(python3 -c "print(f'{$t1-$t0:.2f}')")
+
+  log "[$db] baseline: pg_dump -Fc -Z0 | zstd -3 -T2 > /dev/null"
+  t0=$(now); "$PG_BIN/pg_dump" -Fc -Z0 -d "$db" | zstd -q -3 -T2 >/dev/null; t1=$(now)
+  local t_base; t_base=$(python3 -c "print(f'{$t1-$t0:.2f}')")
+
+  log "[$db] runner: zstd -3, SHA-256, age, multipart upload to SeaweedFS"
+  local wall rss stored raw
+  read -r wall rss stored raw < <(run_runner "$db")
+
+  log "[$db] seed pipeline: pg_dump -Fp > file; gzip -9 file; upload file"
+  local seed_file="$BENCH/seed-$db.sql"
+  rm -f "$seed_file" "$seed_file.gz"
+  t0=$(now)
+  "$PG_BIN/pg_dump" -Fp -d "$db" >"$seed_file"
+  gzip -9 "$seed_file"
+  "$TIDEMARK_VENV/bin/python" - "$ENDPOINT" "$seed_file.gz" <<'PY'
+import sys, boto3
+boto3.client("s3", endpoint_url=sys.argv[1]).upload_file(sys.argv[2], "bench", "seed/" + sys.argv[2].rsplit("/", 1)[1])
+PY
+  t1=$(now)
+  local t_seed gz_size
+  t_seed=$(python3 -c "print(f'{$t1-$t0:.2f}')")
+  gz_size=$(stat -c %s "$seed_file.gz"); rm -f "$seed_file.gz"
+
+  cat <<EOF
+dataset                      $db
+plain dump size              $raw_plain bytes ($(python3 -c "print(f'{$raw_plain/1e9:.2f}')") GB)
+custom (-Z0) dump size       $raw bytes
+pg_dump -Fp alone            ${t_dump} s
+baseline pipeline            ${t_base} s   (pg_dump -Fc -Z0 | zstd -3 -T2 > /dev/null)
+runner                       ${wall} s   (zstd -3, SHA-256, age, upload)
+seed pipeline                ${t_seed} s   (pg_dump -Fp > file; gzip -9; upload)
+runner peak RSS              $((rss / 1024)) MiB
+RATIO runner/baseline throughput   $(ratio "$t_base" "$wall")   (target >= 0.9)
+RATIO seed/runner wall time        $(ratio "$t_seed" "$wall")   (target >= 5)
+RATIO zstd stored/raw (custom)     $(ratio "$stored" "$raw")   (raw:stored $(ratio "$raw" "$stored"):1)
+RATIO gzip -9 size/plain dump      $(ratio "$gz_size" "$raw_plain")   ($(ratio "$raw_plain" "$gz_size"):1)
+EOF
+}
+
+{
+  echo "# tidemark backup benchmark ($LABEL) $(date -u +%FT%TZ), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+  make_db "bench_${LABEL}_1x" "$BASE_SCALE" "$BASE_ORDERS"
+  measure "bench_${LABEL}_1x"
+  if ((FIVE_X)); then
+    make_db "bench_${LABEL}_5x" $((BASE_SCALE * 5)) $((BASE_ORDERS * 5))
+    log "[5x] runner only (peak RSS)"
+    read -r wall rss stored raw < <(run_runner "bench_${LABEL}_5x")
+    echo "dataset                      bench_${LABEL}_5x"
+    echo "custom (-Z0) dump size       $raw bytes"
+    echo "runner                       ${wall} s"
+    echo "runner peak RSS              $((rss / 1024)) MiB   (target <= 64 at both sizes)"
+  fi
+} | tee "$RESULTS"
