@@ -27,9 +27,9 @@ done
 
 # Dataset sizes: pgbench scale and orders rows (text/jsonb heavy, ~1 KB of dump each).
 if ((QUICK)); then
-  BASE_SCALE=10; BASE_ORDERS=100000; LABEL=quick
+  BASE_SCALE=10; BASE_ORDERS=150000; LABEL=quick
 else
-  BASE_SCALE=100; BASE_ORDERS=1000000; LABEL=full
+  BASE_SCALE=100; BASE_ORDERS=1500000; LABEL=full
 fi
 
 BENCH="$TIDEMARK_STATE/bench"
@@ -95,7 +95,8 @@ SELECT g, 'customer-' || (g % 50000), '2026-01-01'::timestamptz + g * interval '
            jsonb_build_object('sku', 'SKU-' || (g % 5000), 'qty', 1 + g % 4, 'price', (g % 10000) / 100.0),
            jsonb_build_object('sku', 'SKU-' || ((g * 7) % 5000), 'qty', 1 + g % 3, 'price', (g % 7000) / 100.0)),
          'channel', (ARRAY['web','app','phone'])[1 + g % 3], 'coupon', CASE WHEN g % 11 = 0 THEN 'SAVE10' END),
-       'Customer note ' || md5(g::text) || ' ' || repeat('please leave at the door ', 1 + g % 6)
+       'Customer note ' || md5(g::text) || ' ' || repeat('please leave at the door ', 1 + g % 3)
+         || substr(md5((g * 7)::text) || md5((g * 13)::text) || md5((g * 17)::text), 1, 16 + g % 80)
 FROM generate_series(1, $orders) g;
 COMMENT ON TABLE public.orders IS 'complete';
 VACUUM ANALYZE;
