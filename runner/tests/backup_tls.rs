@@ -103,3 +103,47 @@ async fn backups_connect_over_tls_with_require_and_verify_full() {
         "verify-full without a root certificate is a config error"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_over_https_is_trusted_through_the_ca_bundle() {
+    let pg = TestPostgres::start().unwrap();
+    let s3 = S3Server::seaweedfs_tls().unwrap();
+    s3.create_bucket(common::BUCKET).await.unwrap();
+    pg.psql(
+        "postgres",
+        "CREATE TABLE t AS SELECT g FROM generate_series(1, 3) g",
+    )
+    .unwrap();
+    let ca = s3.tls_ca().unwrap().to_str().unwrap().to_string();
+    assert!(s3.endpoint.starts_with("https://"));
+    let run = |extra: &[(&str, &str)]| {
+        let mut env = pg.env("postgres");
+        env.extend(s3.runner_env(common::BUCKET));
+        env.push(("TIDEMARK_POLICY_NAMESPACE".into(), "tls".into()));
+        env.push(("TIDEMARK_POLICY_NAME".into(), "s3".into()));
+        env.push((
+            "TIDEMARK_PG_BIN_ROOT".into(),
+            pg.bin_root().display().to_string(),
+        ));
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        RunnerCommand::new(Path::new(common::BIN), &["backup"], &env)
+            .unwrap()
+            .run()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert_ne!(
+        out.code,
+        Some(0),
+        "an untrusted certificate must fail: {}",
+        out.stdout
+    );
+    let out = run(&[("TIDEMARK_S3_CA_BUNDLE", &ca)]);
+    assert_eq!(out.code, Some(0), "with the CA bundle: {}", out.stderr);
+    let keys = tidemark_testkit::s3::list_keys(&s3.client(), common::BUCKET, "tls/s3/")
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let out = run(&[("TIDEMARK_S3_CA_BUNDLE", "/nonexistent/ca.pem")]);
+    assert_eq!(out.code, Some(2), "a missing CA bundle is a config error");
+}

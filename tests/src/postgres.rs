@@ -236,71 +236,13 @@ impl TestPostgres {
     }
 }
 
-/// Writes a test CA and a server certificate (CN localhost, SAN localhost and
-/// 127.0.0.1) into the data directory, switches TCP to `hostssl` only; returns the CA.
+/// Creates a test CA and server certificate, copies the server pair into the data
+/// directory and switches TCP to `hostssl` only; returns the CA.
 fn make_certificates(dir: &Path, data: &Path, owner: Option<(u32, u32)>) -> Result<PathBuf> {
-    let run = |args: &[&str]| -> Result<()> {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .context("running openssl (install the openssl package)")?;
-        if !out.status.success() {
-            bail!("openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        Ok(())
-    };
-    std::fs::write(
-        dir.join("san.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
-    )?;
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=tidemark-test-ca",
-    ])?;
-    run(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=localhost",
-    ])?;
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.crt",
-        "-days",
-        "2",
-        "-extfile",
-        "san.ext",
-    ])?;
-    for name in ["server.crt", "server.key"] {
+    let certs = tools::make_test_certificates(dir)?;
+    for (source, name) in [(&certs.cert, "server.crt"), (&certs.key, "server.key")] {
         let target = data.join(name);
-        std::fs::copy(dir.join(name), &target)?;
+        std::fs::copy(source, &target)?;
         std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
         if let Some((uid, gid)) = owner {
             std::os::unix::fs::chown(&target, Some(uid), Some(gid))?;
@@ -312,7 +254,7 @@ fn make_certificates(dir: &Path, data: &Path, owner: Option<(u32, u32)>) -> Resu
          hostssl all all 127.0.0.1/32 scram-sha-256\n\
          hostssl all all ::1/128 scram-sha-256\n",
     )?;
-    Ok(dir.join("ca.pem"))
+    Ok(certs.ca)
 }
 
 fn as_owner(cmd: &mut Command, owner: Option<(u32, u32)>) {

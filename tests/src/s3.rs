@@ -19,8 +19,12 @@ pub struct S3Server {
     pub endpoint: String,
     pub access_key: String,
     pub secret_key: String,
+    /// Plain-HTTP endpoint (the same as `endpoint` unless the server runs HTTPS), used
+    /// by the test-side client and the readiness check.
+    pub plain_endpoint: String,
     child: Option<Child>,
     launch: Launch,
+    tls_ca: Option<PathBuf>,
     dir: TempDir,
 }
 
@@ -34,8 +38,18 @@ struct Launch {
 
 impl S3Server {
     /// Starts SeaweedFS (`weed mini`) with one identity, explicit ports, sockets and
-    /// logs inside a temp dir; waits for `/healthz` and a signed request.
+    /// logs inside a temp dir; waits for `/healthz`.
     pub fn seaweedfs() -> Result<Self> {
+        Self::seaweedfs_with(false)
+    }
+
+    /// SeaweedFS whose S3 endpoint is HTTPS with a certificate from a fresh test CA
+    /// ([`Self::tls_ca`]); `endpoint` is the HTTPS one.
+    pub fn seaweedfs_tls() -> Result<Self> {
+        Self::seaweedfs_with(true)
+    }
+
+    fn seaweedfs_with(tls: bool) -> Result<Self> {
         let weed = tools::find_program("weed")?;
         let dir = tempfile::Builder::new()
             .prefix("tidemark-weed-")
@@ -52,7 +66,7 @@ impl S3Server {
         let p = dir.path();
         std::fs::write(p.join("creds.json"), creds.to_string())?;
         std::fs::create_dir_all(p.join("log"))?;
-        let ports = tools::free_ports(12)?;
+        let ports = tools::free_ports(13)?;
         let flag = |name: &str, i: usize| format!("-{name}={}", ports[i]);
         let mut args = vec![
             format!("-logdir={}", p.join("log").display()),
@@ -84,8 +98,20 @@ impl S3Server {
             "-webdav=false".to_string(),
             "-admin.ui=false".to_string(),
         ]);
+        let mut tls_ca = None;
+        if tls {
+            let certs = tools::make_test_certificates(p)?;
+            args.extend([
+                format!("-s3.port.https={}", ports[12]),
+                format!("-s3.cert.file={}", certs.cert.display()),
+                format!("-s3.key.file={}", certs.key.display()),
+            ]);
+            tls_ca = Some(certs.ca);
+        }
         let mut server = Self {
             endpoint: format!("http://127.0.0.1:{}", ports[6]),
+            plain_endpoint: format!("http://127.0.0.1:{}", ports[6]),
+            tls_ca,
             access_key,
             secret_key,
             child: None,
@@ -98,6 +124,9 @@ impl S3Server {
             dir,
         };
         server.restart()?;
+        if server.tls_ca.is_some() {
+            server.endpoint = format!("https://localhost:{}", ports[12]);
+        }
         Ok(server)
     }
 
@@ -112,8 +141,10 @@ impl S3Server {
         let port = tools::free_port()?;
         let mut server = Self {
             endpoint: format!("http://127.0.0.1:{port}"),
+            plain_endpoint: format!("http://127.0.0.1:{port}"),
             access_key: String::new(),
             secret_key: String::new(),
+            tls_ca: None,
             child: None,
             launch: Launch {
                 program: moto,
@@ -141,7 +172,7 @@ k = iam.create_access_key(UserName="tidemark")["AccessKey"]
 print(k["AccessKeyId"], k["SecretAccessKey"])
 "#;
         let out = Command::new(python)
-            .args(["-c", script, &server.endpoint])
+            .args(["-c", script, &server.plain_endpoint])
             .output()
             .context("creating the moto IAM user with the venv's python")?;
         if !out.status.success() {
@@ -186,8 +217,16 @@ print(k["AccessKeyId"], k["SecretAccessKey"])
         self.wait_http(&path)
     }
 
+    /// The CA of an HTTPS server's certificate.
+    pub fn tls_ca(&self) -> Option<&std::path::Path> {
+        self.tls_ca.as_deref()
+    }
+
     fn wait_http(&self, path: &str) -> Result<()> {
-        let addr = self.endpoint.trim_start_matches("http://").to_string();
+        let addr = self
+            .plain_endpoint
+            .trim_start_matches("http://")
+            .to_string();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if http_ok(&addr, path) {
@@ -221,7 +260,7 @@ print(k["AccessKeyId"], k["SecretAccessKey"])
         let config = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
-            .endpoint_url(&self.endpoint)
+            .endpoint_url(&self.plain_endpoint)
             .force_path_style(true)
             // Tests compare SHA-256 themselves; moto reports multipart checksums in a
             // form the SDK's response validation rejects.

@@ -115,3 +115,83 @@ pub fn signal(pid: u32, name: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// A test CA and a server certificate signed by it.
+#[derive(Clone, Debug)]
+pub struct TestCertificates {
+    /// CA certificate (PEM).
+    pub ca: PathBuf,
+    /// Server certificate (PEM) for `localhost` and 127.0.0.1.
+    pub cert: PathBuf,
+    /// Server private key (PEM).
+    pub key: PathBuf,
+}
+
+/// Writes a fresh CA and a server certificate (CN localhost, SAN localhost and
+/// 127.0.0.1) into `dir` with the openssl CLI.
+pub fn make_test_certificates(dir: &Path) -> Result<TestCertificates> {
+    let run = |args: &[&str]| -> Result<()> {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .context("running openssl (install the openssl package)")?;
+        if !out.status.success() {
+            bail!("openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(())
+    };
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )?;
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=tidemark-test-ca",
+    ])?;
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ])?;
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ])?;
+    Ok(TestCertificates {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("server.crt"),
+        key: dir.join("server.key"),
+    })
+}

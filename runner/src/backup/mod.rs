@@ -97,6 +97,7 @@ async fn in_snapshot(
         commit::delete_quietly(&client, bucket, &key).await;
         return Err(e);
     }
+    tracing::info!(key = %key, parts = totals.stored.parts, "upload completed");
     let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
     let completed_at = Utc::now();
     let sha256 = totals.stored.sha256.clone();
