@@ -138,6 +138,15 @@ pub struct S3Args {
     /// Storage class of both objects (e.g. STANDARD_IA); the bucket default when unset.
     #[arg(long = "s3-storage-class", env = "TIDEMARK_S3_STORAGE_CLASS")]
     pub storage_class: Option<String>,
+    /// Largest object whose metadata is stamped with one CopyObject (S3's limit);
+    /// larger ones use a multipart copy. Lowered only by tests of that path.
+    #[arg(
+        long,
+        env = "TIDEMARK_S3_SINGLE_COPY_MAX",
+        default_value = "5GiB",
+        hide = true
+    )]
+    pub single_copy_max: ByteSize,
 }
 
 /// Server-side encryption mode.

@@ -138,6 +138,8 @@ async fn plain_uncompressed_backup_spans_several_parts_and_restores_with_psql() 
             ("TIDEMARK_PART_SIZE", "5MiB"),
             ("TIDEMARK_PARTS_IN_FLIGHT", "2"),
             ("TIDEMARK_S3_SSE", "none"),
+            // Exercise the multipart copy that stamps objects over 5 GiB.
+            ("TIDEMARK_S3_SINGLE_COPY_MAX", "1MiB"),
         ])
         .run()
         .unwrap();
@@ -152,6 +154,19 @@ async fn plain_uncompressed_backup_spans_several_parts_and_restores_with_psql() 
     );
     let manifest = fx.manifest(&manifest_key).await;
     assert_eq!(manifest.raw_size, sql.len() as u64);
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&sql));
+    assert_eq!(manifest.sha256, sha);
+    let head = fx
+        .s3
+        .client()
+        .head_object()
+        .bucket(BUCKET)
+        .key(&data_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.metadata().and_then(|m| m.get("sha256")), Some(&sha));
+    assert!(fx.pending_uploads().await.is_empty());
     assert_eq!(manifest.stored_size, sql.len() as u64);
     fx.psql_restore(&sql, "from_plain");
     assert_eq!(

@@ -124,6 +124,7 @@ async fn in_snapshot(
             totals.stored.bytes,
             &sha256,
             &settings.object,
+            args.s3.single_copy_max.0,
         )
         .await?;
         commit::put_manifest(

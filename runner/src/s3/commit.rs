@@ -16,7 +16,7 @@ use crate::s3::object::{ObjectOptions, SHA256_METADATA, encode_copy_source};
 use crate::s3::upload::DATA_CONTENT_TYPE;
 
 /// Largest object a single CopyObject may copy.
-const MAX_SINGLE_COPY: u64 = 5 << 30;
+pub const MAX_SINGLE_COPY: u64 = 5 << 30;
 /// Part size of a multipart copy (10,000 of them cover 5 TiB).
 const COPY_PART: u64 = 1 << 30;
 
@@ -28,9 +28,10 @@ pub async fn stamp_sha256(
     size: u64,
     sha256: &str,
     opts: &ObjectOptions,
+    single_copy_max: u64,
 ) -> Result<()> {
     let source = encode_copy_source(bucket, key);
-    if size <= MAX_SINGLE_COPY {
+    if size <= single_copy_max.min(MAX_SINGLE_COPY) {
         let request = client
             .copy_object()
             .bucket(bucket)
