@@ -54,6 +54,35 @@ pub enum SslMode {
     VerifyFull,
 }
 
+impl SslMode {
+    /// Every mode, in libpq's order.
+    pub const ALL: [SslMode; 6] = [
+        SslMode::Disable,
+        SslMode::Allow,
+        SslMode::Prefer,
+        SslMode::Require,
+        SslMode::VerifyCa,
+        SslMode::VerifyFull,
+    ];
+
+    /// libpq's spelling (`PGSSLMODE`), the same as the API's.
+    pub fn as_libpq(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Allow => "allow",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+
+    /// Parses libpq's spelling.
+    pub fn from_libpq(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_libpq() == s)
+    }
+}
+
 /// How to reach a PostgreSQL database. Either `uriSecretRef` (a complete
 /// `postgresql://` connection URI kept in a Secret), or `host` plus `database` with
 /// the user and password from Secrets. The operator never reads these Secrets: it maps

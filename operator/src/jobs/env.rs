@@ -5,7 +5,7 @@
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, SecretKeySelector};
 use tidemark_crd::backup_policy::{CompressionAlgorithm, DumpFormat, DumpOptions, RowCountMode};
 use tidemark_crd::common::{
-    DatabaseConnection, S3Destination, SecretKeyRef, SseAlgorithm, SslMode, StorageClass,
+    DatabaseConnection, S3Destination, SecretKeyRef, SseAlgorithm, StorageClass,
 };
 
 use super::volumes::{DB_CA_PATH, S3_CA_PATH};
@@ -35,17 +35,6 @@ pub fn secret(name: &str, r: &SecretKeyRef) -> EnvVar {
     }
 }
 
-fn ssl_mode(mode: SslMode) -> &'static str {
-    match mode {
-        SslMode::Disable => "disable",
-        SslMode::Allow => "allow",
-        SslMode::Prefer => "prefer",
-        SslMode::Require => "require",
-        SslMode::VerifyCa => "verify-ca",
-        SslMode::VerifyFull => "verify-full",
-    }
-}
-
 /// libpq-style connection environment (`PG*`, or `TIDEMARK_DATABASE_URL`).
 pub fn database(conn: &DatabaseConnection) -> Vec<EnvVar> {
     let mut env = Vec::new();
@@ -68,7 +57,7 @@ pub fn database(conn: &DatabaseConnection) -> Vec<EnvVar> {
     if let Some(password) = &conn.password_secret_ref {
         env.push(secret("PGPASSWORD", password));
     }
-    env.push(value("PGSSLMODE", ssl_mode(conn.ssl_mode)));
+    env.push(value("PGSSLMODE", conn.ssl_mode.as_libpq()));
     if conn.ca_secret_ref.is_some() {
         env.push(value("PGSSLROOTCERT", DB_CA_PATH));
     }

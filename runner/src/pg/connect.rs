@@ -9,6 +9,8 @@ use std::time::Duration;
 use tokio_postgres::config::{Host, SslMode as PgSslMode};
 use tokio_postgres::{Client, Config, NoTls};
 
+pub use tidemark_crd::common::SslMode;
+
 use crate::cli::DbArgs;
 use crate::error::{Error, Result};
 use crate::pg::tls;
@@ -18,45 +20,13 @@ pub const DATABASE_URL_ENV: &str = "TIDEMARK_DATABASE_URL";
 /// libpq's password variable (a secret).
 pub const PASSWORD_ENV: &str = "PGPASSWORD";
 
-/// libpq `sslmode`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SslMode {
-    Disable,
-    Allow,
-    Prefer,
-    Require,
-    VerifyCa,
-    VerifyFull,
-}
-
-impl SslMode {
-    fn parse(s: &str) -> Result<Self> {
-        Ok(match s {
-            "disable" => SslMode::Disable,
-            "allow" => SslMode::Allow,
-            "prefer" => SslMode::Prefer,
-            "require" => SslMode::Require,
-            "verify-ca" => SslMode::VerifyCa,
-            "verify-full" => SslMode::VerifyFull,
-            other => {
-                return Err(Error::config(format!(
-                    "PGSSLMODE `{other}` is not one of disable, allow, prefer, require, \
-                     verify-ca, verify-full"
-                )));
-            }
-        })
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            SslMode::Disable => "disable",
-            SslMode::Allow => "allow",
-            SslMode::Prefer => "prefer",
-            SslMode::Require => "require",
-            SslMode::VerifyCa => "verify-ca",
-            SslMode::VerifyFull => "verify-full",
-        }
-    }
+/// Parses libpq's `sslmode` spelling.
+fn parse_sslmode(s: &str) -> Result<SslMode> {
+    SslMode::from_libpq(s).ok_or_else(|| {
+        Error::config(format!(
+            "PGSSLMODE `{s}` is not one of disable, allow, prefer, require, verify-ca, verify-full"
+        ))
+    })
 }
 
 /// A resolved database target.
@@ -81,14 +51,14 @@ impl DbTarget {
             .ok()
             .filter(|s| !s.is_empty());
         let password = std::env::var(PASSWORD_ENV).ok().filter(|s| !s.is_empty());
-        let mut sslmode = args.sslmode.as_deref().map(SslMode::parse).transpose()?;
+        let mut sslmode = args.sslmode.as_deref().map(parse_sslmode).transpose()?;
         let mut sslrootcert = args.sslrootcert.clone();
         let mut config = match url {
             Some(url) => {
                 let (rest, query_mode, query_root) = split_ssl_params(&url);
                 sslmode = query_mode
                     .as_deref()
-                    .map(SslMode::parse)
+                    .map(parse_sslmode)
                     .transpose()?
                     .or(sslmode);
                 sslrootcert = query_root.map(PathBuf::from).or(sslrootcert);
@@ -128,7 +98,7 @@ impl DbTarget {
         if matches!(sslmode, SslMode::VerifyCa | SslMode::VerifyFull) && sslrootcert.is_none() {
             return Err(Error::config(format!(
                 "PGSSLMODE={} needs PGSSLROOTCERT (a PEM file with the server's CA)",
-                sslmode.as_str()
+                sslmode.as_libpq()
             )));
         }
         Ok(Self {
@@ -198,7 +168,7 @@ impl DbTarget {
             env.push(("PGPASSWORD", String::from_utf8_lossy(p).into_owned()));
         }
         env.push(("PGDATABASE", self.database()));
-        env.push(("PGSSLMODE", self.sslmode.as_str().to_string()));
+        env.push(("PGSSLMODE", self.sslmode.as_libpq().to_string()));
         if let Some(root) = &self.sslrootcert {
             env.push(("PGSSLROOTCERT", root.display().to_string()));
         }
@@ -292,7 +262,7 @@ mod tests {
 
     #[test]
     fn unknown_sslmode_is_a_config_error() {
-        assert!(SslMode::parse("sometimes").is_err());
-        assert_eq!(SslMode::parse("verify-ca").ok(), Some(SslMode::VerifyCa));
+        assert!(parse_sslmode("sometimes").is_err());
+        assert_eq!(parse_sslmode("verify-ca").ok(), Some(SslMode::VerifyCa));
     }
 }
