@@ -15,6 +15,10 @@ pub const DURATION_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$";
 /// Regular expression for a Kubernetes quantity of bytes such as `1Mi`, `500M`, `1048576`.
 pub const QUANTITY_PATTERN: &str = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|K|M|G|T|P|E)?$";
 
+/// Regular expression for a five-field cron expression or an `@hourly`-style macro.
+pub const CRON_PATTERN: &str =
+    r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$";
+
 /// Regular expression for a DNS-1123 subdomain (names of Kubernetes objects).
 pub const NAME_PATTERN: &str = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$";
 
@@ -25,7 +29,7 @@ pub struct SecretKeyRef {
     /// Name of the Secret, in the same namespace as the resource.
     #[schemars(
         length(min = 1, max = 253),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+        regex(pattern = crate::common::NAME_PATTERN)
     )]
     pub name: String,
     /// Key inside the Secret's data.
@@ -275,7 +279,7 @@ pub struct JobTemplate {
     pub affinity: Option<Affinity>,
     /// Service account of the Job's pod (e.g. one bound to an IAM role via IRSA).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"))]
+    #[schemars(regex(pattern = crate::common::NAME_PATTERN))]
     pub service_account_name: Option<String>,
     /// Priority class of the Job's pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]

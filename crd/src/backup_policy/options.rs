@@ -145,7 +145,7 @@ pub struct Retention {
     /// Objects without a manifest (interrupted uploads) and unfinished multipart uploads
     /// older than this are removed.
     #[serde(default = "default_orphan_grace")]
-    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"))]
+    #[schemars(regex(pattern = crate::common::DURATION_PATTERN))]
     pub orphan_grace_period: String,
 }
 
@@ -188,17 +188,17 @@ pub struct Verification {
     #[schemars(
         length(min = 1, max = 128),
         regex(
-            pattern = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$"
+            pattern = crate::common::CRON_PATTERN
         )
     )]
     pub schedule: String,
     /// The newest backup must have completed within this duration.
     #[serde(default = "default_max_age")]
-    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"))]
+    #[schemars(regex(pattern = crate::common::DURATION_PATTERN))]
     pub max_age: String,
     /// The stored object must be at least this large (a quantity such as `1Mi`).
     #[serde(default = "default_min_size")]
-    #[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|K|M|G|T|P|E)?$"))]
+    #[schemars(regex(pattern = crate::common::QUANTITY_PATTERN))]
     pub min_size: String,
 }
 
@@ -283,7 +283,7 @@ pub struct RestoreTest {
     #[schemars(
         length(min = 1, max = 128),
         regex(
-            pattern = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$"
+            pattern = crate::common::CRON_PATTERN
         )
     )]
     pub schedule: String,

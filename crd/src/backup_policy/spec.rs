@@ -57,7 +57,7 @@ pub struct BackupPolicySpec {
     #[schemars(
         length(min = 1, max = 128),
         regex(
-            pattern = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$"
+            pattern = crate::common::CRON_PATTERN
         )
     )]
     pub schedule: String,
@@ -108,7 +108,7 @@ pub struct BackupPolicySpec {
     pub restore_test: Option<RestoreTest>,
     /// Recovery point objective: `BackupFresh` turns False when the newest backup is older.
     #[serde(default = "default_rpo")]
-    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"))]
+    #[schemars(regex(pattern = crate::common::DURATION_PATTERN))]
     pub rpo: String,
     /// Shape of the Jobs that run the runner.
     #[serde(default)]

@@ -95,7 +95,7 @@ pub struct PolicyRef {
     /// Name of the BackupPolicy.
     #[schemars(
         length(min = 1, max = 253),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+        regex(pattern = crate::common::NAME_PATTERN)
     )]
     pub name: String,
 }
@@ -232,7 +232,7 @@ pub struct WorkloadRef {
     /// Name of the workload.
     #[schemars(
         length(min = 1, max = 253),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+        regex(pattern = crate::common::NAME_PATTERN)
     )]
     pub name: String,
 }
