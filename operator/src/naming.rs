@@ -24,6 +24,24 @@ pub enum RunKind {
 }
 
 impl RunKind {
+    /// Every kind.
+    pub const ALL: [RunKind; 9] = [
+        RunKind::Backup,
+        RunKind::Prune,
+        RunKind::Verify,
+        RunKind::RestoreTest,
+        RunKind::Purge,
+        RunKind::Restore,
+        RunKind::PostRestore,
+        RunKind::RestoreVerify,
+        RunKind::List,
+    ];
+
+    /// The kind whose [`RunKind::label`] is `label`.
+    pub fn from_label(label: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.label() == label)
+    }
+
     /// Short form used in Job names.
     pub fn short(self) -> &'static str {
         match self {

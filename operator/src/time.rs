@@ -1,4 +1,4 @@
-//! Conversions between Kubernetes timestamps (jiff) and chrono, which the API types use.
+//! Conversion of Kubernetes timestamps (jiff) to chrono, which the API types use.
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -15,12 +15,6 @@ pub fn from_jiff(t: Timestamp) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(t.as_second(), nanos)
 }
 
-/// A chrono UTC time as a Kubernetes `Time`.
-pub fn to_k8s(t: DateTime<Utc>) -> Option<Time> {
-    let nanos = i32::try_from(t.timestamp_subsec_nanos()).ok()?;
-    Timestamp::new(t.timestamp(), nanos).ok().map(Time)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -29,6 +23,7 @@ mod tests {
     #[test]
     fn round_trips() {
         let t: DateTime<Utc> = "2026-11-23T11:00:00.123Z".parse().unwrap();
-        assert_eq!(to_chrono(&to_k8s(t).unwrap()), Some(t));
+        let k8s = Time(Timestamp::new(t.timestamp(), 123_000_000).unwrap());
+        assert_eq!(to_chrono(&k8s), Some(t));
     }
 }

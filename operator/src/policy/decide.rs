@@ -47,6 +47,10 @@ pub struct Plan {
     pub wake_at: Option<DateTime<Utc>>,
 }
 
+fn exists(jobs: &[ObservedJob], name: &str) -> bool {
+    jobs.iter().any(|j| j.name == name)
+}
+
 fn is_active(jobs: &[ObservedJob], kind: RunKind) -> bool {
     jobs.iter()
         .any(|j| j.kind == Some(kind) && !j.state.is_finished())
@@ -112,7 +116,7 @@ impl Track<'_> {
                 plan.next = next;
                 plan.last = Some(scheduled);
                 let name = scheduled_job_name(i.name, self.kind, scheduled);
-                if i.jobs.iter().any(|j| j.name == name) {
+                if exists(i.jobs, &name) {
                     // Launched before (e.g. the status write was lost): nothing to do.
                 } else if is_active(i.jobs, self.kind) {
                     plan.skipped = Some(SkippedRun {
@@ -135,11 +139,8 @@ impl Track<'_> {
     }
 }
 
-/// A spec the controller cannot act on; names the field.
-pub type SpecError = ScheduleError;
-
 /// Decides what to do now.
-pub fn decide(i: &Inputs<'_>) -> Result<Plan, SpecError> {
+pub fn decide(i: &Inputs<'_>) -> Result<Plan, ScheduleError> {
     let spec = i.spec;
     let tz = spec.time_zone.as_str();
     let backup = Schedule::parse(&spec.schedule, tz, "spec.schedule", "spec.timeZone")?;
@@ -175,10 +176,10 @@ pub fn decide(i: &Inputs<'_>) -> Result<Plan, SpecError> {
         .jobs
         .iter()
         .filter(|j| j.kind == Some(RunKind::Backup) && matches!(j.state, JobState::Succeeded(_)))
-        .max_by_key(|j| (j.finished, j.name.clone()));
+        .max_by(|a, b| (a.finished, &a.name).cmp(&(b.finished, &b.name)));
     if let Some(b) = newest_success {
         let prune = follow_up_job_name(&b.name, RunKind::Prune);
-        if !i.jobs.iter().any(|j| j.name == prune) {
+        if !exists(i.jobs, &prune) {
             plan.launch.push(Launch {
                 kind: RunKind::Prune,
                 name: prune,
@@ -204,7 +205,7 @@ pub fn decide(i: &Inputs<'_>) -> Result<Plan, SpecError> {
         .filter(|v| i.status.last_run_now.as_ref() != Some(*v))
     {
         let name = run_now_job_name(i.name, RunKind::Backup, value);
-        if i.jobs.iter().any(|j| j.name == name) {
+        if exists(i.jobs, &name) {
             plan.handled_run_now = Some(value.clone());
         } else if !is_active(i.jobs, RunKind::Backup) {
             plan.launch.push(Launch {

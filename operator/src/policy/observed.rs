@@ -45,22 +45,6 @@ pub struct ObservedJob {
     pub state: JobState,
 }
 
-fn kind_from_label(label: &str) -> Option<RunKind> {
-    [
-        RunKind::Backup,
-        RunKind::Prune,
-        RunKind::Verify,
-        RunKind::RestoreTest,
-        RunKind::Purge,
-        RunKind::Restore,
-        RunKind::PostRestore,
-        RunKind::RestoreVerify,
-        RunKind::List,
-    ]
-    .into_iter()
-    .find(|k| k.label() == label)
-}
-
 /// The runner's report and exit code from the newest terminated runner container of
 /// the Job's pods.
 pub fn report_from_pods(pods: &[Pod]) -> (Option<RunnerReport>, Option<i32>) {
@@ -129,7 +113,9 @@ pub fn observe(job: &Job, pods: &[Pod]) -> ObservedJob {
     };
     ObservedJob {
         name: meta.name.clone().unwrap_or_default(),
-        kind: label(labels::RUN_KIND).as_deref().and_then(kind_from_label),
+        kind: label(labels::RUN_KIND)
+            .as_deref()
+            .and_then(RunKind::from_label),
         scheduled: annotation(labels::SCHEDULED_TIME)
             .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
             .map(|d| d.with_timezone(&Utc)),

@@ -7,7 +7,9 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use tidemark_crd::contract::keys::{KEY_TIMESTAMP_FORMAT, MANIFEST_SUFFIX, policy_prefix};
+use tidemark_crd::contract::keys::{
+    KEY_TIMESTAMP_FORMAT, MANIFEST_SUFFIX, backup_key_of_manifest, manifest_key, policy_prefix,
+};
 
 /// Why a policy prefix was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -152,11 +154,11 @@ pub fn find_orphans(
         let Some(name) = prefix.child_name(key) else {
             continue;
         };
-        let data_name = name.strip_suffix(MANIFEST_SUFFIX).unwrap_or(name);
+        let data_name = backup_key_of_manifest(name).unwrap_or(name);
         if !is_backup_name(data_name) {
             unrecognized.push(key.to_owned());
         } else if !name.ends_with(MANIFEST_SUFFIX)
-            && !known_manifests.contains(format!("{key}{MANIFEST_SUFFIX}").as_str())
+            && !known_manifests.contains(manifest_key(key).as_str())
             && older_than(last_modified, grace, now)
         {
             orphans.push(key.to_owned());
@@ -166,7 +168,7 @@ pub fn find_orphans(
     let broken = known_manifests
         .iter()
         .filter(|m| {
-            m.strip_suffix(MANIFEST_SUFFIX).is_some_and(|data| {
+            backup_key_of_manifest(m).is_some_and(|data| {
                 prefix.child_name(data).is_some_and(is_backup_name) && !listed.contains_key(data)
             })
         })
