@@ -50,6 +50,10 @@ impl S3Server {
     }
 
     fn seaweedfs_with(tls: bool) -> Result<Self> {
+        start_fresh(|| Self::seaweedfs_once(tls))
+    }
+
+    fn seaweedfs_once(tls: bool) -> Result<Self> {
         let weed = tools::find_program("weed")?;
         let dir = tempfile::Builder::new()
             .prefix("tidemark-weed-")
@@ -133,6 +137,10 @@ impl S3Server {
     /// Starts moto's server and turns on request authentication (SigV4) after creating
     /// an IAM user with an allow-all policy and an access key for it.
     pub fn moto() -> Result<Self> {
+        start_fresh(Self::moto_once)
+    }
+
+    fn moto_once() -> Result<Self> {
         let moto = tools::find_program("moto_server")?;
         let python = moto.with_file_name("python");
         let dir = tempfile::Builder::new()
@@ -222,7 +230,7 @@ print(k["AccessKeyId"], k["SecretAccessKey"])
         self.tls_ca.as_deref()
     }
 
-    fn wait_http(&self, path: &str) -> Result<()> {
+    fn wait_http(&mut self, path: &str) -> Result<()> {
         let addr = self
             .plain_endpoint
             .trim_start_matches("http://")
@@ -231,6 +239,29 @@ print(k["AccessKeyId"], k["SecretAccessKey"])
         loop {
             if http_ok(&addr, path) {
                 return Ok(());
+            }
+            // A server that exits at start (e.g. its port was taken by a parallel test
+            // between choosing and binding it) will never answer: say so at once.
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                let err =
+                    std::fs::read_to_string(self.dir.path().join("server.err")).unwrap_or_default();
+                let tail: String = err
+                    .lines()
+                    .rev()
+                    .take(5)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                bail!(
+                    "S3 server at {} exited at start ({status}): {tail}",
+                    self.endpoint
+                );
             }
             if Instant::now() > deadline {
                 bail!(
@@ -324,6 +355,19 @@ print(k["AccessKeyId"], k["SecretAccessKey"])
     pub fn dir(&self) -> PathBuf {
         self.dir.path().to_path_buf()
     }
+}
+
+/// Starts a server on freshly chosen ports, up to three times: free ports are chosen
+/// before the server binds them, so a parallel test can take one in between.
+fn start_fresh(start: impl Fn() -> Result<S3Server>) -> Result<S3Server> {
+    let mut last = None;
+    for _ in 0..3 {
+        match start() {
+            Ok(server) => return Ok(server),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| anyhow::anyhow!("no attempt to start the S3 server")))
 }
 
 impl Drop for S3Server {
