@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use tidemark_crd::contract::result::RunnerCommand;
 
 use crate::size::ByteSize;
 
@@ -32,6 +33,28 @@ pub struct Cli {
 pub enum Command {
     /// Stream pg_dump → compression → encryption → SHA-256 → S3, then write the manifest.
     Backup(Box<BackupArgs>),
+}
+
+impl Command {
+    /// The name this subcommand has in reports.
+    pub fn report_name(&self) -> RunnerCommand {
+        match self {
+            Command::Backup(_) => RunnerCommand::Backup,
+        }
+    }
+
+    /// The report name of a subcommand spelled on the command line (for usage errors).
+    pub fn report_name_of(arg: &str) -> Option<RunnerCommand> {
+        Some(match arg {
+            "backup" => RunnerCommand::Backup,
+            "restore" => RunnerCommand::Restore,
+            "verify" => RunnerCommand::Verify,
+            "restore-test" => RunnerCommand::RestoreTest,
+            "prune" => RunnerCommand::Prune,
+            "list" => RunnerCommand::List,
+            _ => return None,
+        })
+    }
 }
 
 /// Settings of `backup`.

@@ -5,6 +5,7 @@ pub mod backup;
 pub mod cli;
 pub mod error;
 pub mod logging;
+pub mod outcome;
 pub mod pg;
 pub mod pipeline;
 pub mod report;
@@ -21,46 +22,39 @@ use tidemark_crd::contract::result::{
 use crate::backup::manifest::RUNNER_VERSION;
 use crate::cli::{Cli, Command};
 use crate::error::Error;
+use crate::outcome::{Failure, Payload};
 use crate::report::ReportSink;
 use crate::signals::Shutdown;
 
 /// Runs the parsed command, writes the report, returns the process exit code.
 pub async fn execute(cli: Cli) -> i32 {
     let started_at = Utc::now();
-    let command = match &cli.command {
-        Command::Backup(_) => RunnerCommand::Backup,
-    };
+    let mut report = RunnerReport::new(cli.command.report_name(), started_at, RUNNER_VERSION);
     let sink = ReportSink::prepare(cli.termination_log.clone());
-    let outcome = match &sink {
-        Err(e) => Err(Error::config(e.to_string())),
+    let outcome: outcome::Outcome = match &sink {
+        Err(e) => Err(Error::config(e.to_string()).into()),
         Ok(_) => match Shutdown::install() {
-            Err(e) => Err(e),
-            Ok(shutdown) => match &cli.command {
-                Command::Backup(args) => backup::run(args, &shutdown).await.map(Some),
-            },
+            Err(e) => Err(e.into()),
+            Ok(shutdown) => dispatch(&cli.command, &shutdown).await,
         },
     };
-    let mut report = RunnerReport {
-        command,
-        outcome: Outcome::Succeeded,
-        started_at,
-        finished_at: Utc::now(),
-        runner_version: RUNNER_VERSION.to_string(),
-        error: None,
-        backup: None,
-    };
+    report.finished_at = Utc::now();
     let mut code = exit_code::SUCCESS;
     match outcome {
-        Ok(backup) => report.backup = backup,
-        Err(e) => {
-            tracing::error!(reason = e.reason(), error = %e, "{command:?} failed");
-            code = e.kind().exit_code();
+        Ok(payload) => payload.fill(&mut report),
+        Err(Failure { error, partial }) => {
+            let command = report.command;
+            tracing::error!(reason = error.reason(), error = %error, "{command:?} failed");
+            code = error.kind().exit_code();
             report.outcome = Outcome::Failed;
             report.error = Some(ReportedError {
-                kind: e.kind(),
-                reason: e.reason().to_string(),
-                message: e.to_string(),
+                kind: error.kind(),
+                reason: error.reason().to_string(),
+                message: error.to_string(),
             });
+            if let Some(payload) = partial {
+                payload.fill(&mut report);
+            }
         }
     }
     let sink = sink.unwrap_or_else(|_| ReportSink::default_path());
@@ -73,33 +67,26 @@ pub async fn execute(cli: Cli) -> i32 {
     code
 }
 
+/// Calls the subcommand. Each returns its payload, or a [`Failure`] that may carry one.
+async fn dispatch(command: &Command, shutdown: &Shutdown) -> outcome::Outcome {
+    match command {
+        Command::Backup(args) => Ok(Payload::Backup(backup::run(args, shutdown).await?)),
+    }
+}
+
 /// Writes a report for a command line that could not be parsed (exit code 2).
 pub fn report_usage_error(message: &str) -> i32 {
     let command = std::env::args()
         .nth(1)
-        .and_then(|a| match a.as_str() {
-            "restore" => Some(RunnerCommand::Restore),
-            "verify" => Some(RunnerCommand::Verify),
-            "restore-test" => Some(RunnerCommand::RestoreTest),
-            "prune" => Some(RunnerCommand::Prune),
-            "list" => Some(RunnerCommand::List),
-            _ => None,
-        })
+        .and_then(|a| Command::report_name_of(&a))
         .unwrap_or(RunnerCommand::Backup);
-    let now = Utc::now();
-    let report = RunnerReport {
-        command,
-        outcome: Outcome::Failed,
-        started_at: now,
-        finished_at: now,
-        runner_version: RUNNER_VERSION.to_string(),
-        error: Some(ReportedError {
-            kind: ErrorKind::Config,
-            reason: "InvalidArguments".into(),
-            message: message.trim().to_string(),
-        }),
-        backup: None,
-    };
+    let mut report = RunnerReport::new(command, Utc::now(), RUNNER_VERSION);
+    report.outcome = Outcome::Failed;
+    report.error = Some(ReportedError {
+        kind: ErrorKind::Config,
+        reason: "InvalidArguments".into(),
+        message: message.trim().to_string(),
+    });
     let path = std::env::var_os("TIDEMARK_TERMINATION_LOG").map(Into::into);
     let sink = ReportSink::prepare(path).unwrap_or_else(|_| ReportSink::default_path());
     let _ = sink.write(&report);

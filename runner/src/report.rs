@@ -129,19 +129,14 @@ mod tests {
     use tidemark_crd::contract::result::{ErrorKind, Outcome, ReportedError, RunnerCommand};
 
     fn failed(message: String) -> RunnerReport {
-        RunnerReport {
-            command: RunnerCommand::Backup,
-            outcome: Outcome::Failed,
-            started_at: Utc::now(),
-            finished_at: Utc::now(),
-            runner_version: "0.1.0".into(),
-            error: Some(ReportedError {
-                kind: ErrorKind::Runtime,
-                reason: "PgDumpFailed".into(),
-                message,
-            }),
-            backup: None,
-        }
+        let mut report = RunnerReport::new(RunnerCommand::Backup, Utc::now(), "0.1.0");
+        report.outcome = Outcome::Failed;
+        report.error = Some(ReportedError {
+            kind: ErrorKind::Runtime,
+            reason: "PgDumpFailed".into(),
+            message,
+        });
+        report
     }
 
     #[test]

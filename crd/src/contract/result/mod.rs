@@ -2,6 +2,18 @@
 //! termination-message file and as the last line of stdout. It must stay under
 //! [`MAX_REPORT_BYTES`], the Kubernetes termination-message limit.
 
+mod backup;
+mod list;
+mod prune;
+mod restore;
+mod verify;
+
+pub use backup::BackupResult;
+pub use list::{ListResult, ListedBackup};
+pub use prune::{KeptBackup, PruneResult};
+pub use restore::{MAX_LISTED_MISMATCHES, RestoreResult};
+pub use verify::{VerifyCheck, VerifyCheckName, VerifyResult};
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -87,24 +99,39 @@ pub struct RunnerReport {
     pub error: Option<ReportedError>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupResult>,
+    /// `restore`: what was restored and how it compared (also on a failed comparison).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<RestoreResult>,
+    /// `restore-test`: the scratch restore and its comparison (also when it failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_test: Option<RestoreResult>,
+    /// `verify`: every check by name (also when one failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifyResult>,
+    /// `prune`: what retention kept (with tiers) and deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune: Option<PruneResult>,
+    /// `list`: a summary of the inventory and the selected backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list: Option<ListResult>,
 }
 
-/// What a successful backup produced.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BackupResult {
-    pub key: String,
-    pub manifest_key: String,
-    pub stored_size: u64,
-    pub raw_size: u64,
-    pub sha256: String,
-    pub total_rows: i64,
-    pub table_count: u32,
-    pub started_at: DateTime<Utc>,
-    pub completed_at: DateTime<Utc>,
-    /// Wall time of the dump-and-upload stream in milliseconds.
-    pub duration_ms: u64,
-    pub server_version: String,
-    pub pg_dump_version: String,
-    pub database: String,
+impl RunnerReport {
+    /// An empty report for `command`: succeeded, no payload.
+    pub fn new(command: RunnerCommand, started_at: DateTime<Utc>, runner_version: &str) -> Self {
+        Self {
+            command,
+            outcome: Outcome::Succeeded,
+            started_at,
+            finished_at: started_at,
+            runner_version: runner_version.to_string(),
+            error: None,
+            backup: None,
+            restore: None,
+            restore_test: None,
+            verify: None,
+            prune: None,
+            list: None,
+        }
+    }
 }

@@ -1,0 +1,31 @@
+//! Payload of a `list` report: a summary, plus the backup a selector chose (which is
+//! how the operator resolves a restore from an explicit source). The full inventory is
+//! printed on stdout before the report line.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One backup of the inventory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedBackup {
+    pub key: String,
+    pub completed_at: DateTime<Utc>,
+    pub stored_size: u64,
+    pub sha256: String,
+}
+
+/// Summary of a policy's inventory (backups that have a manifest).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListResult {
+    pub count: u32,
+    pub total_stored_bytes: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newest: Option<DateTime<Utc>>,
+    /// The backup the selector (`latest`, a key, or `before` a time) chose, if asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selected: Option<ListedBackup>,
+}
