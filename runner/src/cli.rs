@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tidemark_crd::contract::result::RunnerCommand;
 
+use crate::inventory::Selector;
 use crate::size::ByteSize;
 
 /// Default termination-message path of a Kubernetes container.
@@ -75,6 +76,46 @@ pub struct BackupArgs {
     /// Empty: the backup is stored unencrypted.
     #[arg(long, env = "TIDEMARK_AGE_RECIPIENTS", default_value = "")]
     pub age_recipients: String,
+}
+
+/// Which backup a command works on: the newest by default, an exact key, or the newest
+/// completed before a time. `--key` and `--before` exclude each other.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SelectorArgs {
+    /// Exact backup key (full key, manifest key, or the name under the policy prefix).
+    #[arg(long = "key", env = "TIDEMARK_BACKUP_KEY", conflicts_with = "before")]
+    pub key: Option<String>,
+    /// Use the newest backup completed strictly before this RFC 3339 time
+    /// (e.g. `2026-11-23T14:00:00Z`).
+    #[arg(long = "before", env = "TIDEMARK_BACKUP_BEFORE")]
+    pub before: Option<String>,
+}
+
+impl SelectorArgs {
+    /// The selector these arguments describe; empty values count as unset.
+    pub fn selector(&self) -> crate::error::Result<Selector> {
+        let key = self.key.as_deref().map(str::trim).filter(|k| !k.is_empty());
+        let before = self
+            .before
+            .as_deref()
+            .map(str::trim)
+            .filter(|b| !b.is_empty());
+        match (key, before) {
+            (Some(_), Some(_)) => Err(crate::error::Error::config(
+                "TIDEMARK_BACKUP_KEY and TIDEMARK_BACKUP_BEFORE exclude each other",
+            )),
+            (Some(key), None) => Ok(Selector::Key(key.to_string())),
+            (None, Some(before)) => chrono::DateTime::parse_from_rfc3339(before)
+                .map(|t| Selector::Before(t.with_timezone(&chrono::Utc)))
+                .map_err(|e| {
+                    crate::error::Error::config(format!(
+                        "TIDEMARK_BACKUP_BEFORE {before:?} is not an RFC 3339 time \
+                         (example: 2026-11-23T14:00:00Z): {e}"
+                    ))
+                }),
+            (None, None) => Ok(Selector::Latest),
+        }
+    }
 }
 
 /// Which BackupPolicy a run belongs to.
@@ -270,6 +311,41 @@ pub struct UploadArgs {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[derive(Debug, Parser)]
+    struct SelectorOnly {
+        #[command(flatten)]
+        selector: SelectorArgs,
+    }
+
+    fn selector_of(args: &[&str]) -> crate::error::Result<Selector> {
+        let mut argv = vec!["x"];
+        argv.extend_from_slice(args);
+        SelectorOnly::try_parse_from(argv)
+            .unwrap()
+            .selector
+            .selector()
+    }
+
+    #[test]
+    fn selector_flags_choose_latest_key_or_before() {
+        assert_eq!(selector_of(&[]).unwrap(), Selector::Latest);
+        assert_eq!(
+            selector_of(&["--key", "ns/p/20260101T000000Z.dump"]).unwrap(),
+            Selector::Key("ns/p/20260101T000000Z.dump".into())
+        );
+        assert_eq!(
+            selector_of(&["--before", "2026-01-01T02:00:00+02:00"]).unwrap(),
+            Selector::Before("2026-01-01T00:00:00Z".parse().unwrap())
+        );
+        assert_eq!(selector_of(&["--key", " "]).unwrap(), Selector::Latest);
+        let err = selector_of(&["--before", "yesterday"]).unwrap_err();
+        assert!(err.to_string().contains("RFC 3339"), "{err}");
+        assert!(
+            SelectorOnly::try_parse_from(["x", "--key", "k", "--before", "2026-01-01T00:00:00Z"])
+                .is_err()
+        );
+    }
 
     #[test]
     fn cli_definition_is_consistent() {

@@ -71,6 +71,18 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// No backup matches the selection: the policy has none, or none before a time.
+    #[error("no backup found under {prefix}{detail}")]
+    NoBackupFound { prefix: String, detail: String },
+
+    /// The backup asked for by key has no manifest (so it does not exist).
+    #[error("backup {key} not found: no manifest for it under {prefix}")]
+    BackupNotFound { key: String, prefix: String },
+
+    /// `verify` ran and at least one check failed (the checks are in the report).
+    #[error("verification of {key} failed: {failed}")]
+    VerifyFailed { key: String, failed: String },
+
     /// The run was stopped by SIGTERM or SIGINT.
     #[error("interrupted by {0}; the upload was aborted")]
     Interrupted(&'static str),
@@ -87,7 +99,8 @@ impl Error {
             Error::Config(_) | Error::PgDumpMissing { .. } | Error::S3Denied { .. } => {
                 ErrorKind::Config
             }
-            Error::PostgresAuth { .. } => ErrorKind::Config,
+            Error::PostgresAuth { .. } | Error::BackupNotFound { .. } => ErrorKind::Config,
+            Error::NoBackupFound { .. } | Error::VerifyFailed { .. } => ErrorKind::Check,
             Error::Postgres { .. }
             | Error::PgDump(_)
             | Error::S3 { .. }
@@ -110,6 +123,9 @@ impl Error {
             Error::S3 { .. } => "S3Failed",
             Error::Stream { .. } => "StreamFailed",
             Error::Report { .. } => "ReportFailed",
+            Error::NoBackupFound { .. } => "NoBackupFound",
+            Error::BackupNotFound { .. } => "BackupNotFound",
+            Error::VerifyFailed { .. } => "VerifyFailed",
             Error::Interrupted(_) => "Interrupted",
             Error::Internal(_) => "Internal",
         }

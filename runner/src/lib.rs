@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod cli;
 pub mod error;
+pub mod inventory;
 pub mod logging;
 pub mod outcome;
 pub mod pg;

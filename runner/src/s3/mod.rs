@@ -3,5 +3,6 @@
 pub mod client;
 pub mod commit;
 pub mod errors;
+pub mod listing;
 pub mod object;
 pub mod upload;

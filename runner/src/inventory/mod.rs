@@ -1,0 +1,202 @@
+//! A policy's inventory: the backups that have a manifest directly under the policy
+//! prefix `<prefix>/<namespace>/<policy>/`, read from S3 and sorted by completion time.
+//!
+//! A backup without its manifest does not exist here. Only `*.manifest.json` objects
+//! that are direct children of the prefix count: `ns/web/` never sees `ns/webshop/…`
+//! nor `ns/web/old/…`. A manifest that cannot be read as one (not JSON, a newer format
+//! version, a `key` field that does not name the object beside it) is skipped with a
+//! warning: it is not a backup. [`Inventory::select`] then picks one backup by
+//! [`Selector`] without any I/O.
+
+mod select;
+
+use std::collections::BTreeSet;
+
+use aws_sdk_s3::Client;
+use futures::{StreamExt, TryStreamExt};
+use tidemark_crd::contract::keys::{MANIFEST_SUFFIX, backup_key_of_manifest};
+use tidemark_crd::contract::manifest::{MANIFEST_FORMAT_VERSION, Manifest};
+
+use crate::error::{Error, Result};
+use crate::retention::{Backup, PolicyPrefix};
+use crate::s3::listing::{self, ListedObject, SmallObject};
+
+pub use select::Selector;
+
+/// Manifests fetched at once.
+const FETCH_CONCURRENCY: usize = 8;
+
+/// Largest manifest read; anything bigger is not one of ours.
+const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+
+/// One backup: its data object key, its manifest's key, and the parsed manifest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Key of the backup data object.
+    pub key: String,
+    /// Key of the manifest object (`<key>.manifest.json`).
+    pub manifest_key: String,
+    /// The parsed manifest.
+    pub manifest: Manifest,
+}
+
+impl Entry {
+    /// The backup as retention sees it.
+    pub fn backup(&self) -> Backup {
+        Backup::new(self.key.clone(), self.manifest.completed_at)
+    }
+}
+
+/// The backups of one policy, oldest first (by completion time, then key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Inventory {
+    prefix: String,
+    entries: Vec<Entry>,
+}
+
+/// An inventory together with the listing it was built from (for cleanup decisions).
+#[derive(Clone, Debug)]
+pub struct Scan {
+    pub inventory: Inventory,
+    /// Every object whose key starts with the policy prefix, deeper keys included.
+    pub objects: Vec<ListedObject>,
+    /// Manifest keys directly under the prefix that were skipped (unreadable).
+    pub skipped_manifests: Vec<String>,
+}
+
+impl Inventory {
+    /// Lists the manifests directly under `policy_prefix` in `bucket` (paginated), reads
+    /// and parses them (up to 8 at a time), and sorts the backups by completion time.
+    pub async fn load(client: &Client, bucket: &str, policy_prefix: &str) -> Result<Inventory> {
+        Ok(Self::scan(client, bucket, policy_prefix).await?.inventory)
+    }
+
+    /// Like [`Inventory::load`], also returning the full listing of the prefix.
+    pub async fn scan(client: &Client, bucket: &str, policy_prefix: &str) -> Result<Scan> {
+        let prefix = checked_prefix(policy_prefix)?;
+        let objects = listing::list_objects(client, bucket, prefix.as_str()).await?;
+        let manifest_keys: Vec<&str> = objects
+            .iter()
+            .map(|o| o.key.as_str())
+            .filter(|k| {
+                prefix
+                    .child_name(k)
+                    .is_some_and(|n| n.ends_with(MANIFEST_SUFFIX) && n != MANIFEST_SUFFIX)
+            })
+            .collect();
+        let fetched: Vec<(String, std::result::Result<Manifest, String>)> =
+            futures::stream::iter(manifest_keys)
+                .map(|key| async move {
+                    let parsed = read_manifest(client, bucket, key).await?;
+                    Ok::<_, Error>((key.to_string(), parsed))
+                })
+                .buffer_unordered(FETCH_CONCURRENCY)
+                .try_collect()
+                .await?;
+        let mut entries = Vec::new();
+        let mut skipped = Vec::new();
+        for (manifest_key, parsed) in fetched {
+            match parsed.and_then(|m| entry(manifest_key.clone(), m)) {
+                Ok(e) => entries.push(e),
+                Err(why) => {
+                    tracing::warn!(bucket, key = %manifest_key, reason = %why,
+                        "skipping a manifest that is not a backup of this policy");
+                    skipped.push(manifest_key);
+                }
+            }
+        }
+        skipped.sort();
+        tracing::info!(bucket, prefix = %prefix, backups = entries.len(),
+            skipped = skipped.len(), "inventory loaded");
+        Ok(Scan {
+            inventory: Inventory::from_entries(prefix.as_str(), entries),
+            objects,
+            skipped_manifests: skipped,
+        })
+    }
+
+    /// An inventory of already known entries (sorted here), e.g. for tests.
+    pub fn from_entries(policy_prefix: &str, mut entries: Vec<Entry>) -> Inventory {
+        entries.sort_by(|a, b| {
+            (a.manifest.completed_at, &a.key).cmp(&(b.manifest.completed_at, &b.key))
+        });
+        entries.dedup_by(|a, b| a.key == b.key);
+        Inventory {
+            prefix: policy_prefix.to_string(),
+            entries,
+        }
+    }
+
+    /// The backups, oldest first.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The policy prefix the inventory was read from.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The newest backup, if any.
+    pub fn newest(&self) -> Option<&Entry> {
+        self.entries.last()
+    }
+
+    /// The backups as retention sees them.
+    pub fn backups(&self) -> Vec<Backup> {
+        self.entries.iter().map(Entry::backup).collect()
+    }
+
+    /// The manifest keys of all backups.
+    pub fn manifest_keys(&self) -> BTreeSet<String> {
+        self.entries
+            .iter()
+            .map(|e| e.manifest_key.clone())
+            .collect()
+    }
+}
+
+/// The policy prefix, refusing one that would cover the whole bucket.
+pub fn checked_prefix(policy_prefix: &str) -> Result<PolicyPrefix> {
+    PolicyPrefix::new(policy_prefix)
+        .map_err(|e| Error::config(format!("policy prefix {policy_prefix:?}: {e}")))
+}
+
+/// Reads one manifest: `Ok(Err(why))` when it exists but is not a readable manifest
+/// (or vanished since the listing), `Err` when S3 failed.
+async fn read_manifest(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+) -> Result<std::result::Result<Manifest, String>> {
+    Ok(
+        match listing::get_small(client, bucket, key, MAX_MANIFEST_BYTES).await? {
+            SmallObject::Found(bytes) => serde_json::from_slice::<Manifest>(&bytes)
+                .map_err(|e| format!("not a manifest: {e}")),
+            SmallObject::Missing => Err("deleted since it was listed".to_string()),
+            SmallObject::TooLarge(n) => Err(format!("{n} bytes is too large for a manifest")),
+        },
+    )
+}
+
+/// Checks that a parsed manifest belongs where it was found.
+fn entry(manifest_key: String, manifest: Manifest) -> std::result::Result<Entry, String> {
+    if manifest.format_version > MANIFEST_FORMAT_VERSION {
+        return Err(format!(
+            "manifest format version {} is newer than this runner's {MANIFEST_FORMAT_VERSION}",
+            manifest.format_version
+        ));
+    }
+    let key = backup_key_of_manifest(&manifest_key).unwrap_or_default();
+    if manifest.key != key {
+        return Err(format!(
+            "its key field {:?} does not name the object beside it ({key})",
+            manifest.key
+        ));
+    }
+    Ok(Entry {
+        key: key.to_string(),
+        manifest_key,
+        manifest,
+    })
+}
