@@ -3,8 +3,12 @@
 //! Reconciliation is split into pure steps (decide, build) and I/O steps (read, apply,
 //! status), so that the deciding and building are unit-tested without an API server.
 
+pub mod cli;
+pub mod context;
 pub mod jobs;
+pub mod logging;
 pub mod naming;
 pub mod policy;
+pub mod run;
 pub mod schedule;
 pub mod time;

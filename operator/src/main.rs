@@ -1,21 +1,8 @@
 //! The Tidemark operator binary.
 
-use anyhow::Context;
-use clap::{Parser, Subcommand};
-
-/// Tidemark: declarative, verified logical PostgreSQL backups to S3.
-#[derive(Parser)]
-#[command(name = "tidemark-operator", version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Print the CustomResourceDefinitions as YAML (`... crd | kubectl apply -f -`).
-    Crd,
-}
+use anyhow::Context as _;
+use clap::Parser;
+use tidemark_operator::cli::{Cli, Command};
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
@@ -24,7 +11,19 @@ fn main() -> anyhow::Result<()> {
                 let yaml = tidemark_crd::crdgen::render(&crd).context("rendering CRD YAML")?;
                 println!("---\n{yaml}");
             }
+            Ok(())
+        }
+        Command::Run(args) => {
+            tidemark_operator::logging::init(args.log_format);
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            let result = runtime.block_on(tidemark_operator::run::run(args));
+            if let Err(e) = &result {
+                tracing::error!(error = format!("{e:#}"), "operator stopped");
+            }
+            result
         }
     }
-    Ok(())
 }
