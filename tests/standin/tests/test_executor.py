@@ -305,3 +305,20 @@ def test_a_postgres_sidecar_is_a_throwaway_server_reachable_from_the_main_contai
     main = pod["status"]["containerStatuses"][0]["state"]["terminated"]
     assert job["status"].get("succeeded") == 1, main
     assert main["message"].splitlines() == ["scratch", "127.0.0.1 127.0.0.1 same"]
+
+
+@pytest.mark.skipif(not pathlib.Path("/usr/lib/postgresql").exists(), reason="PostgreSQL is not installed")
+def test_a_native_postgres_sidecar_init_container_with_restart_policy_always_is_run_too(cluster):
+    server, _ = cluster
+    ns = _ns(server)
+    sidecar = {"name": "scratch", "image": "postgres:17", "restartPolicy": "Always",
+               "ports": [{"containerPort": 5432}], "env": [{"name": "POSTGRES_DB", "value": "scratch"}]}
+    script = 'psql "postgres://postgres@localhost:5432/scratch" -tAc "select current_database()" > "$TIDEMARK_TERMINATION_LOG"'
+    body = _job("native-sidecar", script)
+    body["spec"]["template"]["spec"]["initContainers"] = [sidecar]
+    server.post(f"/apis/batch/v1/namespaces/{ns}/jobs", body)
+    job = _finished_job(server, ns, "native-sidecar", timeout=60)
+    (pod,) = _pods(server, ns, "native-sidecar")
+    main = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert job["status"].get("succeeded") == 1, main
+    assert main["message"].strip() == "scratch"

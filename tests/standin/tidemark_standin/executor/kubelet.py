@@ -149,7 +149,10 @@ class Kubelet:
         containers = (pod.get("spec") or {}).get("containers") or []
         if not containers:
             return Outcome("Failed", "NoContainers")
-        main, others = containers[0], containers[1:]
+        # Native sidecars (init containers with `restartPolicy: Always`, Kubernetes >= 1.29)
+        # run beside the main container like extra containers.
+        native = [c for c in (pod.get("spec") or {}).get("initContainers") or [] if c.get("restartPolicy") == "Always"]
+        main, others = containers[0], [*containers[1:], *native]
         pod_dir = self.settings.workdir / meta["namespace"] / meta["name"]
         (pod_dir / "tmp").mkdir(parents=True, exist_ok=True)
         creating = {"waiting": {"reason": "ContainerCreating"}}
