@@ -23,6 +23,9 @@ pub struct JobDefaults {
 pub enum BuildError {
     #[error("the object has no uid or namespace yet (not read from the API server)")]
     NotPersisted,
+    /// The policy does not configure this kind of run (e.g. no `spec.restoreTest`).
+    #[error("{0} is not configured in the policy")]
+    NotConfigured(&'static str),
 }
 
 /// Why a Job runs: a tick of the schedule or a `runNow` request.
@@ -32,7 +35,7 @@ pub enum Trigger {
     RunNow(String),
 }
 
-fn owner(policy: &BackupPolicy) -> Result<(JobOwner, String), BuildError> {
+pub(crate) fn owner(policy: &BackupPolicy) -> Result<(JobOwner, String), BuildError> {
     let reference = policy
         .controller_owner_ref(&())
         .ok_or(BuildError::NotPersisted)?;
@@ -50,7 +53,7 @@ fn owner(policy: &BackupPolicy) -> Result<(JobOwner, String), BuildError> {
     ))
 }
 
-fn policy_env(policy: &BackupPolicy, ns: &str) -> Vec<EnvVar> {
+pub(crate) fn policy_env(policy: &BackupPolicy, ns: &str) -> Vec<EnvVar> {
     let mut env = vec![
         value("TIDEMARK_POLICY_NAMESPACE", ns),
         value(
@@ -62,7 +65,7 @@ fn policy_env(policy: &BackupPolicy, ns: &str) -> Vec<EnvVar> {
     env
 }
 
-fn storage_mounts(
+pub(crate) fn storage_mounts(
     policy: &BackupPolicy,
 ) -> Vec<(
     k8s_openapi::api::core::v1::Volume,
@@ -75,8 +78,26 @@ fn storage_mounts(
     mounts
 }
 
-fn parent(path: &str) -> &str {
+pub(crate) fn parent(path: &str) -> &str {
     path.rsplit_once('/').map_or(path, |(dir, _)| dir)
+}
+
+/// The runner image of the policy's Jobs: `jobTemplate.image`, else the operator default.
+pub(crate) fn runner_image(policy: &BackupPolicy, defaults: &JobDefaults) -> String {
+    policy
+        .spec
+        .job_template
+        .image
+        .clone()
+        .unwrap_or_else(|| defaults.runner_image.clone())
+}
+
+/// `(scheduled, run_now)` of a trigger, for the Job's annotations.
+pub(crate) fn trigger_parts(trigger: &Trigger) -> (Option<DateTime<Utc>>, Option<String>) {
+    match trigger {
+        Trigger::Scheduled(t) => (Some(*t), None),
+        Trigger::RunNow(v) => (None, Some(v.clone())),
+    }
 }
 
 /// The backup Job for one trigger.

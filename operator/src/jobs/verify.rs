@@ -1,0 +1,56 @@
+//! The verification Job (`tidemark-runner verify`): checks the newest backup of the
+//! policy (manifest and object present, size at least `minSize`, SHA-256 recomputed,
+//! completed within `maxAge`). It runs on `spec.verification.schedule`.
+//!
+//! Verification reads stored bytes only; it never decrypts, so it needs no identity.
+
+use k8s_openapi::api::batch::v1::Job;
+use tidemark_crd::BackupPolicy;
+
+use super::builder::{RunnerJob, build};
+use super::env::value;
+use super::policy::{
+    BuildError, JobDefaults, Trigger, owner, policy_env, runner_image, storage_mounts,
+    trigger_parts,
+};
+use crate::naming::RunKind;
+
+/// The verification Job for one trigger. Fails with [`BuildError::NotConfigured`] when
+/// `spec.verification.enabled` is false.
+pub fn verify_job(
+    policy: &BackupPolicy,
+    name: String,
+    trigger: &Trigger,
+    defaults: &JobDefaults,
+) -> Result<Job, BuildError> {
+    let (owner, ns) = owner(policy)?;
+    let spec = &policy.spec;
+    if !spec.verification.enabled {
+        return Err(BuildError::NotConfigured("spec.verification"));
+    }
+    let mut env = policy_env(policy, &ns);
+    env.push(value(
+        "TIDEMARK_VERIFY_MIN_SIZE",
+        spec.verification.min_size.clone(),
+    ));
+    env.push(value(
+        "TIDEMARK_VERIFY_MAX_AGE",
+        spec.verification.max_age.clone(),
+    ));
+    let (scheduled, run_now) = trigger_parts(trigger);
+    Ok(build(RunnerJob {
+        name,
+        namespace: ns,
+        owner,
+        kind: RunKind::Verify,
+        image: runner_image(policy, defaults),
+        args: vec!["verify".to_string()],
+        env,
+        mounts: storage_mounts(policy),
+        template: &spec.job_template,
+        deadline_seconds: spec.deadline_seconds,
+        scheduled,
+        run_now,
+        sidecars: Vec::new(),
+    }))
+}
