@@ -322,3 +322,40 @@ def test_a_native_postgres_sidecar_init_container_with_restart_policy_always_is_
     main = pod["status"]["containerStatuses"][0]["state"]["terminated"]
     assert job["status"].get("succeeded") == 1, main
     assert main["message"].strip() == "scratch"
+
+
+@pytest.mark.skipif(not pathlib.Path("/usr/lib/postgresql").exists(), reason="PostgreSQL is not installed")
+def test_a_native_postgres_sidecar_is_ready_before_the_main_container_and_stopped_after_it(cluster):
+    """The operator's restore-test pod shape: the server is a native sidecar (trust auth, localhost only)."""
+    import socket
+
+    server, _ = cluster
+    ns = _ns(server)
+    sidecar = {
+        "name": "postgres", "image": "postgres:17", "restartPolicy": "Always",
+        "args": ["-c", "listen_addresses=localhost"],
+        "env": [{"name": "POSTGRES_HOST_AUTH_METHOD", "value": "trust"}, {"name": "PGPORT", "value": "5432"}],
+        "startupProbe": {"exec": {"command": ["pg_isready", "--host=localhost", "--port=5432"]}},
+    }
+    container = {"env": [{"name": "PGHOST", "value": "localhost"}, {"name": "PGPORT", "value": "5432"},
+                         {"name": "PGUSER", "value": "postgres"}, {"name": "PGDATABASE", "value": "postgres"}]}
+    # No retry loop: the server must accept connections the moment the main container starts.
+    script = 'psql -tAc "select 40 + 2" > "$TIDEMARK_TERMINATION_LOG" && echo "$PGPORT" >> "$TIDEMARK_TERMINATION_LOG"'
+    body = _job("native-order", script, container=container)
+    body["spec"]["template"]["spec"]["initContainers"] = [sidecar]
+    server.post(f"/apis/batch/v1/namespaces/{ns}/jobs", body)
+    job = _finished_job(server, ns, "native-order", timeout=60)
+    (pod,) = _pods(server, ns, "native-order")
+    status = pod["status"]
+    main = status["containerStatuses"][0]["state"]["terminated"]
+    assert job["status"].get("succeeded") == 1, main
+    answer, port = main["message"].split()
+    assert answer == "42"
+    # Reported as the kubelet does: the sidecar under initContainerStatuses, terminated once the main one ended.
+    assert [c["name"] for c in status["containerStatuses"]] == ["main"]
+    (side,) = status["initContainerStatuses"]
+    assert side["name"] == "postgres"
+    assert side["state"]["terminated"]["reason"] == "Completed"
+    # The server is gone: its port accepts no connection any more.
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", int(port)), timeout=2):
+        pass

@@ -52,6 +52,23 @@ def _container_status(container: Obj, state: Obj, ready: bool, started: bool) ->
     }
 
 
+def _is_native_sidecar(container: Obj) -> bool:
+    """An init container with `restartPolicy: Always` (Kubernetes >= 1.29 native sidecar)."""
+    return container.get("restartPolicy") == "Always"
+
+
+def _statuses(main: Obj, main_state: Obj, others: list[Obj], others_state: Obj, ready: bool, started: bool) -> Obj:
+    """`containerStatuses`, plus `initContainerStatuses` for native sidecars, as the kubelet reports them."""
+    status: Obj = {
+        "containerStatuses": [_container_status(main, main_state, ready, started)]
+        + [_container_status(c, others_state, ready, started) for c in others if not _is_native_sidecar(c)],
+    }
+    native = [_container_status(c, others_state, ready, started) for c in others if _is_native_sidecar(c)]
+    if native:
+        status["initContainerStatuses"] = native
+    return status
+
+
 def _conditions(ready: bool, reason: str | None = None) -> list[Obj]:
     stamp = now()
     result = []
@@ -120,7 +137,7 @@ class Kubelet:
                     await self._patch_status(pod, {
                         "phase": "Pending",
                         "conditions": _conditions(False, "ContainersNotReady"),
-                        "containerStatuses": [_container_status(c, waiting, False, False) for c in [main, *others]],
+                        **_statuses(main, waiting, others, waiting, False, False),
                     })
             uid = pod["metadata"]["uid"]
             timeout = self.settings.config_retry
@@ -151,14 +168,14 @@ class Kubelet:
             return Outcome("Failed", "NoContainers")
         # Native sidecars (init containers with `restartPolicy: Always`, Kubernetes >= 1.29)
         # run beside the main container like extra containers.
-        native = [c for c in (pod.get("spec") or {}).get("initContainers") or [] if c.get("restartPolicy") == "Always"]
+        native = [c for c in (pod.get("spec") or {}).get("initContainers") or [] if _is_native_sidecar(c)]
         main, others = containers[0], [*containers[1:], *native]
         pod_dir = self.settings.workdir / meta["namespace"] / meta["name"]
         (pod_dir / "tmp").mkdir(parents=True, exist_ok=True)
         creating = {"waiting": {"reason": "ContainerCreating"}}
         await self._patch_status(pod, {
             "phase": "Pending", "hostIP": "127.0.0.1", "conditions": _conditions(False, "ContainersNotReady"),
-            "containerStatuses": [_container_status(c, creating, False, False) for c in containers],
+            **_statuses(main, creating, others, creating, False, False),
         })
         waited = await self._wait_config(pod, main, others, deadline)
         if waited is not None:
@@ -210,7 +227,7 @@ class Kubelet:
         await self._patch_status(pod, {
             "phase": "Running", "startTime": started_at, "podIP": "127.0.0.1",
             "podIPs": [{"ip": "127.0.0.1"}], "hostIP": "127.0.0.1", "conditions": _conditions(True),
-            "containerStatuses": [_container_status(c, running, True, True) for c in [main, *others]],
+            **_statuses(main, running, others, running, True, True),
         })
         waits = {
             asyncio.ensure_future(process.wait()): "exited",
@@ -264,8 +281,7 @@ class Kubelet:
         status: Obj = {
             "phase": outcome.phase,
             "conditions": _conditions(False, "PodCompleted" if outcome.phase == "Succeeded" else "PodFailed"),
-            "containerStatuses": [_container_status(main, terminated, False, False)]
-            + [_container_status(c, side, False, False) for c in others],
+            **_statuses(main, terminated, others, side, False, False),
         }
         if outcome.reason == "DeadlineExceeded":
             status["reason"] = "DeadlineExceeded"
