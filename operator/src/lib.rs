@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod logging;
 pub mod naming;
 pub mod policy;
+pub mod restore;
 pub mod run;
 pub mod schedule;
 pub mod time;

@@ -1,0 +1,135 @@
+//! Which field of the request a failure points at, so a reason names what to fix:
+//! the spec fields that reference a missing Secret, and the field behind a runner
+//! error reason.
+
+use tidemark_crd::backup_policy::BackupPolicySpec;
+use tidemark_crd::common::{DatabaseConnection, S3Destination, SecretKeyRef};
+use tidemark_crd::restore_request::RestoreRequestSpec;
+
+fn connection_refs<'a>(prefix: &str, c: &'a DatabaseConnection) -> Vec<(String, &'a SecretKeyRef)> {
+    [
+        ("userSecretRef", c.user_secret_ref.as_ref()),
+        ("passwordSecretRef", c.password_secret_ref.as_ref()),
+        ("uriSecretRef", c.uri_secret_ref.as_ref()),
+        ("caSecretRef", c.ca_secret_ref.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(f, r)| r.map(|r| (format!("{prefix}.{f}"), r)))
+    .collect()
+}
+
+fn s3_refs<'a>(prefix: &str, s3: &'a S3Destination) -> Vec<(String, &'a SecretKeyRef)> {
+    let mut refs = Vec::new();
+    if let Some(c) = &s3.credentials {
+        refs.push((
+            format!("{prefix}.credentials.accessKeyIdSecretRef"),
+            &c.access_key_id_secret_ref,
+        ));
+        refs.push((
+            format!("{prefix}.credentials.secretAccessKeySecretRef"),
+            &c.secret_access_key_secret_ref,
+        ));
+        if let Some(t) = &c.session_token_secret_ref {
+            refs.push((format!("{prefix}.credentials.sessionTokenSecretRef"), t));
+        }
+    }
+    if let Some(ca) = &s3.ca_bundle_secret_ref {
+        refs.push((format!("{prefix}.caBundleSecretRef"), ca));
+    }
+    refs
+}
+
+/// Every Secret reference of the runner Jobs, with the field that holds it. S3
+/// references of a `policyRef` source are the policy's. (The post-restore Job's Secret
+/// references are plain env selectors, see [`fields_for_secret_message`].)
+pub fn secret_refs(
+    spec: &RestoreRequestSpec,
+    policy: Option<&BackupPolicySpec>,
+) -> Vec<(String, SecretKeyRef)> {
+    let mut refs: Vec<(String, &SecretKeyRef)> = Vec::new();
+    if let Some(id) = &spec.decryption_identity_secret_ref {
+        refs.push(("decryptionIdentitySecretRef".to_string(), id));
+    }
+    refs.extend(connection_refs("target.connection", &spec.target.connection));
+    if let Some(explicit) = &spec.source.explicit {
+        refs.extend(s3_refs("source.explicit.s3", &explicit.s3));
+    }
+    if let (Some(p), Some(policy)) = (&spec.source.policy_ref, policy) {
+        let prefix = format!("source.policyRef ({}: spec.s3", p.name);
+        refs.extend(
+            s3_refs("", &policy.s3)
+                .into_iter()
+                .map(|(f, r)| (format!("{prefix}{f})"), r)),
+        );
+    }
+    refs.into_iter().map(|(f, r)| (f, r.clone())).collect()
+}
+
+/// The Secret a kubelet message names: `secret "x" not found` or
+/// `couldn't find key k in Secret ns/x`.
+pub fn secret_in_message(message: &str) -> Option<String> {
+    if let Some(rest) = message.split("secret \"").nth(1) {
+        return rest.split('"').next().map(str::to_string);
+    }
+    let rest = message.split(" in Secret ").nth(1)?;
+    let qualified = rest.split_whitespace().next()?;
+    Some(
+        qualified
+            .rsplit('/')
+            .next()
+            .unwrap_or(qualified)
+            .trim_end_matches(['.', ','])
+            .to_string(),
+    )
+}
+
+/// The fields referencing the Secret named in `message`, as `a, b`.
+pub fn fields_for_secret_message(
+    spec: &RestoreRequestSpec,
+    policy: Option<&BackupPolicySpec>,
+    message: &str,
+) -> Option<String> {
+    let secret = secret_in_message(message)?;
+    let fields: Vec<String> = secret_refs(spec, policy)
+        .into_iter()
+        .filter(|(_, r)| r.name == secret)
+        .map(|(f, _)| f)
+        .chain(post_restore_secret_fields(spec, &secret))
+        .collect();
+    (!fields.is_empty()).then(|| fields.join(", "))
+}
+
+fn post_restore_secret_fields(spec: &RestoreRequestSpec, secret: &str) -> Vec<String> {
+    let Some(post) = &spec.post_restore else {
+        return Vec::new();
+    };
+    post.env
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| {
+            v.value_from
+                .as_ref()
+                .and_then(|f| f.secret_key_ref.as_ref())
+                .is_some_and(|s| s.name == secret)
+        })
+        .map(|(i, v)| format!("postRestore.env[{i}] ({})", v.name))
+        .collect()
+}
+
+/// The field a runner error reason points at.
+pub fn field_of_runner_reason(reason: &str) -> Option<&'static str> {
+    let r = reason.to_ascii_lowercase();
+    if r.starts_with("age") || r.contains("decrypt") || r.contains("identity") {
+        Some("decryptionIdentitySecretRef")
+    } else if r.contains("postgres") || r.contains("database") || r.starts_with("pg") {
+        Some("target.connection")
+    } else if r.contains("s3") {
+        Some("source")
+    } else if r.contains("notfound") || r.contains("nobackup") {
+        Some("backup")
+    } else if r.contains("checksum") || r.contains("integrity") {
+        Some("backup (the stored object is corrupt)")
+    } else {
+        None
+    }
+}

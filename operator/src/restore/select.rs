@@ -1,0 +1,92 @@
+//! Choosing the backup to restore from a policy's inventory (`status.backups` and
+//! `status.lastBackup`): the newest, an exact key, or the newest completed strictly
+//! before a time — the same rules as the runner's `list` selection.
+
+use chrono::{DateTime, Utc};
+use tidemark_crd::backup_policy::BackupPolicyStatus;
+use tidemark_crd::contract::result::ListedBackup;
+use tidemark_crd::restore_request::{BackupSelector, ResolvedBackup};
+
+/// What `spec.backup` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Selection<'a> {
+    Latest,
+    Key(&'a str),
+    Before(DateTime<Utc>),
+}
+
+impl<'a> Selection<'a> {
+    /// The selection of a spec (`key` wins over `before`; neither means latest — the
+    /// CRD's rule admits exactly one).
+    pub fn of(sel: &'a BackupSelector) -> Self {
+        match (&sel.key, sel.before) {
+            (Some(key), _) => Selection::Key(key),
+            (None, Some(before)) => Selection::Before(before),
+            (None, None) => Selection::Latest,
+        }
+    }
+
+    /// Why nothing matched, naming the field.
+    pub fn no_match(&self, location: &str) -> String {
+        match self {
+            Selection::Latest => format!("backup.latest: there is no backup in {location}"),
+            Selection::Key(key) => format!("backup.key: no backup {key:?} in {location}"),
+            Selection::Before(t) => format!(
+                "backup.before: no backup in {location} completed before {}",
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        }
+    }
+}
+
+/// Whether an inventory key is the one asked for: the full key, or its name under the
+/// policy prefix.
+fn key_matches(stored: &str, wanted: &str) -> bool {
+    stored == wanted
+        || stored
+            .strip_suffix(wanted)
+            .is_some_and(|head| head.ends_with('/'))
+}
+
+/// Chooses from the inventory; `None` when nothing matches (the inventory may lag
+/// behind the bucket, so the caller asks the runner before giving up).
+pub fn from_inventory(sel: Selection<'_>, status: &BackupPolicyStatus) -> Option<ResolvedBackup> {
+    let mut candidates: Vec<ResolvedBackup> = status
+        .backups
+        .iter()
+        .map(|b| ResolvedBackup {
+            key: b.key.clone(),
+            completed_at: b.completed_at,
+            sha256: b.sha256.clone(),
+            stored_bytes: Some(b.stored_bytes),
+        })
+        .collect();
+    if let Some(last) = &status.last_backup
+        && !candidates.iter().any(|c| c.key == last.key)
+    {
+        candidates.push(ResolvedBackup {
+            key: last.key.clone(),
+            completed_at: last.completed_at,
+            sha256: last.sha256.clone(),
+            stored_bytes: Some(last.stored_bytes),
+        });
+    }
+    candidates
+        .into_iter()
+        .filter(|c| match sel {
+            Selection::Latest => true,
+            Selection::Key(key) => key_matches(&c.key, key),
+            Selection::Before(t) => c.completed_at < t,
+        })
+        .max_by(|a, b| (a.completed_at, &a.key).cmp(&(b.completed_at, &b.key)))
+}
+
+/// The backup a runner `list` run selected.
+pub fn from_listed(b: &ListedBackup) -> ResolvedBackup {
+    ResolvedBackup {
+        key: b.key.clone(),
+        completed_at: b.completed_at,
+        sha256: b.sha256.clone(),
+        stored_bytes: i64::try_from(b.stored_size).ok(),
+    }
+}
