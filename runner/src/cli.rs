@@ -13,6 +13,16 @@ use tidemark_crd::contract::result::RunnerCommand;
 use crate::inventory::Selector;
 use crate::size::ByteSize;
 
+mod list;
+mod prune;
+mod retention;
+mod verify;
+
+pub use list::{ListArgs, ListOutput};
+pub use prune::PruneArgs;
+pub use retention::RetentionArgs;
+pub use verify::VerifyArgs;
+
 /// Default termination-message path of a Kubernetes container.
 pub const DEFAULT_TERMINATION_LOG: &str = "/dev/termination-log";
 
@@ -34,6 +44,12 @@ pub struct Cli {
 pub enum Command {
     /// Stream pg_dump → compression → encryption → SHA-256 → S3, then write the manifest.
     Backup(Box<BackupArgs>),
+    /// Check one backup: manifest, object, sizes, SHA-256 (streamed), age.
+    Verify(Box<VerifyArgs>),
+    /// Apply grandfather-father-son retention; remove orphans and stale uploads.
+    Prune(Box<PruneArgs>),
+    /// Print the policy's backups (table or JSON) and resolve a selector.
+    List(Box<ListArgs>),
 }
 
 impl Command {
@@ -41,6 +57,9 @@ impl Command {
     pub fn report_name(&self) -> RunnerCommand {
         match self {
             Command::Backup(_) => RunnerCommand::Backup,
+            Command::Verify(_) => RunnerCommand::Verify,
+            Command::Prune(_) => RunnerCommand::Prune,
+            Command::List(_) => RunnerCommand::List,
         }
     }
 
@@ -368,7 +387,9 @@ mod tests {
             "public.a,public.b",
         ])
         .unwrap();
-        let Command::Backup(args) = cli.command;
+        let Command::Backup(args) = cli.command else {
+            panic!("parsed as another subcommand");
+        };
         assert!(args.s3.force_path_style);
         assert_eq!(args.s3.sse, SseMode::Aes256);
         assert_eq!(args.dump.include_tables, vec!["public.a", "public.b"]);

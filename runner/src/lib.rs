@@ -3,17 +3,21 @@
 
 pub mod backup;
 pub mod cli;
+pub mod duration;
 pub mod error;
 pub mod inventory;
+pub mod list;
 pub mod logging;
 pub mod outcome;
 pub mod pg;
 pub mod pipeline;
+pub mod prune;
 pub mod report;
 pub mod retention;
 pub mod s3;
 pub mod signals;
 pub mod size;
+pub mod verify;
 
 use chrono::Utc;
 use tidemark_crd::contract::result::{
@@ -72,6 +76,9 @@ pub async fn execute(cli: Cli) -> i32 {
 async fn dispatch(command: &Command, shutdown: &Shutdown) -> outcome::Outcome {
     match command {
         Command::Backup(args) => Ok(Payload::Backup(backup::run(args, shutdown).await?)),
+        Command::Verify(args) => verify::run(args, shutdown).await,
+        Command::Prune(args) => prune::run(args, shutdown).await,
+        Command::List(args) => list::run(args).await,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Byte sizes in settings: a plain number of bytes or a number with a binary unit
-//! (`KiB`, `MiB`, `GiB`; `K`, `M`, `G` and `KB`, `MB`, `GB` mean the same).
+//! (`KiB`, `MiB`, `GiB`; `K`, `M`, `G`, `KB`, `MB`, `GB` and the Kubernetes `Ki`, `Mi`,
+//! `Gi` mean the same).
 
 use std::fmt;
 use std::str::FromStr;
@@ -20,9 +21,9 @@ impl FromStr for ByteSize {
             .map_err(|_| format!("`{s}` is not a size (examples: 8MiB, 16M, 1048576)"))?;
         let shift = match unit.trim().to_ascii_lowercase().as_str() {
             "" | "b" => 0,
-            "k" | "kb" | "kib" => 10,
-            "m" | "mb" | "mib" => 20,
-            "g" | "gb" | "gib" => 30,
+            "k" | "kb" | "ki" | "kib" => 10,
+            "m" | "mb" | "mi" | "mib" => 20,
+            "g" | "gb" | "gi" | "gib" => 30,
             other => return Err(format!("unknown size unit `{other}` (use KiB, MiB or GiB)")),
         };
         n.checked_mul(1u64 << shift)
@@ -54,6 +55,8 @@ mod tests {
         assert_eq!("16M".parse::<ByteSize>(), Ok(ByteSize(16 << 20)));
         assert_eq!("1 GiB".parse::<ByteSize>(), Ok(ByteSize(1 << 30)));
         assert_eq!("4096".parse::<ByteSize>(), Ok(ByteSize(4096)));
+        assert_eq!("1Ki".parse::<ByteSize>(), Ok(ByteSize(1024)));
+        assert_eq!("10Mi".parse::<ByteSize>(), Ok(ByteSize(10 << 20)));
         assert!("MiB".parse::<ByteSize>().is_err());
         assert!("5TiB".parse::<ByteSize>().is_err());
         assert_eq!(ByteSize(8 << 20).to_string(), "8MiB");

@@ -175,3 +175,23 @@ pub async fn get_small(client: &Client, bucket: &str, key: &str, cap: u64) -> Re
 pub fn to_chrono(t: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }
+
+/// The size of an object from HeadObject, or `None` when it does not exist.
+pub async fn head_size(client: &Client, bucket: &str, key: &str) -> Result<Option<u64>> {
+    match client.head_object().bucket(bucket).key(key).send().await {
+        Ok(head) => Ok(Some(
+            head.content_length()
+                .and_then(|l| u64::try_from(l).ok())
+                .unwrap_or(0),
+        )),
+        Err(e) => {
+            let missing = e.as_service_error().is_some_and(|s| s.is_not_found())
+                || e.raw_response().is_some_and(|r| r.status().as_u16() == 404);
+            if missing {
+                Ok(None)
+            } else {
+                Err(classify(e, "HeadObject", bucket, key))
+            }
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! Settings of `verify`.
+
+use clap::Args;
+
+use super::{PolicyArgs, S3Args, SelectorArgs};
+use crate::duration::HumanDuration;
+use crate::size::ByteSize;
+
+/// Settings of `verify`: which backup, and the thresholds of its checks.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub s3: S3Args,
+    #[command(flatten)]
+    pub selector: SelectorArgs,
+
+    /// Smallest acceptable stored object (e.g. `1Ki`, `10Mi`): catches empty dumps.
+    #[arg(long, env = "TIDEMARK_VERIFY_MIN_SIZE", default_value = "1Ki")]
+    pub min_size: ByteSize,
+    /// Oldest acceptable completion time, as an age (e.g. `26h`, `90m`).
+    #[arg(long, env = "TIDEMARK_VERIFY_MAX_AGE", default_value = "26h")]
+    pub max_age: HumanDuration,
+}

@@ -1,0 +1,96 @@
+//! `list`: a policy's inventory — backups that have a manifest — printed on stdout as a
+//! table for a person or (`--output json`) as one JSON array, before the report line.
+//! The report carries a summary and, with `--key`/`--before` (or by default the newest),
+//! the selected backup: this is how the operator resolves a restore source.
+//! With retention flags the tiers that would keep each backup are shown.
+
+pub mod render;
+
+use std::io::Write;
+
+use tidemark_crd::contract::keys;
+use tidemark_crd::contract::result::{ListResult, ListedBackup};
+
+use crate::cli::{ListArgs, ListOutput};
+use crate::error::Error;
+use crate::inventory::{Entry, Inventory, Selector};
+use crate::outcome::{Failure, Outcome, Payload};
+use crate::prune::summary::tier_name;
+use crate::retention::plan;
+use render::Row;
+
+/// Runs `list`.
+pub async fn run(args: &ListArgs) -> Outcome {
+    let selector = args.selector.selector()?;
+    let tz = args.retention.tz()?;
+    let client = crate::s3::client::build(&args.s3).await?;
+    let prefix = keys::policy_prefix(
+        &args.s3.prefix,
+        &args.policy.policy_namespace,
+        &args.policy.policy_name,
+    );
+    let inventory = Inventory::load(&client, &args.s3.bucket, &prefix).await?;
+
+    let retention = args
+        .retention
+        .any()
+        .then(|| plan(&inventory.backups(), &args.retention.policy(), tz));
+    let rows: Vec<Row> = inventory
+        .entries()
+        .iter()
+        .map(|e| {
+            let tiers = retention.as_ref().map(|p| {
+                p.tiers_of(&e.key)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|t| tier_name(*t).to_string())
+                    .collect()
+            });
+            Row::new(e, tiers)
+        })
+        .collect();
+    let text = match args.output {
+        ListOutput::Table => render::table(&rows),
+        ListOutput::Json => render::json(&rows) + "\n",
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Error::stream("writing the inventory to stdout", e))?;
+    drop(stdout);
+
+    let mut result = summary(&inventory);
+    // Without an explicit selector an empty inventory is just empty, not an error.
+    if selector == Selector::Latest && inventory.entries().is_empty() {
+        return Ok(Payload::List(result));
+    }
+    match inventory.select(&selector) {
+        Ok(entry) => {
+            result.selected = Some(listed(entry));
+            Ok(Payload::List(result))
+        }
+        Err(e) => Err(Failure::with(e, Payload::List(result))),
+    }
+}
+
+/// Counts, total size, oldest and newest completion.
+fn summary(inventory: &Inventory) -> ListResult {
+    let entries = inventory.entries();
+    ListResult {
+        count: u32::try_from(entries.len()).unwrap_or(u32::MAX),
+        total_stored_bytes: entries.iter().map(|e| e.manifest.stored_size).sum(),
+        oldest: entries.first().map(|e| e.manifest.completed_at),
+        newest: entries.last().map(|e| e.manifest.completed_at),
+        selected: None,
+    }
+}
+
+fn listed(entry: &Entry) -> ListedBackup {
+    ListedBackup {
+        key: entry.key.clone(),
+        completed_at: entry.manifest.completed_at,
+        stored_size: entry.manifest.stored_size,
+        sha256: entry.manifest.sha256.clone(),
+    }
+}

@@ -1,0 +1,145 @@
+//! How `list` prints the inventory: a table for a person, or one JSON array.
+
+use std::fmt::Write;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::inventory::Entry;
+
+/// One backup as printed by `list --output json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Row {
+    pub key: String,
+    pub manifest_key: String,
+    pub started_at: DateTime<Utc>,
+    pub completed_at: DateTime<Utc>,
+    pub stored_size: u64,
+    pub raw_size: u64,
+    pub sha256: String,
+    pub database: String,
+    pub total_rows: i64,
+    pub encrypted: bool,
+    /// Tiers that keep the backup (`newest`, `hourly`, …); absent without retention
+    /// settings, empty when retention would delete it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tiers: Option<Vec<String>>,
+}
+
+impl Row {
+    /// The row of `entry`, with the tiers retention keeps it by, if known.
+    pub fn new(entry: &Entry, tiers: Option<Vec<String>>) -> Self {
+        let m = &entry.manifest;
+        Self {
+            key: entry.key.clone(),
+            manifest_key: entry.manifest_key.clone(),
+            started_at: m.started_at,
+            completed_at: m.completed_at,
+            stored_size: m.stored_size,
+            raw_size: m.raw_size,
+            sha256: m.sha256.clone(),
+            database: m.database.clone(),
+            total_rows: m.total_rows(),
+            encrypted: m.is_encrypted(),
+            tiers,
+        }
+    }
+}
+
+/// The rows as one JSON array.
+pub fn json(rows: &[Row]) -> String {
+    serde_json::to_string(rows).unwrap_or_else(|_| "[]".to_string())
+}
+
+/// The rows as an aligned text table, newest last; a `TIERS` column when known.
+pub fn table(rows: &[Row]) -> String {
+    let with_tiers = rows.iter().any(|r| r.tiers.is_some());
+    let mut header = vec!["KEY", "COMPLETED", "SIZE", "SHA256"];
+    if with_tiers {
+        header.push("TIERS");
+    }
+    let mut cells: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
+    for r in rows {
+        let mut line = vec![
+            r.key.clone(),
+            r.completed_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            human_size(r.stored_size),
+            r.sha256.chars().take(12).collect(),
+        ];
+        if with_tiers {
+            let tiers = r.tiers.clone().unwrap_or_default();
+            line.push(if tiers.is_empty() {
+                "(delete)".to_string()
+            } else {
+                tiers.join(",")
+            });
+        }
+        cells.push(line);
+    }
+    let columns = cells.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            cells
+                .iter()
+                .map(|l| l.get(c).map_or(0, |s| s.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for line in &cells {
+        let mut text = String::new();
+        for (c, cell) in line.iter().enumerate() {
+            let width = widths.get(c).copied().unwrap_or(0);
+            if c + 1 == line.len() {
+                text.push_str(cell);
+            } else {
+                let _ = write!(text, "{cell:<width$}  ");
+            }
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    }
+    if rows.is_empty() {
+        out.push_str("(no backups)\n");
+    }
+    out
+}
+
+/// A byte count for people: `512 B`, `1.5 KiB`, `20.0 MiB`, `2.19 GiB`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let precision = if value < 10.0 { 2 } else { 1 };
+    format!("{value:.precision$} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_human() {
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(1536), "1.50 KiB");
+        assert_eq!(human_size(20 << 20), "20.0 MiB");
+        assert_eq!(human_size(2_190_000_000), "2.04 GiB");
+    }
+
+    #[test]
+    fn empty_table_says_so() {
+        let t = table(&[]);
+        assert!(t.starts_with("KEY"));
+        assert!(t.contains("(no backups)"));
+    }
+}

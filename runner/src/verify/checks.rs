@@ -1,0 +1,163 @@
+//! The pure part of `verify`: turning measured values into named checks with messages.
+
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use tidemark_crd::contract::manifest::Manifest;
+use tidemark_crd::contract::result::{VerifyCheck, VerifyCheckName};
+
+use crate::duration::HumanDuration;
+use crate::size::ByteSize;
+
+fn check(name: VerifyCheckName, passed: bool, message: String) -> VerifyCheck {
+    VerifyCheck {
+        name,
+        passed,
+        message,
+    }
+}
+
+/// ManifestPresent, passed: the manifest and what it records.
+pub fn manifest_present(manifest_key: &str, manifest: &Manifest) -> VerifyCheck {
+    check(
+        VerifyCheckName::ManifestPresent,
+        true,
+        format!(
+            "{manifest_key} (completed {})",
+            manifest
+                .completed_at
+                .to_rfc3339_opts(SecondsFormat::Secs, true)
+        ),
+    )
+}
+
+/// ManifestPresent, failed: why no manifest could be used.
+pub fn manifest_missing(why: String) -> VerifyCheck {
+    check(VerifyCheckName::ManifestPresent, false, why)
+}
+
+/// ObjectPresent from a HeadObject answer (`None`: the object does not exist).
+pub fn object_present(key: &str, size: Option<u64>) -> VerifyCheck {
+    match size {
+        Some(size) => check(
+            VerifyCheckName::ObjectPresent,
+            true,
+            format!("{size} bytes stored"),
+        ),
+        None => check(
+            VerifyCheckName::ObjectPresent,
+            false,
+            format!("{key} does not exist"),
+        ),
+    }
+}
+
+/// SizeMatches: the stored size equals the manifest's.
+pub fn size_matches(actual: u64, manifest: &Manifest) -> VerifyCheck {
+    let expected = manifest.stored_size;
+    if actual == expected {
+        check(
+            VerifyCheckName::SizeMatches,
+            true,
+            format!("{actual} bytes, as in the manifest"),
+        )
+    } else {
+        check(
+            VerifyCheckName::SizeMatches,
+            false,
+            format!("object has {actual} bytes, the manifest records {expected}"),
+        )
+    }
+}
+
+/// MinimumSize: the stored object is at least `minimum`.
+pub fn minimum_size(actual: u64, minimum: ByteSize) -> VerifyCheck {
+    let passed = actual >= minimum.0;
+    let relation = if passed { "≥" } else { "<" };
+    check(
+        VerifyCheckName::MinimumSize,
+        passed,
+        format!("{actual} bytes {relation} minimum {} bytes", minimum.0),
+    )
+}
+
+/// ChecksumMatches: the SHA-256 computed from the download equals the manifest's.
+pub fn checksum_matches(computed: &str, bytes_read: u64, manifest: &Manifest) -> VerifyCheck {
+    let expected = manifest.sha256.to_ascii_lowercase();
+    if computed == expected {
+        check(
+            VerifyCheckName::ChecksumMatches,
+            true,
+            format!("SHA-256 of {bytes_read} downloaded bytes matches"),
+        )
+    } else {
+        check(
+            VerifyCheckName::ChecksumMatches,
+            false,
+            format!(
+                "SHA-256 of {bytes_read} downloaded bytes is {computed}, the manifest records {expected}"
+            ),
+        )
+    }
+}
+
+/// Fresh: the backup completed no longer than `max_age` before `now`.
+pub fn fresh(completed_at: DateTime<Utc>, max_age: Duration, now: DateTime<Utc>) -> VerifyCheck {
+    let age = now.signed_duration_since(completed_at);
+    let limit = HumanDuration(max_age);
+    match age.to_std() {
+        // Completed "in the future": clock skew, certainly not stale.
+        Err(_) => check(
+            VerifyCheckName::Fresh,
+            true,
+            format!(
+                "completed {} ahead of this clock",
+                HumanDuration(age.abs().to_std().unwrap_or_default())
+            ),
+        ),
+        Ok(age) => {
+            let passed = age <= max_age;
+            let relation = if passed { "≤" } else { ">" };
+            check(
+                VerifyCheckName::Fresh,
+                passed,
+                format!(
+                    "completed {} ago {relation} maximum age {limit}",
+                    HumanDuration(Duration::from_secs(age.as_secs()))
+                ),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn at(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 1, h, 0, 0).single().unwrap()
+    }
+
+    #[test]
+    fn freshness_compares_the_age_with_the_limit() {
+        let day = Duration::from_secs(86_400);
+        let ok = fresh(at(1), day, at(20));
+        assert!(ok.passed);
+        assert_eq!(ok.message, "completed 19h ago ≤ maximum age 1d");
+        let stale = fresh(at(1), Duration::from_secs(3600), at(3));
+        assert!(!stale.passed);
+        assert_eq!(stale.message, "completed 2h ago > maximum age 1h");
+        assert!(fresh(at(5), Duration::ZERO, at(4)).passed);
+    }
+
+    #[test]
+    fn minimum_size_is_inclusive() {
+        assert!(minimum_size(1024, ByteSize(1024)).passed);
+        let small = minimum_size(1023, ByteSize(1024));
+        assert!(!small.passed);
+        assert!(small.message.contains("1023 bytes < minimum 1024"));
+    }
+}

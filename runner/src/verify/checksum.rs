@@ -1,0 +1,54 @@
+//! SHA-256 of a stored object, computed from a streaming download in constant memory.
+
+use aws_sdk_s3::Client;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::s3::errors::classify;
+use crate::signals::Shutdown;
+
+/// What the download measured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Digested {
+    /// Lower-case hex SHA-256 of the bytes read.
+    pub sha256: String,
+    /// Number of bytes read.
+    pub bytes: u64,
+}
+
+/// Downloads `bucket`/`key` chunk by chunk, hashing each chunk as it arrives (nothing
+/// but the current chunk is held in memory). A signal stops the download.
+pub async fn sha256_of(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    shutdown: &Shutdown,
+) -> Result<Digested> {
+    let mut stop = shutdown.clone();
+    let response = tokio::select! {
+        r = client.get_object().bucket(bucket).key(key).send() => r
+            .map_err(|e| classify(e, "GetObject", bucket, key))?,
+        sig = stop.wait() => return Err(Error::Interrupted(sig)),
+    };
+    let mut body = response.body;
+    let mut hasher = Sha256::new();
+    let mut bytes = 0u64;
+    loop {
+        let chunk = tokio::select! {
+            c = body.try_next() => c.map_err(|e| Error::S3 {
+                operation: "GetObject",
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+                message: format!("download broke off after {bytes} bytes: {e}"),
+            })?,
+            sig = stop.wait() => return Err(Error::Interrupted(sig)),
+        };
+        let Some(chunk) = chunk else { break };
+        hasher.update(&chunk);
+        bytes += chunk.len() as u64;
+    }
+    Ok(Digested {
+        sha256: hex::encode(hasher.finalize()),
+        bytes,
+    })
+}

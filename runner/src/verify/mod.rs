@@ -1,0 +1,128 @@
+//! `verify`: checks one backup (the newest, or one chosen by key or time) in the order
+//! of [`VerifyCheckName::ALL`]: its manifest is present and readable, its data object
+//! exists, the object's size equals the manifest's and reaches the minimum, the SHA-256
+//! recomputed from a streaming download equals the manifest's, and it completed within
+//! the maximum age.
+//!
+//! Without a manifest or an object the remaining checks cannot run and are absent from
+//! the result; otherwise every check runs, so one report shows everything that is wrong.
+//! Any failed check fails the run with [`Error::VerifyFailed`] (exit code 3) and the
+//! result still lists every check. S3 errors (unreachable, denied) are not check
+//! failures: they fail the run with their own kind, with the checks done so far.
+
+mod checks;
+mod checksum;
+
+use chrono::Utc;
+use tidemark_crd::contract::keys;
+use tidemark_crd::contract::result::VerifyResult;
+
+use crate::cli::VerifyArgs;
+use crate::error::Error;
+use crate::inventory::{Entry, Inventory};
+use crate::outcome::{Failure, Outcome, Payload};
+use crate::s3::listing::head_size;
+use crate::signals::Shutdown;
+
+pub use checksum::{Digested, sha256_of};
+
+/// Runs `verify`.
+pub async fn run(args: &VerifyArgs, shutdown: &Shutdown) -> Outcome {
+    let selector = args.selector.selector()?;
+    let client = crate::s3::client::build(&args.s3).await?;
+    let bucket = &args.s3.bucket;
+    let prefix = keys::policy_prefix(
+        &args.s3.prefix,
+        &args.policy.policy_namespace,
+        &args.policy.policy_name,
+    );
+    let scan = Inventory::scan(&client, bucket, &prefix).await?;
+    let mut result = VerifyResult {
+        key: None,
+        backup_completed_at: None,
+        stored_size: None,
+        sha256: None,
+        checks: Vec::new(),
+    };
+
+    let entry: &Entry = match scan.inventory.select(&selector) {
+        Ok(entry) => entry,
+        Err(e) => {
+            let why = match &e {
+                Error::BackupNotFound { key, .. } => {
+                    result.key = Some(key.clone());
+                    let unreadable = scan
+                        .skipped_manifests
+                        .iter()
+                        .any(|m| keys::backup_key_of_manifest(m) == Some(key.as_str()));
+                    if unreadable {
+                        format!("the manifest of {key} exists but cannot be read as a manifest")
+                    } else {
+                        e.to_string()
+                    }
+                }
+                _ => e.to_string(),
+            };
+            result.checks.push(checks::manifest_missing(why.clone()));
+            return Err(failed(result, why));
+        }
+    };
+    let manifest = &entry.manifest;
+    result.key = Some(entry.key.clone());
+    result.backup_completed_at = Some(manifest.completed_at);
+    result.stored_size = Some(manifest.stored_size);
+    result.sha256 = Some(manifest.sha256.clone());
+    result
+        .checks
+        .push(checks::manifest_present(&entry.manifest_key, manifest));
+    tracing::info!(bucket = %bucket, key = %entry.key, "verifying");
+
+    let size = match head_size(&client, bucket, &entry.key).await {
+        Ok(size) => size,
+        Err(e) => return Err(Failure::with(e, Payload::Verify(result))),
+    };
+    result.checks.push(checks::object_present(&entry.key, size));
+    let Some(size) = size else {
+        return Err(failed(result, format!("{} does not exist", entry.key)));
+    };
+    result.checks.push(checks::size_matches(size, manifest));
+    result
+        .checks
+        .push(checks::minimum_size(size, args.min_size));
+    let digested = match sha256_of(&client, bucket, &entry.key, shutdown).await {
+        Ok(d) => d,
+        Err(e) => return Err(Failure::with(e, Payload::Verify(result))),
+    };
+    result.checks.push(checks::checksum_matches(
+        &digested.sha256,
+        digested.bytes,
+        manifest,
+    ));
+    result.checks.push(checks::fresh(
+        manifest.completed_at,
+        args.max_age.0,
+        Utc::now(),
+    ));
+
+    let failed_names: Vec<&str> = result
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.name.as_str())
+        .collect();
+    for c in &result.checks {
+        tracing::info!(check = c.name.as_str(), passed = c.passed, message = %c.message);
+    }
+    if failed_names.is_empty() {
+        Ok(Payload::Verify(result))
+    } else {
+        let failed_names = failed_names.join(", ");
+        Err(failed(result, failed_names))
+    }
+}
+
+/// A failed verification that reports its checks.
+fn failed(result: VerifyResult, failed: String) -> Failure {
+    let key = result.key.clone().unwrap_or_else(|| "(no backup)".into());
+    Failure::with(Error::VerifyFailed { key, failed }, Payload::Verify(result))
+}
