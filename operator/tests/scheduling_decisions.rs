@@ -32,6 +32,7 @@ fn job(name: &str, kind: RunKind, scheduled: Option<&str>, state: JobState) -> O
         created: scheduled.map(t),
         finished: state.is_finished().then(|| t("2026-11-23T10:03:00Z")),
         state,
+        pod_problem: None,
     }
 }
 

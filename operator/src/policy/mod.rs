@@ -1,4 +1,9 @@
 //! The BackupPolicy controller's pure steps.
 
+pub mod conditions;
 pub mod decide;
+pub mod inventory;
 pub mod observed;
+pub mod results;
+pub mod status;
+pub mod validate;

@@ -43,6 +43,62 @@ pub struct ObservedJob {
     pub created: Option<DateTime<Utc>>,
     pub finished: Option<DateTime<Utc>>,
     pub state: JobState,
+    /// Why the runner container is stuck or died without a report (e.g.
+    /// `CreateContainerConfigError` for a missing Secret), from the newest pod.
+    pub pod_problem: Option<PodProblem>,
+}
+
+/// What the kubelet says is wrong with the runner container.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodProblem {
+    /// `CreateContainerConfigError`, `ImagePullBackOff`, `Error`, `OOMKilled`, …
+    pub reason: String,
+    /// The kubelet's message (names Secrets and keys, never their values).
+    pub message: String,
+}
+
+/// Waiting reasons that are part of a normal start, not a problem.
+const NORMAL_WAITING: [&str; 2] = ["ContainerCreating", "PodInitializing"];
+
+/// The problem of the newest pod's runner container, if any: a waiting reason other
+/// than a normal start, or a termination without a readable report.
+pub fn pod_problem(pods: &[Pod]) -> Option<PodProblem> {
+    let newest = pods.iter().max_by(|a, b| {
+        let created = |p: &Pod| p.metadata.creation_timestamp.as_ref().and_then(to_chrono);
+        (created(a), &a.metadata.name).cmp(&(created(b), &b.metadata.name))
+    })?;
+    let cs = newest
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())?
+        .iter()
+        .find(|c| c.name == RUNNER_CONTAINER)?;
+    let state = cs.state.as_ref()?;
+    if let Some(w) = &state.waiting {
+        let reason = w.reason.clone().unwrap_or_default();
+        if reason.is_empty() || NORMAL_WAITING.contains(&reason.as_str()) {
+            return None;
+        }
+        return Some(PodProblem {
+            reason,
+            message: w.message.clone().unwrap_or_default(),
+        });
+    }
+    let t = state.terminated.as_ref()?;
+    let has_report = t
+        .message
+        .as_deref()
+        .is_some_and(|m| serde_json::from_str::<RunnerReport>(m.trim()).is_ok());
+    if t.exit_code == 0 || has_report {
+        return None;
+    }
+    Some(PodProblem {
+        reason: t.reason.clone().unwrap_or_else(|| "Error".to_string()),
+        message: format!(
+            "the runner exited with code {} without a report",
+            t.exit_code
+        ),
+    })
 }
 
 /// The runner's report and exit code from the newest terminated runner container of
@@ -123,5 +179,6 @@ pub fn observe(job: &Job, pods: &[Pod]) -> ObservedJob {
         created: meta.creation_timestamp.as_ref().and_then(to_chrono),
         finished,
         state,
+        pod_problem: pod_problem(pods),
     }
 }
