@@ -251,7 +251,7 @@ fn default_region() -> String {
 }
 
 /// How the Jobs that run the runner are shaped.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobTemplate {
     /// Runner image; the operator's default runner image when omitted.
@@ -298,6 +298,28 @@ pub struct JobTemplate {
     #[serde(default = "default_ttl")]
     #[schemars(range(min = 0))]
     pub ttl_seconds_after_finished: i32,
+}
+
+// Not derived: an omitted `jobTemplate` must get the same retry and TTL defaults as
+// omitted fields inside it (a derived default would be 0 and 0).
+impl Default for JobTemplate {
+    fn default() -> Self {
+        Self {
+            image: None,
+            image_pull_policy: None,
+            image_pull_secrets: Vec::new(),
+            resources: None,
+            node_selector: BTreeMap::new(),
+            tolerations: Vec::new(),
+            affinity: None,
+            service_account_name: None,
+            priority_class_name: None,
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            backoff_limit: default_backoff_limit(),
+            ttl_seconds_after_finished: default_ttl(),
+        }
+    }
 }
 
 fn default_backoff_limit() -> i32 {

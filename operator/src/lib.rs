@@ -5,8 +5,10 @@
 
 pub mod cli;
 pub mod context;
+pub mod http;
 pub mod jobs;
 pub mod logging;
+pub mod metrics;
 pub mod naming;
 pub mod policy;
 pub mod restore;

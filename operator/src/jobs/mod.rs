@@ -5,6 +5,7 @@ pub mod env;
 pub mod policy;
 pub mod prune;
 pub mod purge;
+pub mod restore;
 pub mod restore_test;
 pub mod verify;
 pub mod volumes;

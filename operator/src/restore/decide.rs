@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use tidemark_crd::contract::result::{RestoreResult, RunnerReport};
 use tidemark_crd::restore_request::{
-    RestoreContent, RestoreJobs, RestorePhase, RestoreRequestStatus, ResolvedBackup, WorkloadKind,
+    ResolvedBackup, RestoreContent, RestoreJobs, RestorePhase, RestoreRequestStatus, WorkloadKind,
     WriterState,
 };
 
@@ -71,9 +71,10 @@ pub fn decide(i: &Inputs<'_>) -> Step {
         RestorePhase::Pending | RestorePhase::Succeeded | RestorePhase::Failed => Step::idle(),
     };
     // Wake up at the deadline at the latest, unless the request is finishing.
-    let finishing = step.status.as_ref().is_some_and(|s| {
-        s.phase.is_terminal() || s.phase == RestorePhase::RestartingWriters
-    });
+    let finishing = step
+        .status
+        .as_ref()
+        .is_some_and(|s| s.phase.is_terminal() || s.phase == RestorePhase::RestartingWriters);
     if let Some(deadline) = deadline
         && phase != RestorePhase::RestartingWriters
         && !finishing
@@ -319,7 +320,11 @@ fn resolving(i: &Inputs<'_>) -> Step {
     if let Some(p) = &i.spec.source.policy_ref {
         match i.policy {
             PolicyView::Found(policy) => {
-                if let Some(b) = policy.status.as_ref().and_then(|st| from_inventory(sel, st)) {
+                if let Some(b) = policy
+                    .status
+                    .as_ref()
+                    .and_then(|st| from_inventory(sel, st))
+                {
                     return resolved(i, s, b, "the policy's inventory");
                 }
             }
@@ -355,27 +360,27 @@ fn resolving(i: &Inputs<'_>) -> Step {
         }
         Tracked::Running => commit(i, s, Vec::new(), Vec::new(), Some(JOB_POLL)),
         Tracked::Blocked(b) => blocked_failure(i, s, "List", &name, b),
-        Tracked::Succeeded(report) => {
-            match report.and_then(|r| r.list.as_ref()) {
-                Some(list) => match &list.selected {
-                    Some(b) => resolved(i, s, from_listed(b), &format!("list Job {name}")),
-                    None => fail(i, s, "NoMatchingBackup", sel.no_match(&location)),
-                },
-                None => fail(
-                    i,
-                    s,
-                    "ListReportMissing",
-                    format!("the list Job {name} succeeded without a readable report"),
-                ),
-            }
-        }
+        Tracked::Succeeded(report) => match report.and_then(|r| r.list.as_ref()) {
+            Some(list) => match &list.selected {
+                Some(b) => resolved(i, s, from_listed(b), &format!("list Job {name}")),
+                None => fail(i, s, "NoMatchingBackup", sel.no_match(&location)),
+            },
+            None => fail(
+                i,
+                s,
+                "ListReportMissing",
+                format!("the list Job {name} succeeded without a readable report"),
+            ),
+        },
         Tracked::Failed {
             reason,
             message,
             report,
             exit_code,
         } => {
-            let runner_reason = report.and_then(|r| r.error.as_ref()).map(|e| e.reason.as_str());
+            let runner_reason = report
+                .and_then(|r| r.error.as_ref())
+                .map(|e| e.reason.as_str());
             if runner_reason.is_some_and(|r| NO_MATCH_REASONS.contains(&r)) {
                 return fail(i, s, "NoMatchingBackup", sel.no_match(&location));
             }
@@ -487,9 +492,16 @@ fn mismatch_message(r: &RestoreResult) -> String {
         .mismatches
         .iter()
         .take(MISMATCHES_IN_MESSAGE)
-        .map(|m| format!("{} expected {} rows, found {}", m.table, m.expected, m.actual))
+        .map(|m| {
+            format!(
+                "{} expected {} rows, found {}",
+                m.table, m.expected, m.actual
+            )
+        })
         .collect();
-    let total = r.mismatch_count.max(u32::try_from(r.mismatches.len()).unwrap_or(u32::MAX));
+    let total = r
+        .mismatch_count
+        .max(u32::try_from(r.mismatches.len()).unwrap_or(u32::MAX));
     format!(
         "verify.rowCounts: {total} of {} tables differ from the backup's manifest: {}",
         r.tables_compared,
@@ -531,9 +543,8 @@ fn restoring(i: &Inputs<'_>) -> Step {
             if let Some(r) = restored {
                 record_restore(&mut s, r);
             }
-            let tables = restored.map_or_else(String::new, |r| {
-                format!(" ({} tables)", r.tables_restored)
-            });
+            let tables =
+                restored.map_or_else(String::new, |r| format!(" ({} tables)", r.tables_restored));
             let message = format!("restored {key} into {}{tables}", target_database(i));
             s.reason = Some("Restored".into());
             s.message = Some(message.clone());
@@ -647,7 +658,11 @@ fn post_restore(i: &Inputs<'_>) -> Step {
 fn verifying(i: &Inputs<'_>) -> Step {
     let mut s = next(i);
     let (value, reason, message) = if !i.spec.verify.row_counts {
-        ("Unknown", "NotRequested", "verify.rowCounts is false".to_string())
+        (
+            "Unknown",
+            "NotRequested",
+            "verify.rowCounts is false".to_string(),
+        )
     } else if i.spec.mode.content == RestoreContent::SchemaOnly {
         (
             "Unknown",
@@ -680,7 +695,12 @@ fn verifying(i: &Inputs<'_>) -> Step {
                     .mismatches
                     .iter()
                     .take(MISMATCHES_IN_MESSAGE)
-                    .map(|m| format!("{} expected {} rows, found {}", m.table, m.expected, m.actual))
+                    .map(|m| {
+                        format!(
+                            "{} expected {} rows, found {}",
+                            m.table, m.expected, m.actual
+                        )
+                    })
                     .collect();
                 let message = format!(
                     "verify.rowCounts: {} of {n} tables differ from the backup's manifest: {}",
@@ -700,7 +720,15 @@ fn verifying(i: &Inputs<'_>) -> Step {
             }
         }
     };
-    set_condition(&mut s, VERIFIED, value, reason, &message, i.now, i.generation);
+    set_condition(
+        &mut s,
+        VERIFIED,
+        value,
+        reason,
+        &message,
+        i.now,
+        i.generation,
+    );
     s.reason = Some(reason.to_string());
     s.message = Some(message.clone());
     let mut events = vec![Note::normal("Verified", message)];
@@ -739,7 +767,15 @@ fn succeeded(i: &Inputs<'_>, s: &mut RestoreRequestStatus, missing: &[String]) -
     );
     s.reason = Some("Restored".into());
     s.message = Some(message.clone());
-    set_condition(s, SUCCEEDED, "True", "Restored", &message, i.now, i.generation);
+    set_condition(
+        s,
+        SUCCEEDED,
+        "True",
+        "Restored",
+        &message,
+        i.now,
+        i.generation,
+    );
     if missing.is_empty() {
         Note::normal("Succeeded", message)
     } else {
@@ -752,7 +788,15 @@ fn succeeded(i: &Inputs<'_>, s: &mut RestoreRequestStatus, missing: &[String]) -
 fn fail(i: &Inputs<'_>, mut s: RestoreRequestStatus, reason: &str, message: String) -> Step {
     s.reason = Some(reason.to_string());
     s.message = Some(message.clone());
-    set_condition(&mut s, SUCCEEDED, "False", reason, &message, i.now, i.generation);
+    set_condition(
+        &mut s,
+        SUCCEEDED,
+        "False",
+        reason,
+        &message,
+        i.now,
+        i.generation,
+    );
     if condition(&s, VERIFIED).is_none() {
         set_condition(
             &mut s,

@@ -50,7 +50,10 @@ pub fn secret_refs(
     if let Some(id) = &spec.decryption_identity_secret_ref {
         refs.push(("decryptionIdentitySecretRef".to_string(), id));
     }
-    refs.extend(connection_refs("target.connection", &spec.target.connection));
+    refs.extend(connection_refs(
+        "target.connection",
+        &spec.target.connection,
+    ));
     if let Some(explicit) = &spec.source.explicit {
         refs.extend(s3_refs("source.explicit.s3", &explicit.s3));
     }

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::Pod;
-use tidemark_crd::restore_request::{RestoreRequestSpec, RestoreRequestStatus, WorkloadKind};
 use tidemark_crd::BackupPolicy;
+use tidemark_crd::restore_request::{RestoreRequestSpec, RestoreRequestStatus, WorkloadKind};
 
 use crate::jobs::builder::RUNNER_CONTAINER;
 use crate::policy::observed::ObservedJob;
@@ -51,14 +51,16 @@ pub fn blocked(pods: &[Pod]) -> Option<Blocked> {
         .filter_map(|cs| {
             let waiting = cs.state.as_ref()?.waiting.as_ref()?;
             let reason = waiting.reason.clone()?;
-            BLOCKING_REASONS.contains(&reason.as_str()).then(|| Blocked {
-                message: waiting.message.clone().unwrap_or_default(),
-                reason: if cs.name == RUNNER_CONTAINER {
-                    reason
-                } else {
-                    format!("{reason} ({})", cs.name)
-                },
-            })
+            BLOCKING_REASONS
+                .contains(&reason.as_str())
+                .then(|| Blocked {
+                    message: waiting.message.clone().unwrap_or_default(),
+                    reason: if cs.name == RUNNER_CONTAINER {
+                        reason
+                    } else {
+                        format!("{reason} ({})", cs.name)
+                    },
+                })
         })
         .next()
 }

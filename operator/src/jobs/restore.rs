@@ -1,0 +1,217 @@
+//! The Jobs of a RestoreRequest: `list` (resolving the backup of an explicit source or
+//! one the policy's inventory does not show yet), `restore` (checksum-gated, one
+//! transaction), and the optional post-restore Job (the user's image and command, e.g.
+//! schema migrations). All are shaped by [`super::builder`]; credentials are Secret
+//! references only.
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{EnvVar, Volume, VolumeMount};
+use kube::Resource;
+use tidemark_crd::RestoreRequest;
+use tidemark_crd::restore_request::RestoreContent;
+
+use super::builder::{JobOwner, RUNNER_CONTAINER, RunnerJob, build, labels};
+use super::env::{self, secret, value};
+use super::policy::{BuildError, JobDefaults, parent};
+use super::volumes::{DB_CA_PATH, S3_CA_PATH, secret_file};
+use crate::naming::RunKind;
+use crate::restore::select::Selection;
+use crate::restore::source::BackupSource;
+
+/// Longest a `list` run may take (it reads manifests only).
+pub const LIST_DEADLINE_SECONDS: i64 = 600;
+/// Finished Jobs of a request are kept at least this long (whatever
+/// `jobTemplate.ttlSecondsAfterFinished` says), so their result is always read before
+/// Kubernetes deletes them.
+pub const MIN_TTL_SECONDS: i32 = 3_600;
+
+/// Applies [`MIN_TTL_SECONDS`].
+fn keep_finished(mut job: Job) -> Job {
+    if let Some(spec) = job.spec.as_mut() {
+        let ttl = spec.ttl_seconds_after_finished.unwrap_or(MIN_TTL_SECONDS);
+        spec.ttl_seconds_after_finished = Some(ttl.max(MIN_TTL_SECONDS));
+    }
+    job
+}
+
+fn owner(request: &RestoreRequest) -> Result<(JobOwner, String), BuildError> {
+    let reference = request
+        .controller_owner_ref(&())
+        .ok_or(BuildError::NotPersisted)?;
+    let ns = request
+        .meta()
+        .namespace
+        .clone()
+        .ok_or(BuildError::NotPersisted)?;
+    Ok((
+        JobOwner {
+            reference,
+            label: labels::RESTORE_REQUEST,
+        },
+        ns,
+    ))
+}
+
+fn image(request: &RestoreRequest, defaults: &JobDefaults) -> String {
+    request
+        .spec
+        .job_template
+        .image
+        .clone()
+        .unwrap_or_else(|| defaults.runner_image.clone())
+}
+
+/// Policy identity and bucket settings of the source.
+fn source_env(source: &BackupSource<'_>) -> Vec<EnvVar> {
+    let mut env = vec![
+        value("TIDEMARK_POLICY_NAMESPACE", source.policy_namespace),
+        value("TIDEMARK_POLICY_NAME", source.policy_name),
+    ];
+    env.extend(env::s3(source.s3));
+    env
+}
+
+fn source_mounts(source: &BackupSource<'_>) -> Vec<(Volume, VolumeMount)> {
+    source
+        .s3
+        .ca_bundle_secret_ref
+        .iter()
+        .map(|ca| secret_file("s3-ca", parent(S3_CA_PATH), ca))
+        .collect()
+}
+
+/// The runner's spelling of a restore content.
+pub fn content_name(content: RestoreContent) -> &'static str {
+    match content {
+        RestoreContent::Full => "full",
+        RestoreContent::DataOnly => "data-only",
+        RestoreContent::SchemaOnly => "schema-only",
+    }
+}
+
+/// The `list` Job: lists the source and selects the backup `spec.backup` asks for
+/// (report payload `list.selected`).
+pub fn list_job(
+    request: &RestoreRequest,
+    source: &BackupSource<'_>,
+    name: String,
+    defaults: &JobDefaults,
+) -> Result<Job, BuildError> {
+    let (owner, ns) = owner(request)?;
+    let spec = &request.spec;
+    let mut env = source_env(source);
+    match Selection::of(&spec.backup) {
+        Selection::Latest => {}
+        Selection::Key(key) => env.push(value("TIDEMARK_BACKUP_KEY", key)),
+        Selection::Before(t) => env.push(value(
+            "TIDEMARK_BACKUP_BEFORE",
+            t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        )),
+    }
+    Ok(keep_finished(build(RunnerJob {
+        name,
+        namespace: ns,
+        owner,
+        kind: RunKind::List,
+        image: image(request, defaults),
+        args: vec!["list".to_string()],
+        env,
+        mounts: source_mounts(source),
+        template: &spec.job_template,
+        deadline_seconds: spec.deadline_seconds.min(LIST_DEADLINE_SECONDS),
+        scheduled: None,
+        run_now: None,
+        sidecars: Vec::new(),
+    })))
+}
+
+/// The `restore` Job for the resolved backup `key`.
+pub fn restore_job(
+    request: &RestoreRequest,
+    source: &BackupSource<'_>,
+    key: &str,
+    name: String,
+    defaults: &JobDefaults,
+) -> Result<Job, BuildError> {
+    let (owner, ns) = owner(request)?;
+    let spec = &request.spec;
+    let mut env = source_env(source);
+    env.extend(env::database(&spec.target.connection));
+    env.push(value("TIDEMARK_BACKUP_KEY", key));
+    env.push(value(
+        "TIDEMARK_RESTORE_CONTENT",
+        content_name(spec.mode.content),
+    ));
+    if !spec.mode.tables.is_empty() {
+        env.push(value("TIDEMARK_RESTORE_TABLES", spec.mode.tables.join(",")));
+    }
+    env.push(value("TIDEMARK_RESTORE_CLEAN", spec.mode.clean.to_string()));
+    env.push(value(
+        "TIDEMARK_RESTORE_TRUNCATE",
+        spec.mode.truncate.to_string(),
+    ));
+    env.push(value(
+        "TIDEMARK_CREATE_DATABASE",
+        spec.target.create_database.to_string(),
+    ));
+    if let Some(identity) = &spec.decryption_identity_secret_ref {
+        env.push(secret("TIDEMARK_AGE_IDENTITY", identity));
+    }
+    let mut mounts = source_mounts(source);
+    if let Some(ca) = &spec.target.connection.ca_secret_ref {
+        mounts.push(secret_file("db-ca", parent(DB_CA_PATH), ca));
+    }
+    Ok(keep_finished(build(RunnerJob {
+        name,
+        namespace: ns,
+        owner,
+        kind: RunKind::Restore,
+        image: image(request, defaults),
+        args: vec!["restore".to_string()],
+        env,
+        mounts,
+        template: &spec.job_template,
+        deadline_seconds: spec.deadline_seconds,
+        scheduled: None,
+        run_now: None,
+        sidecars: Vec::new(),
+    })))
+}
+
+/// The post-restore Job: `spec.postRestore`'s image, command, arguments and
+/// environment (values or Secret/ConfigMap references, passed as given), in the same
+/// hardened pod as the runner (non-root, read-only root filesystem, writable `/tmp`).
+pub fn post_restore_job(request: &RestoreRequest, name: String) -> Result<Job, BuildError> {
+    let (owner, ns) = owner(request)?;
+    let spec = &request.spec;
+    let post = spec
+        .post_restore
+        .as_ref()
+        .ok_or(BuildError::NotConfigured("spec.postRestore"))?;
+    let mut job = build(RunnerJob {
+        name,
+        namespace: ns,
+        owner,
+        kind: RunKind::PostRestore,
+        image: post.image.clone(),
+        args: post.args.clone(),
+        env: post.env.clone(),
+        mounts: Vec::new(),
+        template: &spec.job_template,
+        deadline_seconds: post.deadline_seconds,
+        scheduled: None,
+        run_now: None,
+        sidecars: Vec::new(),
+    });
+    let pod = job.spec.as_mut().and_then(|s| s.template.spec.as_mut());
+    if let Some(container) =
+        pod.and_then(|p| p.containers.iter_mut().find(|c| c.name == RUNNER_CONTAINER))
+    {
+        container.command = Some(post.command.clone());
+        // The user's image: its own pull policy default, not the runner's.
+        container.image_pull_policy = None;
+        // Not the runner: keep the command's output readable on failure.
+        container.termination_message_policy = Some("FallbackToLogsOnError".to_string());
+    }
+    Ok(keep_finished(job))
+}
