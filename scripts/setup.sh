@@ -18,7 +18,10 @@ PIP_PACKAGES=(
   "pytest==8.*"
   "requests==2.*"
   "pyyaml==6.*"
+  "kubernetes-validate==1.37.*"
 )
+# Helm v4's library (the chart checks): its wheel declares Python >= 3.12 but works on 3.11.
+PIP_PACKAGES_ANY_PYTHON=("helm-sdkpy==0.1.32")
 
 log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*" >&2; }
 
@@ -40,7 +43,7 @@ need_apt() {
 need_venv() {
   local stamp="$TIDEMARK_VENV/.tidemark-pip-stamp"
   local want
-  want="$(printf '%s\n' "${PIP_PACKAGES[@]}")"
+  want="$(printf '%s\n' "${PIP_PACKAGES[@]}" "${PIP_PACKAGES_ANY_PYTHON[@]}")"
   if [[ -f "$stamp" ]] && [[ "$(cat "$stamp")" == "$want" ]]; then
     return
   fi
@@ -48,6 +51,7 @@ need_venv() {
   python3 -m venv "$TIDEMARK_VENV"
   "$TIDEMARK_VENV/bin/pip" install -q --upgrade pip >/dev/null
   "$TIDEMARK_VENV/bin/pip" install -q "${PIP_PACKAGES[@]}"
+  "$TIDEMARK_VENV/bin/pip" install -q --ignore-requires-python "${PIP_PACKAGES_ANY_PYTHON[@]}"
   printf '%s' "$want" >"$stamp"
 }
 
