@@ -15,11 +15,15 @@ use crate::size::ByteSize;
 
 mod list;
 mod prune;
+mod restore;
+mod restore_test;
 mod retention;
 mod verify;
 
 pub use list::{ListArgs, ListOutput};
 pub use prune::PruneArgs;
+pub use restore::{RestoreArgs, RestoreContent, RestoreOptions};
+pub use restore_test::{RestoreTestArgs, ScratchTarget};
 pub use retention::RetentionArgs;
 pub use verify::VerifyArgs;
 
@@ -50,6 +54,10 @@ pub enum Command {
     Prune(Box<PruneArgs>),
     /// Print the policy's backups (table or JSON) and resolve a selector.
     List(Box<ListArgs>),
+    /// Restore a backup into the target database, checksum-gated, in one transaction.
+    Restore(Box<RestoreArgs>),
+    /// Restore a backup into a scratch database and compare row counts (then drop it).
+    RestoreTest(Box<RestoreTestArgs>),
 }
 
 impl Command {
@@ -60,6 +68,8 @@ impl Command {
             Command::Verify(_) => RunnerCommand::Verify,
             Command::Prune(_) => RunnerCommand::Prune,
             Command::List(_) => RunnerCommand::List,
+            Command::Restore(_) => RunnerCommand::Restore,
+            Command::RestoreTest(_) => RunnerCommand::RestoreTest,
         }
     }
 

@@ -87,6 +87,22 @@ pub enum Error {
     #[error("interrupted by {0}; the upload was aborted")]
     Interrupted(&'static str),
 
+    /// An integrity check failed: checksum or size of a stored object, decryption of
+    /// a corrupt object, row counts after a restore.
+    #[error("{message}")]
+    Check {
+        reason: &'static str,
+        message: String,
+    },
+
+    /// `pg_restore` or `psql` could not be started or ended unsuccessfully.
+    #[error("{tool} failed: {message}")]
+    Restore { tool: &'static str, message: String },
+
+    /// A restore was stopped by SIGTERM or SIGINT.
+    #[error("interrupted by {0}; the restore was rolled back")]
+    RestoreInterrupted(&'static str),
+
     /// A bug: a worker thread or task vanished.
     #[error("internal error: {0}")]
     Internal(String),
@@ -107,7 +123,10 @@ impl Error {
             | Error::Stream { .. }
             | Error::Report { .. }
             | Error::Interrupted(_)
+            | Error::Restore { .. }
+            | Error::RestoreInterrupted(_)
             | Error::Internal(_) => ErrorKind::Runtime,
+            Error::Check { .. } => ErrorKind::Check,
         }
     }
 
@@ -127,6 +146,9 @@ impl Error {
             Error::BackupNotFound { .. } => "BackupNotFound",
             Error::VerifyFailed { .. } => "VerifyFailed",
             Error::Interrupted(_) => "Interrupted",
+            Error::Check { reason, .. } => reason,
+            Error::Restore { .. } => "RestoreFailed",
+            Error::RestoreInterrupted(_) => "Interrupted",
             Error::Internal(_) => "Internal",
         }
     }

@@ -13,6 +13,8 @@ pub mod pg;
 pub mod pipeline;
 pub mod prune;
 pub mod report;
+pub mod restore;
+pub mod restore_test;
 pub mod retention;
 pub mod s3;
 pub mod signals;
@@ -79,6 +81,8 @@ async fn dispatch(command: &Command, shutdown: &Shutdown) -> outcome::Outcome {
         Command::Verify(args) => verify::run(args, shutdown).await,
         Command::Prune(args) => prune::run(args, shutdown).await,
         Command::List(args) => list::run(args).await,
+        Command::Restore(args) => restore::run(args, shutdown).await,
+        Command::RestoreTest(args) => restore_test::run(args, shutdown).await,
     }
 }
 

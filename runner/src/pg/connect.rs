@@ -108,6 +108,13 @@ impl DbTarget {
         })
     }
 
+    /// The same server and credentials, another database.
+    pub fn with_database(&self, name: &str) -> DbTarget {
+        let mut other = self.clone();
+        other.config.dbname(name);
+        other
+    }
+
     /// Database name (defaults to the user name, like libpq).
     pub fn database(&self) -> String {
         self.config

@@ -3,6 +3,7 @@
 
 pub mod binary;
 pub mod connect;
+pub mod child;
 pub mod dump;
 pub mod filter;
 pub mod snapshot;

@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod commit;
+pub mod download;
 pub mod errors;
 pub mod listing;
 pub mod object;

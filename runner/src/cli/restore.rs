@@ -1,0 +1,127 @@
+//! Settings of `restore`. The age identity that decrypts backups is read from the
+//! environment only (`TIDEMARK_AGE_IDENTITY`), never from a flag.
+
+use clap::{Args, ValueEnum};
+
+use super::{DbArgs, PolicyArgs, S3Args, SelectorArgs};
+
+/// Settings of `restore`: which backup, which target, what to restore.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub s3: S3Args,
+    #[command(flatten)]
+    pub selector: SelectorArgs,
+    #[command(flatten)]
+    pub options: RestoreOptions,
+}
+
+/// What a restore puts into the target.
+#[derive(Debug, Args)]
+pub struct RestoreOptions {
+    /// What is restored: everything (`full`), table data only, or definitions only.
+    #[arg(
+        long,
+        env = "TIDEMARK_RESTORE_CONTENT",
+        value_enum,
+        default_value = "full"
+    )]
+    pub content: RestoreContent,
+    /// Restore only these tables (`schema.table`, names as in the catalog), repeatable
+    /// or comma-separated. Custom-format backups only.
+    #[arg(
+        long = "tables",
+        env = "TIDEMARK_RESTORE_TABLES",
+        value_delimiter = ','
+    )]
+    pub tables: Vec<String>,
+    /// Full restore: drop the backup's objects before recreating them
+    /// (`pg_restore --clean --if-exists`).
+    #[arg(
+        long,
+        env = "TIDEMARK_RESTORE_CLEAN",
+        default_value_t = true,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+    )]
+    pub clean: bool,
+    /// Full restore without dropping anything first (the target must then be empty).
+    #[arg(long, default_value_t = false)]
+    pub no_clean: bool,
+    /// Data-only restore: empty the restored tables first, in the same transaction.
+    #[arg(
+        long,
+        env = "TIDEMARK_RESTORE_TRUNCATE",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+    )]
+    pub truncate: bool,
+    /// Create the target database first if it does not exist (connecting to the
+    /// maintenance database of the same server).
+    #[arg(
+        long,
+        env = "TIDEMARK_CREATE_DATABASE",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+    )]
+    pub create_database: bool,
+    /// Database to connect to for CREATE DATABASE.
+    #[arg(
+        long,
+        env = "TIDEMARK_MAINTENANCE_DATABASE",
+        default_value = "postgres"
+    )]
+    pub maintenance_database: String,
+    /// Do not restore object ownership (`pg_restore --no-owner`): objects belong to the
+    /// connecting user. Needed when the backup's roles do not exist on the target.
+    #[arg(
+        long,
+        env = "TIDEMARK_RESTORE_NO_OWNER",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+    )]
+    pub no_owner: bool,
+    /// Do not restore privileges (`pg_restore --no-privileges`).
+    #[arg(
+        long,
+        env = "TIDEMARK_RESTORE_NO_PRIVILEGES",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+    )]
+    pub no_privileges: bool,
+}
+
+/// Restore content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RestoreContent {
+    /// Definitions and data (`--clean --if-exists` unless no-clean).
+    Full,
+    /// Table data only (`--data-only`).
+    DataOnly,
+    /// Definitions only (`--schema-only`).
+    SchemaOnly,
+}
+
+impl RestoreContent {
+    /// The name reports use (`Full`, `DataOnly`, `SchemaOnly`).
+    pub fn report_name(self) -> &'static str {
+        match self {
+            RestoreContent::Full => "Full",
+            RestoreContent::DataOnly => "DataOnly",
+            RestoreContent::SchemaOnly => "SchemaOnly",
+        }
+    }
+}

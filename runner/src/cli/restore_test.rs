@@ -1,0 +1,49 @@
+//! Settings of `restore-test`. The scratch server is the libpq target (`PG*`).
+
+use clap::{Args, ValueEnum};
+
+use super::{DbArgs, PolicyArgs, S3Args, SelectorArgs};
+use crate::duration::HumanDuration;
+
+/// Settings of `restore-test`: which backup, and the scratch server.
+#[derive(Debug, Args)]
+pub struct RestoreTestArgs {
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// The scratch server (`PGDATABASE` is only used to connect for CREATE DATABASE).
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub s3: S3Args,
+    #[command(flatten)]
+    pub selector: SelectorArgs,
+
+    /// `ephemeral`: a freshly started empty server next to the runner (a sidecar),
+    /// waited for; `existing`: a configured server.
+    #[arg(
+        long,
+        env = "TIDEMARK_RESTORE_TEST_TARGET",
+        value_enum,
+        default_value = "existing"
+    )]
+    pub target: ScratchTarget,
+    /// How long to wait for the server to accept connections (default: 120s for an
+    /// ephemeral server, 0 for an existing one).
+    #[arg(long, env = "TIDEMARK_SCRATCH_WAIT")]
+    pub wait_for_server: Option<HumanDuration>,
+    /// Prefix of the temporary database's name (a random suffix follows); the database
+    /// is dropped afterwards, also after a failure or a signal.
+    #[arg(
+        long,
+        env = "TIDEMARK_SCRATCH_DATABASE_PREFIX",
+        default_value = "tidemark_restore_test_"
+    )]
+    pub scratch_database_prefix: String,
+}
+
+/// Where the scratch database lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ScratchTarget {
+    Ephemeral,
+    Existing,
+}

@@ -1,0 +1,242 @@
+//! `restore`: select a backup from the policy's inventory (manifests only), prepare the
+//! target (create the database, refuse a non-empty one that nothing would clean), stream
+//! it into `pg_restore`/`psql` in one transaction behind the checksum gate, then compare
+//! the restored tables' row counts with the manifest.
+//!
+//! Deciding lives in [`plan`], [`compare`], [`result`] and [`settings`] (pure); doing in
+//! [`execute`], [`stream`], [`forward`] and [`target`].
+
+pub mod compare;
+pub mod execute;
+pub mod forward;
+pub mod gate;
+pub mod plan;
+pub mod result;
+pub mod settings;
+pub mod stream;
+pub mod target;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_sdk_s3::Client;
+use sha2::{Digest, Sha256};
+use tidemark_crd::contract::keys;
+use tidemark_crd::contract::manifest::Manifest;
+use tidemark_crd::contract::result::RestoreResult;
+
+use crate::cli::{PolicyArgs, RestoreArgs, RestoreContent, S3Args, SelectorArgs};
+use crate::error::{Error, Result};
+use crate::inventory::Inventory;
+use crate::outcome::{self, Failure, Payload};
+use crate::pg::connect::DbTarget;
+use crate::restore::compare::Comparison;
+use crate::restore::plan::Plan;
+use crate::restore::stream::Decoding;
+use crate::restore::target::Session;
+use crate::signals::Shutdown;
+
+/// Runs one restore.
+pub async fn run(args: &RestoreArgs, shutdown: &Shutdown) -> outcome::Outcome {
+    let request = settings::request(&args.options)?;
+    let identities = settings::identities_from_env()?;
+    let db = DbTarget::resolve(&args.db)?;
+    let selector = args.selector.selector()?;
+    let client = crate::s3::client::build(&args.s3).await?;
+    let manifest = select(&client, &args.s3, &args.policy, &args.selector, shutdown).await?;
+    tracing::info!(key = %manifest.key, selector = %selector, "backup selected");
+    let plan = plan::plan(&manifest, &request)?;
+    let decoding = settings::decoding(&manifest, &identities)?;
+    let content = request.content.report_name();
+    let database = db.database();
+    let partial = |created: bool| {
+        Payload::Restore(result::build(result::Facts {
+            manifest: &manifest,
+            target_database: &database,
+            database_created: created,
+            content,
+            tables_restored: 0,
+            comparison: Comparison::default(),
+            duration_ms: 0,
+        }))
+    };
+
+    let created = prepare_target(&db, &args.options, &plan)
+        .await
+        .map_err(|e| Failure::with(e, partial(false)))?;
+    let restored = restore_and_compare(
+        Restore {
+            client: &client,
+            bucket: &args.s3.bucket,
+            manifest: &manifest,
+            plan: &plan,
+            decoding,
+            pg_bin_root: &args.db.pg_bin_root,
+            db: &db,
+            content: request.content,
+            database_created: created,
+        },
+        shutdown,
+    )
+    .await;
+    match restored {
+        Ok(r) => Ok(Payload::Restore(r)),
+        Err(Failure { error, partial: p }) => {
+            if created
+                && !matches!(
+                    error,
+                    Error::Check {
+                        reason: "RowCountMismatch",
+                        ..
+                    }
+                )
+            {
+                // Nothing was committed into it: leave the server as it was.
+                drop_created(&db, &args.options.maintenance_database, &database).await;
+            }
+            Err(Failure {
+                error,
+                partial: p.or_else(|| Some(partial(created))),
+            })
+        }
+    }
+}
+
+/// The backup the selector chooses among the policy's manifests.
+pub async fn select(
+    client: &Client,
+    s3: &S3Args,
+    policy: &PolicyArgs,
+    selector: &SelectorArgs,
+    shutdown: &Shutdown,
+) -> Result<Manifest> {
+    let selector = selector.selector()?;
+    let prefix = keys::policy_prefix(&s3.prefix, &policy.policy_namespace, &policy.policy_name);
+    let mut stop = shutdown.clone();
+    let inventory = tokio::select! {
+        i = Inventory::load(client, &s3.bucket, &prefix) => i?,
+        sig = stop.wait() => return Err(Error::RestoreInterrupted(sig)),
+    };
+    Ok(inventory.select(&selector)?.manifest.clone())
+}
+
+/// Creates the database if asked and missing; refuses a non-empty target that the
+/// restore would not clean. Returns whether the database was created.
+async fn prepare_target(
+    db: &DbTarget,
+    options: &crate::cli::RestoreOptions,
+    plan: &Plan,
+) -> Result<bool> {
+    let name = db.database();
+    let mut created = false;
+    if options.create_database {
+        let maintenance = Session::open(&db.with_database(&options.maintenance_database)).await?;
+        if !maintenance.database_exists(&name).await? {
+            maintenance.create_database(&name).await?;
+            tracing::info!(database = %name, "target database created");
+            created = true;
+        }
+    }
+    if plan.needs_empty_target && !created {
+        let objects = Session::open(db).await?.user_objects().await?;
+        if objects > 0 {
+            return Err(Error::config(format!(
+                "refusing to restore into database {name}: it already holds {objects} \
+                 objects and this restore would not drop them (a full restore with \
+                 TIDEMARK_RESTORE_CLEAN=false, or a plain-format backup); enable clean, \
+                 or restore into an empty or new database (TIDEMARK_CREATE_DATABASE)"
+            )));
+        }
+    }
+    Ok(created)
+}
+
+async fn drop_created(db: &DbTarget, maintenance: &str, name: &str) {
+    let dropped = async {
+        Session::open(&db.with_database(maintenance))
+            .await?
+            .drop_database(name)
+            .await
+    }
+    .await;
+    match dropped {
+        Ok(()) => tracing::info!(database = %name, "dropped the database this run created"),
+        Err(e) => {
+            tracing::warn!(database = %name, error = %e, "dropping the created database failed")
+        }
+    }
+}
+
+/// One restore into a prepared target.
+pub struct Restore<'a> {
+    pub client: &'a Client,
+    pub bucket: &'a str,
+    pub manifest: &'a Manifest,
+    pub plan: &'a Plan,
+    pub decoding: Decoding,
+    pub pg_bin_root: &'a Path,
+    pub db: &'a DbTarget,
+    pub content: RestoreContent,
+    pub database_created: bool,
+}
+
+/// Streams the backup into the target and compares the row counts; a comparison with
+/// mismatches is a [`Failure`] that still carries the result.
+pub async fn restore_and_compare(
+    r: Restore<'_>,
+    shutdown: &Shutdown,
+) -> std::result::Result<RestoreResult, Failure> {
+    let server_version_num = Session::open(r.db).await?.server_version_num().await?;
+    let executed = execute::execute(
+        execute::Job {
+            client: r.client,
+            bucket: r.bucket,
+            manifest: r.manifest,
+            route: &r.plan.route,
+            decoding: r.decoding,
+            pg_bin_root: r.pg_bin_root,
+            server_version_num,
+            db: r.db,
+        },
+        shutdown,
+    )
+    .await?;
+    tracing::info!(key = %r.manifest.key, duration_ms = executed.duration_ms,
+        raw = executed.hashed.raw_bytes, "restore committed");
+    let actual = Session::open(r.db)
+        .await?
+        .row_counts(&r.plan.compared)
+        .await?;
+    let comparison = compare::compare(&r.manifest.tables, &actual, &r.plan.compared);
+    let mismatch = compare::mismatch_error(&comparison);
+    let database = r.db.database();
+    let result = result::build(result::Facts {
+        manifest: r.manifest,
+        target_database: &database,
+        database_created: r.database_created,
+        content: r.content.report_name(),
+        tables_restored: r.plan.restored.len(),
+        comparison,
+        duration_ms: executed.duration_ms,
+    });
+    match mismatch {
+        None => Ok(result),
+        Some(e) => Err(Failure::with(e, Payload::Restore(result))),
+    }
+}
+
+/// A short random-looking token for names (temporary databases, application names):
+/// unique per process and call, not a secret.
+pub fn token() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let seed = format!(
+        "{nanos}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    hex::encode(Sha256::digest(seed.as_bytes()))[..12].to_string()
+}

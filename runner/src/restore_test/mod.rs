@@ -1,0 +1,92 @@
+//! `restore-test`: restore the newest (or selected) backup into a temporary database on
+//! a scratch server and compare the row counts with the manifest; the measured duration
+//! is the recovery time actually achieved.
+//!
+//! The scratch server is the libpq target (`PG*`): a freshly started empty server next
+//! to the runner (`TIDEMARK_RESTORE_TEST_TARGET=ephemeral`, in Kubernetes a sidecar of
+//! the same pod, waited for), or an existing server (`existing`). Either way the backup
+//! goes into a new database `<prefix><random>` that is dropped afterwards — after a
+//! success, a failure or a signal — so a restore test never touches existing data.
+//! Ownership and privileges are not restored (`--no-owner --no-privileges`): a scratch
+//! server does not have the source's roles.
+
+pub mod scratch;
+
+use crate::cli::{RestoreContent, RestoreTestArgs};
+use crate::error::Error;
+use crate::outcome::{self, Failure, Payload};
+use crate::pg::connect::DbTarget;
+use crate::restore::plan::{self, Request};
+use crate::restore::target::Session;
+use crate::restore::{self, Restore, settings};
+use crate::signals::Shutdown;
+
+/// Runs one restore test.
+pub async fn run(args: &RestoreTestArgs, shutdown: &Shutdown) -> outcome::Outcome {
+    let identities = settings::identities_from_env()?;
+    let server = DbTarget::resolve(&args.db)?;
+    scratch::check_prefix(&args.scratch_database_prefix)?;
+    let wait = scratch::wait_time(args.target, args.wait_for_server);
+    let client = crate::s3::client::build(&args.s3).await?;
+    let manifest =
+        restore::select(&client, &args.s3, &args.policy, &args.selector, shutdown).await?;
+    tracing::info!(key = %manifest.key, "backup selected for the restore test");
+    let request = Request {
+        content: RestoreContent::Full,
+        tables: Vec::new(),
+        clean: false,
+        truncate: false,
+        no_owner: true,
+        no_privileges: true,
+    };
+    let plan = plan::plan(&manifest, &request)?;
+    let decoding = settings::decoding(&manifest, &identities)?;
+
+    scratch::wait_for_server(&server, wait, shutdown).await?;
+    let name = format!("{}{}", args.scratch_database_prefix, restore::token());
+    Session::open(&server).await?.create_database(&name).await?;
+    tracing::info!(database = %name, server = %server.describe(), "scratch database created");
+    let scratch_db = server.with_database(&name);
+    let restored = restore::restore_and_compare(
+        Restore {
+            client: &client,
+            bucket: &args.s3.bucket,
+            manifest: &manifest,
+            plan: &plan,
+            decoding,
+            pg_bin_root: &args.db.pg_bin_root,
+            db: &scratch_db,
+            content: RestoreContent::Full,
+            database_created: true,
+        },
+        shutdown,
+    )
+    .await;
+    // Always, whatever happened (the signal, if any, has already stopped the restore).
+    let dropped = scratch::drop_database(&server, &name).await;
+    let outcome = match restored {
+        Ok(r) => Ok(Payload::RestoreTest(r)),
+        Err(Failure { error, partial }) => Err(Failure {
+            error,
+            partial: partial.map(as_restore_test),
+        }),
+    };
+    match (outcome, dropped) {
+        (outcome, Ok(())) => outcome,
+        (Ok(payload), Err(e)) => Err(Failure::with(
+            Error::Internal(format!("the restore test passed, but {e}")),
+            payload,
+        )),
+        (Err(f), Err(e)) => {
+            tracing::error!(error = %e, "dropping the scratch database failed");
+            Err(f)
+        }
+    }
+}
+
+fn as_restore_test(p: Payload) -> Payload {
+    match p {
+        Payload::Restore(r) => Payload::RestoreTest(r),
+        other => other,
+    }
+}
