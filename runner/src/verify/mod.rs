@@ -63,8 +63,8 @@ pub async fn run(args: &VerifyArgs, shutdown: &Shutdown) -> Outcome {
                 }
                 _ => e.to_string(),
             };
-            result.checks.push(checks::manifest_missing(why.clone()));
-            return Err(failed(result, why));
+            result.checks.push(checks::manifest_missing(why));
+            return Err(failed(result));
         }
     };
     let manifest = &entry.manifest;
@@ -83,7 +83,7 @@ pub async fn run(args: &VerifyArgs, shutdown: &Shutdown) -> Outcome {
     };
     result.checks.push(checks::object_present(&entry.key, size));
     let Some(size) = size else {
-        return Err(failed(result, format!("{} does not exist", entry.key)));
+        return Err(failed(result));
     };
     result.checks.push(checks::size_matches(size, manifest));
     result
@@ -104,25 +104,26 @@ pub async fn run(args: &VerifyArgs, shutdown: &Shutdown) -> Outcome {
         Utc::now(),
     ));
 
-    let failed_names: Vec<&str> = result
-        .checks
-        .iter()
-        .filter(|c| !c.passed)
-        .map(|c| c.name.as_str())
-        .collect();
     for c in &result.checks {
         tracing::info!(check = c.name.as_str(), passed = c.passed, message = %c.message);
     }
-    if failed_names.is_empty() {
+    if result.passed() {
         Ok(Payload::Verify(result))
     } else {
-        let failed_names = failed_names.join(", ");
-        Err(failed(result, failed_names))
+        Err(failed(result))
     }
 }
 
-/// A failed verification that reports its checks.
-fn failed(result: VerifyResult, failed: String) -> Failure {
+/// A failed verification that reports its checks; the error message names each failed
+/// check with its message.
+fn failed(result: VerifyResult) -> Failure {
     let key = result.key.clone().unwrap_or_else(|| "(no backup)".into());
+    let failed = result
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| format!("{} ({})", c.name.as_str(), c.message))
+        .collect::<Vec<_>>()
+        .join("; ");
     Failure::with(Error::VerifyFailed { key, failed }, Payload::Verify(result))
 }

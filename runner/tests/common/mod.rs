@@ -231,3 +231,123 @@ pub fn dying_pg_dump(pg: &TestPostgres, bytes: u64) -> (tempfile::TempDir, PathB
     let root_path = root.path().to_path_buf();
     (root, root_path)
 }
+
+// ---------------------------------------------------------------------------------
+// Stored backups without pg_dump (verify, prune, list): tiny objects and manifests
+// written directly, and runs of the runner against a policy.
+// ---------------------------------------------------------------------------------
+
+/// A runner invocation of `subcommand` for policy `shop/<policy>` under prefix
+/// `tidemark`, against `s3`'s bucket [`BUCKET`].
+pub fn policy_run(
+    s3: &S3Server,
+    subcommand: &str,
+    policy: &str,
+    extra: &[(&str, &str)],
+) -> RunnerCommand {
+    let mut env = s3.runner_env(BUCKET);
+    env.extend(
+        [
+            ("TIDEMARK_POLICY_NAMESPACE", "shop"),
+            ("TIDEMARK_POLICY_NAME", policy),
+            ("TIDEMARK_S3_PREFIX", "tidemark"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    RunnerCommand::new(Path::new(BIN), &[subcommand], &env).unwrap()
+}
+
+/// Uploads `body` as `key`.
+pub async fn put_object(s3: &S3Server, key: &str, body: Vec<u8>) {
+    s3.client()
+        .put_object()
+        .bucket(BUCKET)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The data key of policy `shop/<policy>` for a backup started at `started`.
+pub fn synthetic_key(policy: &str, started: chrono::DateTime<chrono::Utc>) -> String {
+    tidemark_crd::contract::keys::backup_key("tidemark", "shop", policy, started, "dump.zst")
+}
+
+/// A manifest describing `body` stored as `key`, completed at `completed`.
+pub fn synthetic_manifest(
+    key: &str,
+    policy: &str,
+    completed: chrono::DateTime<chrono::Utc>,
+    body: &[u8],
+) -> Manifest {
+    use tidemark_crd::contract::manifest::{CompressionTag, DumpFormatTag, RowCountModeTag};
+    Manifest {
+        format_version: 1,
+        policy_namespace: "shop".into(),
+        policy_name: policy.into(),
+        key: key.into(),
+        started_at: completed - chrono::TimeDelta::minutes(2),
+        completed_at: completed,
+        stored_size: body.len() as u64,
+        raw_size: body.len() as u64 * 3,
+        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body)),
+        dump_format: DumpFormatTag::Custom,
+        compression: CompressionTag::Zstd,
+        compression_level: Some(3),
+        encryption_recipients: vec![],
+        server_version: "17.0".into(),
+        server_version_num: 170_000,
+        pg_dump_version: "pg_dump (PostgreSQL) 17.0".into(),
+        database: SOURCE_DB.into(),
+        row_count_mode: RowCountModeTag::Exact,
+        tables: BTreeMap::from([("public.t".to_string(), 42)]),
+        runner_version: "0.0.0-test".into(),
+    }
+}
+
+/// Stores a synthetic backup of `policy` (data object `body`, then its manifest),
+/// started two minutes before `completed`; returns its data key.
+pub async fn put_backup(
+    s3: &S3Server,
+    policy: &str,
+    completed: chrono::DateTime<chrono::Utc>,
+    body: Vec<u8>,
+) -> String {
+    let key = synthetic_key(policy, completed - chrono::TimeDelta::minutes(2));
+    let manifest = synthetic_manifest(&key, policy, completed, &body);
+    put_object(s3, &key, body).await;
+    put_object(
+        s3,
+        &tidemark_crd::contract::keys::manifest_key(&key),
+        serde_json::to_vec(&manifest).unwrap(),
+    )
+    .await;
+    key
+}
+
+/// All keys in the bucket.
+pub async fn all_keys(s3: &S3Server) -> Vec<String> {
+    s3::list_keys(&s3.client(), BUCKET, "").await.unwrap()
+}
+
+/// Starts a multipart upload of `key` (left open); returns its upload id.
+pub async fn open_upload(s3: &S3Server, key: &str) -> String {
+    let out = s3
+        .client()
+        .create_multipart_upload()
+        .bucket(BUCKET)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    out.upload_id().unwrap().to_string()
+}
+
+/// An S3 server with the bucket, without PostgreSQL.
+pub async fn seaweed_bucket() -> S3Server {
+    let s3 = S3Server::seaweedfs().expect("start SeaweedFS");
+    s3.create_bucket(BUCKET).await.expect("create bucket");
+    s3
+}
