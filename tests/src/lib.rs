@@ -1,5 +1,9 @@
+pub mod binaries;
+pub mod cluster;
+pub mod operator;
 pub mod postgres;
 pub mod runner;
 pub mod s3;
 pub mod standin;
 pub mod tools;
+pub mod webshop;

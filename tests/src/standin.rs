@@ -54,10 +54,29 @@ pub fn package_dir() -> PathBuf {
 struct Guard(Child);
 
 impl Drop for Guard {
+    /// SIGTERM first (the executor then kills the processes of running pods, the
+    /// stand-in writes its state), SIGKILL after a few seconds.
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        stop_child(&mut self.0, Duration::from_secs(5));
     }
+}
+
+/// Stops a child: SIGTERM, up to `grace` to exit, then SIGKILL; always reaped.
+pub fn stop_child(child: &mut Child, grace: Duration) {
+    if matches!(child.try_wait(), Ok(Some(_))) {
+        return;
+    }
+    if crate::tools::signal(child.id(), "TERM").is_ok() {
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Spawns `python -m tidemark_standin <args>`, logging stderr to `log`, and waits for the
