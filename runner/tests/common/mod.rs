@@ -58,6 +58,27 @@ impl Fixture {
         RunnerCommand::new(Path::new(BIN), &["backup"], &env).unwrap()
     }
 
+    /// A runner invocation of `restore` or `restore-test` reading the policy's backups
+    /// into database `db` of the test server.
+    pub fn restore_run(&self, subcommand: &str, db: &str, extra: &[(&str, &str)]) -> RunnerCommand {
+        let mut env = self.pg.env(db);
+        env.extend(self.s3.runner_env(BUCKET));
+        env.extend(
+            [
+                ("TIDEMARK_POLICY_NAMESPACE", "shop"),
+                ("TIDEMARK_POLICY_NAME", "webshop"),
+                ("TIDEMARK_S3_PREFIX", "tidemark"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        env.push((
+            "TIDEMARK_PG_BIN_ROOT".into(),
+            self.pg.bin_root().display().to_string(),
+        ));
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        RunnerCommand::new(Path::new(BIN), &[subcommand], &env).unwrap()
+    }
+
     /// All keys the policy has in the bucket.
     pub async fn keys(&self) -> Vec<String> {
         s3::list_keys(&self.s3.client(), BUCKET, "tidemark/")
