@@ -19,6 +19,7 @@ PIP_PACKAGES=(
   "requests==2.*"
   "pyyaml==6.*"
   "kubernetes-validate==1.37.*"
+  "awscli==1.46.*"
 )
 # Helm v4's library (the chart checks): its wheel declares Python >= 3.12 but works on 3.11.
 PIP_PACKAGES_ANY_PYTHON=("helm-sdkpy==0.1.32")

@@ -17,6 +17,7 @@ const EXAMPLES: &[&str] = &[
     "restore-before-time.yaml",
     "restore-tables-data-only.yaml",
     "restore-after-failed-migration.yaml",
+    "restore-lost-server.yaml",
 ];
 
 #[test]
