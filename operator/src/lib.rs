@@ -3,8 +3,10 @@
 //! Reconciliation is split into pure steps (decide, build) and I/O steps (read, apply,
 //! status), so that the deciding and building are unit-tested without an API server.
 
+pub mod alerts;
 pub mod cli;
 pub mod context;
+pub mod controller;
 pub mod http;
 pub mod jobs;
 pub mod logging;
