@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod cli;
 pub mod context;
+pub mod controller;
 pub mod http;
 pub mod jobs;
 pub mod logging;

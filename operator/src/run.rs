@@ -20,9 +20,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         identity = %config.leader.identity,
         "starting tidemark-operator"
     );
-    let _ctx = Context::new(client, config);
-    // The controllers are wired here as they land (BackupPolicy, RestoreRequest).
-    shutdown_signal().await;
+    let ctx = Context::new(client, config);
+    let shutdown = crate::controller::shutdown_from(shutdown_signal());
+    crate::controller::run_backup_policies(ctx, shutdown).await;
+    tracing::info!("controllers stopped");
     Ok(())
 }
 

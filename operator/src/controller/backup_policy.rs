@@ -1,0 +1,307 @@
+//! The BackupPolicy reconcile: read (policy, its Jobs, their pods) → decide (pure) →
+//! build (pure Job builders) → apply (create Jobs; `AlreadyExists` is fine because names
+//! are deterministic) → status (pure computation, then server-side apply) → events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::controller::Action;
+use kube::runtime::events::Event;
+use kube::{Resource, ResourceExt};
+use tidemark_crd::BackupPolicy;
+
+use super::backoff::Backoff;
+use super::error::Error;
+use super::events;
+use super::finalizer::{self, FinalizerStep};
+use super::policy_io::{Created, create_job, read_jobs, write_status};
+use crate::context::Context;
+use crate::jobs::policy::{BuildError, JobDefaults, backup_job};
+use crate::jobs::verify::verify_job;
+use crate::jobs::{prune::prune_job, purge::purge_job, restore_test::restore_test_job};
+use crate::naming::{RunKind, request_job_name};
+use crate::policy::conditions::READY;
+use crate::policy::decide::{Inputs, Launch, decide};
+use crate::policy::observed::JobState;
+use crate::policy::status::{StatusInputs, StatusOutcome, compute};
+use crate::policy::validate::{SpecError, validate};
+use crate::time::{to_chrono, to_k8s};
+
+/// Longest time between two reconciles of a valid policy (a safety net for missed
+/// watch events; the schedule normally wakes it earlier).
+pub const MAX_REQUEUE: Duration = Duration::from_secs(3600);
+/// Added to every timed wake-up so that the scheduled instant has passed when it runs.
+pub const WAKE_SLACK: Duration = Duration::from_millis(100);
+
+/// State shared by the BackupPolicy controllers.
+pub struct PolicyState {
+    pub ctx: Arc<Context>,
+    pub backoff: Backoff,
+}
+
+impl PolicyState {
+    pub fn new(ctx: Arc<Context>) -> Arc<Self> {
+        Arc::new(Self {
+            ctx,
+            backoff: Backoff::default(),
+        })
+    }
+}
+
+fn key(policy: &BackupPolicy) -> String {
+    format!(
+        "{}/{}",
+        policy.namespace().unwrap_or_default(),
+        policy.name_any()
+    )
+}
+
+/// Builds the Job a plan asks for.
+pub fn build(policy: &BackupPolicy, l: &Launch, defaults: &JobDefaults) -> Result<Job, BuildError> {
+    match l.kind {
+        RunKind::Prune => prune_job(
+            policy,
+            l.name.clone(),
+            l.after.as_deref().unwrap_or_default(),
+            defaults,
+        ),
+        RunKind::Verify => verify_job(policy, l.name.clone(), &l.trigger, defaults),
+        RunKind::RestoreTest => restore_test_job(policy, l.name.clone(), &l.trigger, defaults),
+        _ => backup_job(policy, l.name.clone(), &l.trigger, defaults),
+    }
+}
+
+/// The requeue for a wake-up time (pure).
+pub fn requeue_for(wake_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Action {
+    let delay = wake_at
+        .and_then(|w| (w - now).to_std().ok())
+        .map_or(MAX_REQUEUE, |d| (d + WAKE_SLACK).min(MAX_REQUEUE));
+    Action::requeue(delay)
+}
+
+async fn publish(ctx: &Context, policy: &BackupPolicy, event: Event) {
+    if let Err(e) = ctx.recorder.publish(&event, &policy.object_ref(&())).await {
+        tracing::warn!(policy = %key(policy), reason = %event.reason, error = %e, "cannot publish event");
+    }
+}
+
+/// Reconciles one BackupPolicy.
+pub async fn reconcile(policy: Arc<BackupPolicy>, st: Arc<PolicyState>) -> Result<Action, Error> {
+    let ctx = &st.ctx;
+    if policy.namespace().is_none() {
+        return Err(Error::Unnamed);
+    }
+    let key = key(&policy);
+    let result = match finalizer::step(&policy) {
+        FinalizerStep::Add => finalizer::set(&ctx.client, &policy, true)
+            .await
+            .map(|()| Action::await_change()),
+        FinalizerStep::Remove => finalizer::set(&ctx.client, &policy, false)
+            .await
+            .map(|()| Action::await_change()),
+        FinalizerStep::Gone => Ok(Action::await_change()),
+        FinalizerStep::Purge => purge(&policy, ctx).await,
+        FinalizerStep::None => reconcile_policy(&policy, ctx, Utc::now()).await,
+    };
+    if result.is_ok() {
+        st.backoff.succeeded(&key);
+    }
+    result
+}
+
+/// After a failed reconcile: retry with a growing delay (5 s … 5 min).
+pub fn error_policy(policy: Arc<BackupPolicy>, error: &Error, st: Arc<PolicyState>) -> Action {
+    let key = key(&policy);
+    let delay = st.backoff.failed(&key);
+    tracing::warn!(policy = %key, error = %error, retry_in_s = delay.as_secs(), "reconcile failed");
+    Action::requeue(delay)
+}
+
+/// The normal reconcile of a live policy.
+pub async fn reconcile_policy(
+    policy: &BackupPolicy,
+    ctx: &Context,
+    now: DateTime<Utc>,
+) -> Result<Action, Error> {
+    let name = policy.name_any();
+    let previous = policy.status.clone().unwrap_or_default();
+    let created = policy
+        .meta()
+        .creation_timestamp
+        .as_ref()
+        .and_then(to_chrono)
+        .unwrap_or(now);
+    let jobs = read_jobs(&ctx.client, policy, &previous.recorded_jobs).await?;
+
+    // Decide.
+    let mut invalid: Option<SpecError> = validate(&policy.spec).err();
+    let plan = match invalid {
+        Some(_) => None,
+        None => match decide(&Inputs {
+            name: &name,
+            spec: &policy.spec,
+            status: &previous,
+            created,
+            jobs: &jobs,
+            now,
+        }) {
+            Ok(plan) => Some(plan),
+            Err(e) => {
+                invalid = Some(e.into());
+                None
+            }
+        },
+    };
+
+    // Build and apply.
+    let defaults = ctx.config.job_defaults();
+    let mut launched = Vec::new();
+    for l in plan.iter().flat_map(|p| p.launch.iter()) {
+        match build(policy, l, &defaults) {
+            Ok(job) => {
+                let created = create_job(&ctx.client, &job).await?;
+                if created == Created::New {
+                    tracing::info!(policy = %key(policy), job = %l.name, kind = l.kind.label(), "job created");
+                    publish(ctx, policy, events::launched(l)).await;
+                }
+                launched.push(l.clone());
+            }
+            Err(e) => {
+                tracing::warn!(policy = %key(policy), job = %l.name, error = %e, "cannot build job");
+                publish(ctx, policy, events::build_failed(&l.name, &e.to_string())).await;
+            }
+        }
+    }
+
+    // Status.
+    let outcome = compute(
+        &StatusInputs {
+            spec: &policy.spec,
+            generation: policy.meta().generation,
+            previous: &previous,
+            created,
+            jobs: &jobs,
+            plan: plan.as_ref(),
+            invalid: invalid.as_ref(),
+            launched: &launched,
+            now,
+        },
+        to_k8s(now).unwrap_or(Time(Timestamp::UNIX_EPOCH)),
+    );
+    if outcome.status != previous {
+        write_status(&ctx.client, policy, &outcome.status).await?;
+    }
+    after_status(policy, ctx, &previous, &outcome, invalid.as_ref()).await;
+
+    Ok(match invalid {
+        Some(_) => Action::await_change(),
+        None => requeue_for(outcome.wake_at, now),
+    })
+}
+
+/// Events (and, where wired, metrics and alerts) for what the new status recorded.
+async fn after_status(
+    policy: &BackupPolicy,
+    ctx: &Context,
+    previous: &tidemark_crd::backup_policy::BackupPolicyStatus,
+    outcome: &StatusOutcome,
+    invalid: Option<&SpecError>,
+) {
+    for r in &outcome.recorded {
+        tracing::info!(
+            policy = %key(policy),
+            job = %r.job_name,
+            kind = r.kind.label(),
+            succeeded = r.succeeded(),
+            "run finished"
+        );
+        publish(ctx, policy, events::outcome(r)).await;
+    }
+    if let Some(e) = invalid {
+        let ready_before = previous.conditions.iter().find(|c| c.type_ == READY);
+        if ready_before.is_none_or(|c| c.status != "False" || c.message != e.message) {
+            tracing::warn!(policy = %key(policy), error = %e.message, "invalid spec");
+            publish(ctx, policy, events::invalid(e)).await;
+        }
+    }
+    if let Some(s) = &outcome.status.last_skipped
+        && previous.last_skipped.as_ref() != Some(s)
+    {
+        publish(ctx, policy, events::skipped(s)).await;
+    }
+}
+
+/// A `Delete` policy is going: run the purge Job, then release the finalizer.
+async fn purge(policy: &BackupPolicy, ctx: &Context) -> Result<Action, Error> {
+    let name = request_job_name(&policy.name_any(), RunKind::Purge);
+    let jobs = read_jobs(&ctx.client, policy, &[]).await?;
+    match jobs.iter().find(|j| j.name == name).map(|j| &j.state) {
+        None => match purge_job(policy, name.clone(), &ctx.config.job_defaults()) {
+            Ok(job) => {
+                if create_job(&ctx.client, &job).await? == Created::New {
+                    publish(
+                        ctx,
+                        policy,
+                        Event {
+                            type_: kube::runtime::events::EventType::Normal,
+                            reason: "PurgeStarted".into(),
+                            note: Some(format!(
+                                "deletionPolicy Delete: Job {name} deletes every stored backup of this policy"
+                            )),
+                            action: "Purge".into(),
+                            secondary: None,
+                        },
+                    )
+                    .await;
+                }
+                Ok(Action::await_change())
+            }
+            Err(e) => {
+                publish(ctx, policy, events::build_failed(&name, &e.to_string())).await;
+                Ok(Action::await_change())
+            }
+        },
+        Some(JobState::Active) => Ok(Action::await_change()),
+        Some(JobState::Succeeded(_)) => {
+            publish(
+                ctx,
+                policy,
+                Event {
+                    type_: kube::runtime::events::EventType::Normal,
+                    reason: "PurgeSucceeded".into(),
+                    note: Some(format!("Job {name} deleted the stored backups")),
+                    action: "Purge".into(),
+                    secondary: None,
+                },
+            )
+            .await;
+            finalizer::set(&ctx.client, policy, false).await?;
+            Ok(Action::await_change())
+        }
+        Some(JobState::Failed {
+            reason, message, ..
+        }) => {
+            // Nothing is released: set deletionPolicy to Retain to let the policy go and
+            // keep the objects, or delete the failed Job to try again.
+            publish(
+                ctx,
+                policy,
+                Event {
+                    type_: kube::runtime::events::EventType::Warning,
+                    reason: "PurgeFailed".into(),
+                    note: Some(format!(
+                        "Job {name}: {reason}: {message}; the policy stays until a purge succeeds (delete the Job to retry) or deletionPolicy is set to Retain"
+                    )),
+                    action: "Purge".into(),
+                    secondary: None,
+                },
+            )
+            .await;
+            Ok(Action::await_change())
+        }
+    }
+}

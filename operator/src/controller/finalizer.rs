@@ -1,0 +1,72 @@
+//! `deletionPolicy: Delete`: the `tidemark.dev/purge` finalizer keeps a deleted policy
+//! until a prune-everything Job has emptied its prefix. `Retain` policies carry no
+//! finalizer (ours is removed when a policy is switched to `Retain`).
+//!
+//! The finalizer list is changed with a merge patch that carries the object's
+//! `resourceVersion`, so a concurrent change makes the patch fail (409) and the
+//! reconcile retry, instead of dropping someone else's finalizer.
+
+use kube::api::{Patch, PatchParams};
+use kube::{Api, ResourceExt};
+use tidemark_crd::BackupPolicy;
+use tidemark_crd::backup_policy::DeletionPolicy;
+
+use super::error::Error;
+
+/// Our finalizer.
+pub const PURGE_FINALIZER: &str = "tidemark.dev/purge";
+
+/// What the finalizer logic wants done before (or instead of) a normal reconcile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FinalizerStep {
+    /// Add the finalizer (policy is `Delete` and not being deleted).
+    Add,
+    /// Remove the finalizer (policy is `Retain`, or the purge is done).
+    Remove,
+    /// The policy is being deleted and is ours to purge.
+    Purge,
+    /// Being deleted, not ours: nothing to do.
+    Gone,
+    /// Reconcile normally.
+    None,
+}
+
+/// The finalizer step for a policy (pure).
+pub fn step(policy: &BackupPolicy) -> FinalizerStep {
+    let has = policy.finalizers().iter().any(|f| f == PURGE_FINALIZER);
+    let deleting = policy.metadata.deletion_timestamp.is_some();
+    let delete = policy.spec.deletion_policy == DeletionPolicy::Delete;
+    match (deleting, has, delete) {
+        (true, false, _) => FinalizerStep::Gone,
+        (true, true, true) => FinalizerStep::Purge,
+        (true, true, false) | (false, true, false) => FinalizerStep::Remove,
+        (false, false, true) => FinalizerStep::Add,
+        (false, _, _) => FinalizerStep::None,
+    }
+}
+
+/// Adds or removes our finalizer.
+pub async fn set(client: &kube::Client, policy: &BackupPolicy, present: bool) -> Result<(), Error> {
+    let ns = policy.namespace().ok_or(Error::Unnamed)?;
+    let name = policy.name_any();
+    let mut list: Vec<String> = policy
+        .finalizers()
+        .iter()
+        .filter(|f| *f != PURGE_FINALIZER)
+        .cloned()
+        .collect();
+    if present {
+        list.push(PURGE_FINALIZER.to_string());
+    }
+    let patch = serde_json::json!({
+        "metadata": {
+            "finalizers": list,
+            "resourceVersion": policy.resource_version(),
+        }
+    });
+    Api::<BackupPolicy>::namespaced(client.clone(), &ns)
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|e| Error::Finalizer(format!("{ns}/{name}"), e))?;
+    Ok(())
+}
