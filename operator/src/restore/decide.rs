@@ -9,14 +9,15 @@
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use tidemark_crd::common::TableMismatch;
 use tidemark_crd::contract::result::{RestoreResult, RunnerReport};
 use tidemark_crd::restore_request::{
     ResolvedBackup, RestoreContent, RestoreJobs, RestorePhase, RestoreRequestStatus, WorkloadKind,
     WriterState,
 };
 
-use super::fields::{field_of_runner_reason, fields_for_secret_message};
-use super::observed::{Blocked, Inputs, PolicyView, WorkloadState};
+use super::fields::{field_of_runner_failure, fields_for_secret_message};
+use super::observed::{Inputs, PolicyView, WorkloadState, blocking_problem};
 use super::progress::{
     SUCCEEDED, VERIFIED, condition, enter, finish, recorded_failure, set_condition,
 };
@@ -24,7 +25,7 @@ use super::select::{Selection, from_inventory, from_listed};
 use super::source::BackupSource;
 use super::step::{Action, Note, Step};
 use crate::naming::{RunKind, request_job_name};
-use crate::policy::observed::JobState;
+use crate::policy::observed::{JobState, PodProblem};
 
 /// How soon to look again after moving to the next phase.
 pub const SOON: Duration = Duration::from_secs(1);
@@ -201,7 +202,7 @@ enum Tracked<'a> {
     /// before its result was recorded.
     Vanished,
     Running,
-    Blocked(&'a Blocked),
+    Blocked(&'a PodProblem),
     Succeeded(Option<&'a RunnerReport>),
     Failed {
         reason: &'a str,
@@ -239,8 +240,8 @@ fn track<'a>(
         return (name, tracked);
     };
     *job_slot(s.jobs.get_or_insert_with(RestoreJobs::default), kind) = Some(name.clone());
-    let tracked = match &job.job.state {
-        JobState::Active => match &job.blocked {
+    let tracked = match &job.state {
+        JobState::Active => match blocking_problem(job) {
             Some(b) => Tracked::Blocked(b),
             None => Tracked::Running,
         },
@@ -274,7 +275,7 @@ fn job_failure(
         Some(e) => (e.reason.clone(), e.message.clone()),
         None => (reason.to_string(), message.to_string()),
     };
-    let field = field_of_runner_reason(&reason)
+    let field = field_of_runner_failure(&reason, &detail)
         .map(|f| format!("{f}: "))
         .unwrap_or_default();
     let code = exit_code
@@ -294,20 +295,29 @@ fn job_failure(
 fn blocked_failure(
     i: &Inputs<'_>,
     s: RestoreRequestStatus,
-    what: &str,
+    kind: RunKind,
     name: &str,
-    b: &Blocked,
+    b: &PodProblem,
 ) -> Step {
+    let (reason, image_field) = match kind {
+        RunKind::List => ("ListPodBlocked", "jobTemplate.image"),
+        RunKind::PostRestore => ("PostRestorePodBlocked", "postRestore.image"),
+        _ => ("RestorePodBlocked", "jobTemplate.image"),
+    };
     let field = fields_for_secret_message(i.spec, policy_spec(i), &b.message)
+        .or_else(|| {
+            (b.reason.contains("Image") || b.reason.contains("ErrImage"))
+                .then(|| image_field.to_string())
+        })
         .map(|f| format!("{f}: "))
         .unwrap_or_default();
     fail(
         i,
         s,
-        &format!("{what}PodBlocked"),
+        reason,
         format!(
             "{field}the {} Job {name} cannot start ({}): {}",
-            what.to_ascii_lowercase(),
+            kind.label(),
             b.reason,
             b.message
         ),
@@ -359,7 +369,7 @@ fn resolving(i: &Inputs<'_>) -> Step {
             )
         }
         Tracked::Running => commit(i, s, Vec::new(), Vec::new(), Some(JOB_POLL)),
-        Tracked::Blocked(b) => blocked_failure(i, s, "List", &name, b),
+        Tracked::Blocked(b) => blocked_failure(i, s, RunKind::List, &name, b),
         Tracked::Succeeded(report) => match report.and_then(|r| r.list.as_ref()) {
             Some(list) => match &list.selected {
                 Some(b) => resolved(i, s, from_listed(b), &format!("list Job {name}")),
@@ -487,9 +497,8 @@ fn record_restore(s: &mut RestoreRequestStatus, r: &RestoreResult) {
     s.mismatches.clone_from(&r.mismatches);
 }
 
-fn mismatch_message(r: &RestoreResult) -> String {
-    let listed: Vec<String> = r
-        .mismatches
+fn mismatch_message(mismatches: &[TableMismatch], total: usize, compared: i64) -> String {
+    let listed: Vec<String> = mismatches
         .iter()
         .take(MISMATCHES_IN_MESSAGE)
         .map(|m| {
@@ -499,12 +508,9 @@ fn mismatch_message(r: &RestoreResult) -> String {
             )
         })
         .collect();
-    let total = r
-        .mismatch_count
-        .max(u32::try_from(r.mismatches.len()).unwrap_or(u32::MAX));
     format!(
-        "verify.rowCounts: {total} of {} tables differ from the backup's manifest: {}",
-        r.tables_compared,
+        "verify.rowCounts: {} of {compared} tables differ from the backup's manifest: {}",
+        total.max(mismatches.len()),
         listed.join("; ")
     )
 }
@@ -537,7 +543,7 @@ fn restoring(i: &Inputs<'_>) -> Step {
         }
         Tracked::Vanished => vanished(i, s, "restore", &name),
         Tracked::Running => commit(i, s, Vec::new(), Vec::new(), Some(JOB_POLL)),
-        Tracked::Blocked(b) => blocked_failure(i, s, "Restore", &name, b),
+        Tracked::Blocked(b) => blocked_failure(i, s, RunKind::Restore, &name, b),
         Tracked::Succeeded(report) => {
             let restored = report.and_then(|r| r.restore.as_ref());
             if let Some(r) = restored {
@@ -572,7 +578,8 @@ fn restoring(i: &Inputs<'_>) -> Step {
                 && (!r.mismatches.is_empty() || r.mismatch_count > 0)
             {
                 record_restore(&mut s, r);
-                let message = mismatch_message(r);
+                let total = usize::try_from(r.mismatch_count).unwrap_or(usize::MAX);
+                let message = mismatch_message(&r.mismatches, total, i64::from(r.tables_compared));
                 set_condition(
                     &mut s,
                     VERIFIED,
@@ -628,7 +635,7 @@ fn post_restore(i: &Inputs<'_>) -> Step {
         }
         Tracked::Vanished => vanished(i, s, "post-restore", &name),
         Tracked::Running => commit(i, s, Vec::new(), Vec::new(), Some(JOB_POLL)),
-        Tracked::Blocked(b) => blocked_failure(i, s, "PostRestore", &name, b),
+        Tracked::Blocked(b) => blocked_failure(i, s, RunKind::PostRestore, &name, b),
         Tracked::Succeeded(_) => {
             let message = format!("the post-restore Job {name} succeeded");
             s.reason = Some("PostRestoreSucceeded".into());
@@ -691,22 +698,7 @@ fn verifying(i: &Inputs<'_>) -> Step {
                 format!("row counts of {n} tables match the backup's manifest"),
             ),
             Some(n) => {
-                let listed: Vec<String> = s
-                    .mismatches
-                    .iter()
-                    .take(MISMATCHES_IN_MESSAGE)
-                    .map(|m| {
-                        format!(
-                            "{} expected {} rows, found {}",
-                            m.table, m.expected, m.actual
-                        )
-                    })
-                    .collect();
-                let message = format!(
-                    "verify.rowCounts: {} of {n} tables differ from the backup's manifest: {}",
-                    s.mismatches.len(),
-                    listed.join("; ")
-                );
+                let message = mismatch_message(&s.mismatches, 0, i64::from(n));
                 set_condition(
                     &mut s,
                     VERIFIED,
@@ -811,9 +803,9 @@ fn fail(i: &Inputs<'_>, mut s: RestoreRequestStatus, reason: &str, message: Stri
     let actions: Vec<Action> = i
         .jobs
         .iter()
-        .filter(|j| !j.job.state.is_finished())
+        .filter(|j| !j.state.is_finished())
         .map(|j| Action::DeleteJob {
-            name: j.job.name.clone(),
+            name: j.name.clone(),
         })
         .collect();
     let events = vec![Note::warning("Failed", message)];
@@ -831,8 +823,8 @@ fn restarting_writers(i: &Inputs<'_>) -> Step {
     let running: Vec<&str> = i
         .jobs
         .iter()
-        .filter(|j| !j.job.state.is_finished())
-        .map(|j| j.job.name.as_str())
+        .filter(|j| !j.state.is_finished())
+        .map(|j| j.name.as_str())
         .collect();
     if !running.is_empty() {
         let actions = running

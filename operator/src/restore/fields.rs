@@ -119,19 +119,34 @@ fn post_restore_secret_fields(spec: &RestoreRequestSpec, secret: &str) -> Vec<St
         .collect()
 }
 
-/// The field a runner error reason points at.
-pub fn field_of_runner_reason(reason: &str) -> Option<&'static str> {
+/// The field a runner failure points at, from its reason and the settings (environment
+/// variables) its message names.
+pub fn field_of_runner_failure(reason: &str, message: &str) -> Option<&'static str> {
+    let by_setting = [
+        ("TIDEMARK_AGE_IDENTITY", "decryptionIdentitySecretRef"),
+        ("TIDEMARK_DATABASE_URL", "target.connection.uriSecretRef"),
+        ("PGPASSWORD", "target.connection.passwordSecretRef"),
+        ("PGUSER", "target.connection"),
+        ("PGHOST", "target.connection.host"),
+        ("PGDATABASE", "target.connection.database"),
+        ("TIDEMARK_RESTORE_TABLES", "mode.tables"),
+        ("TIDEMARK_BACKUP_KEY", "backup.key"),
+        ("TIDEMARK_BACKUP_BEFORE", "backup.before"),
+    ];
+    if let Some((_, field)) = by_setting.iter().find(|(env, _)| message.contains(env)) {
+        return Some(field);
+    }
     let r = reason.to_ascii_lowercase();
     if r.starts_with("age") || r.contains("decrypt") || r.contains("identity") {
         Some("decryptionIdentitySecretRef")
     } else if r.contains("postgres") || r.contains("database") || r.starts_with("pg") {
         Some("target.connection")
-    } else if r.contains("s3") {
+    } else if r.starts_with("s3") {
         Some("source")
     } else if r.contains("notfound") || r.contains("nobackup") {
         Some("backup")
-    } else if r.contains("checksum") || r.contains("integrity") {
-        Some("backup (the stored object is corrupt)")
+    } else if r.contains("corrupt") || r.contains("checksum") {
+        Some("backup (the stored object is damaged)")
     } else {
         None
     }

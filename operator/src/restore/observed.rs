@@ -1,13 +1,11 @@
 //! What the RestoreRequest controller observes, reduced to plain data: the policy it
-//! restores from, its own Jobs (with pods that cannot start), and the writer workloads.
+//! restores from, its own Jobs, and the writer workloads.
 
 use chrono::{DateTime, Utc};
-use k8s_openapi::api::core::v1::Pod;
 use tidemark_crd::BackupPolicy;
 use tidemark_crd::restore_request::{RestoreRequestSpec, RestoreRequestStatus, WorkloadKind};
 
-use crate::jobs::builder::RUNNER_CONTAINER;
-use crate::policy::observed::ObservedJob;
+use crate::policy::observed::{ObservedJob, PodProblem};
 
 /// The BackupPolicy named by `source.policyRef`.
 #[derive(Clone, Copy, Debug)]
@@ -20,16 +18,8 @@ pub enum PolicyView<'a> {
     Found(&'a BackupPolicy),
 }
 
-/// A pod of a Job that cannot start, e.g. because a Secret it needs is missing.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Blocked {
-    /// The kubelet's waiting reason (`CreateContainerConfigError`, `ImagePullBackOff`, …).
-    pub reason: String,
-    /// The kubelet's message (names Secrets and keys, never their values).
-    pub message: String,
-}
-
-/// Waiting reasons after which a pod will not start without someone changing something.
+/// Waiting reasons after which a pod will not start without someone changing something
+/// (a missing Secret or key, a wrong image, a root image under `runAsNonRoot`).
 pub const BLOCKING_REASONS: [&str; 5] = [
     "CreateContainerConfigError",
     "CreateContainerError",
@@ -38,38 +28,14 @@ pub const BLOCKING_REASONS: [&str; 5] = [
     "ErrImageNeverPull",
 ];
 
-/// The first container of `pods` that waits for a reason in [`BLOCKING_REASONS`].
-pub fn blocked(pods: &[Pod]) -> Option<Blocked> {
-    pods.iter()
-        .filter_map(|p| p.status.as_ref())
-        .flat_map(|s| {
-            s.init_container_statuses
-                .iter()
-                .flatten()
-                .chain(s.container_statuses.iter().flatten())
-        })
-        .filter_map(|cs| {
-            let waiting = cs.state.as_ref()?.waiting.as_ref()?;
-            let reason = waiting.reason.clone()?;
-            BLOCKING_REASONS
-                .contains(&reason.as_str())
-                .then(|| Blocked {
-                    message: waiting.message.clone().unwrap_or_default(),
-                    reason: if cs.name == RUNNER_CONTAINER {
-                        reason
-                    } else {
-                        format!("{reason} ({})", cs.name)
-                    },
-                })
-        })
-        .next()
-}
-
-/// One Job of the request and, if its pod cannot start, why.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RequestJob {
-    pub job: ObservedJob,
-    pub blocked: Option<Blocked>,
+/// The problem that keeps a running Job's pod from ever starting, if any.
+pub fn blocking_problem(job: &ObservedJob) -> Option<&PodProblem> {
+    if job.state.is_finished() {
+        return None;
+    }
+    job.pod_problem
+        .as_ref()
+        .filter(|p| BLOCKING_REASONS.contains(&p.reason.as_str()))
 }
 
 /// A writer workload as observed now.
@@ -98,15 +64,15 @@ pub struct Inputs<'a> {
     pub spec: &'a RestoreRequestSpec,
     pub status: &'a RestoreRequestStatus,
     pub policy: PolicyView<'a>,
-    pub jobs: &'a [RequestJob],
+    pub jobs: &'a [ObservedJob],
     pub writers: &'a [Workload],
     pub now: DateTime<Utc>,
 }
 
 impl Inputs<'_> {
     /// The observed Job called `name`.
-    pub fn job(&self, name: &str) -> Option<&RequestJob> {
-        self.jobs.iter().find(|j| j.job.name == name)
+    pub fn job(&self, name: &str) -> Option<&ObservedJob> {
+        self.jobs.iter().find(|j| j.name == name)
     }
 
     /// The observed writer `kind`/`name`.

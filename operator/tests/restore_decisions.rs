@@ -1,0 +1,946 @@
+//! The RestoreRequest phase machine, transition by transition: resolving, stopping and
+//! restarting writers, the Jobs, verification, failures, and an operator restarted in
+//! the middle (the status is its memory).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Duration, Utc};
+use tidemark_crd::backup_policy::{BackupPolicyStatus, BackupRecord, InventoryEntry};
+use tidemark_crd::common::TableMismatch;
+use tidemark_crd::contract::result::{
+    ErrorKind, ListResult, ListedBackup, Outcome, ReportedError, RestoreResult, RunnerCommand,
+    RunnerReport,
+};
+use tidemark_crd::restore_request::{
+    ExplicitSource, RestorePhase, RestoreRequestSpec, RestoreRequestStatus, RestoreSource,
+    WorkloadKind,
+};
+use tidemark_crd::{BackupPolicy, RestoreRequest};
+use tidemark_operator::naming::RunKind;
+use tidemark_operator::policy::observed::{JobState, ObservedJob, PodProblem};
+use tidemark_operator::restore::decide::decide;
+use tidemark_operator::restore::observed::{Inputs, PolicyView, Workload, WorkloadState};
+use tidemark_operator::restore::step::{Action, Step};
+
+const NEWEST: &str = "postgres/webshop/webshop/20261123T090000Z.dump.zst.age";
+const OLDER: &str = "postgres/webshop/webshop/20261123T080000Z.dump.zst.age";
+const LAST: &str = "postgres/webshop/webshop/20261123T100000Z.dump.zst.age";
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn example<T: serde::de::DeserializeOwned>(file: &str) -> T {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(file);
+    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn entry(key: &str, completed: &str) -> InventoryEntry {
+    InventoryEntry {
+        key: key.into(),
+        completed_at: t(completed),
+        stored_bytes: 1_000,
+        sha256: format!("sha-{completed}"),
+        ..InventoryEntry::default()
+    }
+}
+
+fn policy() -> BackupPolicy {
+    let mut p: BackupPolicy = example("webshop-hourly.yaml");
+    p.status = Some(BackupPolicyStatus {
+        backups: vec![
+            entry(NEWEST, "2026-11-23T09:00:40Z"),
+            entry(OLDER, "2026-11-23T08:00:40Z"),
+        ],
+        ..BackupPolicyStatus::default()
+    });
+    p
+}
+
+/// A world the decisions run against; `step` applies a decision like the reconciler.
+struct World {
+    spec: RestoreRequestSpec,
+    status: RestoreRequestStatus,
+    policy: Option<BackupPolicy>,
+    jobs: Vec<ObservedJob>,
+    writers: Vec<Workload>,
+    now: DateTime<Utc>,
+}
+
+impl World {
+    fn new(file: &str) -> Self {
+        let rr: RestoreRequest = example(file);
+        let writers = rr
+            .spec
+            .stop_writers
+            .iter()
+            .map(|w| Workload {
+                kind: w.kind,
+                name: w.name.clone(),
+                state: WorkloadState::Present {
+                    replicas: 3,
+                    pods: 3,
+                },
+            })
+            .collect();
+        Self {
+            spec: rr.spec,
+            status: RestoreRequestStatus::default(),
+            policy: Some(policy()),
+            jobs: Vec::new(),
+            writers,
+            now: t("2026-11-23T10:30:00Z"),
+        }
+    }
+
+    fn decide(&self) -> Step {
+        let policy = match (&self.spec.source.policy_ref, &self.policy) {
+            (None, _) => PolicyView::NotReferenced,
+            (Some(_), None) => PolicyView::Missing,
+            (Some(_), Some(p)) => PolicyView::Found(p),
+        };
+        decide(&Inputs {
+            name: "rr",
+            namespace: "webshop",
+            generation: Some(1),
+            spec: &self.spec,
+            status: &self.status,
+            policy,
+            jobs: &self.jobs,
+            writers: &self.writers,
+            now: self.now,
+        })
+    }
+
+    /// Decides, writes the status, then acts (Jobs appear active, scaling is immediate
+    /// but pods go away only when `pods_gone` is called).
+    fn step(&mut self) -> Step {
+        let step = self.decide();
+        if let Some(s) = &step.status {
+            self.status = s.clone();
+        }
+        for a in &step.actions {
+            match a {
+                Action::CreateJob { kind, name } => {
+                    if !self.jobs.iter().any(|j| j.name == *name) {
+                        self.jobs.push(job(name, *kind, JobState::Active));
+                    }
+                }
+                Action::DeleteJob { name } => self.jobs.retain(|j| j.name != *name),
+                Action::Scale {
+                    kind,
+                    name,
+                    replicas,
+                } => {
+                    let w = self
+                        .writers
+                        .iter_mut()
+                        .find(|w| w.kind == *kind && w.name == *name)
+                        .unwrap();
+                    if let WorkloadState::Present { pods, .. } = w.state {
+                        w.state = WorkloadState::Present {
+                            replicas: *replicas,
+                            pods: pods.max(u32::try_from(*replicas).unwrap()),
+                        };
+                    }
+                }
+            }
+        }
+        self.now += Duration::seconds(5);
+        step
+    }
+
+    fn pods_gone(&mut self) {
+        for w in &mut self.writers {
+            if let WorkloadState::Present { replicas, .. } = w.state {
+                w.state = WorkloadState::Present {
+                    replicas,
+                    pods: u32::try_from(replicas).unwrap(),
+                };
+            }
+        }
+    }
+
+    fn finish_job(&mut self, kind: RunKind, state: JobState) {
+        let j = self.jobs.iter_mut().find(|j| j.kind == Some(kind)).unwrap();
+        j.state = state;
+        j.finished = Some(self.now);
+    }
+
+    fn replicas(&self, name: &str) -> i32 {
+        match self.writers.iter().find(|w| w.name == name).unwrap().state {
+            WorkloadState::Present { replicas, .. } => replicas,
+            WorkloadState::Missing => -1,
+        }
+    }
+
+    fn condition(&self, type_: &str) -> (String, String, String) {
+        let c = self
+            .status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == type_)
+            .unwrap_or_else(|| panic!("no condition {type_}"));
+        (c.status.clone(), c.reason.clone(), c.message.clone())
+    }
+
+    /// Steps until the phase is `phase` (at most 20 steps).
+    fn run_to(&mut self, phase: RestorePhase) {
+        for _ in 0..20 {
+            if self.status.phase == phase {
+                return;
+            }
+            self.step();
+            self.pods_gone();
+        }
+        panic!("never reached {phase:?}: {:?}", self.status);
+    }
+}
+
+fn job(name: &str, kind: RunKind, state: JobState) -> ObservedJob {
+    ObservedJob {
+        name: name.into(),
+        kind: Some(kind),
+        scheduled: None,
+        run_now: None,
+        created: None,
+        finished: None,
+        state,
+        pod_problem: None,
+    }
+}
+
+fn report(command: RunnerCommand) -> RunnerReport {
+    RunnerReport::new(command, t("2026-11-23T10:30:00Z"), "0.1.0")
+}
+
+fn restore_result(mismatches: Vec<TableMismatch>) -> RestoreResult {
+    RestoreResult {
+        key: NEWEST.into(),
+        sha256: "sha".into(),
+        backup_completed_at: t("2026-11-23T09:00:40Z"),
+        stored_size: 1_000,
+        target_database: "webshop".into(),
+        database_created: false,
+        content: "Full".into(),
+        tables_restored: 12,
+        tables_compared: 12,
+        mismatch_count: u32::try_from(mismatches.len()).unwrap(),
+        mismatches,
+        duration_ms: 4_200,
+    }
+}
+
+fn restored_ok() -> JobState {
+    let mut r = report(RunnerCommand::Restore);
+    r.restore = Some(restore_result(Vec::new()));
+    JobState::Succeeded(Some(r))
+}
+
+fn runner_failed(command: RunnerCommand, reason: &str, message: &str) -> JobState {
+    let mut r = report(command);
+    r.outcome = Outcome::Failed;
+    r.error = Some(ReportedError {
+        kind: ErrorKind::Config,
+        reason: reason.into(),
+        message: message.into(),
+    });
+    JobState::Failed {
+        reason: "BackoffLimitExceeded".into(),
+        message: "Job has reached the specified backoff limit".into(),
+        report: Some(r),
+        exit_code: Some(2),
+    }
+}
+
+fn scaled(step: &Step) -> Vec<(String, i32)> {
+    step.actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Scale { name, replicas, .. } => Some((name.clone(), *replicas)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn created(step: &Step) -> Vec<RunKind> {
+    step.actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::CreateJob { kind, .. } => Some(*kind),
+            _ => None,
+        })
+        .collect()
+}
+
+// ---- Pending and Resolving -------------------------------------------------------
+
+#[test]
+fn pending_starts_the_clock_and_resolves_next() {
+    let mut w = World::new("restore-latest.yaml");
+    let step = w.step();
+    assert!(step.actions.is_empty());
+    assert_eq!(w.status.phase, RestorePhase::Resolving);
+    assert_eq!(w.status.started_at, Some(t("2026-11-23T10:30:00Z")));
+    assert_eq!(w.status.phase_timings.len(), 1);
+    assert_eq!(w.condition("Succeeded").0, "Unknown");
+}
+
+#[test]
+fn latest_resolves_from_the_inventory_including_last_backup_before_touching_anything() {
+    let mut w = World::new("restore-latest.yaml");
+    w.policy
+        .as_mut()
+        .unwrap()
+        .status
+        .as_mut()
+        .unwrap()
+        .last_backup = Some(BackupRecord {
+        key: LAST.into(),
+        completed_at: t("2026-11-23T10:00:30Z"),
+        sha256: "sha-last".into(),
+        stored_bytes: 2_000,
+        ..BackupRecord::default()
+    });
+    w.step();
+    let step = w.step();
+    assert!(
+        step.actions.is_empty(),
+        "resolving touches nothing: {step:?}"
+    );
+    let resolved = step.status.unwrap().resolved_backup.unwrap();
+    assert_eq!(resolved.key, LAST);
+    assert_eq!(resolved.sha256, "sha-last");
+    assert_eq!(resolved.completed_at, t("2026-11-23T10:00:30Z"));
+    assert_eq!(w.status.phase, RestorePhase::StoppingWriters);
+    assert!(w.status.writers.is_empty(), "writers are not saved yet");
+}
+
+#[test]
+fn before_picks_the_newest_backup_completed_strictly_before_the_time() {
+    let mut w = World::new("restore-before-time.yaml");
+    w.spec.backup.before = Some(t("2026-11-23T09:00:40Z"));
+    w.run_to(RestorePhase::Restoring);
+    assert_eq!(w.status.resolved_backup.as_ref().unwrap().key, OLDER);
+    // No writers listed: straight from Resolving to Restoring.
+    assert!(
+        !w.status
+            .phase_timings
+            .iter()
+            .any(|p| p.phase == RestorePhase::StoppingWriters)
+    );
+}
+
+#[test]
+fn a_key_missing_from_the_inventory_is_asked_of_a_list_job() {
+    let mut w = World::new("restore-latest.yaml");
+    w.spec.backup.latest = None;
+    w.spec.backup.key = Some("20261123T110000Z.dump.zst.age".into());
+    w.step();
+    let step = w.step();
+    assert_eq!(created(&step), vec![RunKind::List]);
+    assert_eq!(w.status.phase, RestorePhase::Resolving);
+    // While it runs, nothing else happens; its name is recorded once seen.
+    let step = w.step();
+    assert!(step.actions.is_empty());
+    assert_eq!(
+        w.status.jobs.as_ref().unwrap().list.as_deref(),
+        Some("rr-list")
+    );
+    let mut r = report(RunnerCommand::List);
+    r.list = Some(ListResult {
+        count: 3,
+        total_stored_bytes: 3_000,
+        oldest: None,
+        newest: None,
+        selected: Some(ListedBackup {
+            key: "postgres/webshop/webshop/20261123T110000Z.dump.zst.age".into(),
+            completed_at: t("2026-11-23T11:00:20Z"),
+            stored_size: 1_234,
+            sha256: "abc".into(),
+        }),
+    });
+    w.finish_job(RunKind::List, JobState::Succeeded(Some(r)));
+    let step = w.step();
+    assert!(step.actions.is_empty());
+    let b = w.status.resolved_backup.as_ref().unwrap();
+    assert_eq!(b.sha256, "abc");
+    assert_eq!(b.stored_bytes, Some(1_234));
+    assert_eq!(w.status.phase, RestorePhase::StoppingWriters);
+}
+
+#[test]
+fn an_explicit_source_is_resolved_by_a_list_job_and_no_match_fails_touching_nothing() {
+    let mut w = World::new("restore-latest.yaml");
+    w.spec.source = RestoreSource {
+        policy_ref: None,
+        explicit: Some(ExplicitSource {
+            s3: policy().spec.s3,
+            policy_namespace: "old".into(),
+            policy_name: "shop".into(),
+        }),
+    };
+    w.policy = None;
+    w.step();
+    assert_eq!(created(&w.step()), vec![RunKind::List]);
+    w.finish_job(
+        RunKind::List,
+        runner_failed(RunnerCommand::List, "NoBackupFound", "no manifests"),
+    );
+    let step = w.step();
+    assert!(scaled(&step).is_empty());
+    assert_eq!(w.status.phase, RestorePhase::Failed);
+    assert_eq!(w.status.reason.as_deref(), Some("NoMatchingBackup"));
+    let message = w.status.message.clone().unwrap();
+    assert!(message.starts_with("backup.latest:"), "{message}");
+    assert!(
+        message.contains("s3://webshop-backups/postgres/old/shop/"),
+        "{message}"
+    );
+    assert!(w.status.writers.is_empty());
+    assert!(w.status.resolved_backup.is_none());
+    assert_eq!(w.replicas("webshop-backend"), 3);
+}
+
+#[test]
+fn a_list_that_selects_nothing_names_the_before_field() {
+    let mut w = World::new("restore-before-time.yaml");
+    w.spec.backup.before = Some(t("2026-01-01T00:00:00Z"));
+    w.step();
+    w.step();
+    let mut r = report(RunnerCommand::List);
+    r.list = Some(ListResult {
+        count: 0,
+        total_stored_bytes: 0,
+        oldest: None,
+        newest: None,
+        selected: None,
+    });
+    w.finish_job(RunKind::List, JobState::Succeeded(Some(r)));
+    w.step();
+    assert_eq!(w.status.phase, RestorePhase::Failed);
+    let (status, reason, message) = w.condition("Succeeded");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "NoMatchingBackup")
+    );
+    assert!(message.starts_with("backup.before:"), "{message}");
+    assert!(message.contains("2026-01-01T00:00:00Z"), "{message}");
+}
+
+#[test]
+fn an_unknown_policy_fails_at_once_touching_nothing() {
+    let mut w = World::new("restore-latest.yaml");
+    w.policy = None;
+    w.step();
+    let step = w.step();
+    assert!(step.actions.is_empty());
+    assert_eq!(w.status.phase, RestorePhase::Failed);
+    assert_eq!(w.status.reason.as_deref(), Some("PolicyNotFound"));
+    assert_eq!(
+        w.status.message.as_deref(),
+        Some("source.policyRef.name: BackupPolicy \"webshop\" not found in namespace \"webshop\"")
+    );
+    assert!(w.status.completed_at.is_some() && w.status.duration.is_some());
+    assert_eq!(w.condition("Verified").0, "False");
+}
+
+// ---- Writers ---------------------------------------------------------------------
+
+#[test]
+fn writers_replicas_are_saved_in_the_same_status_write_before_scaling_to_zero() {
+    let mut w = World::new("restore-latest.yaml");
+    w.writers[1].state = WorkloadState::Present {
+        replicas: 5,
+        pods: 5,
+    };
+    w.run_to(RestorePhase::StoppingWriters);
+    let step = w.step();
+    let saved = &step
+        .status
+        .as_ref()
+        .expect("status is written first")
+        .writers;
+    let saved: Vec<_> = saved
+        .iter()
+        .map(|s| (s.name.as_str(), s.previous_replicas, s.restarted))
+        .collect();
+    assert_eq!(
+        saved,
+        vec![("webshop-backend", 3, false), ("webshop-worker", 5, false)]
+    );
+    assert_eq!(
+        scaled(&step),
+        vec![("webshop-backend".into(), 0), ("webshop-worker".into(), 0)]
+    );
+}
+
+#[test]
+fn the_restore_waits_until_the_writers_pods_are_gone() {
+    let mut w = World::new("restore-latest.yaml");
+    w.run_to(RestorePhase::StoppingWriters);
+    w.step();
+    // Replicas are 0 but pods still run: no restore Job yet.
+    for _ in 0..3 {
+        let step = w.step();
+        assert!(created(&step).is_empty());
+        assert_eq!(w.status.phase, RestorePhase::StoppingWriters);
+    }
+    assert!(
+        w.status
+            .message
+            .clone()
+            .unwrap()
+            .contains("waiting for the pods")
+    );
+    w.pods_gone();
+    w.step();
+    assert_eq!(w.status.phase, RestorePhase::Restoring);
+}
+
+#[test]
+fn a_writer_scaled_up_by_someone_else_while_stopping_is_scaled_down_again() {
+    let mut w = World::new("restore-latest.yaml");
+    w.run_to(RestorePhase::StoppingWriters);
+    w.step();
+    w.writers[0].state = WorkloadState::Present {
+        replicas: 2,
+        pods: 2,
+    };
+    let step = w.step();
+    assert_eq!(scaled(&step), vec![("webshop-backend".into(), 0)]);
+    // The saved count is still the original one.
+    assert_eq!(w.status.writers[0].previous_replicas, 3);
+}
+
+#[test]
+fn a_writer_that_does_not_exist_fails_before_anything_is_scaled() {
+    let mut w = World::new("restore-latest.yaml");
+    w.writers[1].state = WorkloadState::Missing;
+    w.run_to(RestorePhase::StoppingWriters);
+    let step = w.step();
+    assert!(scaled(&step).is_empty());
+    assert_eq!(w.status.phase, RestorePhase::Failed);
+    assert_eq!(w.status.reason.as_deref(), Some("WriterNotFound"));
+    assert_eq!(
+        w.status.message.as_deref(),
+        Some("stopWriters[1]: Deployment \"webshop-worker\" not found in namespace \"webshop\"")
+    );
+    assert_eq!(w.replicas("webshop-backend"), 3);
+}
+
+#[test]
+fn an_operator_restarted_after_scaling_keeps_the_saved_counts_not_the_zero_it_sees() {
+    let mut w = World::new("restore-latest.yaml");
+    w.run_to(RestorePhase::StoppingWriters);
+    w.step();
+    // A new operator process: it only has the status and what it observes (0 replicas).
+    let status = w.status.clone();
+    let mut fresh = World::new("restore-latest.yaml");
+    fresh.status = status;
+    fresh.now = w.now;
+    fresh.writers = w.writers.clone();
+    fresh.pods_gone();
+    fresh.run_to(RestorePhase::Restoring);
+    assert_eq!(fresh.status.writers[0].previous_replicas, 3);
+    assert_eq!(fresh.replicas("webshop-backend"), 0);
+    fresh.step();
+    fresh.finish_job(RunKind::Restore, restored_ok());
+    fresh.run_to(RestorePhase::Succeeded);
+    assert_eq!(fresh.replicas("webshop-backend"), 3);
+    assert_eq!(fresh.replicas("webshop-worker"), 3);
+}
+
+// ---- Restoring -------------------------------------------------------------------
+
+#[test]
+fn the_restore_job_is_created_once_and_an_operator_restart_does_not_run_it_again() {
+    let mut w = World::new("restore-latest.yaml");
+    w.run_to(RestorePhase::Restoring);
+    let step = w.step();
+    assert_eq!(created(&step), vec![RunKind::Restore]);
+    // The Job runs; every further decision (also by a restarted operator) just waits.
+    for _ in 0..3 {
+        let step = w.step();
+        assert!(step.actions.is_empty(), "{step:?}");
+    }
+    assert_eq!(
+        w.status.jobs.as_ref().unwrap().restore.as_deref(),
+        Some("rr-restore")
+    );
+    w.finish_job(RunKind::Restore, restored_ok());
+    w.step();
+    assert_eq!(w.status.phase, RestorePhase::Verifying);
+    assert_eq!(w.status.tables_restored, Some(12));
+    assert_eq!(w.status.tables_compared, Some(12));
+}
+
+#[test]
+fn a_restore_job_that_vanished_after_being_seen_is_not_run_again() {
+    let mut w = World::new("restore-latest.yaml");
+    w.run_to(RestorePhase::Restoring);
+    w.step();
+    w.step();
+    w.jobs.clear();
+    let step = w.step();
+    assert!(created(&step).is_empty());
+    assert_eq!(w.status.reason.as_deref(), Some("JobVanished"));
+    assert_eq!(w.status.phase, RestorePhase::RestartingWriters);
+    w.run_to(RestorePhase::Failed);
+    assert_eq!(w.replicas("webshop-backend"), 3);
+}
+
+#[test]
+fn a_failed_restore_restarts_the_writers_and_ends_failed_naming_the_field() {
+    let mut w = World::new("restore-latest.yaml");
+    w.writers[1].state = WorkloadState::Present {
+        replicas: 2,
+        pods: 2,
+    };
+    w.run_to(RestorePhase::Restoring);
+    w.step();
+    w.finish_job(
+        RunKind::Restore,
+        runner_failed(
+            RunnerCommand::Restore,
+            "InvalidConfig",
+            "TIDEMARK_AGE_IDENTITY does not match any recipient the backup is encrypted to",
+        ),
+    );
+    let step = w.step();
+    assert_eq!(w.status.phase, RestorePhase::RestartingWriters);
+    assert_eq!(w.condition("Succeeded").0, "False");
+    assert!(created(&step).is_empty());
+    let step = w.step();
+    assert_eq!(
+        scaled(&step),
+        vec![("webshop-backend".into(), 3), ("webshop-worker".into(), 2)]
+    );
+    w.step();
+    assert_eq!(w.status.phase, RestorePhase::Failed);
+    assert!(w.status.writers.iter().all(|s| s.restarted));
+    assert_eq!(w.status.reason.as_deref(), Some("InvalidConfig"));
+    let message = w.status.message.clone().unwrap();
+    assert!(message.starts_with("decryptionIdentitySecretRef: restore Job rr-restore failed (InvalidConfig, exit code 2)"), "{message}");
+    assert!(message.contains("writers restored"), "{message}");
+    let timings: Vec<_> = w.status.phase_timings.iter().map(|p| p.phase).collect();
+    assert_eq!(
+        timings,
+        vec![
+            RestorePhase::Resolving,
+            RestorePhase::StoppingWriters,
+            RestorePhase::Restoring,
+            RestorePhase::RestartingWriters
+        ]
+    );
+    assert!(
+        w.status
+            .phase_timings
+            .iter()
+            .all(|p| p.duration_seconds.is_some())
+    );
+    // Finished: nothing more, ever.
+    assert_eq!(w.step(), Step::idle());
+}
+
+#[test]
+fn a_corrupt_backup_points_at_the_backup() {
+    let mut w = World::new("restore-latest.yaml");
+    w.run_to(RestorePhase::Restoring);
+    w.step();
+    w.finish_job(
+        RunKind::Restore,
+        runner_failed(
+            RunnerCommand::Restore,
+            "CorruptBackup",
+            "SHA-256 mismatch; rolled back",
+        ),
+    );
+    w.run_to(RestorePhase::Failed);
+    assert_eq!(w.status.reason.as_deref(), Some("CorruptBackup"));
+    assert!(
+        w.status
+            .message
+            .clone()
+            .unwrap()
+            .starts_with("backup (the stored object is damaged): ")
+    );
+    assert_eq!(w.replicas("webshop-worker"), 3);
+}
+
+#[test]
+fn a_pod_blocked_by_a_missing_secret_fails_at_once_names_the_field_and_deletes_the_job() {
+    let mut w = World::new("restore-latest.yaml");
+    w.run_to(RestorePhase::Restoring);
+    w.step();
+    w.jobs[0].pod_problem = Some(PodProblem {
+        reason: "CreateContainerConfigError".into(),
+        message: "secret \"webshop-db\" not found".into(),
+    });
+    let step = w.step();
+    assert_eq!(
+        step.actions,
+        vec![Action::DeleteJob {
+            name: "rr-restore".into()
+        }]
+    );
+    let message = w.status.message.clone().unwrap();
+    assert!(
+        message.starts_with("target.connection.userSecretRef, target.connection.passwordSecretRef: the restore Job rr-restore cannot start (CreateContainerConfigError)"),
+        "{message}"
+    );
+    w.run_to(RestorePhase::Failed);
+    assert_eq!(w.replicas("webshop-backend"), 3);
+}
+
+#[test]
+fn writers_come_back_only_after_a_running_restore_job_is_gone() {
+    let mut w = World::new("restore-latest.yaml");
+    w.run_to(RestorePhase::Restoring);
+    w.step();
+    w.now = w.status.started_at.unwrap() + Duration::seconds(3_600);
+    // Deadline: the running Job is deleted; in the real cluster it may linger a while.
+    let step = w.step();
+    assert_eq!(w.status.reason.as_deref(), Some("DeadlineExceeded"));
+    assert!(
+        w.status
+            .message
+            .clone()
+            .unwrap()
+            .starts_with("spec.deadlineSeconds:")
+    );
+    assert!(step.actions.contains(&Action::DeleteJob {
+        name: "rr-restore".into()
+    }));
+    w.jobs
+        .push(job("rr-restore", RunKind::Restore, JobState::Active));
+    let step = w.step();
+    assert!(scaled(&step).is_empty(), "{step:?}");
+    assert_eq!(w.replicas("webshop-backend"), 0);
+    w.jobs.clear();
+    w.run_to(RestorePhase::Failed);
+    assert_eq!(w.replicas("webshop-backend"), 3);
+}
+
+#[test]
+fn the_deadline_is_when_the_controller_looks_again_at_the_latest() {
+    let mut w = World::new("restore-latest.yaml");
+    w.run_to(RestorePhase::Restoring);
+    w.step();
+    w.now = w.status.started_at.unwrap() + Duration::seconds(3_590);
+    let step = w.step();
+    assert_eq!(step.requeue_after, Some(std::time::Duration::from_secs(10)));
+}
+
+// ---- Post-restore and verification -----------------------------------------------
+
+#[test]
+fn the_post_restore_job_runs_after_the_restore_and_before_verification() {
+    let mut w = World::new("restore-after-failed-migration.yaml");
+    w.run_to(RestorePhase::Restoring);
+    w.step();
+    w.finish_job(RunKind::Restore, restored_ok());
+    w.step();
+    assert_eq!(w.status.phase, RestorePhase::PostRestore);
+    let step = w.step();
+    assert_eq!(created(&step), vec![RunKind::PostRestore]);
+    w.step();
+    w.finish_job(RunKind::PostRestore, JobState::Succeeded(None));
+    w.step();
+    assert_eq!(w.status.phase, RestorePhase::Verifying);
+    assert_eq!(
+        w.status.jobs.as_ref().unwrap().post_restore.as_deref(),
+        Some("rr-post")
+    );
+    w.run_to(RestorePhase::Succeeded);
+}
+
+#[test]
+fn a_failed_post_restore_fails_the_request_and_restarts_the_writers() {
+    let mut w = World::new("restore-after-failed-migration.yaml");
+    w.run_to(RestorePhase::Restoring);
+    w.step();
+    w.finish_job(RunKind::Restore, restored_ok());
+    w.run_to(RestorePhase::PostRestore);
+    w.step();
+    w.finish_job(
+        RunKind::PostRestore,
+        JobState::Failed {
+            reason: "BackoffLimitExceeded".into(),
+            message: "Job has reached the specified backoff limit".into(),
+            report: None,
+            exit_code: Some(1),
+        },
+    );
+    w.run_to(RestorePhase::Failed);
+    assert_eq!(w.status.reason.as_deref(), Some("PostRestoreFailed"));
+    let message = w.status.message.clone().unwrap();
+    assert!(
+        message.starts_with(
+            "postRestore: post-restore Job rr-post failed (BackoffLimitExceeded, exit code 1)"
+        ),
+        "{message}"
+    );
+    assert_eq!(w.replicas("webshop-backend"), 3);
+    assert_eq!(w.replicas("webshop-worker"), 3);
+}
+
+#[test]
+fn row_count_mismatches_fail_verification() {
+    let mut w = World::new("restore-latest.yaml");
+    w.run_to(RestorePhase::Restoring);
+    w.step();
+    let mut r = report(RunnerCommand::Restore);
+    r.restore = Some(restore_result(vec![TableMismatch {
+        table: "public.orders".into(),
+        expected: 10,
+        actual: 8,
+    }]));
+    w.finish_job(RunKind::Restore, JobState::Succeeded(Some(r)));
+    w.run_to(RestorePhase::Failed);
+    let (status, reason, message) = w.condition("Verified");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "RowCountMismatch")
+    );
+    assert!(
+        message.contains("public.orders expected 10 rows, found 8"),
+        "{message}"
+    );
+    assert_eq!(w.status.mismatches.len(), 1);
+    assert_eq!(w.replicas("webshop-backend"), 3);
+}
+
+#[test]
+fn a_restore_job_that_failed_on_row_counts_records_the_mismatches() {
+    let mut w = World::new("restore-latest.yaml");
+    w.run_to(RestorePhase::Restoring);
+    w.step();
+    let mut r = report(RunnerCommand::Restore);
+    r.outcome = Outcome::Failed;
+    r.restore = Some(restore_result(vec![TableMismatch {
+        table: "public.order_items".into(),
+        expected: 5,
+        actual: -1,
+    }]));
+    r.error = Some(ReportedError {
+        kind: ErrorKind::Check,
+        reason: "RowCountMismatch".into(),
+        message: "1 table differs".into(),
+    });
+    w.finish_job(
+        RunKind::Restore,
+        JobState::Failed {
+            reason: "BackoffLimitExceeded".into(),
+            message: String::new(),
+            report: Some(r),
+            exit_code: Some(3),
+        },
+    );
+    w.run_to(RestorePhase::Failed);
+    assert_eq!(w.status.reason.as_deref(), Some("RowCountMismatch"));
+    assert_eq!(w.condition("Verified").1, "RowCountMismatch");
+    assert_eq!(w.status.mismatches[0].table, "public.order_items");
+}
+
+#[test]
+fn a_full_restore_succeeds_with_timings_duration_and_conditions() {
+    let mut w = World::new("restore-latest.yaml");
+    w.run_to(RestorePhase::Restoring);
+    w.step();
+    w.finish_job(RunKind::Restore, restored_ok());
+    w.run_to(RestorePhase::Succeeded);
+    let s = &w.status;
+    assert_eq!(w.condition("Succeeded").0, "True");
+    let (verified, reason, _) = w.condition("Verified");
+    assert_eq!(
+        (verified.as_str(), reason.as_str()),
+        ("True", "RowCountsMatch")
+    );
+    let total = s.duration_seconds.unwrap();
+    assert_eq!(
+        total,
+        (s.completed_at.unwrap() - s.started_at.unwrap()).num_milliseconds() as f64 / 1000.0
+    );
+    assert!(total > 0.0);
+    assert!(s.duration.is_some());
+    let phases: Vec<_> = s.phase_timings.iter().map(|p| p.phase).collect();
+    assert_eq!(
+        phases,
+        vec![
+            RestorePhase::Resolving,
+            RestorePhase::StoppingWriters,
+            RestorePhase::Restoring,
+            RestorePhase::Verifying,
+            RestorePhase::RestartingWriters,
+        ]
+    );
+    let summed: f64 = s
+        .phase_timings
+        .iter()
+        .map(|p| p.duration_seconds.unwrap())
+        .sum();
+    assert!((summed - total).abs() < 0.001, "{summed} vs {total}");
+    assert!(s.writers.iter().all(|x| x.restarted));
+    assert_eq!(w.replicas("webshop-backend"), 3);
+    assert!(
+        s.message
+            .clone()
+            .unwrap()
+            .starts_with(&format!("restored {NEWEST} into database \"webshop\" in "))
+    );
+    assert_eq!(s.observed_generation, Some(1));
+    assert_eq!(w.step(), Step::idle());
+}
+
+#[test]
+fn a_writer_deleted_during_the_restore_is_reported_not_waited_for() {
+    let mut w = World::new("restore-latest.yaml");
+    w.run_to(RestorePhase::Restoring);
+    w.step();
+    w.writers[1].state = WorkloadState::Missing;
+    w.finish_job(RunKind::Restore, restored_ok());
+    w.run_to(RestorePhase::Succeeded);
+    let message = w.status.message.clone().unwrap();
+    assert!(
+        message.contains("no longer exist: Deployment webshop-worker (3 replicas)"),
+        "{message}"
+    );
+    assert!(!w.status.writers[1].restarted);
+    assert!(w.status.writers[0].restarted);
+}
+
+#[test]
+fn a_schema_only_restore_is_not_row_count_verified() {
+    let mut w = World::new("restore-latest.yaml");
+    w.spec.mode.content = tidemark_crd::restore_request::RestoreContent::SchemaOnly;
+    w.spec.mode.clean = false;
+    w.run_to(RestorePhase::Restoring);
+    w.step();
+    w.finish_job(RunKind::Restore, JobState::Succeeded(None));
+    w.run_to(RestorePhase::Succeeded);
+    assert_eq!(w.condition("Verified").0, "Unknown");
+}
+
+#[test]
+fn a_restore_without_row_counts_to_compare_is_not_called_verified() {
+    let mut w = World::new("restore-latest.yaml");
+    w.run_to(RestorePhase::Restoring);
+    w.step();
+    w.finish_job(RunKind::Restore, JobState::Succeeded(None));
+    w.run_to(RestorePhase::Failed);
+    assert_eq!(w.status.reason.as_deref(), Some("VerificationUnavailable"));
+    assert_eq!(w.replicas("webshop-backend"), 3);
+}
+
+#[test]
+fn writer_kinds_are_kept_apart() {
+    let mut w = World::new("restore-latest.yaml");
+    w.spec.stop_writers[1].kind = WorkloadKind::StatefulSet;
+    w.writers[1].kind = WorkloadKind::StatefulSet;
+    w.run_to(RestorePhase::Restoring);
+    assert_eq!(w.status.writers[1].kind, WorkloadKind::StatefulSet);
+}
