@@ -75,7 +75,10 @@ async fn encrypted_backup_restores_into_a_new_database_identically_and_again_wit
 
     // Again into the now populated database: clean (the default) drops and recreates.
     fx.pg
-        .psql("restored", "INSERT INTO public.customers (name) VALUES ('extra')")
+        .psql(
+            "restored",
+            "INSERT INTO public.customers (name) VALUES ('extra')",
+        )
         .unwrap();
     let out = fx
         .restore_run("restore", "restored", &[("TIDEMARK_AGE_IDENTITY", secret)])
@@ -99,7 +102,11 @@ async fn plain_gzip_backup_restores_with_psql() {
         .unwrap();
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
     let out = fx
-        .restore_run("restore", "plain_copy", &[("TIDEMARK_CREATE_DATABASE", "true")])
+        .restore_run(
+            "restore",
+            "plain_copy",
+            &[("TIDEMARK_CREATE_DATABASE", "true")],
+        )
         .run()
         .unwrap();
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
@@ -153,7 +160,10 @@ async fn selected_tables_data_only_restore_touches_only_those_tables() {
             "target",
             &[
                 ("TIDEMARK_RESTORE_CONTENT", "data-only"),
-                ("TIDEMARK_RESTORE_TABLES", "public.Audit Log,public.empty_table"),
+                (
+                    "TIDEMARK_RESTORE_TABLES",
+                    "public.Audit Log,public.empty_table",
+                ),
                 ("TIDEMARK_RESTORE_TRUNCATE", "true"),
             ],
         )
@@ -183,7 +193,12 @@ async fn selected_tables_data_only_restore_touches_only_those_tables() {
         )
         .run()
         .unwrap();
-    assert_eq!(out.code, Some(0), "empty table: nothing to duplicate: {}", out.stderr);
+    assert_eq!(
+        out.code,
+        Some(0),
+        "empty table: nothing to duplicate: {}",
+        out.stderr
+    );
     fx.pg
         .psql("target", "INSERT INTO public.empty_table VALUES (7)")
         .unwrap();
@@ -202,7 +217,10 @@ async fn selected_tables_data_only_restore_touches_only_those_tables() {
     let report = out.report.unwrap();
     assert_eq!(report["error"]["reason"], "RowCountMismatch");
     assert_eq!(report["restore"]["mismatchCount"], 1);
-    assert_eq!(report["restore"]["mismatches"][0]["table"], "public.empty_table");
+    assert_eq!(
+        report["restore"]["mismatches"][0]["table"],
+        "public.empty_table"
+    );
     assert_eq!(report["restore"]["mismatches"][0]["expected"], 0);
     assert_eq!(report["restore"]["mismatches"][0]["actual"], 1);
 }
@@ -273,7 +291,10 @@ async fn full_restore_without_clean_refuses_a_non_empty_database_and_fills_an_em
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
     fx.pg.create_database("busy").unwrap();
     fx.pg
-        .psql("busy", "CREATE TABLE keep_me (x int); INSERT INTO keep_me VALUES (42)")
+        .psql(
+            "busy",
+            "CREATE TABLE keep_me (x int); INSERT INTO keep_me VALUES (42)",
+        )
         .unwrap();
     let out = fx
         .restore_run("restore", "busy", &[("TIDEMARK_RESTORE_CLEAN", "false")])
@@ -289,7 +310,12 @@ async fn full_restore_without_clean_refuses_a_non_empty_database_and_fills_an_em
             .contains("refusing to restore into database busy")
     );
     assert_eq!(
-        fx.pg.psql("busy", "SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = 'public'").unwrap(),
+        fx.pg
+            .psql(
+                "busy",
+                "SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = 'public'"
+            )
+            .unwrap(),
         "keep_me"
     );
     // An existing empty database is fine without clean.

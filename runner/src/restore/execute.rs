@@ -5,12 +5,14 @@
 //! input. Anything else — a mismatch, a failed tool, a signal — kills the tools before
 //! their input ends and ends their server sessions, so the transaction rolls back.
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::sync::mpsc as std_mpsc;
 use std::time::Instant;
 
 use aws_sdk_s3::Client;
 use tidemark_crd::contract::manifest::Manifest;
+use tidemark_crd::contract::result::ErrorKind;
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
@@ -217,27 +219,28 @@ fn tool_env(db: &DbTarget, app: &str, min_messages: &str) -> Vec<(&'static str, 
 /// How long a failing part is given to report its own error.
 const SETTLE: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// Resolves when `tool` exits before it should: any exit when `any`, else a failure.
-async fn early_exit(tool: &ToolProcess, any: bool) -> Error {
-    match tool.wait().await {
-        Ok(status) if status.success() && any => Error::Internal(format!(
+/// The error of a tool that ended before its input did.
+async fn early_failure(tool: &ToolProcess, status: std::process::ExitStatus) -> Error {
+    if status.success() {
+        return Error::Internal(format!(
             "{} ended before the end of its input was released",
             tool.name
-        )),
-        Ok(status) if status.success() => std::future::pending().await,
-        Ok(status) => {
-            tokio::time::sleep(SETTLE / 10).await;
-            tool.failure(status)
-        }
-        Err(e) => e,
+        ));
     }
+    // Give the stderr thread a moment to collect the last lines.
+    tokio::time::sleep(SETTLE / 10).await;
+    tool.failure(status)
 }
 
 /// Resolves when the SQL route's pg_restore fails (never on the direct route).
 async fn early_exit_converter(tools: &Tools) -> Error {
-    match &tools.converter {
-        Some(c) => early_exit(c, false).await,
-        None => std::future::pending().await,
+    let Some(c) = &tools.converter else {
+        return std::future::pending().await;
+    };
+    match c.wait().await {
+        Ok(status) if status.success() => std::future::pending().await,
+        Ok(status) => early_failure(c, status).await,
+        Err(e) => e,
     }
 }
 
@@ -252,26 +255,55 @@ async fn drive(
 ) -> Result<Hashed> {
     let mut stop = shutdown.clone();
     let owner = &tools.owner;
+    let mut report = report;
+    let vanished = |_| Error::Internal("the stream thread vanished".into());
     let report = tokio::select! {
-        r = report => r.map_err(|_| Error::Internal("the stream thread vanished".into()))?,
+        r = &mut report => r.map_err(vanished)?,
         // The tool owning the transaction ended before its input did: it failed (or the
-        // gate did not hold — never reported as success).
-        e = early_exit(owner, true) => return Err(e),
+        // gate did not hold — never reported as success) ...
+        status = owner.wait() => {
+            let status = status?;
+            if status.signal().is_none() {
+                return Err(early_failure(owner, status).await);
+            }
+            // ... or the stream thread killed it (a decoding failure): its report
+            // has the cause.
+            tokio::select! {
+                r = &mut report => r.map_err(vanished)?,
+                sig = stop.wait() => return Err(Error::RestoreInterrupted(sig)),
+            }
+        }
         e = early_exit_converter(tools) => return Err(e),
         sig = stop.wait() => return Err(Error::RestoreInterrupted(sig)),
     };
     if !report.complete {
-        // Prefer the download's or the tool's own error over "the stream stopped".
-        if let Ok(Ok(Err(e))) = tokio::time::timeout(SETTLE, &mut *pump).await {
-            return Err(e);
+        let error = report
+            .error
+            .unwrap_or_else(|| Error::Internal("the stream stopped without a reason".into()));
+        // A configuration or integrity problem found by the stream is the cause.
+        if error.kind() != ErrorKind::Runtime {
+            return Err(error);
         }
+        // A tool that failed on its own (not killed by us) explains a broken pipe.
         tokio::time::sleep(SETTLE / 10).await;
-        if let Some(status) = owner.exited().filter(|s| !s.success()) {
+        if let Some(status) = owner
+            .exited()
+            .filter(|s| !s.success() && s.signal().is_none())
+        {
             return Err(owner.failure(status));
         }
-        return Err(report
-            .error
-            .unwrap_or_else(|| Error::Internal("the stream stopped without a reason".into())));
+        // The download's own error explains a stream that stopped receiving.
+        if matches!(
+            error,
+            Error::Stream {
+                context: "downloading the object",
+                ..
+            }
+        ) && let Ok(Ok(Err(e))) = tokio::time::timeout(SETTLE, &mut *pump).await
+        {
+            return Err(e);
+        }
+        return Err(error);
     }
     // The whole object went through: a differing object is the root cause of anything.
     check_object(manifest, &report.hashed)?;
