@@ -333,6 +333,22 @@ pub struct UploadArgs {
     /// Parts buffered or uploading at once; the stream waits when all are busy.
     #[arg(long, env = "TIDEMARK_PARTS_IN_FLIGHT", default_value_t = 3)]
     pub parts_in_flight: usize,
+    /// How the data object carries its SHA-256, which is known only when the stream
+    /// ends (the manifest always has it, in its body and its user metadata).
+    #[arg(long, env = "TIDEMARK_SHA256_STAMP", value_enum, default_value = "tag")]
+    pub sha256_stamp: Sha256Stamp,
+}
+
+/// Where the data object's SHA-256 is recorded on the object itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Sha256Stamp {
+    /// An object tag `sha256` (PutObjectTagging): no data is copied, and the object's
+    /// storage-class clock (minimum storage duration of STANDARD_IA, GLACIER_IR…) is
+    /// not restarted.
+    Tag,
+    /// User metadata `sha256`, by copying the object onto itself server-side with
+    /// replaced metadata: costs a full server-side copy of the backup.
+    Copy,
 }
 
 #[cfg(test)]

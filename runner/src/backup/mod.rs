@@ -1,10 +1,11 @@
 //! `backup`: snapshot → pg_dump → compression → encryption → SHA-256 → multipart upload
-//! → SHA-256 metadata → manifest. Any failure or signal before the upload completed
+//! → SHA-256 tag (or metadata) → manifest. Any failure or signal before the upload completed
 //! aborts it and stops pg_dump; nothing half-written is left.
 
 pub mod manifest;
 pub mod settings;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,8 +15,9 @@ use tidemark_crd::contract::result::BackupResult;
 use tokio::runtime::Handle;
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::cli::BackupArgs;
+use crate::cli::{BackupArgs, DumpFormat, RowCountMode, Sha256Stamp};
 use crate::error::{Error, Result};
+use crate::pg::archive_rows::ArchiveRowCounter;
 use crate::pg::binary;
 use crate::pg::dump::{DumpProcess, DumpSpec};
 use crate::pg::snapshot::SnapshotSession;
@@ -117,16 +119,21 @@ async fn in_snapshot(
     let body = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| Error::Internal(format!("manifest not serialisable: {e}")))?;
     let committed = async {
-        commit::stamp_sha256(
-            &client,
-            bucket,
-            &key,
-            totals.stored.bytes,
-            &sha256,
-            &settings.object,
-            args.s3.single_copy_max.0,
-        )
-        .await?;
+        match args.upload.sha256_stamp {
+            Sha256Stamp::Tag => commit::tag_sha256(&client, bucket, &key, &sha256).await?,
+            Sha256Stamp::Copy => {
+                commit::stamp_sha256(
+                    &client,
+                    bucket,
+                    &key,
+                    totals.stored.bytes,
+                    &sha256,
+                    &settings.object,
+                    args.s3.single_copy_max.0,
+                )
+                .await?
+            }
+        }
         commit::put_manifest(
             &client,
             bucket,
@@ -149,7 +156,7 @@ async fn in_snapshot(
 
 type Streamed = (
     StreamTotals,
-    std::collections::BTreeMap<String, i64>,
+    BTreeMap<String, i64>,
     Vec<aws_sdk_s3::types::CompletedPart>,
 );
 
@@ -167,11 +174,17 @@ async fn stream_and_upload(
     let (tx, rx) = mpsc::unbounded_channel();
     let sink = PartSink::new(tx, permits.clone(), Handle::current(), settings.part_size);
     let (mut dump, stdout) = DumpProcess::spawn(spec)?;
+    // Exact counts of a custom-format dump are read from the archive itself; other
+    // cases ask the server inside the snapshot (concurrently with the dump).
+    let from_archive = args.dump.row_count_mode == RowCountMode::Exact
+        && args.dump.dump_format == DumpFormat::Custom;
+    let counter = from_archive.then(ArchiveRowCounter::new);
     let handle = stream::spawn(
         stdout,
         settings.compression,
         settings.recipients.clone(),
         sink,
+        counter,
     )?;
     let mut stop = shutdown.clone();
     let result = {
@@ -182,10 +195,19 @@ async fn stream_and_upload(
                 .map_err(|_| Error::Internal("the stream thread vanished".into()))?
         };
         let work = async {
+            let counts = async {
+                if from_archive {
+                    Ok(BTreeMap::new())
+                } else {
+                    session
+                        .row_counts(&settings.filter, args.dump.row_count_mode)
+                        .await
+                }
+            };
             tokio::try_join!(
                 streamed,
                 upload.upload_parts(rx, permits.clone()),
-                session.row_counts(&settings.filter, args.dump.row_count_mode),
+                counts,
                 dump.wait_success(),
             )
         };
@@ -195,7 +217,21 @@ async fn stream_and_upload(
         }
     };
     match result {
-        Ok((totals, parts, tables, ())) => Ok((totals, tables, parts)),
+        Ok((totals, parts, tables, ())) => {
+            let tables = match &totals.row_counts {
+                Some(Ok(counted)) => counted.clone(),
+                Some(Err(why)) => {
+                    // Still inside the snapshot: the fallback counts the same data.
+                    tracing::warn!(reason = %why,
+                        "rows could not be counted from the archive; counting in the snapshot");
+                    session
+                        .row_counts(&settings.filter, RowCountMode::Exact)
+                        .await?
+                }
+                None => tables,
+            };
+            Ok((totals, tables, parts))
+        }
         Err(e) => {
             permits.close();
             dump.kill();

@@ -1,9 +1,10 @@
 //! PostgreSQL: connection settings, TLS, the snapshot transaction and row counts,
 //! table filters, choosing and running `pg_dump`.
 
+pub mod archive_rows;
 pub mod binary;
-pub mod connect;
 pub mod child;
+pub mod connect;
 pub mod dump;
 pub mod filter;
 pub mod snapshot;

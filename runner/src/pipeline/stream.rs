@@ -2,12 +2,14 @@
 //! compression → encryption → hash/part-cutting on one dedicated OS thread, so the
 //! async runtime only does network I/O.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::thread::JoinHandle;
 
 use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
+use crate::pg::archive_rows::ArchiveRowCounter;
 use crate::pipeline::sink::{PartSink, Stored};
 use crate::pipeline::stages::{Compress, CompressionSpec, Encrypt};
 
@@ -20,6 +22,9 @@ pub struct StreamTotals {
     /// Bytes read from `pg_dump`.
     pub raw_bytes: u64,
     pub stored: Stored,
+    /// Rows per table counted from the archive, when counting was asked for: the counts,
+    /// or why the archive could not be read.
+    pub row_counts: Option<Result<BTreeMap<String, i64>, String>>,
 }
 
 /// A running stream thread; its result arrives on a oneshot channel.
@@ -28,18 +33,19 @@ pub struct StreamHandle {
     pub thread: JoinHandle<()>,
 }
 
-/// Starts the stream thread over `input`.
+/// Starts the stream thread over `input`; with `counter`, rows are counted on the way.
 pub fn spawn<R: Read + Send + 'static>(
     input: R,
     compression: CompressionSpec,
     recipients: Vec<age::x25519::Recipient>,
     sink: PartSink,
+    counter: Option<ArchiveRowCounter>,
 ) -> Result<StreamHandle> {
     let (tx, done) = oneshot::channel();
     let thread = std::thread::Builder::new()
         .name("backup-stream".into())
         .spawn(move || {
-            let result = run(input, &compression, &recipients, sink);
+            let result = run(input, &compression, &recipients, sink, counter);
             let _ = tx.send(result);
         })
         .map_err(|e| Error::Internal(format!("cannot start the stream thread: {e}")))?;
@@ -52,6 +58,7 @@ pub fn run<R: Read>(
     compression: &CompressionSpec,
     recipients: &[age::x25519::Recipient],
     sink: PartSink,
+    mut counter: Option<ArchiveRowCounter>,
 ) -> Result<StreamTotals> {
     let encrypt =
         Encrypt::new(sink, recipients).map_err(|e| Error::stream("starting encryption", e))?;
@@ -67,6 +74,9 @@ pub fn run<R: Read>(
             Err(e) => return Err(Error::stream("reading pg_dump output", e)),
         };
         raw_bytes += n as u64;
+        if let Some(counter) = counter.as_mut() {
+            counter.feed(&block[..n]);
+        }
         compress
             .write_all(&block[..n])
             .map_err(|e| Error::stream("compressing, encrypting and buffering", e))?;
@@ -81,5 +91,9 @@ pub fn run<R: Read>(
     let stored = sink
         .finish()
         .map_err(|e| Error::stream("sending the last part", e))?;
-    Ok(StreamTotals { raw_bytes, stored })
+    Ok(StreamTotals {
+        raw_bytes,
+        stored,
+        row_counts: counter.map(ArchiveRowCounter::finish),
+    })
 }

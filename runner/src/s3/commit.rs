@@ -1,12 +1,12 @@
-//! After the data object is complete: stamp its SHA-256 into its user metadata (known
-//! only at the end of the stream, so the object is copied onto itself with replaced
-//! metadata, server-side), then write the manifest — the commit marker. If either step
-//! fails the data object is deleted again.
+//! After the data object is complete: record its SHA-256 on it (known only at the end of
+//! the stream: as an object tag by default, or in its user metadata by copying the
+//! object onto itself server-side), then write the manifest — the commit marker. If
+//! either step fails the data object is deleted again.
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, MetadataDirective,
+    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, MetadataDirective, Tag, Tagging,
 };
 
 use crate::apply_object_options;
@@ -19,6 +19,28 @@ use crate::s3::upload::DATA_CONTENT_TYPE;
 pub const MAX_SINGLE_COPY: u64 = 5 << 30;
 /// Part size of a multipart copy (10,000 of them cover 5 TiB).
 const COPY_PART: u64 = 1 << 30;
+
+/// Tags the data object with its SHA-256 (`sha256=<hex>`); no data is copied.
+pub async fn tag_sha256(client: &Client, bucket: &str, key: &str, sha256: &str) -> Result<()> {
+    let tag = Tag::builder()
+        .key(SHA256_METADATA)
+        .value(sha256)
+        .build()
+        .map_err(|e| crate::error::Error::Internal(format!("building the sha256 tag: {e}")))?;
+    let tagging = Tagging::builder()
+        .tag_set(tag)
+        .build()
+        .map_err(|e| crate::error::Error::Internal(format!("building the tag set: {e}")))?;
+    client
+        .put_object_tagging()
+        .bucket(bucket)
+        .key(key)
+        .tagging(tagging)
+        .send()
+        .await
+        .map_err(|e| classify(e, "PutObjectTagging", bucket, key))?;
+    Ok(())
+}
 
 /// Replaces the data object's user metadata with its SHA-256.
 pub async fn stamp_sha256(

@@ -96,6 +96,23 @@ impl Fixture {
         s3::download(&self.s3.client(), BUCKET, key).await.unwrap()
     }
 
+    /// The `sha256` object tag of `key` (the default way the data object carries it).
+    pub async fn sha256_tag(&self, key: &str) -> Option<String> {
+        let tags = self
+            .s3
+            .client()
+            .get_object_tagging()
+            .bucket(BUCKET)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        tags.tag_set()
+            .iter()
+            .find(|t| t.key() == "sha256")
+            .map(|t| t.value().to_string())
+    }
+
     pub async fn manifest(&self, key: &str) -> Manifest {
         serde_json::from_slice(&self.download(key).await).unwrap()
     }
