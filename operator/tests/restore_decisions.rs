@@ -944,3 +944,15 @@ fn writer_kinds_are_kept_apart() {
     w.run_to(RestorePhase::Restoring);
     assert_eq!(w.status.writers[1].kind, WorkloadKind::StatefulSet);
 }
+
+#[test]
+fn a_policy_deleted_after_resolving_fails_before_the_restore_and_restarts_writers() {
+    let mut w = World::new("restore-latest.yaml");
+    w.run_to(RestorePhase::Restoring);
+    w.policy = None;
+    let step = w.step();
+    assert!(created(&step).is_empty());
+    assert_eq!(w.status.reason.as_deref(), Some("PolicyNotFound"));
+    w.run_to(RestorePhase::Failed);
+    assert_eq!(w.replicas("webshop-backend"), 3);
+}

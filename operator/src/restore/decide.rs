@@ -527,6 +527,20 @@ fn restoring(i: &Inputs<'_>) -> Step {
     };
     let (name, tracked) = track(i, &mut s, RunKind::Restore);
     match tracked {
+        Tracked::Absent if source(i).is_none() => {
+            let policy = i.spec.source.policy_ref.as_ref().map(|p| p.name.as_str());
+            fail(
+                i,
+                s,
+                "PolicyNotFound",
+                format!(
+                    "source.policyRef.name: BackupPolicy {:?} no longer exists in namespace {:?}; \
+                     its bucket settings are needed to restore",
+                    policy.unwrap_or_default(),
+                    i.namespace
+                ),
+            )
+        }
         Tracked::Absent => {
             s.reason = Some("Restoring".into());
             s.message = Some(format!("restoring {key} into {}", target_database(i)));

@@ -1,10 +1,15 @@
 //! The RestoreRequest controller: pure deciding (observed → decide → step) apart from
 //! the I/O that reads the cluster and carries steps out.
 
+pub mod controller;
 pub mod decide;
+pub mod error;
+pub mod events;
 pub mod fields;
+pub mod io;
 pub mod observed;
 pub mod progress;
+pub mod reconcile;
 pub mod select;
 pub mod source;
 pub mod step;

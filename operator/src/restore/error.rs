@@ -1,0 +1,51 @@
+//! Errors of a RestoreRequest reconcile: API calls that failed (retried with backoff).
+//! Each names what was being done; none carries a secret (the operator never reads one).
+
+/// A failed reconcile step.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the RestoreRequest has no namespace")]
+    Unnamed,
+    #[error("reading RestoreRequest {0}: {1}")]
+    ReadRequest(String, #[source] kube::Error),
+    #[error("reading BackupPolicy {0}: {1}")]
+    ReadPolicy(String, #[source] kube::Error),
+    #[error("listing the Jobs of {0}: {1}")]
+    ListJobs(String, #[source] kube::Error),
+    #[error("listing the pods of {0}: {1}")]
+    ListPods(String, #[source] kube::Error),
+    #[error("reading writer {0}: {1}")]
+    ReadWriter(String, #[source] kube::Error),
+    #[error("creating Job {0}: {1}")]
+    CreateJob(String, #[source] kube::Error),
+    #[error("building Job {0}: {1}")]
+    BuildJob(String, String),
+    #[error("deleting Job {0}: {1}")]
+    DeleteJob(String, #[source] kube::Error),
+    #[error("scaling {0}: {1}")]
+    Scale(String, #[source] kube::Error),
+    #[error("writing the status of {0}: {1}")]
+    WriteStatus(String, #[source] kube::Error),
+    #[error("serializing the status of {0}: {1}")]
+    SerializeStatus(String, #[source] serde_json::Error),
+}
+
+impl Error {
+    /// Short label for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Unnamed => "unnamed",
+            Error::ReadRequest(..) => "read_request",
+            Error::ReadPolicy(..) => "read_policy",
+            Error::ListJobs(..) => "list_jobs",
+            Error::ListPods(..) => "list_pods",
+            Error::ReadWriter(..) => "read_writer",
+            Error::CreateJob(..) => "create_job",
+            Error::BuildJob(..) => "build_job",
+            Error::DeleteJob(..) => "delete_job",
+            Error::Scale(..) => "scale",
+            Error::WriteStatus(..) => "write_status",
+            Error::SerializeStatus(..) => "serialize_status",
+        }
+    }
+}
