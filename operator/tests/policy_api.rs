@@ -1,0 +1,545 @@
+//! API-call sequences of the BackupPolicy reconcile against kube's mock service
+//! (tower-test): each test scripts the requests the reconcile must make, in order, and
+//! the API server's answers, and checks what was sent.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use http::{Method, Request, Response};
+use kube::client::Body;
+use kube::runtime::controller::Action;
+use serde_json::{Value, json};
+use tidemark_crd::BackupPolicy;
+use tidemark_crd::contract::result::{
+    BackupResult, ErrorKind, Outcome, ReportedError, RunnerCommand, RunnerReport,
+};
+use tidemark_operator::context::{
+    Context, LeaderElectionConfig, LogFormat, OperatorConfig, WatchScope,
+};
+use tidemark_operator::controller::backup_policy::reconcile_policy;
+use tower_test::mock::{self, Handle};
+
+const NS: &str = "webshop";
+const UID: &str = "5d1c7a36-0000-4000-8000-000000000001";
+const JOBS: &str = "/apis/batch/v1/namespaces/webshop/jobs";
+const PODS: &str = "/api/v1/namespaces/webshop/pods";
+const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/webshop/events";
+const STATUS: &str = "/apis/tidemark.dev/v1alpha1/namespaces/webshop/backuppolicies/webshop/status";
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn policy(edit: impl FnOnce(&mut Value)) -> BackupPolicy {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/webshop-hourly.yaml"
+    ))
+    .unwrap();
+    let mut v: Value = serde_yaml::from_str(&text).unwrap();
+    v["metadata"]["uid"] = json!(UID);
+    v["metadata"]["generation"] = json!(2);
+    v["metadata"]["resourceVersion"] = json!("100");
+    v["metadata"]["creationTimestamp"] = json!("2026-11-23T08:00:00Z");
+    edit(&mut v);
+    serde_json::from_value(v).unwrap()
+}
+
+fn context(client: kube::Client) -> std::sync::Arc<Context> {
+    Context::new(
+        client,
+        OperatorConfig {
+            runner_image: "ghcr.io/tidemark-dev/tidemark-runner:test".into(),
+            namespaces: WatchScope::All,
+            metrics_addr: "127.0.0.1:0".parse().unwrap(),
+            leader: LeaderElectionConfig {
+                enabled: false,
+                lease_name: "tidemark-operator".into(),
+                lease_namespace: "default".into(),
+                identity: "test".into(),
+            },
+            log_format: LogFormat::Text,
+        },
+    )
+}
+
+type ApiHandle = Handle<Request<Body>, Response<Body>>;
+
+/// One expected request: method, path, and the JSON answer (status 200/201 or an error).
+struct Expect {
+    method: Method,
+    path: &'static str,
+    status: u16,
+    answer: Value,
+}
+
+fn expect(method: Method, path: &'static str, answer: Value) -> Expect {
+    Expect {
+        method,
+        path,
+        status: 200,
+        answer,
+    }
+}
+
+/// Serves the scripted requests in order and returns the bodies that were sent.
+async fn serve(mut handle: ApiHandle, script: Vec<Expect>) -> Vec<(String, Value)> {
+    let mut seen = Vec::new();
+    for e in script {
+        let (request, send) = tokio::time::timeout(Duration::from_secs(5), handle.next_request())
+            .await
+            .unwrap_or_else(|_| panic!("no request came; expected {} {}", e.method, e.path))
+            .expect("the service was dropped");
+        let uri = request.uri().to_string();
+        assert_eq!(request.method(), e.method, "request {uri}");
+        assert_eq!(request.uri().path(), e.path, "request {uri}");
+        let bytes = request.into_body().collect_bytes().await.unwrap();
+        let body: Value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        seen.push((uri, body));
+        send.send_response(
+            Response::builder()
+                .status(e.status)
+                .body(Body::from(serde_json::to_vec(&e.answer).unwrap()))
+                .unwrap(),
+        );
+    }
+    // Nothing more may be asked.
+    if let Ok(Some((request, _))) =
+        tokio::time::timeout(Duration::from_millis(200), handle.next_request()).await
+    {
+        panic!("unexpected request {} {}", request.method(), request.uri());
+    }
+    seen
+}
+
+fn list(kind: &str, items: Vec<Value>) -> Value {
+    json!({"apiVersion": "v1", "kind": format!("{kind}List"), "metadata": {"resourceVersion": "1"}, "items": items})
+}
+
+fn job(name: &str, scheduled: &str, condition: Option<(&str, &str)>) -> Value {
+    let mut status = json!({"startTime": scheduled});
+    if let Some((type_, reason)) = condition {
+        status["conditions"] = json!([{"type": type_, "status": "True", "reason": reason,
+            "message": "", "lastTransitionTime": "2026-11-23T10:02:00Z"}]);
+        if type_ == "Complete" {
+            status["completionTime"] = json!("2026-11-23T10:02:00Z");
+        }
+    }
+    json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {
+            "name": name, "namespace": NS, "uid": format!("job-{name}"),
+            "creationTimestamp": scheduled,
+            "labels": {"tidemark.dev/policy": "webshop", "tidemark.dev/run-kind": "backup",
+                       "app.kubernetes.io/managed-by": "tidemark-operator"},
+            "annotations": {"tidemark.dev/scheduled-time": scheduled},
+            "ownerReferences": [{"apiVersion": "tidemark.dev/v1alpha1", "kind": "BackupPolicy",
+                "name": "webshop", "uid": UID, "controller": true, "blockOwnerDeletion": true}]
+        },
+        "spec": {"template": {"spec": {"containers": []}}},
+        "status": status,
+    })
+}
+
+fn pod(job: &str, exit_code: i32, report: &RunnerReport) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {
+            "name": format!("{job}-abcde"), "namespace": NS,
+            "creationTimestamp": "2026-11-23T10:00:01Z",
+            "labels": {"job-name": job},
+            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": job,
+                "uid": format!("job-{job}"), "controller": true}]
+        },
+        "spec": {"containers": []},
+        "status": {"phase": if exit_code == 0 {"Succeeded"} else {"Failed"},
+            "containerStatuses": [{
+                "name": "runner", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"terminated": {"exitCode": exit_code,
+                    "reason": if exit_code == 0 {"Completed"} else {"Error"},
+                    "message": serde_json::to_string(report).unwrap(),
+                    "startedAt": "2026-11-23T10:00:02Z", "finishedAt": "2026-11-23T10:01:40Z"}}
+            }]}
+    })
+}
+
+fn backup_report(ok: bool) -> RunnerReport {
+    let mut r = RunnerReport::new(RunnerCommand::Backup, t("2026-11-23T10:00:02Z"), "0.1.0");
+    r.finished_at = t("2026-11-23T10:01:40Z");
+    if ok {
+        r.backup = Some(BackupResult {
+            key: "postgres/webshop/webshop/20261123T100002Z.dump.zst.age".into(),
+            manifest_key: "postgres/webshop/webshop/20261123T100002Z.dump.zst.age.manifest.json"
+                .into(),
+            stored_size: 4 * 1024 * 1024,
+            raw_size: 30 * 1024 * 1024,
+            sha256: "cd".repeat(32),
+            total_rows: 2000,
+            table_count: 5,
+            started_at: t("2026-11-23T10:00:02Z"),
+            completed_at: t("2026-11-23T10:01:39Z"),
+            duration_ms: 97_000,
+            server_version: "15.4".into(),
+            pg_dump_version: "15.4".into(),
+            database: "webshop".into(),
+        });
+    } else {
+        r.outcome = Outcome::Failed;
+        r.error = Some(ReportedError {
+            kind: ErrorKind::Runtime,
+            reason: "PgConnectFailed".into(),
+            message: "cannot connect to webshop-db.webshop.svc:5432: connection refused".into(),
+        });
+    }
+    r
+}
+
+fn event_answer() -> Value {
+    json!({"apiVersion": "events.k8s.io/v1", "kind": "Event",
+           "metadata": {"name": "e", "namespace": NS}, "eventTime": "2026-11-23T10:00:00.000000Z"})
+}
+
+fn status_of(body: &Value) -> &Value {
+    assert_eq!(body["apiVersion"], "tidemark.dev/v1alpha1");
+    assert_eq!(body["kind"], "BackupPolicy");
+    &body["status"]
+}
+
+fn condition<'a>(status: &'a Value, type_: &str) -> &'a Value {
+    status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == type_)
+        .unwrap()
+}
+
+async fn run(
+    p: BackupPolicy,
+    now: &str,
+    mut script: Vec<Expect>,
+) -> (Action, Vec<(String, Value)>) {
+    // The status write answers with the policy itself.
+    for e in &mut script {
+        if e.answer.is_null() {
+            e.answer = serde_json::to_value(&p).unwrap();
+        }
+    }
+    let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let client = kube::Client::new(service, "default");
+    let ctx = context(client);
+    let server = tokio::spawn(serve(handle, script));
+    let action = reconcile_policy(&p, &ctx, t(now)).await.unwrap();
+    drop(ctx);
+    (action, server.await.unwrap())
+}
+
+#[tokio::test]
+async fn creates_the_backup_job_at_the_tick() {
+    let p = policy(|v| {
+        v["status"] = json!({"lastScheduleTime": "2026-11-23T09:00:00Z",
+                             "lastVerificationScheduleTime": "2026-11-23T04:00:00Z",
+                             "lastRestoreTestScheduleTime": "2026-11-01T05:00:00Z"})
+    });
+    let created = job("webshop-backup-202611231000", "2026-11-23T10:00:00Z", None);
+    let (action, seen) = run(
+        p,
+        "2026-11-23T10:00:00.200Z",
+        vec![
+            expect(Method::GET, JOBS, list("Job", vec![])),
+            Expect {
+                status: 201,
+                ..expect(Method::POST, JOBS, created)
+            },
+            expect(Method::POST, EVENTS, event_answer()),
+            expect(Method::PATCH, STATUS, Value::Null),
+        ],
+    )
+    .await;
+    assert!(
+        seen[0]
+            .0
+            .contains("labelSelector=tidemark.dev%2Fpolicy%3Dwebshop"),
+        "{}",
+        seen[0].0
+    );
+    let job = &seen[1].1;
+    assert_eq!(job["metadata"]["name"], "webshop-backup-202611231000");
+    assert_eq!(job["metadata"]["ownerReferences"][0]["uid"], UID);
+    assert_eq!(
+        job["spec"]["template"]["spec"]["containers"][0]["image"],
+        "ghcr.io/tidemark-dev/tidemark-runner:test"
+    );
+    let event = &seen[2].1;
+    assert_eq!(event["reason"], "BackupStarted");
+    assert_eq!(event["type"], "Normal");
+    assert!(
+        seen[3].0.contains("fieldManager=tidemark-operator"),
+        "{}",
+        seen[3].0
+    );
+    assert!(seen[3].0.contains("force=true"), "{}", seen[3].0);
+    let status = status_of(&seen[3].1);
+    assert_eq!(status["lastScheduleTime"], "2026-11-23T10:00:00Z");
+    assert_eq!(status["nextScheduleTime"], "2026-11-23T11:00:00Z");
+    assert_eq!(status["active"][0]["name"], "webshop-backup-202611231000");
+    assert_eq!(status["observedGeneration"], 2);
+    assert_eq!(condition(status, "Ready")["status"], "True");
+    // Next look: the next tick (11:00) is before any other deadline.
+    assert_eq!(
+        action,
+        Action::requeue(Duration::from_millis(59 * 60 * 1000 + 59_800 + 100))
+    );
+}
+
+#[tokio::test]
+async fn an_existing_job_is_not_a_failure() {
+    // Another replica created the Job first: AlreadyExists, no event, status as usual.
+    let p = policy(|v| {
+        v["status"] = json!({"lastScheduleTime": "2026-11-23T09:00:00Z",
+                             "lastVerificationScheduleTime": "2026-11-23T04:00:00Z",
+                             "lastRestoreTestScheduleTime": "2026-11-01T05:00:00Z"})
+    });
+    let (_, seen) = run(
+        p,
+        "2026-11-23T10:00:01Z",
+        vec![
+            expect(Method::GET, JOBS, list("Job", vec![])),
+            Expect {
+                status: 409,
+                ..expect(
+                    Method::POST,
+                    JOBS,
+                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                           "reason": "AlreadyExists", "code": 409,
+                           "message": "jobs.batch \"webshop-backup-202611231000\" already exists"}),
+                )
+            },
+            expect(Method::PATCH, STATUS, Value::Null),
+        ],
+    )
+    .await;
+    assert_eq!(
+        status_of(&seen[2].1)["active"][0]["name"],
+        "webshop-backup-202611231000"
+    );
+}
+
+#[tokio::test]
+async fn skips_the_tick_while_the_previous_backup_is_active() {
+    let p = policy(|v| {
+        v["status"] = json!({"lastScheduleTime": "2026-11-23T10:00:00Z",
+                             "lastVerificationScheduleTime": "2026-11-23T04:00:00Z",
+                             "lastRestoreTestScheduleTime": "2026-11-01T05:00:00Z"})
+    });
+    let running = job("webshop-backup-202611231000", "2026-11-23T10:00:00Z", None);
+    let (_, seen) = run(
+        p,
+        "2026-11-23T11:00:01Z",
+        vec![
+            expect(Method::GET, JOBS, list("Job", vec![running])),
+            expect(Method::GET, PODS, list("Pod", vec![])),
+            expect(Method::PATCH, STATUS, Value::Null),
+            expect(Method::POST, EVENTS, event_answer()),
+        ],
+    )
+    .await;
+    let status = status_of(&seen[2].1);
+    assert_eq!(status["lastSkipped"]["reason"], "PreviousRunActive");
+    assert_eq!(
+        status["lastSkipped"]["scheduledTime"],
+        "2026-11-23T11:00:00Z"
+    );
+    assert_eq!(status["lastScheduleTime"], "2026-11-23T11:00:00Z");
+    assert_eq!(seen[3].1["reason"], "RunSkipped");
+    assert_eq!(seen[3].1["type"], "Warning");
+}
+
+#[tokio::test]
+async fn records_a_successful_backup_and_starts_retention() {
+    let p = policy(|v| {
+        v["status"] = json!({"lastScheduleTime": "2026-11-23T10:00:00Z",
+                             "lastVerificationScheduleTime": "2026-11-23T04:00:00Z",
+                             "lastRestoreTestScheduleTime": "2026-11-01T05:00:00Z",
+                             "active": [{"name": "webshop-backup-202611231000", "kind": "backup"}]})
+    });
+    let done = job(
+        "webshop-backup-202611231000",
+        "2026-11-23T10:00:00Z",
+        Some(("Complete", "CompletionsReached")),
+    );
+    let report = backup_report(true);
+    let prune = job(
+        "webshop-backup-202611231000-prune",
+        "2026-11-23T10:00:00Z",
+        None,
+    );
+    let (_, seen) = run(
+        p,
+        "2026-11-23T10:02:05Z",
+        vec![
+            expect(Method::GET, JOBS, list("Job", vec![done])),
+            expect(
+                Method::GET,
+                PODS,
+                list("Pod", vec![pod("webshop-backup-202611231000", 0, &report)]),
+            ),
+            Expect {
+                status: 201,
+                ..expect(Method::POST, JOBS, prune)
+            },
+            expect(Method::POST, EVENTS, event_answer()),
+            expect(Method::PATCH, STATUS, Value::Null),
+            expect(Method::POST, EVENTS, event_answer()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        seen[2].1["metadata"]["name"],
+        "webshop-backup-202611231000-prune"
+    );
+    assert_eq!(
+        seen[2].1["spec"]["template"]["spec"]["containers"][0]["args"][0],
+        "prune"
+    );
+    assert_eq!(seen[3].1["reason"], "PruneStarted");
+    let status = status_of(&seen[4].1);
+    let last = &status["lastBackup"];
+    assert_eq!(
+        last["key"],
+        "postgres/webshop/webshop/20261123T100002Z.dump.zst.age"
+    );
+    assert_eq!(last["size"], "4.0 MiB");
+    assert_eq!(last["jobName"], "webshop-backup-202611231000");
+    assert_eq!(status["backupCount"], 1);
+    assert_eq!(status["consecutiveFailures"], 0);
+    assert_eq!(
+        status["recordedJobs"],
+        json!(["webshop-backup-202611231000"])
+    );
+    assert_eq!(condition(status, "LastBackupSucceeded")["status"], "True");
+    assert_eq!(condition(status, "BackupFresh")["status"], "True");
+    assert_eq!(
+        status["active"],
+        json!([{"name": "webshop-backup-202611231000-prune", "kind": "prune",
+                "scheduledTime": "2026-11-23T10:00:00Z"}])
+    );
+    assert_eq!(seen[5].1["reason"], "BackupSucceeded");
+    assert!(
+        seen[5].1["note"]
+            .as_str()
+            .unwrap()
+            .contains("20261123T100002Z"),
+        "{}",
+        seen[5].1["note"]
+    );
+}
+
+#[tokio::test]
+async fn records_a_failed_backup_without_retention() {
+    let p = policy(|v| {
+        v["status"] = json!({"lastScheduleTime": "2026-11-23T10:00:00Z",
+                             "lastVerificationScheduleTime": "2026-11-23T04:00:00Z",
+                             "lastRestoreTestScheduleTime": "2026-11-01T05:00:00Z",
+                             "consecutiveFailures": 1})
+    });
+    let failed = job(
+        "webshop-backup-202611231000",
+        "2026-11-23T10:00:00Z",
+        Some(("Failed", "BackoffLimitExceeded")),
+    );
+    let report = backup_report(false);
+    let (_, seen) = run(
+        p,
+        "2026-11-23T10:02:05Z",
+        vec![
+            expect(Method::GET, JOBS, list("Job", vec![failed])),
+            expect(
+                Method::GET,
+                PODS,
+                list("Pod", vec![pod("webshop-backup-202611231000", 1, &report)]),
+            ),
+            expect(Method::PATCH, STATUS, Value::Null),
+            expect(Method::POST, EVENTS, event_answer()),
+        ],
+    )
+    .await;
+    let status = status_of(&seen[2].1);
+    assert_eq!(status["consecutiveFailures"], 2);
+    assert_eq!(status["lastFailure"]["reason"], "PgConnectFailed");
+    assert_eq!(status["lastFailure"]["kind"], "backup");
+    assert_eq!(status["lastFailure"]["exitCode"], 1);
+    assert!(status.get("lastBackup").is_none());
+    assert_eq!(
+        status["active"],
+        json!([]),
+        "an emptied list is sent to clear it"
+    );
+    let c = condition(status, "LastBackupSucceeded");
+    assert_eq!(c["status"], "False");
+    assert_eq!(c["reason"], "PgConnectFailed");
+    assert_eq!(seen[3].1["reason"], "BackupFailed");
+    assert_eq!(seen[3].1["type"], "Warning");
+}
+
+#[tokio::test]
+async fn an_invalid_spec_sets_ready_false_and_waits_for_a_change() {
+    let p = policy(|v| v["spec"]["schedule"] = json!("every hour"));
+    let (action, seen) = run(
+        p,
+        "2026-11-23T10:00:00Z",
+        vec![
+            expect(Method::GET, JOBS, list("Job", vec![])),
+            expect(Method::PATCH, STATUS, Value::Null),
+            expect(Method::POST, EVENTS, event_answer()),
+        ],
+    )
+    .await;
+    let status = status_of(&seen[1].1);
+    let ready = condition(status, "Ready");
+    assert_eq!(ready["status"], "False");
+    assert_eq!(ready["reason"], "InvalidSchedule");
+    assert!(
+        ready["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("spec.schedule: "),
+        "{}",
+        ready["message"]
+    );
+    assert_eq!(ready["observedGeneration"], 2);
+    assert!(status.get("nextScheduleTime").is_none());
+    assert_eq!(seen[2].1["reason"], "InvalidSchedule");
+    assert_eq!(seen[2].1["type"], "Warning");
+    assert_eq!(action, Action::await_change());
+}
+
+#[tokio::test]
+async fn an_unchanged_status_is_not_written_again() {
+    // Same invalid policy, already reported: one read, nothing written, no new event.
+    let p = policy(|v| v["spec"]["timeZone"] = json!("Mars/Olympus"));
+    let (_, seen) = run(
+        p.clone(),
+        "2026-11-23T10:00:00Z",
+        vec![
+            expect(Method::GET, JOBS, list("Job", vec![])),
+            expect(Method::PATCH, STATUS, Value::Null),
+            expect(Method::POST, EVENTS, event_answer()),
+        ],
+    )
+    .await;
+    let mut again = p;
+    again.status = Some(serde_json::from_value(status_of(&seen[1].1).clone()).unwrap());
+    let (action, _) = run(
+        again,
+        "2026-11-23T10:05:00Z",
+        vec![expect(Method::GET, JOBS, list("Job", vec![]))],
+    )
+    .await;
+    assert_eq!(action, Action::await_change());
+}
