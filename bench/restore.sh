@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Restore benchmark: `pg_restore` of a local custom-format file (single job, into a fresh
+# database) against the runner's streaming restore of the same dump from S3 (download,
+# SHA-256 checksum gate, age decryption, zstd decompression, pg_restore in one
+# transaction, row-count comparison), printing the ratio and the runner's peak RSS.
+#
+#   bench/restore.sh            # the backup benchmark's ≥ 2 GB dataset
+#   bench/restore.sh --quick    # ~10× smaller, a smoke run
+#   bench/restore.sh --clean    # remove the benchmark cache (.tidemark/bench) and exit
+#
+# Shares the setup and the cached datasets of bench/backup.sh (throwaway PostgreSQL and
+# SeaweedFS under .tidemark/bench). The decrypted local dump and the restored databases
+# are removed at the end; the source dataset stays cached (its size is printed).
+# Results: stdout and .tidemark/bench/restore-results-<size>.txt.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=../scripts/setup.sh
+source "$ROOT/scripts/setup.sh"
+
+QUICK=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) QUICK=1 ;;
+    --clean)
+      rm -rf "$TIDEMARK_STATE/bench"
+      echo "removed $TIDEMARK_STATE/bench"
+      exit 0 ;;
+    *) echo "usage: $0 [--quick] [--clean]" >&2; exit 2 ;;
+  esac
+done
+
+# Same datasets as bench/backup.sh (so a cached one is reused).
+if ((QUICK)); then
+  SCALE=10; ORDERS=250000; LABEL=quick
+else
+  SCALE=100; ORDERS=2500000; LABEL=full
+fi
+
+BENCH="$TIDEMARK_STATE/bench"
+PG_DIR="$BENCH/pg"
+WEED_DIR="$BENCH/weed-restore"
+mkdir -p "$BENCH"
+PG_BIN="$TIDEMARK_PG_BIN"
+RUNNER="$ROOT/target/release/tidemark-runner"
+RESULTS="$BENCH/restore-results-$LABEL.txt"
+DUMP="$BENCH/restore-local.dump"
+PIDS=()
+
+log() { printf '\033[1;35m[bench]\033[0m %s\n' "$*" >&2; }
+as_pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+psql_q() { "$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 "$@"; }
+cleanup() {
+  rm -f "$DUMP" "$BENCH/restore-identity.txt"
+  if [[ -n "${PGPORT:-}" ]]; then
+    for db in bench_restore_baseline bench_restore_runner; do
+      psql_q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+    done
+  fi
+  [[ -f "$PG_DIR/data/postmaster.pid" ]] && as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" stop -m fast >/dev/null 2>&1 || true
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WEED_DIR"
+  log "benchmark cache kept: $(du -sh "$BENCH" 2>/dev/null | cut -f1) in $BENCH (bench/restore.sh --clean removes it)"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now() { date +%s.%N; }
+ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+secs() { python3 -c "print(f'{$2-$1:.2f}')"; }
+
+log "building the runner (release)"
+cargo build --release -q -p tidemark-runner --manifest-path "$ROOT/Cargo.toml"
+
+# --- PostgreSQL (the backup benchmark's cluster and datasets) -------------------------
+PG_PORT=$(free_port)
+if [[ ! -f "$PG_DIR/data/PG_VERSION" ]]; then
+  log "initdb $PG_DIR"
+  mkdir -p "$PG_DIR"
+  [[ $(id -u) -eq 0 ]] && chown postgres "$PG_DIR"
+  as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
+fi
+as_pg "$PG_BIN/postgres" -D "$PG_DIR/data" -p "$PG_PORT" -c listen_addresses=127.0.0.1 \
+  -c unix_socket_directories="$PG_DIR" -c fsync=off -c synchronous_commit=off \
+  -c full_page_writes=off -c shared_buffers=256MB -c max_wal_size=8GB \
+  -c checkpoint_timeout=30min >"$BENCH/postgres.log" 2>&1 &
+PIDS+=($!)
+until "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; do sleep 0.2; done
+export PGHOST=127.0.0.1 PGPORT=$PG_PORT PGUSER=postgres PGSSLMODE=disable
+
+DB="bench_s${SCALE}_o${ORDERS}"
+if [[ "$(psql_q -d postgres -c "SELECT 1 FROM pg_database WHERE datname='$DB'")" != 1 ]] ||
+   [[ "$(psql_q -d "$DB" -c "SELECT obj_description('public.orders'::regclass)" 2>/dev/null)" != complete ]]; then
+  log "dataset $DB missing: generating it with bench/backup.sh's recipe"
+  psql_q -d postgres -c "DROP DATABASE IF EXISTS \"$DB\"" -c "CREATE DATABASE \"$DB\""
+  "$PG_BIN/pgbench" -q -i -s "$SCALE" -d "$DB" >/dev/null 2>&1
+  psql_q -d "$DB" <<SQL
+CREATE TABLE public.orders (id bigint PRIMARY KEY, customer text, placed timestamptz,
+  status text, address text, items jsonb, notes text);
+INSERT INTO public.orders
+SELECT g, 'customer-' || (g % 50000), '2026-01-01'::timestamptz + g * interval '7 seconds',
+       (ARRAY['new','paid','shipped','delivered','returned'])[1 + g % 5],
+       (g % 997) || ' Harbour Street, Flat ' || (g % 31) || ', Tidemark ' || lpad((g % 9973)::text, 5, '0'),
+       jsonb_build_object('lines', jsonb_build_array(
+           jsonb_build_object('sku', 'SKU-' || (g % 5000), 'qty', 1 + g % 4, 'price', (g % 10000) / 100.0),
+           jsonb_build_object('sku', 'SKU-' || ((g * 7) % 5000), 'qty', 1 + g % 3, 'price', (g % 7000) / 100.0)),
+         'channel', (ARRAY['web','app','phone'])[1 + g % 3], 'coupon', CASE WHEN g % 11 = 0 THEN 'SAVE10' END),
+       'Customer note ' || md5(g::text) || ' ' || repeat('please leave at the door ', 1 + g % 3)
+         || substr(md5((g * 7)::text) || md5((g * 13)::text) || md5((g * 17)::text), 1, 16 + g % 80)
+FROM generate_series(1, $ORDERS) g;
+COMMENT ON TABLE public.orders IS 'complete';
+VACUUM ANALYZE;
+SQL
+fi
+
+# --- SeaweedFS (fresh per run) --------------------------------------------------------
+rm -rf "$WEED_DIR"; mkdir -p "$WEED_DIR/log"
+S3_PORT=$(free_port)
+AK=benchkey; SK="bench-secret-$RANDOM$RANDOM"
+cat >"$WEED_DIR/creds.json" <<JSON
+{"identities":[{"name":"bench","credentials":[{"accessKey":"$AK","secretKey":"$SK"}],"actions":["Admin","Read","Write","List","Tagging"]}]}
+JSON
+ports=(); for _ in $(seq 11); do ports+=("$(free_port)"); done
+weed -logdir="$WEED_DIR/log" mini -dir="$WEED_DIR/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+  -master.port="${ports[0]}" -master.port.grpc="${ports[1]}" -volume.port="${ports[2]}" \
+  -volume.port.grpc="${ports[3]}" -filer.port="${ports[4]}" -filer.port.grpc="${ports[5]}" \
+  -s3.port="$S3_PORT" -s3.port.grpc="${ports[6]}" -s3.port.iceberg="${ports[7]}" \
+  -s3.port.lance="${ports[8]}" -admin.port="${ports[9]}" -admin.port.grpc="${ports[10]}" \
+  -s3.config="$WEED_DIR/creds.json" -s3.localSocket="$WEED_DIR/s3.sock" \
+  -filer.localSocket="$WEED_DIR/filer.sock" -s3.autoCreateBucket=false \
+  -master.telemetry=false -webdav=false -admin.ui=false >"$WEED_DIR/weed.log" 2>&1 &
+PIDS+=($!)
+until curl -sf "http://127.0.0.1:$S3_PORT/healthz" >/dev/null; do sleep 0.2; done
+export AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+ENDPOINT="http://127.0.0.1:$S3_PORT"
+"$TIDEMARK_VENV/bin/python" - "$ENDPOINT" <<'PY'
+import sys, boto3
+boto3.client("s3", endpoint_url=sys.argv[1]).create_bucket(Bucket="bench")
+PY
+
+age-keygen -o "$BENCH/restore-identity.txt" 2>/dev/null
+RECIPIENT=$(grep -o 'age1[0-9a-z]*' "$BENCH/restore-identity.txt")
+runner_env=(TIDEMARK_S3_BUCKET=bench TIDEMARK_S3_ENDPOINT="$ENDPOINT" TIDEMARK_S3_FORCE_PATH_STYLE=true
+  TIDEMARK_POLICY_NAMESPACE=bench TIDEMARK_POLICY_NAME="$DB"
+  TIDEMARK_TERMINATION_LOG="$BENCH/termination-log" RUST_LOG=warn)
+
+log "[$DB] backup with the runner (zstd -3, age) to have something to restore"
+env "${runner_env[@]}" PGDATABASE="$DB" TIDEMARK_AGE_RECIPIENTS="$RECIPIENT" "$RUNNER" backup >/dev/null
+KEY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["backup"]["key"])' "$BENCH/termination-log")
+
+log "[$DB] the same dump as a local custom-format file (age -d | zstd -d)"
+"$TIDEMARK_VENV/bin/python" - "$ENDPOINT" "$KEY" <<'PY' | age -d -i "$BENCH/restore-identity.txt" | zstd -d -q >"$DUMP"
+import sys, boto3, shutil
+body = boto3.client("s3", endpoint_url=sys.argv[1]).get_object(Bucket="bench", Key=sys.argv[2])["Body"]
+shutil.copyfileobj(body, sys.stdout.buffer, 1 << 20)
+PY
+DUMP_SIZE=$(stat -c %s "$DUMP")
+
+log "[$DB] baseline: pg_restore -d (fresh database, single job) from the local file"
+psql_q -d postgres -c "DROP DATABASE IF EXISTS bench_restore_baseline" -c "CREATE DATABASE bench_restore_baseline"
+t0=$(now); "$PG_BIN/pg_restore" --exit-on-error -d bench_restore_baseline "$DUMP"; t1=$(now)
+T_BASE=$(secs "$t0" "$t1")
+rm -f "$DUMP"
+psql_q -d postgres -c "DROP DATABASE bench_restore_baseline"
+
+log "[$DB] runner: GetObject → SHA-256 gate → age → zstd → pg_restore --single-transaction, counts"
+psql_q -d postgres -c "DROP DATABASE IF EXISTS bench_restore_runner"
+/usr/bin/time -f '%e %M' -o "$BENCH/time.txt" env "${runner_env[@]}" PGDATABASE=bench_restore_runner \
+  TIDEMARK_CREATE_DATABASE=true TIDEMARK_RESTORE_CLEAN=false \
+  TIDEMARK_AGE_IDENTITY="$(grep AGE-SECRET-KEY "$BENCH/restore-identity.txt")" "$RUNNER" restore >/dev/null
+read -r T_RUNNER RSS <"$BENCH/time.txt"
+read -r STREAM STORED COMPARED < <(python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))["restore"]
+print(r["durationMs"] / 1000, r["storedSize"], r["tablesCompared"])' "$BENCH/termination-log")
+psql_q -d postgres -c "DROP DATABASE bench_restore_runner"
+
+{
+  echo "# tidemark restore benchmark ($LABEL) $(date -u +%FT%TZ), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+  cat <<EOF
+dataset                      $DB
+custom dump size             $DUMP_SIZE bytes ($(python3 -c "print(f'{$DUMP_SIZE/1e9:.2f}')") GB), stored $STORED bytes (zstd -3 + age)
+pg_restore (local file)      ${T_BASE} s   (single job, fresh database)
+runner                       ${T_RUNNER} s   (process wall time: selection, download, gate, age, zstd, pg_restore, $COMPARED row counts)
+runner restore phase         ${STREAM} s   (report durationMs: GetObject to COMMIT)
+runner peak RSS              $((RSS / 1024)) MiB   (target <= 64)
+RATIO pg_restore/runner wall time  $(ratio "$T_BASE" "$T_RUNNER")   (target >= 0.9)
+RATIO   restore phase only           $(ratio "$T_BASE" "$STREAM")
+EOF
+} | tee "$RESULTS"
