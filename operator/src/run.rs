@@ -1,10 +1,17 @@
-//! `tidemark-operator run`: connect, resolve the settings, and run the controllers
-//! until a shutdown signal.
+//! `tidemark-operator run`: connect, resolve the settings, serve /metrics /healthz
+//! /readyz, and run the controllers (only while leading, with `--leader-election`) until
+//! a shutdown signal.
+
+use std::sync::Arc;
 
 use anyhow::Context as _;
 
 use crate::cli::RunArgs;
 use crate::context::Context;
+use crate::controller::{Shutdown, run_backup_policies, shutdown_from};
+use crate::http::{self, Readiness};
+use crate::leader::{LeaderConfig, Leadership};
+use crate::metrics::Metrics;
 
 /// Runs the operator until SIGTERM/SIGINT.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -21,9 +28,95 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         "starting tidemark-operator"
     );
     let ctx = Context::new(client, config);
-    let shutdown = crate::controller::shutdown_from(shutdown_signal());
-    crate::controller::run_backup_policies(ctx, shutdown).await;
-    tracing::info!("controllers stopped");
+    let shutdown = shutdown_from(shutdown_signal());
+    let metrics = Arc::new(Metrics::new());
+    let readiness = Readiness::default();
+
+    let server = tokio::spawn(http::serve(
+        ctx.config.metrics_addr,
+        metrics.clone(),
+        readiness.clone(),
+        shutdown.clone(),
+    ));
+
+    let work = {
+        let (ctx, metrics, readiness, shutdown) = (
+            ctx.clone(),
+            metrics.clone(),
+            readiness.clone(),
+            shutdown.clone(),
+        );
+        move || {
+            controllers(
+                ctx.clone(),
+                metrics.clone(),
+                readiness.clone(),
+                shutdown.clone(),
+            )
+        }
+    };
+    let result = if ctx.config.leader.enabled {
+        lead_and_run(&ctx, &metrics, &readiness, shutdown.clone(), work).await
+    } else {
+        metrics.set_leader(true);
+        work().await;
+        Ok(())
+    };
+    server.abort();
+    tracing::info!("tidemark-operator stopped");
+    result
+}
+
+/// The controllers: BackupPolicy and RestoreRequest, side by side.
+async fn controllers(
+    ctx: Arc<Context>,
+    metrics: Arc<Metrics>,
+    readiness: Readiness,
+    shutdown: Shutdown,
+) {
+    futures::future::join(
+        run_backup_policies(ctx.clone(), metrics.clone(), readiness, shutdown.clone()),
+        crate::restore::controller::run(ctx, metrics, shutdown),
+    )
+    .await;
+}
+
+/// Runs `work` only while this replica holds the Lease; a standby is ready (it serves
+/// /readyz) but schedules nothing. Steps down on shutdown so a standby takes over at once.
+async fn lead_and_run<F, Fut>(
+    ctx: &Context,
+    metrics: &Metrics,
+    readiness: &Readiness,
+    shutdown: Shutdown,
+    work: F,
+) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let l = &ctx.config.leader;
+    let config = LeaderConfig::new(&l.lease_namespace, &l.lease_name, &l.identity);
+    let mut leadership = Leadership::start(ctx.client.clone(), &config)
+        .await
+        .context("starting leader election (--leader-election)")?;
+    let mut changes = leadership.subscribe();
+    let (m, r) = (metrics, readiness.clone());
+    let follow = async move {
+        loop {
+            let leading = *changes.borrow_and_update();
+            m.set_leader(leading);
+            r.set_standby(!leading);
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        _ = leadership.run(work) => {},
+        () = shutdown => {},
+        () = follow => {},
+    }
+    leadership.step_down().await;
     Ok(())
 }
 

@@ -17,7 +17,8 @@ use tidemark_crd::contract::result::{
 use tidemark_operator::context::{
     Context, LeaderElectionConfig, LogFormat, OperatorConfig, WatchScope,
 };
-use tidemark_operator::controller::backup_policy::reconcile_policy;
+use tidemark_operator::controller::backup_policy::{PolicyState, reconcile_policy};
+use tidemark_operator::metrics::Metrics;
 use tower_test::mock::{self, Handle};
 
 const NS: &str = "webshop";
@@ -42,6 +43,8 @@ fn policy(edit: impl FnOnce(&mut Value)) -> BackupPolicy {
     v["metadata"]["generation"] = json!(2);
     v["metadata"]["resourceVersion"] = json!("100");
     v["metadata"]["creationTimestamp"] = json!("2026-11-23T08:00:00Z");
+    // Webhook alerts only where a test asks for them.
+    v["spec"].as_object_mut().unwrap().remove("notifications");
     edit(&mut v);
     serde_json::from_value(v).unwrap()
 }
@@ -219,11 +222,16 @@ fn condition<'a>(status: &'a Value, type_: &str) -> &'a Value {
         .unwrap()
 }
 
-async fn run(
+async fn run(p: BackupPolicy, now: &str, script: Vec<Expect>) -> (Action, Vec<(String, Value)>) {
+    let (action, seen, _) = run_with_metrics(p, now, script).await;
+    (action, seen)
+}
+
+async fn run_with_metrics(
     p: BackupPolicy,
     now: &str,
     mut script: Vec<Expect>,
-) -> (Action, Vec<(String, Value)>) {
+) -> (Action, Vec<(String, Value)>, String) {
     // The status write answers with the policy itself.
     for e in &mut script {
         if e.answer.is_null() {
@@ -232,11 +240,12 @@ async fn run(
     }
     let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
     let client = kube::Client::new(service, "default");
-    let ctx = context(client);
+    let state = PolicyState::new(context(client), std::sync::Arc::new(Metrics::new()));
     let server = tokio::spawn(serve(handle, script));
-    let action = reconcile_policy(&p, &ctx, t(now)).await.unwrap();
-    drop(ctx);
-    (action, server.await.unwrap())
+    let action = reconcile_policy(&p, &state, t(now)).await.unwrap();
+    let metrics = state.metrics.render().unwrap();
+    drop(state);
+    (action, server.await.unwrap(), metrics)
 }
 
 #[tokio::test]
@@ -443,6 +452,8 @@ async fn records_a_successful_backup_and_starts_retention() {
 #[tokio::test]
 async fn records_a_failed_backup_without_retention() {
     let p = policy(|v| {
+        v["spec"]["notifications"] =
+            json!({"webhookUrlSecretRef": {"name": "webshop-alerts", "key": "webhook-url"}});
         v["status"] = json!({"lastScheduleTime": "2026-11-23T10:00:00Z",
                              "lastVerificationScheduleTime": "2026-11-23T04:00:00Z",
                              "lastRestoreTestScheduleTime": "2026-11-01T05:00:00Z",
@@ -454,7 +465,7 @@ async fn records_a_failed_backup_without_retention() {
         Some(("Failed", "BackoffLimitExceeded")),
     );
     let report = backup_report(false);
-    let (_, seen) = run(
+    let (_, seen, metrics) = run_with_metrics(
         p,
         "2026-11-23T10:02:05Z",
         vec![
@@ -466,9 +477,35 @@ async fn records_a_failed_backup_without_retention() {
             ),
             expect(Method::PATCH, STATUS, Value::Null),
             expect(Method::POST, EVENTS, event_answer()),
+            // The BackupFailed alert reads the webhook Secret, which is missing: a Warning
+            // event says so, and the reconcile still succeeds.
+            Expect {
+                status: 404,
+                ..expect(
+                    Method::GET,
+                    "/api/v1/namespaces/webshop/secrets/webshop-alerts",
+                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                           "reason": "NotFound", "code": 404,
+                           "message": "secrets \"webshop-alerts\" not found"}),
+                )
+            },
+            expect(Method::POST, EVENTS, event_answer()),
         ],
     )
     .await;
+    assert_eq!(seen[5].1["reason"], "AlertFailed");
+    assert!(
+        seen[5].1["note"]
+            .as_str()
+            .unwrap()
+            .contains("webshop-alerts"),
+        "{}",
+        seen[5].1["note"]
+    );
+    assert!(
+        metrics.contains("kind=\"backup\"") && metrics.contains("PgConnectFailed"),
+        "{metrics}"
+    );
     let status = status_of(&seen[2].1);
     assert_eq!(status["consecutiveFailures"], 2);
     assert_eq!(status["lastFailure"]["reason"], "PgConnectFailed");

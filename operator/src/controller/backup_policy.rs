@@ -19,16 +19,19 @@ use super::error::Error;
 use super::events;
 use super::finalizer::{self, FinalizerStep};
 use super::policy_io::{Created, create_job, read_jobs, write_status};
+use crate::alerts;
 use crate::context::Context;
 use crate::jobs::policy::{BuildError, JobDefaults, backup_job};
 use crate::jobs::verify::verify_job;
 use crate::jobs::{prune::prune_job, purge::purge_job, restore_test::restore_test_job};
+use crate::metrics::{self, Metrics};
 use crate::naming::{RunKind, request_job_name};
 use crate::policy::conditions::READY;
 use crate::policy::decide::{Inputs, Launch, decide};
 use crate::policy::observed::JobState;
 use crate::policy::status::{StatusInputs, StatusOutcome, compute};
 use crate::policy::validate::{SpecError, validate};
+use crate::schedule::Schedule;
 use crate::time::{to_chrono, to_k8s};
 
 /// Longest time between two reconciles of a valid policy (a safety net for missed
@@ -40,17 +43,33 @@ pub const WAKE_SLACK: Duration = Duration::from_millis(100);
 /// State shared by the BackupPolicy controllers.
 pub struct PolicyState {
     pub ctx: Arc<Context>,
+    pub metrics: Arc<Metrics>,
     pub backoff: Backoff,
+    /// HTTP client for webhook alerts (`None` if it could not be built: alerts are then
+    /// reported as failed, never fatal).
+    pub webhooks: Option<reqwest::Client>,
 }
 
 impl PolicyState {
-    pub fn new(ctx: Arc<Context>) -> Arc<Self> {
+    pub fn new(ctx: Arc<Context>, metrics: Arc<Metrics>) -> Arc<Self> {
+        let webhooks = match alerts::http_client() {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook alerts are unavailable");
+                None
+            }
+        };
         Arc::new(Self {
             ctx,
+            metrics,
             backoff: Backoff::default(),
+            webhooks,
         })
     }
 }
+
+/// Controller name in metrics.
+pub const METRICS_NAME: &str = "backuppolicy";
 
 fn key(policy: &BackupPolicy) -> String {
     format!(
@@ -105,10 +124,14 @@ pub async fn reconcile(policy: Arc<BackupPolicy>, st: Arc<PolicyState>) -> Resul
             .map(|()| Action::await_change()),
         FinalizerStep::Gone => Ok(Action::await_change()),
         FinalizerStep::Purge => purge(&policy, ctx).await,
-        FinalizerStep::None => reconcile_policy(&policy, ctx, Utc::now()).await,
+        FinalizerStep::None => reconcile_policy(&policy, &st, Utc::now()).await,
     };
-    if result.is_ok() {
-        st.backoff.succeeded(&key);
+    match &result {
+        Ok(_) => {
+            st.backoff.succeeded(&key);
+            st.metrics.observe_reconcile(METRICS_NAME, None);
+        }
+        Err(e) => st.metrics.observe_reconcile(METRICS_NAME, Some(e.kind())),
     }
     result
 }
@@ -124,9 +147,10 @@ pub fn error_policy(policy: Arc<BackupPolicy>, error: &Error, st: Arc<PolicyStat
 /// The normal reconcile of a live policy.
 pub async fn reconcile_policy(
     policy: &BackupPolicy,
-    ctx: &Context,
+    st: &PolicyState,
     now: DateTime<Utc>,
 ) -> Result<Action, Error> {
+    let ctx = &*st.ctx;
     let name = policy.name_any();
     let previous = policy.status.clone().unwrap_or_default();
     let created = policy
@@ -192,10 +216,15 @@ pub async fn reconcile_policy(
         },
         to_k8s(now).unwrap_or(Time(Timestamp::UNIX_EPOCH)),
     );
-    if outcome.status != previous {
+    let changed = outcome.status != previous;
+    if changed {
         write_status(&ctx.client, policy, &outcome.status).await?;
     }
     after_status(policy, ctx, &previous, &outcome, invalid.as_ref()).await;
+    record_metrics(policy, &st.metrics, &outcome, now);
+    if changed {
+        alert(policy, st, policy.status.as_ref(), &outcome.status, now).await;
+    }
 
     Ok(match invalid {
         Some(_) => Action::await_change(),
@@ -302,6 +331,93 @@ async fn purge(policy: &BackupPolicy, ctx: &Context) -> Result<Action, Error> {
             )
             .await;
             Ok(Action::await_change())
+        }
+    }
+}
+
+/// Prometheus series of a policy after a reconcile.
+fn record_metrics(policy: &BackupPolicy, m: &Metrics, outcome: &StatusOutcome, now: DateTime<Utc>) {
+    let ns = policy.namespace().unwrap_or_default();
+    let name = policy.name_any();
+    for r in &outcome.recorded {
+        let reason = match &r.outcome {
+            crate::policy::results::RunOutcome::Succeeded => "Completed",
+            crate::policy::results::RunOutcome::Failed { reason, .. } => reason.as_str(),
+        };
+        m.observe_run(
+            &ns,
+            &name,
+            r.kind,
+            metrics::Outcome::of(r.succeeded()),
+            reason,
+            r.duration_seconds(),
+        );
+    }
+    let s = &outcome.status;
+    if let Some(b) = &s.last_backup {
+        m.set_last_success(&ns, &name, b.completed_at);
+        m.set_backup_size(&ns, &name, u64::try_from(b.stored_bytes).unwrap_or(0));
+    }
+    if let Some(v) = &s.last_verification {
+        m.set_verification(&ns, &name, v.passed);
+    }
+    if let Some(t) = &s.last_restore_test {
+        m.set_restore_test(&ns, &name, t.passed, t.restore_duration_seconds);
+    }
+    let spec = &policy.spec;
+    if let Some(seconds) = Schedule::parse(
+        &spec.schedule,
+        &spec.time_zone,
+        "spec.schedule",
+        "spec.timeZone",
+    )
+    .ok()
+    .and_then(|sch| metrics::expected_interval(&sch, now))
+    {
+        m.set_expected_interval(&ns, &name, seconds);
+    }
+}
+
+/// Sends the webhook alert for the status change, if the policy asks for one. A failed
+/// delivery is a Warning event, never a failed reconcile.
+async fn alert(
+    policy: &BackupPolicy,
+    st: &PolicyState,
+    previous: Option<&tidemark_crd::backup_policy::BackupPolicyStatus>,
+    new: &tidemark_crd::backup_policy::BackupPolicyStatus,
+    now: DateTime<Utc>,
+) {
+    let ns = policy.namespace().unwrap_or_default();
+    let name = policy.name_any();
+    let (Some(a), Some(n)) = (
+        alerts::alert_for(previous, new, &policy.spec, &ns, &name, now),
+        &policy.spec.notifications,
+    ) else {
+        return;
+    };
+    let sent = match &st.webhooks {
+        None => Err("no HTTP client for webhooks".to_string()),
+        Some(http) => {
+            match alerts::read_webhook_url(st.ctx.client.clone(), &ns, &n.webhook_url_secret_ref)
+                .await
+            {
+                Ok(url) => alerts::send(http, &url, &a)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    };
+    match sent {
+        Ok(()) => tracing::info!(policy = %key(policy), event = ?a.event, "alert sent"),
+        Err(e) => {
+            tracing::warn!(policy = %key(policy), event = ?a.event, error = %e, "alert not delivered");
+            publish(
+                &st.ctx,
+                policy,
+                events::alert_failed(&format!("{:?}", a.event), &e),
+            )
+            .await;
         }
     }
 }

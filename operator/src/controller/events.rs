@@ -129,6 +129,17 @@ pub fn build_failed(name: &str, error: &str) -> Event {
     }
 }
 
+/// A webhook alert could not be delivered (the error never contains the URL).
+pub fn alert_failed(event: &str, error: &str) -> Event {
+    Event {
+        type_: EventType::Warning,
+        reason: "AlertFailed".to_string(),
+        note: Some(truncate(format!("alert {event} not delivered: {error}"))),
+        action: "Alert".to_string(),
+        secondary: None,
+    }
+}
+
 /// Event notes are limited to 1 KiB by the API server.
 fn truncate(mut s: String) -> String {
     const MAX: usize = 1000;

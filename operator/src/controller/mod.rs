@@ -22,7 +22,9 @@ use kube::runtime::{Controller, watcher};
 use tidemark_crd::BackupPolicy;
 
 use crate::context::{CONTROLLER_NAME, Context, WatchScope};
+use crate::http::Readiness;
 use crate::jobs::builder::labels;
+use crate::metrics::Metrics;
 
 /// A shutdown signal that several controllers can wait on.
 pub type Shutdown = Shared<BoxFuture<'static, ()>>;
@@ -49,25 +51,59 @@ fn apis(ctx: &Context) -> Vec<(Api<BackupPolicy>, Api<Job>)> {
     }
 }
 
-/// Runs the BackupPolicy controllers until `shutdown`.
-pub async fn run_backup_policies(ctx: Arc<Context>, shutdown: Shutdown) {
-    let state = backup_policy::PolicyState::new(ctx.clone());
+/// Runs the BackupPolicy controllers until `shutdown`; `readiness` turns synced once
+/// every policy watch has its initial list.
+pub async fn run_backup_policies(
+    ctx: Arc<Context>,
+    metrics: Arc<Metrics>,
+    readiness: Readiness,
+    shutdown: Shutdown,
+) {
+    let state = backup_policy::PolicyState::new(ctx.clone(), metrics.clone());
     let managed = format!("{}={CONTROLLER_NAME}", labels::MANAGED_BY);
-    let controllers = apis(&ctx).into_iter().map(|(policies, jobs)| {
-        Controller::new(policies, watcher::Config::default())
-            .owns(jobs, watcher::Config::default().labels(&managed))
-            .graceful_shutdown_on(shutdown.clone())
-            .run(
-                backup_policy::reconcile,
-                backup_policy::error_policy,
-                state.clone(),
-            )
-            .for_each(|res| async move {
-                match res {
-                    Ok((obj, _)) => tracing::debug!(policy = %obj, "reconciled"),
-                    Err(e) => tracing::debug!(error = %e, "reconcile error"),
-                }
-            })
-    });
-    futures::future::join_all(controllers).await;
+    let mut stores = Vec::new();
+    let controllers: Vec<_> = apis(&ctx)
+        .into_iter()
+        .map(|(policies, jobs)| {
+            let controller = Controller::new(policies, watcher::Config::default())
+                .owns(jobs, watcher::Config::default().labels(&managed));
+            stores.push(controller.store());
+            let metrics = metrics.clone();
+            controller
+                .graceful_shutdown_on(shutdown.clone())
+                .run(
+                    backup_policy::reconcile,
+                    backup_policy::error_policy,
+                    state.clone(),
+                )
+                .for_each(move |res| {
+                    let metrics = metrics.clone();
+                    async move {
+                        match res {
+                            Ok((obj, _)) => tracing::debug!(policy = %obj, "reconciled"),
+                            // A deleted policy: its series go too.
+                            Err(kube::runtime::controller::Error::ObjectNotFound(obj)) => {
+                                metrics.forget_policy(
+                                    obj.namespace.as_deref().unwrap_or_default(),
+                                    &obj.name,
+                                );
+                            }
+                            Err(e) => tracing::debug!(error = %e, "reconcile error"),
+                        }
+                    }
+                })
+        })
+        .collect();
+    let synced = readiness.clone();
+    let ready = async move {
+        for store in stores {
+            if store.wait_until_ready().await.is_err() {
+                return;
+            }
+        }
+        synced.set_synced(true);
+        tracing::info!("BackupPolicy caches synced");
+    };
+    futures::future::join(futures::future::join_all(controllers), ready).await;
+    readiness.set_synced(false);
 }
