@@ -264,7 +264,7 @@ def test_namespaced_install_has_no_cluster_wide_rbac(namespaced_install: tuple[s
     for b in bindings:
         assert b["subjects"] == [{"kind": "ServiceAccount", "name": sa, "namespace": ns}]
     lease_rules = roles[(ns, f"{name}-leader-election")]["rules"]
-    assert grants(lease_rules) == {("coordination.k8s.io", "leases", v) for v in ("create", "get", "update")}
+    assert grants(lease_rules) == {("coordination.k8s.io", "leases", v) for v in ("create", "get", "patch")}
     assert [r.get("resourceNames") for r in lease_rules if "get" in r["verbs"]] == [["tidemark-operator"]]
     for obj in objects:
         assert_valid_for_kind(obj)
