@@ -125,3 +125,42 @@ impl RestoreContent {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command, RestoreContent};
+
+    #[test]
+    fn restore_flags_parse_tables_repeatable_and_comma_separated() {
+        let cli = Cli::try_parse_from([
+            "tidemark-runner",
+            "restore",
+            "--policy-namespace",
+            "shop",
+            "--policy-name",
+            "webshop",
+            "--s3-bucket",
+            "b",
+            "--content",
+            "data-only",
+            "--tables",
+            "public.a",
+            "--tables",
+            "public.b,sales.c",
+            "--truncate",
+            "--no-clean",
+        ])
+        .unwrap();
+        let Command::Restore(args) = cli.command else {
+            panic!("parsed as another subcommand")
+        };
+        let o = &args.options;
+        assert_eq!(o.content, RestoreContent::DataOnly);
+        assert_eq!(o.tables, vec!["public.a", "public.b", "sales.c"]);
+        assert!(o.truncate && o.no_clean && o.clean && !o.create_database);
+        assert_eq!(o.maintenance_database, "postgres");
+    }
+}

@@ -108,7 +108,10 @@ mod tests {
         assert_eq!(parse_identities(&text).unwrap().len(), 2);
         assert!(parse_identities("").unwrap().is_empty());
         let secret = "AGE-SECRET-KEY-1NOTAVALIDKEYATALL";
-        let e = parse_identities(secret).unwrap_err().to_string();
+        let Err(e) = parse_identities(secret) else {
+            panic!("must fail")
+        };
+        let e = e.to_string();
         assert!(e.contains(AGE_IDENTITY_ENV), "{e}");
         assert!(!e.contains("NOTAVALIDKEY"), "{e}");
     }
