@@ -127,6 +127,29 @@ async fn a_byte_flipped_in_the_last_part_is_caught_by_the_gate_and_rolled_back()
         )
         .unwrap();
     assert_eq!(left, "0");
+
+    // The SQL route: a selected table's data comes early in the archive, so
+    // `pg_restore -f -` finishes long before the end; psql's input is still held, so
+    // its TRUNCATE and the restored rows roll back.
+    fx.pg
+        .psql("target", "DELETE FROM public.\"Audit Log\" WHERE id > 5")
+        .unwrap();
+    let damaged = fx.pg.fingerprints("target").unwrap();
+    let out = fx
+        .restore_run(
+            "restore",
+            "target",
+            &[
+                ("TIDEMARK_RESTORE_CONTENT", "data-only"),
+                ("TIDEMARK_RESTORE_TABLES", "public.Audit Log"),
+                ("TIDEMARK_RESTORE_TRUNCATE", "true"),
+            ],
+        )
+        .run()
+        .unwrap();
+    assert_eq!(out.code, Some(3), "stderr: {}", out.stderr);
+    assert_eq!(out.report.unwrap()["error"]["reason"], "ChecksumMismatch");
+    assert_eq!(fx.pg.fingerprints("target").unwrap(), damaged);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
