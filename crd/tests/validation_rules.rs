@@ -119,6 +119,12 @@ fn cel_cases() -> Vec<Broken> {
             message: "spec.backup: set exactly one of backup.latest (true), backup.key or backup.before",
         },
         Broken {
+            what: "an encrypted policy's restore test without the identity",
+            base: policy,
+            patch: json!({"spec": {"restoreTest": {"decryptionIdentitySecretRef": null}}}),
+            message: "spec.restoreTest: restoreTest.decryptionIdentitySecretRef is required when encryption is set",
+        },
+        Broken {
             what: "a target without a database",
             base: restore,
             patch: json!({"spec": {"target": {"connection": {"host": null, "database": null, "userSecretRef": null, "passwordSecretRef": null}}}}),

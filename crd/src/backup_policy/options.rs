@@ -290,6 +290,11 @@ pub struct RestoreTest {
     /// Where to restore.
     #[serde(default)]
     pub target: RestoreTestTarget,
+    /// age identity (`AGE-SECRET-KEY-1…`) that decrypts the backups, from a Secret key;
+    /// required when `spec.encryption` is set. Keeping it in the cluster lets the
+    /// cluster read backups: create it only if automated restore tests are worth that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decryption_identity_secret_ref: Option<SecretKeyRef>,
     /// Maximum run time of the restore-test Job.
     #[serde(default = "default_restore_test_deadline")]
     #[schemars(range(min = 60, max = 604_800))]

@@ -1,5 +1,6 @@
 //! `BackupPolicy` spec: when, what, how, where and how long.
 
+use kube::core::Rule;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +52,11 @@ use crate::common::{DatabaseConnection, JobTemplate, S3Destination};
     )
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!has(self.encryption) || !has(self.restoreTest) || !self.restoreTest.enabled || has(self.restoreTest.decryptionIdentitySecretRef)")
+        .message("restoreTest.decryptionIdentitySecretRef is required when encryption is set: a restore test must decrypt the backup")
+        .field_path(".restoreTest"),
+)]
 pub struct BackupPolicySpec {
     /// Cron schedule of backups, five fields (`minute hour day-of-month month
     /// day-of-week`) or a macro such as `@hourly`; evaluated in `timeZone`.

@@ -145,6 +145,9 @@ pub fn restore_test_job(
         .filter(|t| t.enabled)
         .ok_or(BuildError::NotConfigured("spec.restoreTest"))?;
     let mut env = policy_env(policy, &ns);
+    if let Some(identity) = &test.decryption_identity_secret_ref {
+        env.push(env::secret("TIDEMARK_AGE_IDENTITY", identity));
+    }
     let mut mounts = storage_mounts(policy);
     let mut sidecars = Vec::new();
     let mut sidecar_volumes: Vec<Volume> = Vec::new();
