@@ -580,3 +580,136 @@ async fn an_unchanged_status_is_not_written_again() {
     .await;
     assert_eq!(action, Action::await_change());
 }
+
+const POLICY: &str = "/apis/tidemark.dev/v1alpha1/namespaces/webshop/backuppolicies/webshop";
+
+async fn reconcile_once(p: BackupPolicy, script: Vec<Expect>) -> (Action, Vec<(String, Value)>) {
+    let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let client = kube::Client::new(service, "default");
+    let state = PolicyState::new(context(client), std::sync::Arc::new(Metrics::new()));
+    let server = tokio::spawn(serve(handle, script));
+    let action = tidemark_operator::controller::backup_policy::reconcile(
+        std::sync::Arc::new(p),
+        state.clone(),
+    )
+    .await
+    .unwrap();
+    drop(state);
+    (action, server.await.unwrap())
+}
+
+fn deleting(v: &mut Value) {
+    v["spec"]["deletionPolicy"] = json!("Delete");
+    v["metadata"]["finalizers"] = json!(["tidemark.dev/purge"]);
+    v["metadata"]["deletionTimestamp"] = json!("2026-11-23T12:00:00Z");
+}
+
+#[tokio::test]
+async fn delete_policy_adds_the_purge_finalizer_first() {
+    let p = policy(|v| {
+        v["spec"]["deletionPolicy"] = json!("Delete");
+        v["metadata"]["finalizers"] = json!(["example.com/other"]);
+    });
+    let answer = serde_json::to_value(&p).unwrap();
+    let (action, seen) = reconcile_once(p, vec![expect(Method::PATCH, POLICY, answer)]).await;
+    assert_eq!(
+        seen[0].1,
+        json!({"metadata": {"finalizers": ["example.com/other", "tidemark.dev/purge"],
+                            "resourceVersion": "100"}})
+    );
+    assert_eq!(action, Action::await_change());
+}
+
+#[tokio::test]
+async fn a_deleted_delete_policy_starts_the_purge_job_and_waits() {
+    let p = policy(deleting);
+    let (action, seen) = reconcile_once(
+        p,
+        vec![
+            expect(Method::GET, JOBS, list("Job", vec![])),
+            Expect {
+                status: 201,
+                ..expect(
+                    Method::POST,
+                    JOBS,
+                    job("webshop-purge", "2026-11-23T12:00:00Z", None),
+                )
+            },
+            expect(Method::POST, EVENTS, event_answer()),
+        ],
+    )
+    .await;
+    let job = &seen[1].1;
+    assert_eq!(job["metadata"]["name"], "webshop-purge");
+    let env = job["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap();
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "TIDEMARK_PRUNE_ALL" && e["value"] == "true"),
+        "{env:?}"
+    );
+    assert_eq!(seen[2].1["reason"], "PurgeStarted");
+    assert_eq!(action, Action::await_change(), "the Job's changes wake it");
+}
+
+#[tokio::test]
+async fn a_finished_purge_releases_the_finalizer() {
+    let p = policy(deleting);
+    let answer = serde_json::to_value(&p).unwrap();
+    let done = job(
+        "webshop-purge",
+        "2026-11-23T12:00:00Z",
+        Some(("Complete", "CompletionsReached")),
+    );
+    let (_, seen) = reconcile_once(
+        p,
+        vec![
+            expect(Method::GET, JOBS, list("Job", vec![done])),
+            expect(Method::GET, PODS, list("Pod", vec![])),
+            expect(Method::POST, EVENTS, event_answer()),
+            expect(Method::PATCH, POLICY, answer),
+        ],
+    )
+    .await;
+    assert_eq!(seen[2].1["reason"], "PurgeSucceeded");
+    assert_eq!(
+        seen[3].1,
+        json!({"metadata": {"finalizers": [], "resourceVersion": "100"}})
+    );
+}
+
+#[tokio::test]
+async fn a_failed_purge_keeps_the_policy_and_says_why() {
+    let p = policy(deleting);
+    let failed = job(
+        "webshop-purge",
+        "2026-11-23T12:00:00Z",
+        Some(("Failed", "BackoffLimitExceeded")),
+    );
+    let (action, seen) = reconcile_once(
+        p,
+        vec![
+            expect(Method::GET, JOBS, list("Job", vec![failed])),
+            expect(Method::GET, PODS, list("Pod", vec![])),
+            expect(Method::POST, EVENTS, event_answer()),
+        ],
+    )
+    .await;
+    assert_eq!(seen[2].1["reason"], "PurgeFailed");
+    assert_eq!(seen[2].1["type"], "Warning");
+    assert_eq!(action, Action::await_change());
+}
+
+#[tokio::test]
+async fn switching_to_retain_removes_our_finalizer_only() {
+    let p = policy(|v| {
+        v["metadata"]["finalizers"] = json!(["tidemark.dev/purge", "example.com/other"]);
+    });
+    let answer = serde_json::to_value(&p).unwrap();
+    let (_, seen) = reconcile_once(p, vec![expect(Method::PATCH, POLICY, answer)]).await;
+    assert_eq!(
+        seen[0].1,
+        json!({"metadata": {"finalizers": ["example.com/other"], "resourceVersion": "100"}})
+    );
+}
