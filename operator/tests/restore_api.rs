@@ -47,6 +47,7 @@ fn request(status: Value) -> RestoreRequest {
     v["metadata"]["generation"] = json!(1);
     v["metadata"]["resourceVersion"] = json!("100");
     v["metadata"]["creationTimestamp"] = json!("2026-11-23T10:29:00Z");
+    v["metadata"]["finalizers"] = json!(["tidemark.dev/restart-writers"]);
     if !status.is_null() {
         v["status"] = status;
     }
@@ -267,18 +268,38 @@ fn runner_pod(report: &RunnerReport, exit_code: i32) -> Value {
 
 #[tokio::test]
 async fn resolves_from_the_inventory_saves_replicas_scales_down_then_creates_the_restore_job() {
-    // Pending: the clock starts; nothing is read but the policy.
+    // Pending: our finalizer first (writers are never left stopped by a deletion), then
+    // the clock starts; nothing is read but the policy.
+    let mut fresh = request(Value::Null);
+    fresh.metadata.finalizers = None;
     let rr = request(Value::Null);
-    let (_, seen) = reconcile(
-        &rr,
+    let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let ctx = context(kube::Client::new(service, "default"));
+    let server = tokio::spawn(serve(
+        handle,
         vec![
+            expect(Method::GET, RR, serde_json::to_value(&fresh).unwrap()),
+            expect(Method::PATCH, RR, serde_json::to_value(&rr).unwrap()),
             expect(Method::GET, POLICY, policy()),
-            expect(Method::PATCH, RR_STATUS, Value::Null),
+            expect(Method::PATCH, RR_STATUS, serde_json::to_value(&rr).unwrap()),
             expect(Method::POST, EVENTS, event_answer()),
         ],
+    ));
+    reconcile_at(
+        &fresh,
+        &ctx,
+        &Metrics::new(),
+        "2026-11-23T10:30:00Z".parse().unwrap(),
     )
-    .await;
-    let status = sent_status(&seen[1]);
+    .await
+    .unwrap();
+    drop(ctx);
+    let seen = server.await.unwrap();
+    assert_eq!(
+        seen[1].1,
+        json!({"metadata": {"finalizers": ["tidemark.dev/restart-writers"], "resourceVersion": "100"}})
+    );
+    let status = sent_status(&seen[3]);
     assert_eq!(status["phase"], "Resolving");
     assert_eq!(status["startedAt"], "2026-11-23T10:30:00Z");
 
@@ -491,10 +512,16 @@ async fn a_failed_restore_job_restores_the_writers_and_ends_failed() {
             expect(Method::GET, WORKER, deployment("webshop-worker", 2)),
             expect(Method::GET, PODS, pods("webshop-worker", 2)),
             expect(Method::PATCH, RR_STATUS, Value::Null),
+            expect(Method::PATCH, RR, Value::Null),
             expect(Method::POST, EVENTS, event_answer()),
         ],
     )
     .await;
+    assert_eq!(
+        seen[8].1,
+        json!({"metadata": {"finalizers": [], "resourceVersion": "100"}}),
+        "the finished request lets go"
+    );
     let status = sent_status(&seen[7]);
     assert_eq!(status["phase"], "Failed");
     assert_eq!(status["writers"][0]["restarted"], true);
@@ -505,7 +532,8 @@ async fn a_failed_restore_job_restores_the_writers_and_ends_failed() {
     assert_eq!(action, Action::await_change());
 
     // A finished request: one read, nothing else.
-    let rr = request(status);
+    let mut rr = request(status);
+    rr.metadata.finalizers = None;
     let (action, seen) = reconcile(&rr, vec![]).await;
     assert!(seen.is_empty());
     assert_eq!(action, Action::await_change());
@@ -524,6 +552,7 @@ async fn an_unknown_policy_fails_without_touching_anything() {
             not_found(Method::GET, POLICY),
             expect(Method::GET, JOBS, list("Job", vec![])),
             expect(Method::PATCH, RR_STATUS, Value::Null),
+            expect(Method::PATCH, RR, Value::Null),
             expect(Method::POST, EVENTS, event_answer()),
         ],
     )
@@ -538,7 +567,7 @@ async fn an_unknown_policy_fails_without_touching_anything() {
     assert!(status.get("writers").is_none());
     assert!(status.get("resolvedBackup").is_none());
     assert_eq!(condition(&status, "Succeeded")["reason"], "PolicyNotFound");
-    assert_eq!(seen[3].1["type"], "Warning");
+    assert_eq!(seen[4].1["type"], "Warning");
     assert_eq!(action, Action::await_change());
 }
 
@@ -578,7 +607,8 @@ async fn restore_metrics_count_the_outcome_and_duration() {
             expect(Method::GET, RR, rr_json.clone()),
             not_found(Method::GET, POLICY),
             expect(Method::GET, JOBS, list("Job", vec![])),
-            expect(Method::PATCH, RR_STATUS, rr_json),
+            expect(Method::PATCH, RR_STATUS, rr_json.clone()),
+            expect(Method::PATCH, RR, rr_json),
             expect(Method::POST, EVENTS, event_answer()),
         ],
     ));
@@ -596,4 +626,80 @@ async fn restore_metrics_count_the_outcome_and_duration() {
         text.contains("tidemark_restore_duration_seconds_sum{namespace=\"webshop\"} 2.0"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn deleting_an_unfinished_request_stops_the_job_restarts_writers_then_lets_go() {
+    let saved = json!({
+        "phase": "Restoring",
+        "startedAt": "2026-11-23T10:29:30Z",
+        "phaseTimings": [{"phase": "Restoring", "startedAt": "2026-11-23T10:29:50Z"}],
+        "resolvedBackup": {"key": NEWEST, "completedAt": "2026-11-23T09:00:40Z", "sha256": "ab"},
+        "writers": [
+            {"kind": "Deployment", "name": "webshop-backend", "previousReplicas": 3, "restarted": false},
+            {"kind": "Deployment", "name": "webshop-worker", "previousReplicas": 2, "restarted": false}
+        ],
+        "jobs": {"restore": "webshop-restore-latest-restore"}
+    });
+    let mut rr = request(saved);
+    rr.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        "2026-11-23T10:30:00Z".parse().unwrap(),
+    ));
+    let running = restore_job(None);
+    let (_, seen) = reconcile(
+        &rr,
+        vec![
+            expect(Method::GET, POLICY, policy()),
+            expect(Method::GET, JOBS, list("Job", vec![running.clone()])),
+            expect(Method::GET, PODS, list("Pod", vec![])),
+            expect(Method::PATCH, RR_STATUS, Value::Null),
+            expect(
+                Method::DELETE,
+                "/apis/batch/v1/namespaces/webshop/jobs/webshop-restore-latest-restore",
+                running.clone(),
+            ),
+            expect(Method::POST, EVENTS, event_answer()),
+        ],
+    )
+    .await;
+    let status = sent_status(&seen[3]);
+    assert_eq!(status["phase"], "RestartingWriters");
+    assert_eq!(status["reason"], "Deleted");
+    assert_eq!(seen[4].1["propagationPolicy"], "Foreground");
+
+    // Job gone, writers back, then the finalizer goes.
+    let mut rr2 = request(status);
+    rr2.metadata.deletion_timestamp = rr.metadata.deletion_timestamp.clone();
+    let (_, seen) = reconcile(
+        &rr2,
+        vec![
+            expect(Method::GET, POLICY, policy()),
+            expect(Method::GET, JOBS, list("Job", vec![])),
+            expect(Method::GET, BACKEND, deployment("webshop-backend", 0)),
+            expect(Method::GET, PODS, pods("webshop-backend", 0)),
+            expect(Method::GET, WORKER, deployment("webshop-worker", 0)),
+            expect(Method::GET, PODS, pods("webshop-worker", 0)),
+            expect(Method::PATCH, BACKEND, deployment("webshop-backend", 3)),
+            expect(Method::PATCH, WORKER, deployment("webshop-worker", 2)),
+        ],
+    )
+    .await;
+    assert_eq!(seen[6].1, json!({"spec": {"replicas": 3}}));
+    let (_, seen) = reconcile(
+        &rr2,
+        vec![
+            expect(Method::GET, POLICY, policy()),
+            expect(Method::GET, JOBS, list("Job", vec![])),
+            expect(Method::GET, BACKEND, deployment("webshop-backend", 3)),
+            expect(Method::GET, PODS, pods("webshop-backend", 3)),
+            expect(Method::GET, WORKER, deployment("webshop-worker", 2)),
+            expect(Method::GET, PODS, pods("webshop-worker", 2)),
+            expect(Method::PATCH, RR_STATUS, Value::Null),
+            expect(Method::PATCH, RR, Value::Null),
+            expect(Method::POST, EVENTS, event_answer()),
+        ],
+    )
+    .await;
+    assert_eq!(sent_status(&seen[6])["phase"], "Failed");
+    assert_eq!(seen[7].1["metadata"]["finalizers"], json!([]));
 }

@@ -68,6 +68,7 @@ struct World {
     jobs: Vec<ObservedJob>,
     writers: Vec<Workload>,
     now: DateTime<Utc>,
+    deleting: bool,
 }
 
 impl World {
@@ -93,6 +94,7 @@ impl World {
             jobs: Vec::new(),
             writers,
             now: t("2026-11-23T10:30:00Z"),
+            deleting: false,
         }
     }
 
@@ -111,6 +113,7 @@ impl World {
             policy,
             jobs: &self.jobs,
             writers: &self.writers,
+            deleting: self.deleting,
             now: self.now,
         })
     }
@@ -954,5 +957,35 @@ fn a_policy_deleted_after_resolving_fails_before_the_restore_and_restarts_writer
     assert!(created(&step).is_empty());
     assert_eq!(w.status.reason.as_deref(), Some("PolicyNotFound"));
     w.run_to(RestorePhase::Failed);
+    assert_eq!(w.replicas("webshop-backend"), 3);
+}
+
+#[test]
+fn deleting_an_unfinished_request_stops_its_job_and_restarts_the_writers() {
+    let mut w = World::new("restore-latest.yaml");
+    w.run_to(RestorePhase::Restoring);
+    w.step();
+    w.deleting = true;
+    let step = w.step();
+    assert_eq!(
+        step.actions,
+        vec![Action::DeleteJob {
+            name: "rr-restore".into()
+        }]
+    );
+    assert_eq!(w.status.reason.as_deref(), Some("Deleted"));
+    assert_eq!(w.status.phase, RestorePhase::RestartingWriters);
+    w.run_to(RestorePhase::Failed);
+    assert_eq!(w.replicas("webshop-backend"), 3);
+    assert_eq!(w.replicas("webshop-worker"), 3);
+}
+
+#[test]
+fn deleting_a_request_that_never_started_just_ends_it() {
+    let mut w = World::new("restore-latest.yaml");
+    w.deleting = true;
+    let step = w.step();
+    assert!(step.actions.is_empty());
+    assert_eq!(w.status.phase, RestorePhase::Failed);
     assert_eq!(w.replicas("webshop-backend"), 3);
 }

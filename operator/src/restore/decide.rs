@@ -29,7 +29,7 @@ use crate::policy::observed::{JobState, PodProblem};
 
 /// How soon to look again after moving to the next phase.
 pub const SOON: Duration = Duration::from_secs(1);
-/// How often to look at writers being stopped or started.
+/// How often to look at writers' pods going away.
 pub const WRITER_POLL: Duration = Duration::from_secs(2);
 /// Fallback look at running Jobs (their changes wake the controller anyway).
 pub const JOB_POLL: Duration = Duration::from_secs(30);
@@ -43,6 +43,16 @@ pub fn decide(i: &Inputs<'_>) -> Step {
     let phase = i.status.phase;
     if phase.is_terminal() {
         return Step::idle();
+    }
+    if i.deleting && phase != RestorePhase::RestartingWriters {
+        return fail(
+            i,
+            next(i),
+            "Deleted",
+            "the RestoreRequest was deleted before it finished: its running Job is stopped \
+             (an unfinished restore rolls back) and the writers are restarted"
+                .to_string(),
+        );
     }
     if phase == RestorePhase::Pending {
         return start(i);
@@ -876,7 +886,8 @@ fn restarting_writers(i: &Inputs<'_>) -> Step {
         }
     }
     if !actions.is_empty() {
-        return commit(i, s, actions, Vec::new(), Some(WRITER_POLL));
+        // Scaling up is confirmed by the next read of `spec.replicas`.
+        return commit(i, s, actions, Vec::new(), Some(SOON));
     }
     let mut events = Vec::new();
     if let Some(failure) = recorded_failure(&s).cloned() {

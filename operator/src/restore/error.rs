@@ -28,6 +28,8 @@ pub enum Error {
     WriteStatus(String, #[source] kube::Error),
     #[error("serializing the status of {0}: {1}")]
     SerializeStatus(String, #[source] serde_json::Error),
+    #[error("updating the finalizers of {0}: {1}")]
+    Finalizer(String, #[source] kube::Error),
 }
 
 impl Error {
@@ -46,6 +48,7 @@ impl Error {
             Error::Scale(..) => "scale",
             Error::WriteStatus(..) => "write_status",
             Error::SerializeStatus(..) => "serialize_status",
+            Error::Finalizer(..) => "finalizer",
         }
     }
 }

@@ -247,13 +247,13 @@ pub fn status_body(status: &RestoreRequestStatus) -> Result<serde_json::Value, s
 }
 
 /// Writes the status subresource with server-side apply (field manager
-/// `tidemark-operator`, forced).
+/// `tidemark-operator`, forced); returns the request as stored.
 pub async fn write_status(
     client: &kube::Client,
     ns: &str,
     name: &str,
     status: &RestoreRequestStatus,
-) -> Result<(), Error> {
+) -> Result<RestoreRequest, Error> {
     let body = status_body(status).map_err(|e| Error::SerializeStatus(name.to_string(), e))?;
     Api::<RestoreRequest>::namespaced(client.clone(), ns)
         .patch_status(
@@ -262,6 +262,5 @@ pub async fn write_status(
             &Patch::Apply(&body),
         )
         .await
-        .map_err(|e| Error::WriteStatus(format!("{ns}/{name}"), e))?;
-    Ok(())
+        .map_err(|e| Error::WriteStatus(format!("{ns}/{name}"), e))
 }

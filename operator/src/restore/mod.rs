@@ -6,6 +6,7 @@ pub mod decide;
 pub mod error;
 pub mod events;
 pub mod fields;
+pub mod finalizer;
 pub mod io;
 pub mod observed;
 pub mod progress;

@@ -66,6 +66,8 @@ pub struct Inputs<'a> {
     pub policy: PolicyView<'a>,
     pub jobs: &'a [ObservedJob],
     pub writers: &'a [Workload],
+    /// The request is being deleted (it carries our finalizer until writers are back).
+    pub deleting: bool,
     pub now: DateTime<Utc>,
 }
 

@@ -13,6 +13,7 @@ use tidemark_crd::restore_request::RestorePhase;
 use super::decide::decide;
 use super::error::Error;
 use super::events::event;
+use super::finalizer::{self, Change};
 use super::io;
 use super::observed::{Inputs, PolicyView, Workload};
 use super::source::BackupSource;
@@ -85,11 +86,21 @@ pub async fn reconcile_at(
     let ns = cached.namespace().ok_or(Error::Unnamed)?;
     let name = cached.name_any();
     let client = &ctx.client;
-    let Some(request) = io::read_request(client, &ns, &name).await? else {
+    let Some(mut request) = io::read_request(client, &ns, &name).await? else {
         return Ok(Requeue::await_change());
     };
     let status = request.status.clone().unwrap_or_default();
-    if status.phase.is_terminal() || request.metadata.deletion_timestamp.is_some() {
+    let deleting = request.metadata.deletion_timestamp.is_some();
+    match finalizer::change(&request, status.phase.is_terminal()) {
+        Change::Remove => {
+            finalizer::remove(client, &request).await?;
+            return Ok(Requeue::await_change());
+        }
+        Change::Add => request = finalizer::add(client, &request).await?,
+        Change::Keep => {}
+    }
+    // Finished, or deleted before we ever held it: nothing to do, ever.
+    if status.phase.is_terminal() || (deleting && !finalizer::has(&request)) {
         return Ok(Requeue::await_change());
     }
 
@@ -128,12 +139,13 @@ pub async fn reconcile_at(
         policy: policy_view,
         jobs: &jobs,
         writers: &writers,
+        deleting,
         now,
     });
 
     // Remember first, then act.
     if let Some(next) = &step.status {
-        io::write_status(client, &ns, &name, next).await?;
+        request = io::write_status(client, &ns, &name, next).await?;
     }
     let resolved = step
         .status
@@ -171,6 +183,11 @@ pub async fn reconcile_at(
                 replicas,
             } => io::scale(client, &ns, *kind, writer, *replicas).await?,
         }
+    }
+
+    // A finished request no longer holds its deletion.
+    if step.status.as_ref().is_some_and(|s| s.phase.is_terminal()) {
+        finalizer::remove(client, &request).await?;
     }
 
     // Tell.
