@@ -148,7 +148,8 @@ fn prune_carries_the_retention_counts_time_zone_and_grace_period() {
 fn verify_carries_min_size_and_max_age_and_can_be_disabled() {
     let job = verify();
     let env = plain_env(&job);
-    assert_eq!(env["TIDEMARK_VERIFY_MIN_SIZE"], "1Mi");
+    // `1Mi` in the policy, in bytes for the runner (whose `M` would be binary).
+    assert_eq!(env["TIDEMARK_VERIFY_MIN_SIZE"], "1048576");
     assert_eq!(env["TIDEMARK_VERIFY_MAX_AGE"], "2h");
     assert_eq!(runner(&job).args.unwrap(), vec!["verify"]);
     // Verification never decrypts and never connects to the database.

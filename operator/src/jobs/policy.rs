@@ -26,6 +26,9 @@ pub enum BuildError {
     /// The policy does not configure this kind of run (e.g. no `spec.restoreTest`).
     #[error("{0} is not configured in the policy")]
     NotConfigured(&'static str),
+    /// A field holds a value the API schema should have refused.
+    #[error("{0}")]
+    Invalid(&'static str),
 }
 
 /// Why a Job runs: a tick of the schedule or a `runNow` request.

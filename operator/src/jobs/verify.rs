@@ -28,11 +28,12 @@ pub fn verify_job(
     if !spec.verification.enabled {
         return Err(BuildError::NotConfigured("spec.verification"));
     }
+    let min_size = crate::quantity::bytes(&spec.verification.min_size).ok_or(
+        BuildError::Invalid("spec.verification.minSize: not a Kubernetes quantity"),
+    )?;
     let mut env = policy_env(policy, &ns);
-    env.push(value(
-        "TIDEMARK_VERIFY_MIN_SIZE",
-        spec.verification.min_size.clone(),
-    ));
+    // In bytes: the runner's own size units are binary, Kubernetes' `M` is 10⁶.
+    env.push(value("TIDEMARK_VERIFY_MIN_SIZE", min_size.to_string()));
     env.push(value(
         "TIDEMARK_VERIFY_MAX_AGE",
         spec.verification.max_age.clone(),
