@@ -6,7 +6,7 @@
 #
 #   bench/restore.sh            # the backup benchmark's ≥ 2 GB dataset
 #   bench/restore.sh --quick    # ~10× smaller, a smoke run
-#   bench/restore.sh --clean    # remove the benchmark cache (.tidemark/bench) and exit
+#   bench/restore.sh --clean    # remove the cached cluster and datasets (.tidemark/bench/pg) and exit
 #
 # Shares the setup and the cached datasets of bench/backup.sh (throwaway PostgreSQL and
 # SeaweedFS under .tidemark/bench). The decrypted local dump and the restored databases
@@ -23,8 +23,12 @@ for arg in "$@"; do
   case "$arg" in
     --quick) QUICK=1 ;;
     --clean)
-      rm -rf "$TIDEMARK_STATE/bench"
-      echo "removed $TIDEMARK_STATE/bench"
+      # The cached cluster and datasets (shared with bench/backup.sh) and this script's
+      # leftovers; other benchmarks' directories under .tidemark/bench stay.
+      b="$TIDEMARK_STATE/bench"
+      rm -rf "$b/pg" "$b/weed-restore" "$b/restore-local.dump" "$b/restore-identity.txt" \
+        "$b/postgres.log" "$b/time.txt" "$b/termination-log"
+      echo "removed the benchmark cluster and datasets under $b"
       exit 0 ;;
     *) echo "usage: $0 [--quick] [--clean]" >&2; exit 2 ;;
   esac
@@ -61,7 +65,7 @@ cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$WEED_DIR"
-  log "benchmark cache kept: $(du -sh "$BENCH" 2>/dev/null | cut -f1) in $BENCH (bench/restore.sh --clean removes it)"
+  log "benchmark cache kept: $(du -sh "$PG_DIR" 2>/dev/null | cut -f1) in $PG_DIR (bench/restore.sh --clean removes it)"
 }
 trap cleanup EXIT
 
