@@ -96,9 +96,11 @@ pub fn build(policy: &BackupPolicy, l: &Launch, defaults: &JobDefaults) -> Resul
 
 /// The requeue for a wake-up time (pure).
 pub fn requeue_for(wake_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Action {
-    let delay = wake_at
-        .and_then(|w| (w - now).to_std().ok())
-        .map_or(MAX_REQUEUE, |d| (d + WAKE_SLACK).min(MAX_REQUEUE));
+    let delay = wake_at.map_or(MAX_REQUEUE, |w| {
+        // An instant already past: right away (plus the slack).
+        let until = (w - now).to_std().unwrap_or(Duration::ZERO);
+        (until + WAKE_SLACK).min(MAX_REQUEUE)
+    });
     Action::requeue(delay)
 }
 
@@ -419,5 +421,34 @@ async fn alert(
             )
             .await;
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn wakes_just_after_the_instant_and_at_least_hourly() {
+        let now = t("2026-11-23T10:00:00Z");
+        assert_eq!(
+            requeue_for(Some(t("2026-11-23T10:00:30Z")), now),
+            Action::requeue(Duration::from_millis(30_100))
+        );
+        assert_eq!(
+            requeue_for(Some(t("2026-11-24T10:00:00Z")), now),
+            Action::requeue(MAX_REQUEUE)
+        );
+        assert_eq!(requeue_for(None, now), Action::requeue(MAX_REQUEUE));
+        // An instant already past: right away (plus the slack), never a negative delay.
+        assert_eq!(
+            requeue_for(Some(t("2026-11-23T09:59:59Z")), now),
+            Action::requeue(WAKE_SLACK)
+        );
     }
 }

@@ -70,3 +70,48 @@ pub async fn set(client: &kube::Client, policy: &BackupPolicy, present: bool) ->
         .map_err(|e| Error::Finalizer(format!("{ns}/{name}"), e))?;
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn policy(delete: bool, finalizer: bool, deleting: bool) -> BackupPolicy {
+        let mut v = serde_json::json!({
+            "apiVersion": "tidemark.dev/v1alpha1", "kind": "BackupPolicy",
+            "metadata": {"name": "p", "namespace": "n"},
+            "spec": {"schedule": "0 * * * *",
+                     "database": {"host": "h", "database": "d",
+                                  "userSecretRef": {"name": "s", "key": "u"},
+                                  "passwordSecretRef": {"name": "s", "key": "p"}},
+                     "s3": {"bucket": "b"},
+                     "deletionPolicy": if delete { "Delete" } else { "Retain" }}
+        });
+        if finalizer {
+            v["metadata"]["finalizers"] = serde_json::json!([PURGE_FINALIZER]);
+        }
+        if deleting {
+            v["metadata"]["deletionTimestamp"] = serde_json::json!("2026-11-23T12:00:00Z");
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn every_combination() {
+        use FinalizerStep::*;
+        let cases = [
+            // (Delete?, has finalizer?, deleting?) → step
+            ((true, false, false), Add),
+            ((true, true, false), None),
+            ((true, true, true), Purge),
+            ((true, false, true), Gone),
+            ((false, false, false), None),
+            ((false, true, false), Remove),
+            ((false, true, true), Remove),
+            ((false, false, true), Gone),
+        ];
+        for ((d, f, del), expected) in cases {
+            assert_eq!(step(&policy(d, f, del)), expected, "{d} {f} {del}");
+        }
+    }
+}
