@@ -299,11 +299,9 @@ async fn creates_the_backup_job_at_the_tick() {
     assert_eq!(status["active"][0]["name"], "webshop-backup-202611231000");
     assert_eq!(status["observedGeneration"], 2);
     assert_eq!(condition(status, "Ready")["status"], "True");
-    // Next look: the next tick (11:00) is before any other deadline.
-    assert_eq!(
-        action,
-        Action::requeue(Duration::from_millis(59 * 60 * 1000 + 59_800 + 100))
-    );
+    // Next look: the Job runs, so its pod is looked at in 30 s (the next tick, 11:00,
+    // comes later).
+    assert_eq!(action, Action::requeue(Duration::from_millis(30_000 + 100)));
 }
 
 #[tokio::test]
@@ -711,5 +709,30 @@ async fn switching_to_retain_removes_our_finalizer_only() {
     assert_eq!(
         seen[0].1,
         json!({"metadata": {"finalizers": ["example.com/other"], "resourceVersion": "100"}})
+    );
+}
+
+#[tokio::test]
+async fn an_idle_policy_sleeps_until_its_next_tick() {
+    let p = policy(|v| {
+        v["status"] = json!({"lastScheduleTime": "2026-11-23T10:00:00Z",
+                             "lastVerificationScheduleTime": "2026-11-23T04:00:00Z",
+                             "lastRestoreTestScheduleTime": "2026-11-01T05:00:00Z"})
+    });
+    let (action, seen) = run(
+        p,
+        "2026-11-23T10:30:00Z",
+        vec![
+            expect(Method::GET, JOBS, list("Job", vec![])),
+            expect(Method::PATCH, STATUS, Value::Null),
+        ],
+    )
+    .await;
+    let status = status_of(&seen[1].1);
+    assert_eq!(status["nextScheduleTime"], "2026-11-23T11:00:00Z");
+    assert_eq!(condition(status, "BackupFresh")["reason"], "NoBackup");
+    assert_eq!(
+        action,
+        Action::requeue(Duration::from_millis(30 * 60 * 1000 + 100))
     );
 }
