@@ -1,6 +1,5 @@
 //! `BackupPolicy` spec: when, what, how, where and how long.
 
-use kube::core::Rule;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
