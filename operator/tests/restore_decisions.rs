@@ -989,3 +989,61 @@ fn deleting_a_request_that_never_started_just_ends_it() {
     assert_eq!(w.status.phase, RestorePhase::Failed);
     assert_eq!(w.replicas("webshop-backend"), 3);
 }
+
+#[test]
+fn a_post_restore_image_that_runs_as_root_names_the_image_field() {
+    let mut w = World::new("restore-after-failed-migration.yaml");
+    w.run_to(RestorePhase::Restoring);
+    w.step();
+    w.finish_job(RunKind::Restore, restored_ok());
+    w.run_to(RestorePhase::PostRestore);
+    w.step();
+    w.step();
+    let post = w
+        .jobs
+        .iter_mut()
+        .find(|j| j.kind == Some(RunKind::PostRestore))
+        .unwrap();
+    post.pod_problem = Some(PodProblem {
+        reason: "CreateContainerConfigError".into(),
+        message: "container has runAsNonRoot and image will run as root".into(),
+    });
+    w.step();
+    assert_eq!(w.status.reason.as_deref(), Some("PostRestorePodBlocked"));
+    assert!(
+        w.status
+            .message
+            .clone()
+            .unwrap()
+            .starts_with("postRestore.image: the post-restore Job"),
+        "{:?}",
+        w.status.message
+    );
+    w.run_to(RestorePhase::Failed);
+    assert_eq!(w.replicas("webshop-worker"), 3);
+}
+
+#[test]
+fn a_missing_secret_of_the_post_restore_env_names_the_env_entry() {
+    let mut w = World::new("restore-after-failed-migration.yaml");
+    w.run_to(RestorePhase::Restoring);
+    w.step();
+    w.finish_job(RunKind::Restore, restored_ok());
+    w.run_to(RestorePhase::PostRestore);
+    w.step();
+    let post = w
+        .jobs
+        .iter_mut()
+        .find(|j| j.kind == Some(RunKind::PostRestore))
+        .unwrap();
+    post.pod_problem = Some(PodProblem {
+        reason: "CreateContainerConfigError".into(),
+        message: "couldn't find key database-url in Secret webshop/webshop-db".into(),
+    });
+    w.step();
+    let message = w.status.message.clone().unwrap();
+    assert!(
+        message.starts_with("postRestore.env[0] (DATABASE_URL): the post-restore Job"),
+        "{message}"
+    );
+}

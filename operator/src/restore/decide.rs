@@ -316,7 +316,7 @@ fn blocked_failure(
     };
     let field = fields_for_secret_message(i.spec, policy_spec(i), &b.message)
         .or_else(|| {
-            (b.reason.contains("Image") || b.reason.contains("ErrImage"))
+            (b.reason.contains("Image") || b.message.contains("runAsNonRoot"))
                 .then(|| image_field.to_string())
         })
         .map(|f| format!("{f}: "))

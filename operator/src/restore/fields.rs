@@ -86,23 +86,38 @@ pub fn secret_in_message(message: &str) -> Option<String> {
     )
 }
 
-/// The fields referencing the Secret named in `message`, as `a, b`.
+/// The key a kubelet message names: `couldn't find key k in Secret ns/x`.
+pub fn key_in_message(message: &str) -> Option<&str> {
+    message
+        .split("find key ")
+        .nth(1)?
+        .split(" in Secret")
+        .next()
+}
+
+/// The fields referencing the Secret (and key, when named) of a kubelet `message`, as
+/// `a, b`.
 pub fn fields_for_secret_message(
     spec: &RestoreRequestSpec,
     policy: Option<&BackupPolicySpec>,
     message: &str,
 ) -> Option<String> {
     let secret = secret_in_message(message)?;
+    let key = key_in_message(message);
+    let matches = |name: &str, k: &str| name == secret && key.is_none_or(|want| want == k);
     let fields: Vec<String> = secret_refs(spec, policy)
         .into_iter()
-        .filter(|(_, r)| r.name == secret)
+        .filter(|(_, r)| matches(&r.name, &r.key))
         .map(|(f, _)| f)
-        .chain(post_restore_secret_fields(spec, &secret))
+        .chain(post_restore_secret_fields(spec, &matches))
         .collect();
     (!fields.is_empty()).then(|| fields.join(", "))
 }
 
-fn post_restore_secret_fields(spec: &RestoreRequestSpec, secret: &str) -> Vec<String> {
+fn post_restore_secret_fields(
+    spec: &RestoreRequestSpec,
+    matches: &dyn Fn(&str, &str) -> bool,
+) -> Vec<String> {
     let Some(post) = &spec.post_restore else {
         return Vec::new();
     };
@@ -113,7 +128,7 @@ fn post_restore_secret_fields(spec: &RestoreRequestSpec, secret: &str) -> Vec<St
             v.value_from
                 .as_ref()
                 .and_then(|f| f.secret_key_ref.as_ref())
-                .is_some_and(|s| s.name == secret)
+                .is_some_and(|s| matches(&s.name, &s.key))
         })
         .map(|(i, v)| format!("postRestore.env[{i}] ({})", v.name))
         .collect()
