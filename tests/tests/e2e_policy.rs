@@ -14,7 +14,7 @@ use serde_json::json;
 use tidemark_crd::BackupPolicy;
 use tidemark_crd::backup_policy::status::VerificationState;
 use tidemark_crd::contract::keys::{backup_key, manifest_key};
-use tidemark_testkit::cluster::{BUCKET, Cluster, ClusterOptions, PREFIX};
+use tidemark_testkit::cluster::{BUCKET, Cluster, ClusterOptions, IDENTITY_SECRET, PREFIX};
 
 const POLICY: &str = "webshop";
 const SCHEDULED_ANNOTATION: &str = "tidemark.dev/scheduled-time";
@@ -310,7 +310,7 @@ async fn retention_keeps_the_newest_backup_of_each_recent_hour_after_several_run
 
 #[tokio::test]
 async fn verification_and_restore_test_report_in_status() {
-    let cluster = Cluster::start(ClusterOptions::new("e2e_policy-verify"))
+    let cluster = Cluster::start(ClusterOptions::new("e2e_policy-verify").age())
         .await
         .unwrap();
     let mut policy = cluster.policy(POLICY);
@@ -321,6 +321,7 @@ async fn verification_and_restore_test_report_in_status() {
         .await
         .unwrap();
     let backup = status(&p).last_backup.clone().unwrap();
+    assert!(backup.key.ends_with(".age"), "encrypted: {}", backup.key);
 
     // With a backup in place, verification and restore tests on every minute.
     policy["spec"]["runNow"] = json!("first");
@@ -328,7 +329,8 @@ async fn verification_and_restore_test_report_in_status() {
         json!({"enabled": true, "schedule": "* * * * *", "maxAge": "2h", "minSize": "1Ki"});
     policy["spec"]["restoreTest"] = json!({
         "enabled": true, "schedule": "* * * * *",
-        "target": {"ephemeral": {"image": "postgres:16"}}, "deadlineSeconds": 300
+        "target": {"ephemeral": {"image": "postgres:16"}}, "deadlineSeconds": 300,
+        "decryptionIdentitySecretRef": {"name": IDENTITY_SECRET, "key": "identity"},
     });
     cluster.apply_json(&policy).await.unwrap();
     let p = cluster
