@@ -206,6 +206,39 @@ fn retention_runs_after_a_successful_backup_and_never_after_a_failed_one() {
 }
 
 #[test]
+fn retention_follows_the_newly_finished_backup_even_when_finish_times_tie() {
+    // Two runNow backups finished within the same second (Job times have second
+    // precision); the older one is recorded and pruned, the new one sorts first by name.
+    let older = job(
+        "webshop-backup-now-ca978112",
+        RunKind::Backup,
+        None,
+        JobState::Succeeded(None),
+    );
+    let older_prune = job(
+        "webshop-backup-now-ca978112-prune",
+        RunKind::Prune,
+        None,
+        JobState::Succeeded(None),
+    );
+    let newer = job(
+        "webshop-backup-now-3e23e816",
+        RunKind::Backup,
+        None,
+        JobState::Succeeded(None),
+    );
+    let mut status = status_at("2026-11-23T10:00:00Z");
+    status.recorded_jobs = vec![older.name.clone(), older_prune.name.clone()];
+    let p = plan(
+        &spec(),
+        &status,
+        &[older, older_prune, newer],
+        "2026-11-23T10:03:05Z",
+    );
+    assert_eq!(names(&p), ["webshop-backup-now-3e23e816-prune"]);
+}
+
+#[test]
 fn run_now_starts_one_backup_per_new_value() {
     let mut s = spec();
     s.run_now = Some("2026-11-23T10:20:00Z".into());

@@ -172,11 +172,14 @@ pub fn decide(i: &Inputs<'_>) -> Result<Plan, ScheduleError> {
         ..Plan::default()
     };
 
-    // Retention follows the newest successful backup, never a failed one.
+    // Retention follows the newest successful backup not recorded yet, never a failed
+    // one. (Among all successes, Job times of one second's precision could pick an older
+    // backup whose prune already ran and leave the new one without retention.)
     let newest_success = i
         .jobs
         .iter()
         .filter(|j| j.kind == Some(RunKind::Backup) && matches!(j.state, JobState::Succeeded(_)))
+        .filter(|j| !i.status.recorded_jobs.contains(&j.name))
         .max_by(|a, b| (a.finished, &a.name).cmp(&(b.finished, &b.name)));
     if let Some(b) = newest_success {
         let prune = follow_up_job_name(&b.name, RunKind::Prune);
