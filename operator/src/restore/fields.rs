@@ -166,3 +166,34 @@ pub fn field_of_runner_failure(reason: &str, message: &str) -> Option<&'static s
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubelet_messages_name_the_secret_and_key() {
+        assert_eq!(
+            secret_in_message("secret \"webshop-db\" not found").as_deref(),
+            Some("webshop-db")
+        );
+        let m = "couldn't find key password in Secret webshop/webshop-db";
+        assert_eq!(secret_in_message(m).as_deref(), Some("webshop-db"));
+        assert_eq!(key_in_message(m), Some("password"));
+        assert_eq!(secret_in_message("container has runAsNonRoot"), None);
+    }
+
+    #[test]
+    fn runner_failures_point_at_a_field() {
+        assert_eq!(
+            field_of_runner_failure("InvalidConfig", "TIDEMARK_AGE_IDENTITY does not match"),
+            Some("decryptionIdentitySecretRef")
+        );
+        assert_eq!(
+            field_of_runner_failure("PostgresFailed", "connection refused"),
+            Some("target.connection")
+        );
+        assert_eq!(field_of_runner_failure("S3Denied", "403"), Some("source"));
+        assert_eq!(field_of_runner_failure("Interrupted", "SIGTERM"), None);
+    }
+}

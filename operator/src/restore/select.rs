@@ -90,3 +90,53 @@ pub fn from_listed(b: &ListedBackup) -> ResolvedBackup {
         stored_bytes: i64::try_from(b.stored_size).ok(),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use tidemark_crd::backup_policy::InventoryEntry;
+
+    use super::*;
+
+    fn inventory() -> BackupPolicyStatus {
+        let entry = |key: &str, at: &str| InventoryEntry {
+            key: key.into(),
+            completed_at: at.parse().unwrap(),
+            sha256: key.into(),
+            ..InventoryEntry::default()
+        };
+        BackupPolicyStatus {
+            backups: vec![
+                entry("p/ns/pol/20261123T090000Z.dump.zst", "2026-11-23T09:00:30Z"),
+                entry("p/ns/pol/20261123T080000Z.dump.zst", "2026-11-23T08:00:30Z"),
+            ],
+            ..BackupPolicyStatus::default()
+        }
+    }
+
+    #[test]
+    fn a_key_matches_in_full_or_by_its_name_under_the_policy_prefix_only() {
+        let inv = inventory();
+        for wanted in [
+            "p/ns/pol/20261123T080000Z.dump.zst",
+            "20261123T080000Z.dump.zst",
+        ] {
+            let b = from_inventory(Selection::Key(wanted), &inv).unwrap();
+            assert_eq!(b.key, "p/ns/pol/20261123T080000Z.dump.zst");
+        }
+        assert!(from_inventory(Selection::Key("0000Z.dump.zst"), &inv).is_none());
+    }
+
+    #[test]
+    fn before_is_strict_and_latest_is_the_newest() {
+        let inv = inventory();
+        let at = "2026-11-23T09:00:30Z".parse().unwrap();
+        let b = from_inventory(Selection::Before(at), &inv).unwrap();
+        assert_eq!(b.key, "p/ns/pol/20261123T080000Z.dump.zst");
+        let b = from_inventory(Selection::Latest, &inv).unwrap();
+        assert_eq!(b.key, "p/ns/pol/20261123T090000Z.dump.zst");
+        let early = "2026-01-01T00:00:00Z".parse().unwrap();
+        assert!(from_inventory(Selection::Before(early), &inv).is_none());
+        assert!(from_inventory(Selection::Latest, &BackupPolicyStatus::default()).is_none());
+    }
+}
