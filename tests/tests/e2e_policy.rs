@@ -492,6 +492,8 @@ async fn an_operator_restart_mid_run_creates_no_duplicate_job() {
 async fn two_runs_with_two_replicas(cluster: &Cluster) {
     cluster.apply_json(&cluster.policy(POLICY)).await.unwrap();
     for value in ["a", "b"] {
+        // One-second key resolution: spaced so that the runs get distinct keys.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
         cluster.run_now(POLICY, value).await.unwrap();
         cluster
             .wait_for_policy(POLICY, Duration::from_secs(60), handled(value))
