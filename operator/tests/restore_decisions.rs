@@ -1047,3 +1047,21 @@ fn a_missing_secret_of_the_post_restore_env_names_the_env_entry() {
         "{message}"
     );
 }
+
+#[test]
+fn a_backup_without_row_counts_is_restored_but_not_called_verified() {
+    let mut w = World::new("restore-latest.yaml");
+    w.run_to(RestorePhase::Restoring);
+    w.step();
+    let mut r = report(RunnerCommand::Restore);
+    let mut result = restore_result(Vec::new());
+    result.tables_compared = 0;
+    r.restore = Some(result);
+    w.finish_job(RunKind::Restore, JobState::Succeeded(Some(r)));
+    w.run_to(RestorePhase::Succeeded);
+    let (status, reason, _) = w.condition("Verified");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("Unknown", "NothingCompared")
+    );
+}

@@ -716,6 +716,13 @@ fn verifying(i: &Inputs<'_>) -> Step {
                 );
                 return fail(i, s, "VerificationUnavailable", message);
             }
+            Some(0) if s.mismatches.is_empty() => (
+                "Unknown",
+                "NothingCompared",
+                "the backup's manifest has no row counts to compare (the policy's \
+                 dump.rowCounts is off, or no restored table has a count)"
+                    .to_string(),
+            ),
             Some(n) if s.mismatches.is_empty() => (
                 "True",
                 "RowCountsMatch",
