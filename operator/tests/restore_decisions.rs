@@ -1065,3 +1065,25 @@ fn a_backup_without_row_counts_is_restored_but_not_called_verified() {
         ("Unknown", "NothingCompared")
     );
 }
+
+#[test]
+fn an_encrypted_backup_without_an_identity_fails_before_the_writers_are_touched() {
+    let mut w = World::new("restore-latest.yaml");
+    w.spec.decryption_identity_secret_ref = None;
+    w.step();
+    let step = w.step();
+    assert!(step.actions.is_empty());
+    assert_eq!(w.status.phase, RestorePhase::Failed);
+    assert_eq!(
+        w.status.reason.as_deref(),
+        Some("DecryptionIdentityMissing")
+    );
+    assert!(
+        w.status
+            .message
+            .clone()
+            .unwrap()
+            .starts_with("decryptionIdentitySecretRef: backup postgres/webshop/webshop/20261123T090000Z.dump.zst.age is encrypted")
+    );
+    assert!(w.status.writers.is_empty());
+}

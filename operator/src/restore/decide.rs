@@ -178,8 +178,20 @@ fn start(i: &Inputs<'_>) -> Step {
     )
 }
 
+/// Suffix of an age-encrypted backup key (see `contract::keys::extension`).
+const ENCRYPTED_SUFFIX: &str = ".age";
+
 /// Moves on with the chosen backup, recorded before anything is touched.
 fn resolved(i: &Inputs<'_>, mut s: RestoreRequestStatus, b: ResolvedBackup, via: &str) -> Step {
+    if b.key.ends_with(ENCRYPTED_SUFFIX) && i.spec.decryption_identity_secret_ref.is_none() {
+        let message = format!(
+            "decryptionIdentitySecretRef: backup {} is encrypted with age; name the Secret \
+             key holding the identity (AGE-SECRET-KEY-1…) that decrypts it",
+            b.key
+        );
+        s.resolved_backup = Some(b);
+        return fail(i, s, "DecryptionIdentityMissing", message);
+    }
     let message = format!(
         "resolved backup {} (completed {}, sha256 {}) from {via}",
         b.key,
