@@ -151,4 +151,26 @@ async fn the_executor_runs_the_runner_image_with_secret_mapped_credentials() {
         backup.sha256
     );
     cluster.assert_no_secret_leaks().await.unwrap();
+
+    // The leak check finds a credential where it must not be (here: an Event).
+    let leaked = format!("connecting with {}", cluster.s3().secret_key);
+    cluster
+        .apply_json(&json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": "leak", "namespace": cluster.namespace()},
+            "involvedObject": {"kind": "Job", "name": "manual-backup", "namespace": cluster.namespace()},
+            "reason": "Test", "message": leaked, "type": "Normal",
+        }))
+        .await
+        .unwrap();
+    let err = cluster
+        .assert_no_secret_leaks()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("S3 secret access key in Events"), "{err}");
+    assert!(
+        !err.contains(&cluster.s3().secret_key),
+        "the report names, never shows: {err}"
+    );
 }
