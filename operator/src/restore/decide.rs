@@ -424,6 +424,10 @@ fn resolving(i: &Inputs<'_>) -> Step {
 
 fn stopping_writers(i: &Inputs<'_>) -> Step {
     let mut s = next(i);
+    if i.spec.stop_writers.is_empty() {
+        enter(&mut s, RestorePhase::Restoring, i.now);
+        return commit(i, s, Vec::new(), Vec::new(), Some(SOON));
+    }
     if s.writers.is_empty() {
         // Remember every replica count first; nothing is scaled before all exist.
         let mut saved = Vec::new();
