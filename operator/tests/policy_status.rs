@@ -198,7 +198,7 @@ fn failures_count_and_never_hide_the_last_good_backup() {
     let s1 = run(
         &spec,
         &BackupPolicyStatus::default(),
-        &[good.clone()],
+        std::slice::from_ref(&good),
         "2026-11-23T09:05:00Z",
     );
     let jobs = [
@@ -366,7 +366,7 @@ fn verification_marks_the_inventory_and_sets_verified() {
     let s = run(
         &spec,
         &BackupPolicyStatus::default(),
-        &[backup.clone()],
+        std::slice::from_ref(&backup),
         "2026-11-23T03:02:00Z",
     )
     .status;
@@ -506,7 +506,7 @@ fn skipped_runs_and_run_now_are_echoed() {
     let out = run(
         &spec,
         &BackupPolicyStatus::default(),
-        &[active.clone()],
+        std::slice::from_ref(&active),
         "2026-11-23T10:00:30Z",
     );
     let skipped = out.status.last_skipped.as_ref().unwrap();
