@@ -736,3 +736,38 @@ async fn an_idle_policy_sleeps_until_its_next_tick() {
         Action::requeue(Duration::from_millis(30 * 60 * 1000 + 100))
     );
 }
+
+#[tokio::test]
+async fn a_pod_that_cannot_start_shows_in_ready() {
+    // A missing credentials Secret: the kubelet keeps the runner waiting with
+    // CreateContainerConfigError; the operator says so without reading the Secret.
+    let p = policy(|v| {
+        v["status"] = json!({"lastScheduleTime": "2026-11-23T10:00:00Z",
+                             "lastVerificationScheduleTime": "2026-11-23T04:00:00Z",
+                             "lastRestoreTestScheduleTime": "2026-11-01T05:00:00Z"})
+    });
+    let running = job("webshop-backup-202611231000", "2026-11-23T10:00:00Z", None);
+    let mut waiting = pod("webshop-backup-202611231000", 0, &backup_report(true));
+    waiting["status"] = json!({"phase": "Pending", "containerStatuses": [{
+        "name": "runner", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+        "state": {"waiting": {"reason": "CreateContainerConfigError",
+                              "message": "secret \"webshop-db\" not found"}}}]});
+    let (action, seen) = run(
+        p,
+        "2026-11-23T10:01:00Z",
+        vec![
+            expect(Method::GET, JOBS, list("Job", vec![running])),
+            expect(Method::GET, PODS, list("Pod", vec![waiting])),
+            expect(Method::PATCH, STATUS, Value::Null),
+        ],
+    )
+    .await;
+    let ready = condition(status_of(&seen[2].1), "Ready");
+    assert_eq!(ready["status"], "False");
+    assert_eq!(ready["reason"], "CreateContainerConfigError");
+    assert_eq!(
+        ready["message"],
+        "Job webshop-backup-202611231000: CreateContainerConfigError: secret \"webshop-db\" not found"
+    );
+    assert_eq!(action, Action::requeue(Duration::from_millis(30_100)));
+}
