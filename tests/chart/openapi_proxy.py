@@ -17,6 +17,7 @@ rendered object against the Kubernetes JSON schemas separately (kubernetes-valid
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from typing import Any
 
@@ -78,9 +79,15 @@ class OpenApiProxy:
     def stop(self) -> None:
         async def shutdown() -> None:
             if self._runner is not None:
-                await self._runner.cleanup()
+                # Watches of a client that is gone may keep a handler open: cut them short.
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._runner.cleanup(), 5)
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
 
-        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(20)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 
@@ -126,7 +133,7 @@ class OpenApiProxy:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", handle)
         app.on_cleanup.append(close_session)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
