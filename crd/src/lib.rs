@@ -4,6 +4,7 @@
 pub mod backup_policy;
 pub mod common;
 pub mod contract;
+pub mod crddoc;
 pub mod crdgen;
 pub mod restore_request;
 
