@@ -219,10 +219,15 @@ def test_every_rbac_rule_is_justified_by_a_comment() -> None:
             assert previous.startswith("#") or previous.startswith("{{- if"), f"rule without a comment: {line!r}"
 
 
-def test_demo_policy_applies_after_the_install(cluster: Cluster, default_install: tuple[str, list[dict[str, Any]]]) -> None:
+def test_demo_policy_and_every_example_apply_after_the_install(cluster: Cluster, default_install: tuple[str, list[dict[str, Any]]]) -> None:
     cluster.kubectl("apply", "--validate=false", "-f", "-", stdin="apiVersion: v1\nkind: Namespace\nmetadata:\n  name: webshop\n")
-    for example in ["secrets.yaml", "webshop-hourly.yaml", "restore-latest.yaml"]:
-        cluster.kubectl("apply", "--validate=false", "-f", str(REPO / "examples" / example))
+    cluster.kubectl("apply", "--validate=false", "-f", str(REPO / "examples" / "secrets.yaml"))
+    examples = sorted(p for p in (REPO / "examples").glob("*.yaml") if p.name != "secrets.yaml")
+    assert len(examples) >= 6
+    for example in examples:
+        cluster.kubectl("apply", "--validate=false", "-f", str(example))
+    names = {rr["metadata"]["name"] for rr in cluster.get("rr", "-n", "webshop")["items"]}
+    assert {"webshop-restore-latest", "webshop-lost-server", "webshop-undo-migration"} <= names
     policy = cluster.get("bp", "webshop", "-n", "webshop")
     assert policy["spec"]["schedule"] == "0 * * * *"
     assert cluster.get("rr", "webshop-restore-latest", "-n", "webshop")["spec"]["backup"] == {"latest": True}
