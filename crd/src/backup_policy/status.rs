@@ -145,7 +145,7 @@ pub struct InventoryEntry {
     pub stored_bytes: i64,
     /// SHA-256 of the stored bytes (hex).
     pub sha256: String,
-    /// Retention tiers keeping it: `latest`, `hourly`, `daily`, `weekly`, `monthly`, `yearly`.
+    /// Retention tiers keeping it: `newest`, `hourly`, `daily`, `weekly`, `monthly`, `yearly`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tiers: Vec<String>,
     /// Verification state.
@@ -194,7 +194,7 @@ pub struct SkippedRun {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CheckResult {
-    /// `manifestPresent`, `objectPresent`, `sizeMatches`, `minSize`, `checksum`, `maxAge`.
+    /// `ManifestPresent`, `ObjectPresent`, `SizeMatches`, `MinimumSize`, `ChecksumMatches`, `Fresh`.
     pub name: String,
     /// Whether the check passed.
     pub passed: bool,
