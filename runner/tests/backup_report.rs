@@ -43,3 +43,33 @@ async fn report_fits_four_kib_with_a_thousand_tables() {
         6
     );
 }
+
+/// Keys have one-second resolution: a backup never overwrites one that already has its
+/// key (a runNow right after a scheduled run); it waits for a free second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_never_overwrites_an_existing_key() {
+    let fx = Fixture::seaweed().await;
+    seed(&fx.pg, 100);
+    // Occupy the keys of this second and the next three, as earlier backups would.
+    let now = chrono::Utc::now();
+    let mut planted = Vec::new();
+    for s in 0..4 {
+        let stamp = (now + chrono::Duration::seconds(s)).format("%Y%m%dT%H%M%SZ");
+        let key = format!("tidemark/shop/webshop/{stamp}.dump.zst");
+        put_object(&fx.s3, &key, format!("earlier backup {s}").into_bytes()).await;
+        planted.push(key);
+    }
+    let out = fx.backup(&[]).run().unwrap();
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let report = out.report.unwrap();
+    let key = report["backup"]["key"].as_str().unwrap().to_string();
+    assert!(!planted.contains(&key), "{key} overwrote an earlier backup");
+    for (s, planted) in planted.iter().enumerate() {
+        assert_eq!(
+            fx.download(planted).await,
+            format!("earlier backup {s}").into_bytes(),
+            "{planted} changed"
+        );
+    }
+    assert_eq!(fx.manifest(&format!("{key}.manifest.json")).await.key, key);
+}

@@ -24,6 +24,7 @@ use crate::pg::snapshot::SnapshotSession;
 use crate::pipeline::sink::PartSink;
 use crate::pipeline::stream::{self, StreamTotals};
 use crate::s3::commit;
+use crate::s3::listing::head_size;
 use crate::s3::upload::MultipartUpload;
 use crate::signals::Shutdown;
 use settings::{Settings, compression_tag, format_tag};
@@ -47,7 +48,6 @@ async fn in_snapshot(
     session: &SnapshotSession,
     shutdown: &Shutdown,
 ) -> Result<BackupResult> {
-    let started_at = Utc::now();
     let server = &session.server;
     tracing::info!(server = %server.version, database = %server.database,
         snapshot = %session.snapshot, "snapshot exported");
@@ -59,14 +59,8 @@ async fn in_snapshot(
         compression_tag(args.dump.compression),
         !settings.recipients.is_empty(),
     );
-    let key = keys::backup_key(
-        &args.s3.prefix,
-        &args.policy.policy_namespace,
-        &args.policy.policy_name,
-        started_at,
-        &ext,
-    );
     let bucket = &args.s3.bucket;
+    let (started_at, key) = unused_key(&client, args, &ext).await?;
     let mut stop = shutdown.clone();
     let upload = tokio::select! {
         u = MultipartUpload::create(&client, bucket, &key, &settings.object) => u?,
@@ -152,6 +146,42 @@ async fn in_snapshot(
     tracing::info!(key = %key, stored = totals.stored.bytes, raw = totals.raw_bytes,
         parts = totals.stored.parts, duration_ms, "backup committed");
     Ok(manifest::result(&manifest, manifest_key, duration_ms))
+}
+
+/// Keys have one-second resolution: a backup started in the same second as an earlier
+/// one of the same policy (a runNow right after a scheduled run) would overwrite it.
+/// Waits for the next second until neither the data object nor its manifest exists.
+async fn unused_key(
+    client: &aws_sdk_s3::Client,
+    args: &BackupArgs,
+    ext: &str,
+) -> Result<(chrono::DateTime<Utc>, String)> {
+    let bucket = &args.s3.bucket;
+    for _ in 0..5 {
+        let started_at = Utc::now();
+        let key = keys::backup_key(
+            &args.s3.prefix,
+            &args.policy.policy_namespace,
+            &args.policy.policy_name,
+            started_at,
+            ext,
+        );
+        let manifest = keys::manifest_key(&key);
+        if head_size(client, bucket, &key).await?.is_none()
+            && head_size(client, bucket, &manifest).await?.is_none()
+        {
+            return Ok((started_at, key));
+        }
+        tracing::info!(key = %key, "a backup with this key exists; waiting for the next second");
+        let into_second = u64::from(started_at.timestamp_subsec_millis());
+        tokio::time::sleep(std::time::Duration::from_millis(
+            1_001 - into_second.min(1_000),
+        ))
+        .await;
+    }
+    Err(Error::Internal(
+        "no unused backup key after 5 seconds: the clock does not advance".into(),
+    ))
 }
 
 type Streamed = (
