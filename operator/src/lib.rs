@@ -9,6 +9,7 @@ pub mod context;
 pub mod controller;
 pub mod http;
 pub mod jobs;
+pub mod kube_io;
 pub mod leader;
 pub mod logging;
 pub mod metrics;

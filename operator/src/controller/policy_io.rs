@@ -1,18 +1,19 @@
 //! The I/O steps of the BackupPolicy reconcile: read the policy's Jobs and their pods,
 //! create Jobs, write the status with server-side apply.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{ListParams, Patch, PatchParams, PostParams};
-use kube::{Api, Resource, ResourceExt};
+use kube::ResourceExt;
+use kube::api::ListParams;
 use tidemark_crd::BackupPolicy;
 use tidemark_crd::backup_policy::BackupPolicyStatus;
 
 use super::error::Error;
 use crate::context::CONTROLLER_NAME;
 use crate::jobs::builder::labels;
+use crate::kube_io;
+pub use crate::kube_io::Created;
 use crate::policy::observed::{ObservedJob, observe};
 
 /// Label selector of a policy's Jobs (and, through the pod template, their pods).
@@ -22,21 +23,6 @@ pub fn selector(policy_name: &str) -> String {
         labels::POLICY,
         labels::MANAGED_BY
     )
-}
-
-fn owned_by(job: &Job, uid: &str) -> bool {
-    job.owner_references()
-        .iter()
-        .any(|o| o.uid == uid && o.controller == Some(true))
-}
-
-fn job_of_pod(pod: &Pod) -> Option<String> {
-    pod.owner_references()
-        .iter()
-        .find(|o| o.kind == "Job" && o.controller == Some(true))
-        .map(|o| o.name.clone())
-        .or_else(|| pod.labels().get("batch.kubernetes.io/job-name").cloned())
-        .or_else(|| pod.labels().get("job-name").cloned())
 }
 
 /// The policy's Jobs as plain data. Pods are listed only when some Job is running or
@@ -50,14 +36,9 @@ pub async fn read_jobs(
     let name = policy.name_any();
     let uid = policy.uid().unwrap_or_default();
     let params = ListParams::default().labels(&selector(&name));
-    let jobs: Vec<Job> = Api::<Job>::namespaced(client.clone(), &ns)
-        .list(&params)
+    let jobs = kube_io::list_owned_jobs(client, &ns, &params, &uid)
         .await
-        .map_err(|e| Error::ListJobs(format!("{ns}/{name}"), e))?
-        .items
-        .into_iter()
-        .filter(|j| owned_by(j, &uid))
-        .collect();
+        .map_err(|e| Error::ListJobs(format!("{ns}/{name}"), e))?;
     let bare: Vec<ObservedJob> = jobs.iter().map(|j| observe(j, &[])).collect();
     let recorded: HashSet<&str> = recorded.iter().map(String::as_str).collect();
     let need_pods = bare
@@ -66,51 +47,17 @@ pub async fn read_jobs(
     if !need_pods {
         return Ok(bare);
     }
-    let pods = Api::<Pod>::namespaced(client.clone(), &ns)
-        .list(&params)
+    let pods = kube_io::list_pods(client, &ns, &params)
         .await
-        .map_err(|e| Error::ListPods(format!("{ns}/{name}"), e))?
-        .items;
-    let mut by_job: HashMap<String, Vec<Pod>> = HashMap::new();
-    for pod in pods {
-        if let Some(job) = job_of_pod(&pod) {
-            by_job.entry(job).or_default().push(pod);
-        }
-    }
-    Ok(jobs
-        .iter()
-        .map(|j| {
-            let pods = by_job
-                .get(j.metadata.name.as_deref().unwrap_or_default())
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            observe(j, pods)
-        })
-        .collect())
-}
-
-/// Whether a Job was created now or existed already (same deterministic name: created
-/// earlier, by this or another replica).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Created {
-    New,
-    Existed,
+        .map_err(|e| Error::ListPods(format!("{ns}/{name}"), e))?;
+    Ok(kube_io::observe_with_pods(&jobs, pods))
 }
 
 /// Creates `job`; `AlreadyExists` is success.
 pub async fn create_job(client: &kube::Client, job: &Job) -> Result<Created, Error> {
-    let ns = job.meta().namespace.clone().unwrap_or_default();
-    let name = job.name_any();
-    match Api::<Job>::namespaced(client.clone(), &ns)
-        .create(&PostParams::default(), job)
+    kube_io::create_job(client, job)
         .await
-    {
-        Ok(_) => Ok(Created::New),
-        Err(kube::Error::Api(s)) if s.code == 409 || s.reason == "AlreadyExists" => {
-            Ok(Created::Existed)
-        }
-        Err(e) => Err(Error::CreateJob(format!("{ns}/{name}"), e)),
-    }
+        .map_err(|e| Error::CreateJob(kube_io::path_of(job), e))
 }
 
 /// The apply body of a status: lists that became empty are sent as `[]` so that a
@@ -123,11 +70,7 @@ pub fn status_body(status: &BackupPolicyStatus) -> Result<serde_json::Value, ser
                 .or_insert_with(|| serde_json::Value::Array(Vec::new()));
         }
     }
-    Ok(serde_json::json!({
-        "apiVersion": "tidemark.dev/v1alpha1",
-        "kind": "BackupPolicy",
-        "status": value,
-    }))
+    Ok(kube_io::status_apply_body::<BackupPolicy>(value))
 }
 
 /// Writes the status subresource with server-side apply (field manager
@@ -140,12 +83,7 @@ pub async fn write_status(
     let ns = policy.namespace().ok_or(Error::Unnamed)?;
     let name = policy.name_any();
     let body = status_body(status).map_err(|e| Error::SerializeStatus(name.clone(), e))?;
-    Api::<BackupPolicy>::namespaced(client.clone(), &ns)
-        .patch_status(
-            &name,
-            &PatchParams::apply(CONTROLLER_NAME).force(),
-            &Patch::Apply(&body),
-        )
+    kube_io::apply_status::<BackupPolicy>(client, &ns, &name, &body)
         .await
         .map_err(|e| Error::WriteStatus(format!("{ns}/{name}"), e))?;
     Ok(())

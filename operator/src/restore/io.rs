@@ -3,15 +3,13 @@
 //! Jobs, pods and writers; carrying out a step's actions; writing the status with
 //! server-side apply.
 
-use std::collections::HashMap;
-
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::core::Selector;
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, ResourceExt};
 use tidemark_crd::restore_request::{RestoreRequestStatus, WorkloadKind};
 use tidemark_crd::{BackupPolicy, RestoreRequest};
 
@@ -19,7 +17,8 @@ use super::error::Error;
 use super::observed::{Workload, WorkloadState};
 use crate::context::CONTROLLER_NAME;
 use crate::jobs::builder::labels;
-use crate::policy::observed::{ObservedJob, observe};
+use crate::kube_io;
+use crate::policy::observed::ObservedJob;
 
 /// Label selector of a request's Jobs (and, through the pod template, their pods).
 pub fn selector(request_name: &str) -> String {
@@ -58,15 +57,6 @@ pub async fn read_policy(
         .map_err(|e| Error::ReadPolicy(format!("{ns}/{name}"), e))
 }
 
-fn job_of_pod(pod: &Pod) -> Option<String> {
-    pod.owner_references()
-        .iter()
-        .find(|o| o.kind == "Job" && o.controller == Some(true))
-        .map(|o| o.name.clone())
-        .or_else(|| pod.labels().get("batch.kubernetes.io/job-name").cloned())
-        .or_else(|| pod.labels().get("job-name").cloned())
-}
-
 /// The request's own Jobs (owned by its uid) with their pods, as plain data.
 pub async fn read_jobs(
     client: &kube::Client,
@@ -76,42 +66,16 @@ pub async fn read_jobs(
     let name = request.name_any();
     let uid = request.uid().unwrap_or_default();
     let params = ListParams::default().labels(&selector(&name));
-    let jobs: Vec<Job> = Api::<Job>::namespaced(client.clone(), &ns)
-        .list(&params)
+    let jobs = kube_io::list_owned_jobs(client, &ns, &params, &uid)
         .await
-        .map_err(|e| Error::ListJobs(format!("{ns}/{name}"), e))?
-        .items
-        .into_iter()
-        .filter(|j| {
-            j.owner_references()
-                .iter()
-                .any(|o| o.uid == uid && o.controller == Some(true))
-        })
-        .collect();
+        .map_err(|e| Error::ListJobs(format!("{ns}/{name}"), e))?;
     if jobs.is_empty() {
         return Ok(Vec::new());
     }
-    let pods = Api::<Pod>::namespaced(client.clone(), &ns)
-        .list(&params)
+    let pods = kube_io::list_pods(client, &ns, &params)
         .await
-        .map_err(|e| Error::ListPods(format!("{ns}/{name}"), e))?
-        .items;
-    let mut by_job: HashMap<String, Vec<Pod>> = HashMap::new();
-    for pod in pods {
-        if let Some(job) = job_of_pod(&pod) {
-            by_job.entry(job).or_default().push(pod);
-        }
-    }
-    Ok(jobs
-        .iter()
-        .map(|j| {
-            let pods = by_job
-                .get(j.metadata.name.as_deref().unwrap_or_default())
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            observe(j, pods)
-        })
-        .collect())
+        .map_err(|e| Error::ListPods(format!("{ns}/{name}"), e))?;
+    Ok(kube_io::observe_with_pods(&jobs, pods))
 }
 
 /// How many pods match a workload's selector (running, pending or terminating).
@@ -184,16 +148,10 @@ pub async fn read_writer(
 
 /// Creates `job`; one that exists already (same deterministic name) counts as created.
 pub async fn create_job(client: &kube::Client, job: &Job) -> Result<(), Error> {
-    let ns = job.meta().namespace.clone().unwrap_or_default();
-    let name = job.name_any();
-    match Api::<Job>::namespaced(client.clone(), &ns)
-        .create(&PostParams::default(), job)
+    kube_io::create_job(client, job)
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
-        Err(e) => Err(Error::CreateJob(format!("{ns}/{name}"), e)),
-    }
+        .map(drop)
+        .map_err(|e| Error::CreateJob(kube_io::path_of(job), e))
 }
 
 /// Deletes a Job and (in the foreground) its pods; one that is gone already is fine.
@@ -239,11 +197,9 @@ pub async fn scale(
 
 /// The server-side apply body of a status.
 pub fn status_body(status: &RestoreRequestStatus) -> Result<serde_json::Value, serde_json::Error> {
-    Ok(serde_json::json!({
-        "apiVersion": "tidemark.dev/v1alpha1",
-        "kind": "RestoreRequest",
-        "status": serde_json::to_value(status)?,
-    }))
+    Ok(kube_io::status_apply_body::<RestoreRequest>(
+        serde_json::to_value(status)?,
+    ))
 }
 
 /// Writes the status subresource with server-side apply (field manager
@@ -255,12 +211,7 @@ pub async fn write_status(
     status: &RestoreRequestStatus,
 ) -> Result<RestoreRequest, Error> {
     let body = status_body(status).map_err(|e| Error::SerializeStatus(name.to_string(), e))?;
-    Api::<RestoreRequest>::namespaced(client.clone(), ns)
-        .patch_status(
-            name,
-            &PatchParams::apply(CONTROLLER_NAME).force(),
-            &Patch::Apply(&body),
-        )
+    kube_io::apply_status::<RestoreRequest>(client, ns, name, &body)
         .await
         .map_err(|e| Error::WriteStatus(format!("{ns}/{name}"), e))
 }
