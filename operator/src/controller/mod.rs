@@ -16,9 +16,10 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use futures::future::{BoxFuture, FutureExt, Shared};
+use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::batch::v1::Job;
-use kube::Api;
 use kube::runtime::{Controller, watcher};
+use kube::{Api, Resource};
 use tidemark_crd::BackupPolicy;
 
 use crate::context::{CONTROLLER_NAME, Context, WatchScope};
@@ -34,8 +35,13 @@ pub fn shutdown_from(f: impl Future<Output = ()> + Send + 'static) -> Shutdown {
     f.boxed().shared()
 }
 
-/// `(policies, jobs)` APIs for each watched scope.
-fn apis(ctx: &Context) -> Vec<(Api<BackupPolicy>, Api<Job>)> {
+/// `(owners, jobs)` APIs for each watched scope: one cluster-wide pair, or one pair per
+/// `--namespaces` entry.
+pub(crate) fn scoped_apis<K>(ctx: &Context) -> Vec<(Api<K>, Api<Job>)>
+where
+    K: Resource<Scope = NamespaceResourceScope>,
+    <K as Resource>::DynamicType: Default,
+{
     let c = &ctx.client;
     match &ctx.config.namespaces {
         WatchScope::All => vec![(Api::all(c.clone()), Api::all(c.clone()))],
@@ -62,7 +68,7 @@ pub async fn run_backup_policies(
     let state = backup_policy::PolicyState::new(ctx.clone(), metrics.clone());
     let managed = format!("{}={CONTROLLER_NAME}", labels::MANAGED_BY);
     let mut stores = Vec::new();
-    let controllers: Vec<_> = apis(&ctx)
+    let controllers: Vec<_> = scoped_apis::<BackupPolicy>(&ctx)
         .into_iter()
         .map(|(policies, jobs)| {
             let controller = Controller::new(policies, watcher::Config::default())

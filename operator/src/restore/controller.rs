@@ -4,33 +4,14 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::api::batch::v1::Job;
-use kube::Api;
 use kube::runtime::{Controller, watcher};
 use tidemark_crd::RestoreRequest;
 
 use super::reconcile::{RestoreState, error_policy, reconcile};
-use crate::context::{CONTROLLER_NAME, Context, WatchScope};
-use crate::controller::Shutdown;
+use crate::context::{CONTROLLER_NAME, Context};
+use crate::controller::{Shutdown, scoped_apis};
 use crate::jobs::builder::labels;
 use crate::metrics::Metrics;
-
-/// `(requests, jobs)` APIs for each watched scope.
-fn apis(ctx: &Context) -> Vec<(Api<RestoreRequest>, Api<Job>)> {
-    let c = &ctx.client;
-    match &ctx.config.namespaces {
-        WatchScope::All => vec![(Api::all(c.clone()), Api::all(c.clone()))],
-        WatchScope::Namespaces(list) => list
-            .iter()
-            .map(|ns| {
-                (
-                    Api::namespaced(c.clone(), ns),
-                    Api::namespaced(c.clone(), ns),
-                )
-            })
-            .collect(),
-    }
-}
 
 /// Runs the RestoreRequest controllers until `shutdown`.
 pub async fn run(ctx: Arc<Context>, metrics: Arc<Metrics>, shutdown: Shutdown) {
@@ -40,17 +21,19 @@ pub async fn run(ctx: Arc<Context>, metrics: Arc<Metrics>, shutdown: Shutdown) {
         labels::RESTORE_REQUEST,
         labels::MANAGED_BY
     );
-    let controllers = apis(&ctx).into_iter().map(|(requests, jobs)| {
-        Controller::new(requests, watcher::Config::default())
-            .owns(jobs, watcher::Config::default().labels(&jobs_of_requests))
-            .graceful_shutdown_on(shutdown.clone())
-            .run(reconcile, error_policy, state.clone())
-            .for_each(|res| async move {
-                match res {
-                    Ok((obj, _)) => tracing::debug!(restore_request = %obj, "reconciled"),
-                    Err(e) => tracing::debug!(error = %e, "reconcile error"),
-                }
-            })
-    });
+    let controllers = scoped_apis::<RestoreRequest>(&ctx)
+        .into_iter()
+        .map(|(requests, jobs)| {
+            Controller::new(requests, watcher::Config::default())
+                .owns(jobs, watcher::Config::default().labels(&jobs_of_requests))
+                .graceful_shutdown_on(shutdown.clone())
+                .run(reconcile, error_policy, state.clone())
+                .for_each(|res| async move {
+                    match res {
+                        Ok((obj, _)) => tracing::debug!(restore_request = %obj, "reconciled"),
+                        Err(e) => tracing::debug!(error = %e, "reconcile error"),
+                    }
+                })
+        });
     futures::future::join_all(controllers).await;
 }
