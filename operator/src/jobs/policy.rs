@@ -38,22 +38,25 @@ pub enum Trigger {
     RunNow(String),
 }
 
-pub(crate) fn owner(policy: &BackupPolicy) -> Result<(JobOwner, String), BuildError> {
-    let reference = policy
+/// The controller owner reference of `obj` with its owner `label` (e.g.
+/// [`labels::POLICY`]), and `obj`'s namespace: where its Jobs go.
+pub(crate) fn owner_of<K: Resource<DynamicType = ()>>(
+    obj: &K,
+    label: &'static str,
+) -> Result<(JobOwner, String), BuildError> {
+    let reference = obj
         .controller_owner_ref(&())
         .ok_or(BuildError::NotPersisted)?;
-    let ns = policy
+    let ns = obj
         .meta()
         .namespace
         .clone()
         .ok_or(BuildError::NotPersisted)?;
-    Ok((
-        JobOwner {
-            reference,
-            label: labels::POLICY,
-        },
-        ns,
-    ))
+    Ok((JobOwner { reference, label }, ns))
+}
+
+pub(crate) fn owner(policy: &BackupPolicy) -> Result<(JobOwner, String), BuildError> {
+    owner_of(policy, labels::POLICY)
 }
 
 pub(crate) fn policy_env(policy: &BackupPolicy, ns: &str) -> Vec<EnvVar> {

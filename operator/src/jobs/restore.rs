@@ -6,13 +6,12 @@
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{EnvVar, Volume, VolumeMount};
-use kube::Resource;
 use tidemark_crd::RestoreRequest;
 use tidemark_crd::restore_request::RestoreContent;
 
 use super::builder::{JobOwner, RUNNER_CONTAINER, RunnerJob, build, labels};
 use super::env::{self, secret, value};
-use super::policy::{BuildError, JobDefaults, parent};
+use super::policy::{BuildError, JobDefaults, owner_of, parent};
 use super::volumes::{DB_CA_PATH, S3_CA_PATH, secret_file};
 use crate::naming::RunKind;
 use crate::restore::select::Selection;
@@ -35,21 +34,7 @@ fn keep_finished(mut job: Job) -> Job {
 }
 
 fn owner(request: &RestoreRequest) -> Result<(JobOwner, String), BuildError> {
-    let reference = request
-        .controller_owner_ref(&())
-        .ok_or(BuildError::NotPersisted)?;
-    let ns = request
-        .meta()
-        .namespace
-        .clone()
-        .ok_or(BuildError::NotPersisted)?;
-    Ok((
-        JobOwner {
-            reference,
-            label: labels::RESTORE_REQUEST,
-        },
-        ns,
-    ))
+    owner_of(request, labels::RESTORE_REQUEST)
 }
 
 fn image(request: &RestoreRequest, defaults: &JobDefaults) -> String {
