@@ -5,6 +5,7 @@
 //! ([`crate::naming::follow_up_job_name`]), so each backup is pruned after at most once.
 
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::EnvVar;
 use tidemark_crd::BackupPolicy;
 use tidemark_crd::backup_policy::Retention;
 
@@ -18,10 +19,7 @@ pub const AFTER_JOB_ANNOTATION: &str = "tidemark.dev/after-job";
 
 /// Retention settings as runner environment: the keep counts, the policy's time zone
 /// (retention periods are local days/weeks/months) and the orphan grace period.
-pub fn retention_env(
-    retention: &Retention,
-    time_zone: &str,
-) -> Vec<k8s_openapi::api::core::v1::EnvVar> {
+pub fn retention_env(retention: &Retention, time_zone: &str) -> Vec<EnvVar> {
     vec![
         value("TIDEMARK_KEEP_HOURLY", retention.hourly.to_string()),
         value("TIDEMARK_KEEP_DAILY", retention.daily.to_string()),
@@ -44,15 +42,41 @@ pub fn prune_job(
     after_backup_job: &str,
     defaults: &JobDefaults,
 ) -> Result<Job, BuildError> {
+    let mut job = prune_runner_job(
+        policy,
+        name,
+        RunKind::Prune,
+        retention_env(&policy.spec.retention, &policy.spec.time_zone),
+        defaults,
+    )?;
+    job.metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(
+            AFTER_JOB_ANNOTATION.to_string(),
+            after_backup_job.to_string(),
+        );
+    Ok(job)
+}
+
+/// A `tidemark-runner prune` Job of `kind` for the policy's storage, with the policy's
+/// environment followed by `extra_env`.
+pub(crate) fn prune_runner_job(
+    policy: &BackupPolicy,
+    name: String,
+    kind: RunKind,
+    extra_env: Vec<EnvVar>,
+    defaults: &JobDefaults,
+) -> Result<Job, BuildError> {
     let (owner, ns) = owner(policy)?;
     let spec = &policy.spec;
     let mut env = policy_env(policy, &ns);
-    env.extend(retention_env(&spec.retention, &spec.time_zone));
-    let mut job = build(RunnerJob {
+    env.extend(extra_env);
+    Ok(build(RunnerJob {
         name,
         namespace: ns,
         owner,
-        kind: RunKind::Prune,
+        kind,
         image: runner_image(policy, defaults),
         args: vec!["prune".to_string()],
         env,
@@ -62,13 +86,5 @@ pub fn prune_job(
         scheduled: None,
         run_now: None,
         sidecars: Vec::new(),
-    });
-    job.metadata
-        .annotations
-        .get_or_insert_with(Default::default)
-        .insert(
-            AFTER_JOB_ANNOTATION.to_string(),
-            after_backup_job.to_string(),
-        );
-    Ok(job)
+    }))
 }

@@ -6,9 +6,9 @@
 use k8s_openapi::api::batch::v1::Job;
 use tidemark_crd::BackupPolicy;
 
-use super::builder::{RunnerJob, build};
 use super::env::value;
-use super::policy::{BuildError, JobDefaults, owner, policy_env, runner_image, storage_mounts};
+use super::policy::{BuildError, JobDefaults};
+use super::prune::prune_runner_job;
 use crate::naming::RunKind;
 
 /// The prune-everything Job named `name`.
@@ -17,23 +17,11 @@ pub fn purge_job(
     name: String,
     defaults: &JobDefaults,
 ) -> Result<Job, BuildError> {
-    let (owner, ns) = owner(policy)?;
-    let spec = &policy.spec;
-    let mut env = policy_env(policy, &ns);
-    env.push(value("TIDEMARK_PRUNE_ALL", "true"));
-    Ok(build(RunnerJob {
+    prune_runner_job(
+        policy,
         name,
-        namespace: ns,
-        owner,
-        kind: RunKind::Purge,
-        image: runner_image(policy, defaults),
-        args: vec!["prune".to_string()],
-        env,
-        mounts: storage_mounts(policy),
-        template: &spec.job_template,
-        deadline_seconds: spec.deadline_seconds,
-        scheduled: None,
-        run_now: None,
-        sidecars: Vec::new(),
-    }))
+        RunKind::Purge,
+        vec![value("TIDEMARK_PRUNE_ALL", "true")],
+        defaults,
+    )
 }
