@@ -163,6 +163,7 @@ fn start_tools(
             pg_restore_args,
             psql_args,
             prefix,
+            suffix,
         } => {
             let psql = ToolProcess::spawn(&ToolSpec {
                 name: "psql",
@@ -183,7 +184,8 @@ fn start_tools(
             let Some(sql) = converter.stdout else {
                 return Err(Error::Internal("pg_restore stdout missing".into()));
             };
-            let forwarder = forward::spawn(sql, psql.stdin, prefix.clone(), verdict)?;
+            let forwarder =
+                forward::spawn(sql, psql.stdin, prefix.clone(), suffix.clone(), verdict)?;
             tracing::info!(
                 ?pg_restore_args,
                 "restore tools started (pg_restore -f - | psql)"

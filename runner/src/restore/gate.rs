@@ -20,16 +20,21 @@
 //!   it must read the last data block up to its end marker, the archive's final bytes,
 //!   before it reaches `COMMIT`. An archive without data blocks ends with its TOC,
 //!   which pg_restore reads before doing anything. One held-back byte would block it;
-//!   the gate holds back at least one whole decompressed buffer.
+//!   the gate holds back at least one whole decompressed buffer. Only full restores
+//!   of every table take this route.
 //!
 //! That argument fails when pg_restore does *not* need the end of the archive: with a
 //! table selection (`-t`) it stops after the last selected block, and `--schema-only`
 //! reads no data blocks at all, so it could commit while the rest of the object is
-//! still downloading. Those modes take the SQL route instead: `pg_restore -f -`
-//! (no database connection, cannot commit anything) turns the archive into SQL,
-//! and the gate sits on the input of `psql --single-transaction`, which commits only
-//! at its end of input (see [`crate::restore::plan`]). As a last line of defence the
-//! orchestrator refuses to release the gate if the tool has already exited.
+//! still downloading. Those modes, and every data-only restore (which needs statements
+//! of the runner around the data, see [`crate::restore::foreign_keys`]), take the SQL
+//! route instead: `pg_restore -f -` (no database connection, cannot commit anything,
+//! and run without `--single-transaction` so that it writes no `BEGIN`/`COMMIT`)
+//! turns the archive into SQL, and the gate sits on the input of
+//! `psql --single-transaction`, which commits only at its end of input (see
+//! [`crate::restore::plan`]); the runner's closing statements are written after the
+//! release and before that end. As a last line of defence the orchestrator refuses to
+//! release the gate if the tool has already exited.
 //!
 //! On a mismatch (or any failure, a signal, a panic) the gate is dropped without being
 //! released: its [`GatedStdin`](crate::pg::child::GatedStdin) kills the tool *before*
@@ -113,6 +118,13 @@ impl<W: Write> Gate<W> {
         Ok(self.out)
     }
 
+    /// Gives up the hold without writing: the writer and the held-back tail (for a
+    /// caller that inserts statements into it before writing it).
+    pub fn into_tail(self) -> (W, Vec<u8>) {
+        let tail = self.held.into_iter().flatten().collect();
+        (self.out, tail)
+    }
+
     /// Writes bytes that bypass the hold (a prefix before the stream, e.g. `TRUNCATE`).
     pub fn write_prefix(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.out.write_all(bytes)
@@ -160,5 +172,15 @@ mod tests {
         let spare = gate.push(b"cd".to_vec()).unwrap();
         assert_eq!(spare.map(|b| (b.len(), b.capacity() >= 2)), Some((0, true)));
         assert_eq!(gate.release().unwrap(), b"Pabcd");
+    }
+
+    #[test]
+    fn the_tail_can_be_taken_unwritten() {
+        let mut gate = Gate::new(Vec::new(), 3);
+        for block in [b"ab".to_vec(), b"cd".to_vec(), b"e".to_vec()] {
+            gate.push(block).unwrap();
+        }
+        let (out, tail) = gate.into_tail();
+        assert_eq!((out.as_slice(), tail.as_slice()), (&b"ab"[..], &b"cde"[..]));
     }
 }

@@ -3,11 +3,12 @@
 //! it into `pg_restore`/`psql` in one transaction behind the checksum gate, then compare
 //! the restored tables' row counts with the manifest.
 //!
-//! Deciding lives in [`plan`], [`compare`], [`result`] and [`settings`] (pure); doing in
-//! [`execute`], [`stream`], [`forward`] and [`target`].
+//! Deciding lives in [`plan`], [`foreign_keys`], [`compare`], [`result`] and [`settings`]
+//! (pure); doing in [`execute`], [`stream`], [`forward`] and [`target`].
 
 pub mod compare;
 pub mod execute;
+pub mod foreign_keys;
 pub mod forward;
 pub mod gate;
 pub mod plan;
@@ -186,13 +187,27 @@ pub async fn restore_and_compare(
     r: Restore<'_>,
     shutdown: &Shutdown,
 ) -> std::result::Result<RestoreResult, Failure> {
-    let server_version_num = Session::open(r.db).await?.server_version_num().await?;
+    let session = Session::open(r.db).await?;
+    let server_version_num = session.server_version_num().await?;
+    let route = match &r.plan.foreign_keys {
+        Some(scope) => {
+            let keys = session.foreign_keys(scope, server_version_num).await?;
+            if !keys.is_empty() {
+                let names: Vec<String> = keys.iter().map(|k| k.describe()).collect();
+                tracing::info!(constraints = ?names,
+                    "foreign keys dropped before the data and added back (validated) after it");
+            }
+            foreign_keys::wrap(&r.plan.route, &keys)
+        }
+        None => r.plan.route.clone(),
+    };
+    drop(session);
     let executed = execute::execute(
         execute::Job {
             client: r.client,
             bucket: r.bucket,
             manifest: r.manifest,
-            route: &r.plan.route,
+            route: &route,
             decoding: r.decoding,
             pg_bin_root: r.pg_bin_root,
             server_version_num,

@@ -5,13 +5,21 @@
 //!
 //! | backup | request | route |
 //! |---|---|---|
-//! | custom | full or data-only, all tables, no truncate | `pg_restore --single-transaction` connected to the target, gated stdin |
-//! | custom | a table selection, schema-only, or truncate | `pg_restore -f -` (no connection) → runner → gated stdin of `psql --single-transaction` |
+//! | custom | full, all tables | `pg_restore --single-transaction` connected to the target, gated stdin |
+//! | custom | a table selection, schema-only, or data-only | `pg_restore -f -` (no connection) → runner → gated stdin of `psql --single-transaction` |
 //! | plain | full, all tables | gated stdin of `psql --single-transaction` |
 //!
 //! The SQL route is needed where pg_restore would not read the archive to its end
-//! (so holding back the end could not stop its commit), and for `TRUNCATE` inside the
-//! restore's transaction, which pg_restore cannot run itself.
+//! (so holding back the end could not stop its commit), and for statements the runner
+//! adds inside the restore's transaction, which pg_restore cannot run itself: every
+//! data-only restore drops the foreign keys involving the restored tables before the
+//! data (then `TRUNCATE`s, if asked) and adds them back after it (see
+//! [`crate::restore::foreign_keys`]). On this route pg_restore still gets
+//! `--single-transaction`: without it, it would wrap large-object data in a
+//! `BEGIN`/`COMMIT` of its own, ending psql's transaction in the middle. With it, its
+//! SQL is one `BEGIN` … `COMMIT` (the `BEGIN` only warns inside psql's transaction),
+//! and the runner's closing statements go right before that final `COMMIT` (see
+//! [`crate::restore::forward`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -101,12 +109,24 @@ pub enum Route {
     /// `psql --single-transaction` reading a plain dump; the gate is on its stdin.
     Psql { args: Vec<String> },
     /// `pg_restore -f -` → runner → `psql --single-transaction`; the gate is on psql's
-    /// stdin, `prefix` (e.g. `TRUNCATE`) goes first.
+    /// stdin, `prefix` (e.g. `TRUNCATE`) goes first, `suffix` after the released end of
+    /// pg_restore's SQL and before psql's input ends (inside the transaction).
     ViaSql {
         pg_restore_args: Vec<String>,
         psql_args: Vec<String>,
         prefix: String,
+        suffix: String,
     },
+}
+
+/// Which foreign keys a data-only restore sets aside while loading.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ForeignKeyScope {
+    /// Those on or referencing these tables (manifest keys).
+    Tables(Vec<String>),
+    /// Every foreign key of the database (all tables restored, but the manifest does
+    /// not list them).
+    Database,
 }
 
 /// The decided restore.
@@ -119,6 +139,8 @@ pub struct Plan {
     pub compared: Vec<String>,
     /// The target must hold no user objects (nothing would drop what is there).
     pub needs_empty_target: bool,
+    /// Data-only: the foreign keys dropped before the data and added back after it.
+    pub foreign_keys: Option<ForeignKeyScope>,
 }
 
 /// psql flags shared by both psql routes: no psqlrc, quiet, stop at the first error,
@@ -174,6 +196,7 @@ pub fn plan(manifest: &Manifest, req: &Request) -> Result<Plan> {
             compared,
             // A plain dump has no DROP statements: it can only go into an empty database.
             needs_empty_target: true,
+            foreign_keys: None,
         });
     }
 
@@ -200,7 +223,7 @@ pub fn plan(manifest: &Manifest, req: &Request) -> Result<Plan> {
     common.extend(names.iter().map(|n| format!("--table={n}")));
     common.push("--single-transaction".into());
 
-    let direct = !selected && !req.truncate && req.content != RestoreContent::SchemaOnly;
+    let direct = !selected && req.content == RestoreContent::Full;
     let route = if direct {
         let mut args = common;
         // Empty: libpq takes the database from PGDATABASE (no conninfo parsing of names).
@@ -233,13 +256,22 @@ pub fn plan(manifest: &Manifest, req: &Request) -> Result<Plan> {
             pg_restore_args,
             psql_args: psql_args(),
             prefix,
+            suffix: String::new(),
         }
     };
+    let foreign_keys = (req.content == RestoreContent::DataOnly).then(|| {
+        if restored.is_empty() {
+            ForeignKeyScope::Database
+        } else {
+            ForeignKeyScope::Tables(restored.clone())
+        }
+    });
     Ok(Plan {
         route,
         restored,
         compared,
         needs_empty_target: req.content == RestoreContent::Full && !clean,
+        foreign_keys,
     })
 }
 
@@ -412,6 +444,7 @@ mod tests {
             pg_restore_args,
             prefix,
             psql_args,
+            suffix,
         } = &p.route
         else {
             panic!("{p:?}")
@@ -421,8 +454,15 @@ mod tests {
         assert!(pg_restore_args.contains(&"--table=customers".to_string()));
         assert!(pg_restore_args.contains(&"--data-only".to_string()));
         assert!(psql_args.contains(&"--single-transaction".to_string()));
+        // Without it pg_restore would COMMIT after large objects, mid-stream.
+        assert!(pg_restore_args.contains(&"--single-transaction".to_string()));
         assert_eq!(prefix, "TRUNCATE TABLE \"public\".\"customers\";\n");
+        assert_eq!(suffix, "", "filled in once the foreign keys are known");
         assert_eq!(p.restored, vec!["public.customers"]);
+        assert_eq!(
+            p.foreign_keys,
+            Some(ForeignKeyScope::Tables(vec!["public.customers".into()]))
+        );
 
         let p = plan(&m, &req(RestoreContent::SchemaOnly, &[])).unwrap();
         assert!(matches!(p.route, Route::ViaSql { .. }));
@@ -436,6 +476,37 @@ mod tests {
         };
         assert!(prefix.contains("\"public\".\"Audit Log\""), "{prefix}");
         assert!(prefix.contains("\"sales\".\"orders\""), "{prefix}");
+    }
+
+    #[test]
+    fn every_data_only_restore_takes_the_sql_route_and_sets_foreign_keys_aside() {
+        let m = manifest(DumpFormatTag::Custom, TABLES);
+        let p = plan(&m, &req(RestoreContent::DataOnly, &[])).unwrap();
+        let Route::ViaSql {
+            pg_restore_args,
+            prefix,
+            ..
+        } = &p.route
+        else {
+            panic!("{p:?}")
+        };
+        assert!(pg_restore_args.contains(&"--data-only".to_string()));
+        assert_eq!(prefix, "", "no truncate asked");
+        let Some(ForeignKeyScope::Tables(tables)) = &p.foreign_keys else {
+            panic!("{p:?}")
+        };
+        assert_eq!(tables.len(), 4);
+        // A manifest without its table list: every foreign key of the database.
+        let p = plan(
+            &manifest(DumpFormatTag::Custom, &[]),
+            &req(RestoreContent::DataOnly, &[]),
+        )
+        .unwrap();
+        assert_eq!(p.foreign_keys, Some(ForeignKeyScope::Database));
+        // Full and schema-only restores create constraints themselves.
+        for content in [RestoreContent::Full, RestoreContent::SchemaOnly] {
+            assert_eq!(plan(&m, &req(content, &[])).unwrap().foreign_keys, None);
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The target database side of a restore: server version, existence and creation of the
 //! database, whether it is empty, ending the sessions of a killed tool, dropping a
-//! database, and the row counts taken after the restore (plain `count(*)` per table,
-//! quoted identifiers, pipelined on one connection).
+//! database, the foreign keys a data-only restore sets aside, and the row counts taken
+//! after the restore (plain `count(*)` per table, quoted identifiers, pipelined on one
+//! connection).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,6 +13,8 @@ use tokio_postgres::Client;
 use crate::error::{Error, Result};
 use crate::pg::connect::{DbTarget, classify_error};
 use crate::pg::snapshot::quote_ident;
+use crate::restore::foreign_keys::ForeignKey;
+use crate::restore::plan::ForeignKeyScope;
 
 /// How many count queries are pipelined on the one connection.
 const COUNT_PIPELINE: usize = 8;
@@ -143,6 +146,68 @@ impl Session {
             application_name = app,
             "the restore's session did not end in time"
         );
+    }
+
+    /// The foreign keys on or referencing the tables of `scope` (for partitions, also
+    /// those of their partitioned ancestors, where the constraints are declared), each
+    /// once, with definitions that qualify every name (read with an empty
+    /// `search_path`, as pg_dump does). Constraints a partition inherits are left out:
+    /// they go and come back with their parent's.
+    pub async fn foreign_keys(
+        &self,
+        scope: &ForeignKeyScope,
+        server_version_num: u32,
+    ) -> Result<Vec<ForeignKey>> {
+        self.client
+            .batch_execute("SELECT pg_catalog.set_config('search_path', '', false)")
+            .await
+            .map_err(self.err("clearing search_path"))?;
+        let (tables, all) = match scope {
+            ForeignKeyScope::Tables(t) => (t.clone(), false),
+            ForeignKeyScope::Database => (Vec::new(), true),
+        };
+        // conparentid (PostgreSQL 11+) links a partition's copy to its parent's.
+        let own = if server_version_num >= 110_000 {
+            "AND con.conparentid = 0"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "WITH RECURSIVE restored(oid) AS ( \
+               SELECT c.oid FROM pg_catalog.pg_class c \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                WHERE n.nspname || '.' || c.relname = ANY ($1::text[]) \
+               UNION \
+               SELECT i.inhparent FROM pg_catalog.pg_inherits i \
+                 JOIN restored r ON i.inhrelid = r.oid \
+                 JOIN pg_catalog.pg_class p ON p.oid = i.inhparent \
+                WHERE p.relkind = 'p' \
+             ) \
+             SELECT n.nspname::text, c.relname::text, con.conname::text, \
+                    pg_catalog.pg_get_constraintdef(con.oid) \
+               FROM pg_catalog.pg_constraint con \
+               JOIN pg_catalog.pg_class c ON c.oid = con.conrelid \
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+              WHERE con.contype = 'f' {own} \
+                AND ($2::bool \
+                     OR con.conrelid IN (SELECT oid FROM restored) \
+                     OR con.confrelid IN (SELECT oid FROM restored)) \
+              ORDER BY 1, 2, 3"
+        );
+        let rows = self
+            .client
+            .query(&sql, &[&tables, &all])
+            .await
+            .map_err(self.err("listing the foreign keys of the restored tables"))?;
+        Ok(rows
+            .iter()
+            .map(|r| ForeignKey {
+                schema: r.get(0),
+                table: r.get(1),
+                name: r.get(2),
+                definition: r.get(3),
+            })
+            .collect())
     }
 
     /// Row counts of `tables` (manifest keys `schema.table`), resolved against the
