@@ -199,19 +199,31 @@ fn resolved(i: &Inputs<'_>, mut s: RestoreRequestStatus, b: ResolvedBackup, via:
         b.sha256
     );
     s.resolved_backup = Some(b);
-    s.reason = Some("Resolved".into());
-    s.message = Some(message.clone());
     let phase = if i.spec.stop_writers.is_empty() {
         RestorePhase::Restoring
     } else {
         RestorePhase::StoppingWriters
     };
+    advance(i, s, phase, ("Resolved", "BackupResolved"), message)
+}
+
+/// Moves on to `phase` soon, with `message` as the status message (status reason
+/// `reasons.0`) and as a Normal event (reason `reasons.1`).
+fn advance(
+    i: &Inputs<'_>,
+    mut s: RestoreRequestStatus,
+    phase: RestorePhase,
+    (status_reason, event_reason): (&str, &str),
+    message: String,
+) -> Step {
+    s.reason = Some(status_reason.into());
+    s.message = Some(message.clone());
     enter(&mut s, phase, i.now);
     commit(
         i,
         s,
         Vec::new(),
-        vec![Note::normal("BackupResolved", message)],
+        vec![Note::normal(event_reason, message)],
         Some(SOON),
     )
 }
@@ -592,21 +604,12 @@ fn restoring(i: &Inputs<'_>) -> Step {
             let tables =
                 restored.map_or_else(String::new, |r| format!(" ({} tables)", r.tables_restored));
             let message = format!("restored {key} into {}{tables}", target_database(i));
-            s.reason = Some("Restored".into());
-            s.message = Some(message.clone());
             let phase = if i.spec.post_restore.is_some() {
                 RestorePhase::PostRestore
             } else {
                 RestorePhase::Verifying
             };
-            enter(&mut s, phase, i.now);
-            commit(
-                i,
-                s,
-                Vec::new(),
-                vec![Note::normal("Restored", message)],
-                Some(SOON),
-            )
+            advance(i, s, phase, ("Restored", "Restored"), message)
         }
         Tracked::Failed {
             reason,
@@ -678,16 +681,8 @@ fn post_restore(i: &Inputs<'_>) -> Step {
         Tracked::Blocked(b) => blocked_failure(i, s, RunKind::PostRestore, &name, b),
         Tracked::Succeeded(_) => {
             let message = format!("the post-restore Job {name} succeeded");
-            s.reason = Some("PostRestoreSucceeded".into());
-            s.message = Some(message.clone());
-            enter(&mut s, RestorePhase::Verifying, i.now);
-            commit(
-                i,
-                s,
-                Vec::new(),
-                vec![Note::normal("PostRestoreSucceeded", message)],
-                Some(SOON),
-            )
+            let reasons = ("PostRestoreSucceeded", "PostRestoreSucceeded");
+            advance(i, s, RestorePhase::Verifying, reasons, message)
         }
         Tracked::Failed {
             reason,
