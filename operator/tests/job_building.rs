@@ -1,51 +1,19 @@
 //! Golden and property tests of the Jobs built for the webshop example.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
-
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::batch::v1::Job;
-use tidemark_crd::BackupPolicy;
-use tidemark_operator::jobs::policy::{JobDefaults, Trigger, backup_job};
+use tidemark_operator::jobs::policy::{Trigger, backup_job};
 use tidemark_operator::naming::{RunKind, scheduled_job_name};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn webshop() -> BackupPolicy {
-    let text = std::fs::read_to_string(root().join("../examples/webshop-hourly.yaml")).unwrap();
-    let mut policy: BackupPolicy = serde_yaml::from_str(&text).unwrap();
-    policy.metadata.uid = Some("3f1c2a9e-0000-4000-8000-000000000001".into());
-    policy
-}
-
-fn defaults() -> JobDefaults {
-    JobDefaults {
-        runner_image: "ghcr.io/tidemark-dev/tidemark-runner:0.1.0".into(),
-    }
-}
+mod support;
+use support::fixtures::{defaults, golden, webshop};
 
 fn scheduled_backup() -> Job {
     let when: DateTime<Utc> = "2026-11-23T11:00:00Z".parse().unwrap();
     let policy = webshop();
     let name = scheduled_job_name("webshop", RunKind::Backup, when);
     backup_job(&policy, name, &Trigger::Scheduled(when), &defaults()).unwrap()
-}
-
-/// Compares with the committed golden file; `TIDEMARK_UPDATE_GOLDEN=1` rewrites it.
-fn golden(file: &str, job: &Job) {
-    let path = root().join("tests/golden").join(file);
-    let rendered = serde_yaml::to_string(job).unwrap();
-    if std::env::var_os("TIDEMARK_UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, &rendered).unwrap();
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == rendered,
-        "{} differs; review and run with TIDEMARK_UPDATE_GOLDEN=1:\n{rendered}",
-        path.display()
-    );
 }
 
 #[test]

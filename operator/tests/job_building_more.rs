@@ -3,7 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::batch::v1::Job;
@@ -12,46 +11,17 @@ use tidemark_crd::BackupPolicy;
 use tidemark_crd::backup_policy::{EphemeralServer, RestoreTestTarget};
 use tidemark_crd::common::{DatabaseConnection, SecretKeyRef};
 use tidemark_operator::jobs::{
-    BuildError, JobDefaults, Trigger, prune_job, purge_job, restore_test_job, verify_job,
+    BuildError, Trigger, prune_job, purge_job, restore_test_job, verify_job,
 };
 use tidemark_operator::naming::{
     RunKind, follow_up_job_name, request_job_name, scheduled_job_name,
 };
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn webshop() -> BackupPolicy {
-    let text = std::fs::read_to_string(root().join("../examples/webshop-hourly.yaml")).unwrap();
-    let mut policy: BackupPolicy = serde_yaml::from_str(&text).unwrap();
-    policy.metadata.uid = Some("3f1c2a9e-0000-4000-8000-000000000001".into());
-    policy
-}
-
-fn defaults() -> JobDefaults {
-    JobDefaults {
-        runner_image: "ghcr.io/tidemark-dev/tidemark-runner:0.1.0".into(),
-    }
-}
+mod support;
+use support::fixtures::{defaults, golden, webshop};
 
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
-}
-
-/// Compares with the committed golden file; `TIDEMARK_UPDATE_GOLDEN=1` rewrites it.
-fn golden(file: &str, job: &Job) {
-    let path = root().join("tests/golden").join(file);
-    let rendered = serde_yaml::to_string(job).unwrap();
-    if std::env::var_os("TIDEMARK_UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, &rendered).unwrap();
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == rendered,
-        "{} differs; review and run with TIDEMARK_UPDATE_GOLDEN=1:\n{rendered}",
-        path.display()
-    );
 }
 
 const BACKUP_JOB: &str = "webshop-backup-202611231100";

@@ -2,44 +2,23 @@
 //! post-restore.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
-
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::EnvVar;
+use tidemark_crd::RestoreRequest;
 use tidemark_crd::restore_request::{ExplicitSource, RestoreSource};
-use tidemark_crd::{BackupPolicy, RestoreRequest};
-use tidemark_operator::jobs::JobDefaults;
 use tidemark_operator::jobs::restore::{list_job, post_restore_job, restore_job};
 use tidemark_operator::naming::{RunKind, request_job_name};
 use tidemark_operator::restore::source::BackupSource;
 
+mod support;
+use support::fixtures::{defaults, example, golden, webshop};
+
 const KEY: &str = "postgres/webshop/webshop/20261123T090000Z.dump.zst.age";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn example<T: serde::de::DeserializeOwned>(file: &str) -> T {
-    let text = std::fs::read_to_string(root().join("../examples").join(file)).unwrap();
-    serde_yaml::from_str(&text).unwrap()
-}
-
-fn webshop() -> BackupPolicy {
-    let mut policy: BackupPolicy = example("webshop-hourly.yaml");
-    policy.metadata.uid = Some("3f1c2a9e-0000-4000-8000-000000000001".into());
-    policy
-}
 
 fn request(file: &str) -> RestoreRequest {
     let mut rr: RestoreRequest = example(file);
     rr.metadata.uid = Some("7d2b4c1f-0000-4000-8000-000000000002".into());
     rr
-}
-
-fn defaults() -> JobDefaults {
-    JobDefaults {
-        runner_image: "ghcr.io/tidemark-dev/tidemark-runner:0.1.0".into(),
-    }
 }
 
 fn undo_migration_restore() -> Job {
@@ -70,21 +49,6 @@ fn explicit_before_list() -> Job {
     let source = BackupSource::of(&rr.spec, "webshop", None).unwrap();
     let name = request_job_name("webshop-before-deletion", RunKind::List);
     list_job(&rr, &source, name, &defaults()).unwrap()
-}
-
-/// Compares with the committed golden file; `TIDEMARK_UPDATE_GOLDEN=1` rewrites it.
-fn golden(file: &str, job: &Job) {
-    let path = root().join("tests/golden").join(file);
-    let rendered = serde_yaml::to_string(job).unwrap();
-    if std::env::var_os("TIDEMARK_UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, &rendered).unwrap();
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == rendered,
-        "{} differs; review and run with TIDEMARK_UPDATE_GOLDEN=1:\n{rendered}",
-        path.display()
-    );
 }
 
 fn env_of(job: &Job) -> Vec<EnvVar> {
