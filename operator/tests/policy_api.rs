@@ -14,12 +14,13 @@ use tidemark_crd::BackupPolicy;
 use tidemark_crd::contract::result::{
     BackupResult, ErrorKind, Outcome, ReportedError, RunnerCommand, RunnerReport,
 };
-use tidemark_operator::context::{
-    Context, LeaderElectionConfig, LogFormat, OperatorConfig, WatchScope,
-};
 use tidemark_operator::controller::backup_policy::{PolicyState, reconcile_policy};
 use tidemark_operator::metrics::Metrics;
-use tower_test::mock::{self, Handle};
+use tower_test::mock;
+
+mod support;
+use support::api::{Expect, condition, context, expect, list, serve};
+use support::fixtures::example;
 
 const NS: &str = "webshop";
 const UID: &str = "5d1c7a36-0000-4000-8000-000000000001";
@@ -33,12 +34,7 @@ fn t(s: &str) -> DateTime<Utc> {
 }
 
 fn policy(edit: impl FnOnce(&mut Value)) -> BackupPolicy {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/webshop-hourly.yaml"
-    ))
-    .unwrap();
-    let mut v: Value = serde_yaml::from_str(&text).unwrap();
+    let mut v: Value = example("webshop-hourly.yaml");
     v["metadata"]["uid"] = json!(UID);
     v["metadata"]["generation"] = json!(2);
     v["metadata"]["resourceVersion"] = json!("100");
@@ -47,81 +43,6 @@ fn policy(edit: impl FnOnce(&mut Value)) -> BackupPolicy {
     v["spec"].as_object_mut().unwrap().remove("notifications");
     edit(&mut v);
     serde_json::from_value(v).unwrap()
-}
-
-fn context(client: kube::Client) -> std::sync::Arc<Context> {
-    Context::new(
-        client,
-        OperatorConfig {
-            runner_image: "ghcr.io/tidemark-dev/tidemark-runner:test".into(),
-            namespaces: WatchScope::All,
-            metrics_addr: "127.0.0.1:0".parse().unwrap(),
-            leader: LeaderElectionConfig {
-                enabled: false,
-                lease_name: "tidemark-operator".into(),
-                lease_namespace: "default".into(),
-                identity: "test".into(),
-            },
-            log_format: LogFormat::Text,
-        },
-    )
-}
-
-type ApiHandle = Handle<Request<Body>, Response<Body>>;
-
-/// One expected request: method, path, and the JSON answer (status 200/201 or an error).
-struct Expect {
-    method: Method,
-    path: &'static str,
-    status: u16,
-    answer: Value,
-}
-
-fn expect(method: Method, path: &'static str, answer: Value) -> Expect {
-    Expect {
-        method,
-        path,
-        status: 200,
-        answer,
-    }
-}
-
-/// Serves the scripted requests in order and returns the bodies that were sent.
-async fn serve(mut handle: ApiHandle, script: Vec<Expect>) -> Vec<(String, Value)> {
-    let mut seen = Vec::new();
-    for e in script {
-        let (request, send) = tokio::time::timeout(Duration::from_secs(5), handle.next_request())
-            .await
-            .unwrap_or_else(|_| panic!("no request came; expected {} {}", e.method, e.path))
-            .expect("the service was dropped");
-        let uri = request.uri().to_string();
-        assert_eq!(request.method(), e.method, "request {uri}");
-        assert_eq!(request.uri().path(), e.path, "request {uri}");
-        let bytes = request.into_body().collect_bytes().await.unwrap();
-        let body: Value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap()
-        };
-        seen.push((uri, body));
-        send.send_response(
-            Response::builder()
-                .status(e.status)
-                .body(Body::from(serde_json::to_vec(&e.answer).unwrap()))
-                .unwrap(),
-        );
-    }
-    // Nothing more may be asked.
-    if let Ok(Some((request, _))) =
-        tokio::time::timeout(Duration::from_millis(200), handle.next_request()).await
-    {
-        panic!("unexpected request {} {}", request.method(), request.uri());
-    }
-    seen
-}
-
-fn list(kind: &str, items: Vec<Value>) -> Value {
-    json!({"apiVersion": "v1", "kind": format!("{kind}List"), "metadata": {"resourceVersion": "1"}, "items": items})
 }
 
 fn job(name: &str, scheduled: &str, condition: Option<(&str, &str)>) -> Value {
@@ -211,15 +132,6 @@ fn status_of(body: &Value) -> &Value {
     assert_eq!(body["apiVersion"], "tidemark.dev/v1alpha1");
     assert_eq!(body["kind"], "BackupPolicy");
     &body["status"]
-}
-
-fn condition<'a>(status: &'a Value, type_: &str) -> &'a Value {
-    status["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == type_)
-        .unwrap()
 }
 
 async fn run(p: BackupPolicy, now: &str, script: Vec<Expect>) -> (Action, Vec<(String, Value)>) {

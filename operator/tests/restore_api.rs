@@ -14,12 +14,13 @@ use tidemark_crd::RestoreRequest;
 use tidemark_crd::contract::result::{
     ErrorKind, Outcome, ReportedError, RunnerCommand, RunnerReport,
 };
-use tidemark_operator::context::{
-    Context, LeaderElectionConfig, LogFormat, OperatorConfig, WatchScope,
-};
 use tidemark_operator::metrics::Metrics;
 use tidemark_operator::restore::reconcile::reconcile_at;
-use tower_test::mock::{self, Handle};
+use tower_test::mock;
+
+mod support;
+use support::api::{Expect, condition, context, expect, list, not_found, serve};
+use support::fixtures::example;
 
 const NS: &str = "webshop";
 const NAME: &str = "webshop-restore-latest";
@@ -37,12 +38,7 @@ const WORKER: &str = "/apis/apps/v1/namespaces/webshop/deployments/webshop-worke
 const NEWEST: &str = "postgres/webshop/webshop/20261123T090000Z.dump.zst.age";
 
 fn request(status: Value) -> RestoreRequest {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/restore-latest.yaml"
-    ))
-    .unwrap();
-    let mut v: Value = serde_yaml::from_str(&text).unwrap();
+    let mut v: Value = example("restore-latest.yaml");
     v["metadata"]["uid"] = json!(UID);
     v["metadata"]["generation"] = json!(1);
     v["metadata"]["resourceVersion"] = json!("100");
@@ -55,12 +51,7 @@ fn request(status: Value) -> RestoreRequest {
 }
 
 fn policy() -> Value {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/webshop-hourly.yaml"
-    ))
-    .unwrap();
-    let mut v: Value = serde_yaml::from_str(&text).unwrap();
+    let mut v: Value = example("webshop-hourly.yaml");
     v["metadata"]["uid"] = json!("5d1c7a36-0000-4000-8000-000000000001");
     v["status"] = json!({
         "backups": [
@@ -72,91 +63,6 @@ fn policy() -> Value {
         "backupCount": 2
     });
     v
-}
-
-fn context(client: kube::Client) -> std::sync::Arc<Context> {
-    Context::new(
-        client,
-        OperatorConfig {
-            runner_image: "ghcr.io/tidemark-dev/tidemark-runner:test".into(),
-            namespaces: WatchScope::All,
-            metrics_addr: "127.0.0.1:0".parse().unwrap(),
-            leader: LeaderElectionConfig {
-                enabled: false,
-                lease_name: "tidemark-operator".into(),
-                lease_namespace: "default".into(),
-                identity: "test".into(),
-            },
-            log_format: LogFormat::Text,
-        },
-    )
-}
-
-type ApiHandle = Handle<Request<Body>, Response<Body>>;
-
-/// One expected request: method, path, and the answer (status code and JSON).
-struct Expect {
-    method: Method,
-    path: &'static str,
-    status: u16,
-    answer: Value,
-}
-
-fn expect(method: Method, path: &'static str, answer: Value) -> Expect {
-    Expect {
-        method,
-        path,
-        status: 200,
-        answer,
-    }
-}
-
-fn not_found(method: Method, path: &'static str) -> Expect {
-    Expect {
-        status: 404,
-        ..expect(
-            method,
-            path,
-            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                   "reason": "NotFound", "code": 404, "message": "not found"}),
-        )
-    }
-}
-
-/// Serves the scripted requests in order and returns what was sent (URI, JSON body).
-async fn serve(mut handle: ApiHandle, script: Vec<Expect>) -> Vec<(String, Value)> {
-    let mut seen = Vec::new();
-    for e in script {
-        let (request, send) = tokio::time::timeout(Duration::from_secs(5), handle.next_request())
-            .await
-            .unwrap_or_else(|_| panic!("no request came; expected {} {}", e.method, e.path))
-            .expect("the service was dropped");
-        let uri = request.uri().to_string();
-        assert_eq!(
-            (request.method(), request.uri().path()),
-            (&e.method, e.path),
-            "request {uri}"
-        );
-        let bytes = request.into_body().collect_bytes().await.unwrap();
-        let body: Value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap()
-        };
-        seen.push((uri, body));
-        send.send_response(
-            Response::builder()
-                .status(e.status)
-                .body(Body::from(serde_json::to_vec(&e.answer).unwrap()))
-                .unwrap(),
-        );
-    }
-    if let Ok(Some((request, _))) =
-        tokio::time::timeout(Duration::from_millis(200), handle.next_request()).await
-    {
-        panic!("unexpected request {} {}", request.method(), request.uri());
-    }
-    seen
 }
 
 /// One reconcile of `rr` (whose fresh copy is the first answer) against `script`.
@@ -192,10 +98,6 @@ fn sent_status(seen: &(String, Value)) -> Value {
     seen.1["status"].clone()
 }
 
-fn list(kind: &str, items: Vec<Value>) -> Value {
-    json!({"apiVersion": "v1", "kind": format!("{kind}List"), "metadata": {"resourceVersion": "1"}, "items": items})
-}
-
 fn deployment(name: &str, replicas: i32) -> Value {
     json!({"apiVersion": "apps/v1", "kind": "Deployment",
            "metadata": {"name": name, "namespace": NS},
@@ -217,15 +119,6 @@ fn pods(name: &str, n: usize) -> Value {
 fn event_answer() -> Value {
     json!({"apiVersion": "events.k8s.io/v1", "kind": "Event",
            "metadata": {"name": "e", "namespace": NS}, "eventTime": "2026-11-23T10:30:00.000000Z"})
-}
-
-fn condition<'a>(status: &'a Value, type_: &str) -> &'a Value {
-    status["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == type_)
-        .unwrap()
 }
 
 fn restore_job(condition: Option<(&str, &str)>) -> Value {
