@@ -17,6 +17,9 @@ use tidemark_operator::policy::results::MAX_RECORDED_JOBS;
 use tidemark_operator::policy::status::{StatusInputs, StatusOutcome, compute, human_size};
 use tidemark_operator::policy::validate::{SpecError, validate};
 
+mod support;
+use support::fixtures::example;
+
 const KEY_PREFIX: &str = "postgres/webshop/webshop/";
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -28,12 +31,7 @@ fn k8s(t: DateTime<Utc>) -> Time {
 }
 
 fn spec() -> BackupPolicySpec {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/webshop-hourly.yaml"
-    ))
-    .unwrap();
-    let p: BackupPolicy = serde_yaml::from_str(&text).unwrap();
+    let p: BackupPolicy = example("webshop-hourly.yaml");
     p.spec
 }
 

@@ -3,8 +3,6 @@
 //! the middle (the status is its memory).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
-
 use chrono::{DateTime, Duration, Utc};
 use tidemark_crd::backup_policy::{BackupPolicyStatus, BackupRecord, InventoryEntry};
 use tidemark_crd::common::TableMismatch;
@@ -23,19 +21,15 @@ use tidemark_operator::restore::decide::decide;
 use tidemark_operator::restore::observed::{Inputs, PolicyView, Workload, WorkloadState};
 use tidemark_operator::restore::step::{Action, Step};
 
+mod support;
+use support::fixtures::example;
+
 const NEWEST: &str = "postgres/webshop/webshop/20261123T090000Z.dump.zst.age";
 const OLDER: &str = "postgres/webshop/webshop/20261123T080000Z.dump.zst.age";
 const LAST: &str = "postgres/webshop/webshop/20261123T100000Z.dump.zst.age";
 
 fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
-}
-
-fn example<T: serde::de::DeserializeOwned>(file: &str) -> T {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples")
-        .join(file);
-    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn entry(key: &str, completed: &str) -> InventoryEntry {

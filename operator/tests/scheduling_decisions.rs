@@ -9,17 +9,15 @@ use tidemark_operator::naming::RunKind;
 use tidemark_operator::policy::decide::{Inputs, Plan, decide};
 use tidemark_operator::policy::observed::{JobState, ObservedJob};
 
+mod support;
+use support::fixtures::example;
+
 fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
 fn spec() -> BackupPolicySpec {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/webshop-hourly.yaml"
-    ))
-    .unwrap();
-    let p: BackupPolicy = serde_yaml::from_str(&text).unwrap();
+    let p: BackupPolicy = example("webshop-hourly.yaml");
     p.spec
 }
 
