@@ -207,6 +207,17 @@ fn resolved(i: &Inputs<'_>, mut s: RestoreRequestStatus, b: ResolvedBackup, via:
     advance(i, s, phase, ("Resolved", "BackupResolved"), message)
 }
 
+/// Creates the request's Job of `kind` named `name` and polls it.
+fn create_job(i: &Inputs<'_>, s: RestoreRequestStatus, kind: RunKind, name: String) -> Step {
+    commit(
+        i,
+        s,
+        vec![Action::CreateJob { kind, name }],
+        Vec::new(),
+        Some(JOB_POLL),
+    )
+}
+
 /// Moves on to `phase` soon, with `message` as the status message (status reason
 /// `reasons.0`) and as a Normal event (reason `reasons.1`).
 fn advance(
@@ -391,16 +402,7 @@ fn resolving(i: &Inputs<'_>) -> Step {
     match tracked {
         Tracked::Absent | Tracked::Vanished => {
             s.message = Some(format!("listing the backups in {location}"));
-            commit(
-                i,
-                s,
-                vec![Action::CreateJob {
-                    kind: RunKind::List,
-                    name,
-                }],
-                Vec::new(),
-                Some(JOB_POLL),
-            )
+            create_job(i, s, RunKind::List, name)
         }
         Tracked::Running => commit(i, s, Vec::new(), Vec::new(), Some(JOB_POLL)),
         Tracked::Blocked(b) => blocked_failure(i, s, RunKind::List, &name, b),
@@ -582,16 +584,7 @@ fn restoring(i: &Inputs<'_>) -> Step {
         Tracked::Absent => {
             s.reason = Some("Restoring".into());
             s.message = Some(format!("restoring {key} into {}", target_database(i)));
-            commit(
-                i,
-                s,
-                vec![Action::CreateJob {
-                    kind: RunKind::Restore,
-                    name,
-                }],
-                Vec::new(),
-                Some(JOB_POLL),
-            )
+            create_job(i, s, RunKind::Restore, name)
         }
         Tracked::Vanished => vanished(i, s, "restore", &name),
         Tracked::Running => commit(i, s, Vec::new(), Vec::new(), Some(JOB_POLL)),
@@ -665,16 +658,7 @@ fn post_restore(i: &Inputs<'_>) -> Step {
         Tracked::Absent => {
             s.reason = Some("PostRestore".into());
             s.message = Some(format!("running the post-restore Job {name}"));
-            commit(
-                i,
-                s,
-                vec![Action::CreateJob {
-                    kind: RunKind::PostRestore,
-                    name,
-                }],
-                Vec::new(),
-                Some(JOB_POLL),
-            )
+            create_job(i, s, RunKind::PostRestore, name)
         }
         Tracked::Vanished => vanished(i, s, "post-restore", &name),
         Tracked::Running => commit(i, s, Vec::new(), Vec::new(), Some(JOB_POLL)),
