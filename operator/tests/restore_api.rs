@@ -105,6 +105,20 @@ fn deployment(name: &str, replicas: i32) -> Value {
                     "template": {}}})
 }
 
+/// A reconcile's reads of the two writers: each Deployment with its `(replicas, pods)`.
+fn read_writers(backend: (i32, usize), worker: (i32, usize)) -> Vec<Expect> {
+    vec![
+        expect(
+            Method::GET,
+            BACKEND,
+            deployment("webshop-backend", backend.0),
+        ),
+        expect(Method::GET, PODS, pods("webshop-backend", backend.1)),
+        expect(Method::GET, WORKER, deployment("webshop-worker", worker.0)),
+        expect(Method::GET, PODS, pods("webshop-worker", worker.1)),
+    ]
+}
+
 fn pods(name: &str, n: usize) -> Value {
     let items = (0..n)
         .map(|i| {
@@ -231,18 +245,20 @@ async fn resolves_from_the_inventory_saves_replicas_scales_down_then_creates_the
     let rr = request(status);
     let (_, seen) = reconcile(
         &rr,
-        vec![
-            expect(Method::GET, POLICY, policy()),
-            expect(Method::GET, JOBS, list("Job", vec![])),
-            expect(Method::GET, BACKEND, deployment("webshop-backend", 3)),
-            expect(Method::GET, PODS, pods("webshop-backend", 3)),
-            expect(Method::GET, WORKER, deployment("webshop-worker", 2)),
-            expect(Method::GET, PODS, pods("webshop-worker", 2)),
-            expect(Method::PATCH, RR_STATUS, Value::Null),
-            expect(Method::PATCH, BACKEND, deployment("webshop-backend", 0)),
-            expect(Method::PATCH, WORKER, deployment("webshop-worker", 0)),
-            expect(Method::POST, EVENTS, event_answer()),
-        ],
+        [
+            vec![
+                expect(Method::GET, POLICY, policy()),
+                expect(Method::GET, JOBS, list("Job", vec![])),
+            ],
+            read_writers((3, 3), (2, 2)),
+            vec![
+                expect(Method::PATCH, RR_STATUS, Value::Null),
+                expect(Method::PATCH, BACKEND, deployment("webshop-backend", 0)),
+                expect(Method::PATCH, WORKER, deployment("webshop-worker", 0)),
+                expect(Method::POST, EVENTS, event_answer()),
+            ],
+        ]
+        .concat(),
     )
     .await;
     assert!(
@@ -265,15 +281,15 @@ async fn resolves_from_the_inventory_saves_replicas_scales_down_then_creates_the
     let rr = request(status);
     let (action, seen) = reconcile(
         &rr,
-        vec![
-            expect(Method::GET, POLICY, policy()),
-            expect(Method::GET, JOBS, list("Job", vec![])),
-            expect(Method::GET, BACKEND, deployment("webshop-backend", 0)),
-            expect(Method::GET, PODS, pods("webshop-backend", 1)),
-            expect(Method::GET, WORKER, deployment("webshop-worker", 0)),
-            expect(Method::GET, PODS, pods("webshop-worker", 0)),
-            expect(Method::PATCH, RR_STATUS, Value::Null),
-        ],
+        [
+            vec![
+                expect(Method::GET, POLICY, policy()),
+                expect(Method::GET, JOBS, list("Job", vec![])),
+            ],
+            read_writers((0, 1), (0, 0)),
+            vec![expect(Method::PATCH, RR_STATUS, Value::Null)],
+        ]
+        .concat(),
     )
     .await;
     let status = sent_status(&seen[6]);
@@ -284,15 +300,15 @@ async fn resolves_from_the_inventory_saves_replicas_scales_down_then_creates_the
     let rr = request(status);
     let (_, seen) = reconcile(
         &rr,
-        vec![
-            expect(Method::GET, POLICY, policy()),
-            expect(Method::GET, JOBS, list("Job", vec![])),
-            expect(Method::GET, BACKEND, deployment("webshop-backend", 0)),
-            expect(Method::GET, PODS, pods("webshop-backend", 0)),
-            expect(Method::GET, WORKER, deployment("webshop-worker", 0)),
-            expect(Method::GET, PODS, pods("webshop-worker", 0)),
-            expect(Method::PATCH, RR_STATUS, Value::Null),
-        ],
+        [
+            vec![
+                expect(Method::GET, POLICY, policy()),
+                expect(Method::GET, JOBS, list("Job", vec![])),
+            ],
+            read_writers((0, 0), (0, 0)),
+            vec![expect(Method::PATCH, RR_STATUS, Value::Null)],
+        ]
+        .concat(),
     )
     .await;
     let status = sent_status(&seen[6]);
@@ -377,17 +393,19 @@ async fn a_failed_restore_job_restores_the_writers_and_ends_failed() {
     let rr = request(status);
     let (_, seen) = reconcile(
         &rr,
-        vec![
-            expect(Method::GET, POLICY, policy()),
-            expect(Method::GET, JOBS, list("Job", vec![failed_job.clone()])),
-            expect(Method::GET, PODS, pods_of_job.clone()),
-            expect(Method::GET, BACKEND, deployment("webshop-backend", 0)),
-            expect(Method::GET, PODS, pods("webshop-backend", 0)),
-            expect(Method::GET, WORKER, deployment("webshop-worker", 0)),
-            expect(Method::GET, PODS, pods("webshop-worker", 0)),
-            expect(Method::PATCH, BACKEND, deployment("webshop-backend", 3)),
-            expect(Method::PATCH, WORKER, deployment("webshop-worker", 2)),
-        ],
+        [
+            vec![
+                expect(Method::GET, POLICY, policy()),
+                expect(Method::GET, JOBS, list("Job", vec![failed_job.clone()])),
+                expect(Method::GET, PODS, pods_of_job.clone()),
+            ],
+            read_writers((0, 0), (0, 0)),
+            vec![
+                expect(Method::PATCH, BACKEND, deployment("webshop-backend", 3)),
+                expect(Method::PATCH, WORKER, deployment("webshop-worker", 2)),
+            ],
+        ]
+        .concat(),
     )
     .await;
     assert_eq!(seen[7].1, json!({"spec": {"replicas": 3}}));
@@ -396,18 +414,20 @@ async fn a_failed_restore_job_restores_the_writers_and_ends_failed() {
     // Back at their counts: Failed, for good.
     let (action, seen) = reconcile(
         &rr,
-        vec![
-            expect(Method::GET, POLICY, policy()),
-            expect(Method::GET, JOBS, list("Job", vec![failed_job])),
-            expect(Method::GET, PODS, pods_of_job),
-            expect(Method::GET, BACKEND, deployment("webshop-backend", 3)),
-            expect(Method::GET, PODS, pods("webshop-backend", 3)),
-            expect(Method::GET, WORKER, deployment("webshop-worker", 2)),
-            expect(Method::GET, PODS, pods("webshop-worker", 2)),
-            expect(Method::PATCH, RR_STATUS, Value::Null),
-            expect(Method::PATCH, RR, Value::Null),
-            expect(Method::POST, EVENTS, event_answer()),
-        ],
+        [
+            vec![
+                expect(Method::GET, POLICY, policy()),
+                expect(Method::GET, JOBS, list("Job", vec![failed_job])),
+                expect(Method::GET, PODS, pods_of_job),
+            ],
+            read_writers((3, 3), (2, 2)),
+            vec![
+                expect(Method::PATCH, RR_STATUS, Value::Null),
+                expect(Method::PATCH, RR, Value::Null),
+                expect(Method::POST, EVENTS, event_answer()),
+            ],
+        ]
+        .concat(),
     )
     .await;
     assert_eq!(
@@ -565,32 +585,36 @@ async fn deleting_an_unfinished_request_stops_the_job_restarts_writers_then_lets
     rr2.metadata.deletion_timestamp = rr.metadata.deletion_timestamp.clone();
     let (_, seen) = reconcile(
         &rr2,
-        vec![
-            expect(Method::GET, POLICY, policy()),
-            expect(Method::GET, JOBS, list("Job", vec![])),
-            expect(Method::GET, BACKEND, deployment("webshop-backend", 0)),
-            expect(Method::GET, PODS, pods("webshop-backend", 0)),
-            expect(Method::GET, WORKER, deployment("webshop-worker", 0)),
-            expect(Method::GET, PODS, pods("webshop-worker", 0)),
-            expect(Method::PATCH, BACKEND, deployment("webshop-backend", 3)),
-            expect(Method::PATCH, WORKER, deployment("webshop-worker", 2)),
-        ],
+        [
+            vec![
+                expect(Method::GET, POLICY, policy()),
+                expect(Method::GET, JOBS, list("Job", vec![])),
+            ],
+            read_writers((0, 0), (0, 0)),
+            vec![
+                expect(Method::PATCH, BACKEND, deployment("webshop-backend", 3)),
+                expect(Method::PATCH, WORKER, deployment("webshop-worker", 2)),
+            ],
+        ]
+        .concat(),
     )
     .await;
     assert_eq!(seen[6].1, json!({"spec": {"replicas": 3}}));
     let (_, seen) = reconcile(
         &rr2,
-        vec![
-            expect(Method::GET, POLICY, policy()),
-            expect(Method::GET, JOBS, list("Job", vec![])),
-            expect(Method::GET, BACKEND, deployment("webshop-backend", 3)),
-            expect(Method::GET, PODS, pods("webshop-backend", 3)),
-            expect(Method::GET, WORKER, deployment("webshop-worker", 2)),
-            expect(Method::GET, PODS, pods("webshop-worker", 2)),
-            expect(Method::PATCH, RR_STATUS, Value::Null),
-            expect(Method::PATCH, RR, Value::Null),
-            expect(Method::POST, EVENTS, event_answer()),
-        ],
+        [
+            vec![
+                expect(Method::GET, POLICY, policy()),
+                expect(Method::GET, JOBS, list("Job", vec![])),
+            ],
+            read_writers((3, 3), (2, 2)),
+            vec![
+                expect(Method::PATCH, RR_STATUS, Value::Null),
+                expect(Method::PATCH, RR, Value::Null),
+                expect(Method::POST, EVENTS, event_answer()),
+            ],
+        ]
+        .concat(),
     )
     .await;
     assert_eq!(sent_status(&seen[6])["phase"], "Failed");

@@ -35,6 +35,7 @@ pub fn context(client: kube::Client) -> Arc<Context> {
 }
 
 /// One expected request: method, path, and the answer (status code and JSON).
+#[derive(Clone)]
 pub struct Expect {
     pub method: Method,
     pub path: &'static str,
