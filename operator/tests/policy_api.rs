@@ -33,6 +33,14 @@ fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
+/// A status whose last backup tick was `last_backup`; verification and restore test
+/// are not due.
+fn last_scheduled(last_backup: &str) -> Value {
+    json!({"lastScheduleTime": last_backup,
+           "lastVerificationScheduleTime": "2026-11-23T04:00:00Z",
+           "lastRestoreTestScheduleTime": "2026-11-01T05:00:00Z"})
+}
+
 fn policy(edit: impl FnOnce(&mut Value)) -> BackupPolicy {
     let mut v: Value = example("webshop-hourly.yaml");
     v["metadata"]["uid"] = json!(UID);
@@ -162,11 +170,7 @@ async fn run_with_metrics(
 
 #[tokio::test]
 async fn creates_the_backup_job_at_the_tick() {
-    let p = policy(|v| {
-        v["status"] = json!({"lastScheduleTime": "2026-11-23T09:00:00Z",
-                             "lastVerificationScheduleTime": "2026-11-23T04:00:00Z",
-                             "lastRestoreTestScheduleTime": "2026-11-01T05:00:00Z"})
-    });
+    let p = policy(|v| v["status"] = last_scheduled("2026-11-23T09:00:00Z"));
     let created = job("webshop-backup-202611231000", "2026-11-23T10:00:00Z", None);
     let (action, seen) = run(
         p,
@@ -219,11 +223,7 @@ async fn creates_the_backup_job_at_the_tick() {
 #[tokio::test]
 async fn an_existing_job_is_not_a_failure() {
     // Another replica created the Job first: AlreadyExists, no event, status as usual.
-    let p = policy(|v| {
-        v["status"] = json!({"lastScheduleTime": "2026-11-23T09:00:00Z",
-                             "lastVerificationScheduleTime": "2026-11-23T04:00:00Z",
-                             "lastRestoreTestScheduleTime": "2026-11-01T05:00:00Z"})
-    });
+    let p = policy(|v| v["status"] = last_scheduled("2026-11-23T09:00:00Z"));
     let (_, seen) = run(
         p,
         "2026-11-23T10:00:01Z",
@@ -251,11 +251,7 @@ async fn an_existing_job_is_not_a_failure() {
 
 #[tokio::test]
 async fn skips_the_tick_while_the_previous_backup_is_active() {
-    let p = policy(|v| {
-        v["status"] = json!({"lastScheduleTime": "2026-11-23T10:00:00Z",
-                             "lastVerificationScheduleTime": "2026-11-23T04:00:00Z",
-                             "lastRestoreTestScheduleTime": "2026-11-01T05:00:00Z"})
-    });
+    let p = policy(|v| v["status"] = last_scheduled("2026-11-23T10:00:00Z"));
     let running = job("webshop-backup-202611231000", "2026-11-23T10:00:00Z", None);
     let (_, seen) = run(
         p,
@@ -282,10 +278,8 @@ async fn skips_the_tick_while_the_previous_backup_is_active() {
 #[tokio::test]
 async fn records_a_successful_backup_and_starts_retention() {
     let p = policy(|v| {
-        v["status"] = json!({"lastScheduleTime": "2026-11-23T10:00:00Z",
-                             "lastVerificationScheduleTime": "2026-11-23T04:00:00Z",
-                             "lastRestoreTestScheduleTime": "2026-11-01T05:00:00Z",
-                             "active": [{"name": "webshop-backup-202611231000", "kind": "backup"}]})
+        v["status"] = last_scheduled("2026-11-23T10:00:00Z");
+        v["status"]["active"] = json!([{"name": "webshop-backup-202611231000", "kind": "backup"}]);
     });
     let done = job(
         "webshop-backup-202611231000",
@@ -364,10 +358,8 @@ async fn records_a_failed_backup_without_retention() {
     let p = policy(|v| {
         v["spec"]["notifications"] =
             json!({"webhookUrlSecretRef": {"name": "webshop-alerts", "key": "webhook-url"}});
-        v["status"] = json!({"lastScheduleTime": "2026-11-23T10:00:00Z",
-                             "lastVerificationScheduleTime": "2026-11-23T04:00:00Z",
-                             "lastRestoreTestScheduleTime": "2026-11-01T05:00:00Z",
-                             "consecutiveFailures": 1})
+        v["status"] = last_scheduled("2026-11-23T10:00:00Z");
+        v["status"]["consecutiveFailures"] = json!(1);
     });
     let failed = job(
         "webshop-backup-202611231000",
@@ -626,11 +618,7 @@ async fn switching_to_retain_removes_our_finalizer_only() {
 
 #[tokio::test]
 async fn an_idle_policy_sleeps_until_its_next_tick() {
-    let p = policy(|v| {
-        v["status"] = json!({"lastScheduleTime": "2026-11-23T10:00:00Z",
-                             "lastVerificationScheduleTime": "2026-11-23T04:00:00Z",
-                             "lastRestoreTestScheduleTime": "2026-11-01T05:00:00Z"})
-    });
+    let p = policy(|v| v["status"] = last_scheduled("2026-11-23T10:00:00Z"));
     let (action, seen) = run(
         p,
         "2026-11-23T10:30:00Z",
@@ -653,11 +641,7 @@ async fn an_idle_policy_sleeps_until_its_next_tick() {
 async fn a_pod_that_cannot_start_shows_in_ready() {
     // A missing credentials Secret: the kubelet keeps the runner waiting with
     // CreateContainerConfigError; the operator says so without reading the Secret.
-    let p = policy(|v| {
-        v["status"] = json!({"lastScheduleTime": "2026-11-23T10:00:00Z",
-                             "lastVerificationScheduleTime": "2026-11-23T04:00:00Z",
-                             "lastRestoreTestScheduleTime": "2026-11-01T05:00:00Z"})
-    });
+    let p = policy(|v| v["status"] = last_scheduled("2026-11-23T10:00:00Z"));
     let running = job("webshop-backup-202611231000", "2026-11-23T10:00:00Z", None);
     let mut waiting = pod("webshop-backup-202611231000", 0, &backup_report(true));
     waiting["status"] = json!({"phase": "Pending", "containerStatuses": [{
