@@ -167,6 +167,22 @@ impl World {
         j.finished = Some(self.now);
     }
 
+    /// Runs to Restoring and creates the restore Job (it appears active).
+    fn start_restore(&mut self) {
+        self.run_to(RestorePhase::Restoring);
+        self.step();
+    }
+
+    /// The pod of the Job of `kind` cannot start (`reason` and `message` as the kubelet
+    /// reports them).
+    fn block_pod(&mut self, kind: RunKind, reason: &str, message: &str) {
+        let j = self.jobs.iter_mut().find(|j| j.kind == Some(kind)).unwrap();
+        j.pod_problem = Some(PodProblem {
+            reason: reason.into(),
+            message: message.into(),
+        });
+    }
+
     fn replicas(&self, name: &str) -> i32 {
         match self.writers.iter().find(|w| w.name == name).unwrap().state {
             WorkloadState::Present { replicas, .. } => replicas,
@@ -578,8 +594,7 @@ fn the_restore_job_is_created_once_and_an_operator_restart_does_not_run_it_again
 #[test]
 fn a_restore_job_that_vanished_after_being_seen_is_not_run_again() {
     let mut w = World::new("restore-latest.yaml");
-    w.run_to(RestorePhase::Restoring);
-    w.step();
+    w.start_restore();
     w.step();
     w.jobs.clear();
     let step = w.step();
@@ -597,8 +612,7 @@ fn a_failed_restore_restarts_the_writers_and_ends_failed_naming_the_field() {
         replicas: 2,
         pods: 2,
     };
-    w.run_to(RestorePhase::Restoring);
-    w.step();
+    w.start_restore();
     w.finish_job(
         RunKind::Restore,
         runner_failed(
@@ -646,8 +660,7 @@ fn a_failed_restore_restarts_the_writers_and_ends_failed_naming_the_field() {
 #[test]
 fn a_corrupt_backup_points_at_the_backup() {
     let mut w = World::new("restore-latest.yaml");
-    w.run_to(RestorePhase::Restoring);
-    w.step();
+    w.start_restore();
     w.finish_job(
         RunKind::Restore,
         runner_failed(
@@ -671,12 +684,12 @@ fn a_corrupt_backup_points_at_the_backup() {
 #[test]
 fn a_pod_blocked_by_a_missing_secret_fails_at_once_names_the_field_and_deletes_the_job() {
     let mut w = World::new("restore-latest.yaml");
-    w.run_to(RestorePhase::Restoring);
-    w.step();
-    w.jobs[0].pod_problem = Some(PodProblem {
-        reason: "CreateContainerConfigError".into(),
-        message: "secret \"webshop-db\" not found".into(),
-    });
+    w.start_restore();
+    w.block_pod(
+        RunKind::Restore,
+        "CreateContainerConfigError",
+        "secret \"webshop-db\" not found",
+    );
     let step = w.step();
     assert_eq!(
         step.actions,
@@ -696,8 +709,7 @@ fn a_pod_blocked_by_a_missing_secret_fails_at_once_names_the_field_and_deletes_t
 #[test]
 fn writers_come_back_only_after_a_running_restore_job_is_gone() {
     let mut w = World::new("restore-latest.yaml");
-    w.run_to(RestorePhase::Restoring);
-    w.step();
+    w.start_restore();
     w.now = w.status.started_at.unwrap() + Duration::seconds(3_600);
     // Deadline: the running Job is deleted; in the real cluster it may linger a while.
     let step = w.step();
@@ -725,8 +737,7 @@ fn writers_come_back_only_after_a_running_restore_job_is_gone() {
 #[test]
 fn the_deadline_is_when_the_controller_looks_again_at_the_latest() {
     let mut w = World::new("restore-latest.yaml");
-    w.run_to(RestorePhase::Restoring);
-    w.step();
+    w.start_restore();
     w.now = w.status.started_at.unwrap() + Duration::seconds(3_590);
     let step = w.step();
     assert_eq!(step.requeue_after, Some(std::time::Duration::from_secs(10)));
@@ -737,8 +748,7 @@ fn the_deadline_is_when_the_controller_looks_again_at_the_latest() {
 #[test]
 fn the_post_restore_job_runs_after_the_restore_and_before_verification() {
     let mut w = World::new("restore-after-failed-migration.yaml");
-    w.run_to(RestorePhase::Restoring);
-    w.step();
+    w.start_restore();
     w.finish_job(RunKind::Restore, restored_ok());
     w.step();
     assert_eq!(w.status.phase, RestorePhase::PostRestore);
@@ -758,8 +768,7 @@ fn the_post_restore_job_runs_after_the_restore_and_before_verification() {
 #[test]
 fn a_failed_post_restore_fails_the_request_and_restarts_the_writers() {
     let mut w = World::new("restore-after-failed-migration.yaml");
-    w.run_to(RestorePhase::Restoring);
-    w.step();
+    w.start_restore();
     w.finish_job(RunKind::Restore, restored_ok());
     w.run_to(RestorePhase::PostRestore);
     w.step();
@@ -788,8 +797,7 @@ fn a_failed_post_restore_fails_the_request_and_restarts_the_writers() {
 #[test]
 fn row_count_mismatches_fail_verification() {
     let mut w = World::new("restore-latest.yaml");
-    w.run_to(RestorePhase::Restoring);
-    w.step();
+    w.start_restore();
     let mut r = report(RunnerCommand::Restore);
     r.restore = Some(restore_result(vec![TableMismatch {
         table: "public.orders".into(),
@@ -814,8 +822,7 @@ fn row_count_mismatches_fail_verification() {
 #[test]
 fn a_restore_job_that_failed_on_row_counts_records_the_mismatches() {
     let mut w = World::new("restore-latest.yaml");
-    w.run_to(RestorePhase::Restoring);
-    w.step();
+    w.start_restore();
     let mut r = report(RunnerCommand::Restore);
     r.outcome = Outcome::Failed;
     r.restore = Some(restore_result(vec![TableMismatch {
@@ -846,8 +853,7 @@ fn a_restore_job_that_failed_on_row_counts_records_the_mismatches() {
 #[test]
 fn a_full_restore_succeeds_with_timings_duration_and_conditions() {
     let mut w = World::new("restore-latest.yaml");
-    w.run_to(RestorePhase::Restoring);
-    w.step();
+    w.start_restore();
     w.finish_job(RunKind::Restore, restored_ok());
     w.run_to(RestorePhase::Succeeded);
     let s = &w.status;
@@ -896,8 +902,7 @@ fn a_full_restore_succeeds_with_timings_duration_and_conditions() {
 #[test]
 fn a_writer_deleted_during_the_restore_is_reported_not_waited_for() {
     let mut w = World::new("restore-latest.yaml");
-    w.run_to(RestorePhase::Restoring);
-    w.step();
+    w.start_restore();
     w.writers[1].state = WorkloadState::Missing;
     w.finish_job(RunKind::Restore, restored_ok());
     w.run_to(RestorePhase::Succeeded);
@@ -915,8 +920,7 @@ fn a_schema_only_restore_is_not_row_count_verified() {
     let mut w = World::new("restore-latest.yaml");
     w.spec.mode.content = tidemark_crd::restore_request::RestoreContent::SchemaOnly;
     w.spec.mode.clean = false;
-    w.run_to(RestorePhase::Restoring);
-    w.step();
+    w.start_restore();
     w.finish_job(RunKind::Restore, JobState::Succeeded(None));
     w.run_to(RestorePhase::Succeeded);
     assert_eq!(w.condition("Verified").0, "Unknown");
@@ -925,8 +929,7 @@ fn a_schema_only_restore_is_not_row_count_verified() {
 #[test]
 fn a_restore_without_row_counts_to_compare_is_not_called_verified() {
     let mut w = World::new("restore-latest.yaml");
-    w.run_to(RestorePhase::Restoring);
-    w.step();
+    w.start_restore();
     w.finish_job(RunKind::Restore, JobState::Succeeded(None));
     w.run_to(RestorePhase::Failed);
     assert_eq!(w.status.reason.as_deref(), Some("VerificationUnavailable"));
@@ -957,8 +960,7 @@ fn a_policy_deleted_after_resolving_fails_before_the_restore_and_restarts_writer
 #[test]
 fn deleting_an_unfinished_request_stops_its_job_and_restarts_the_writers() {
     let mut w = World::new("restore-latest.yaml");
-    w.run_to(RestorePhase::Restoring);
-    w.step();
+    w.start_restore();
     w.deleting = true;
     let step = w.step();
     assert_eq!(
@@ -987,21 +989,16 @@ fn deleting_a_request_that_never_started_just_ends_it() {
 #[test]
 fn a_post_restore_image_that_runs_as_root_names_the_image_field() {
     let mut w = World::new("restore-after-failed-migration.yaml");
-    w.run_to(RestorePhase::Restoring);
-    w.step();
+    w.start_restore();
     w.finish_job(RunKind::Restore, restored_ok());
     w.run_to(RestorePhase::PostRestore);
     w.step();
     w.step();
-    let post = w
-        .jobs
-        .iter_mut()
-        .find(|j| j.kind == Some(RunKind::PostRestore))
-        .unwrap();
-    post.pod_problem = Some(PodProblem {
-        reason: "CreateContainerConfigError".into(),
-        message: "container has runAsNonRoot and image will run as root".into(),
-    });
+    w.block_pod(
+        RunKind::PostRestore,
+        "CreateContainerConfigError",
+        "container has runAsNonRoot and image will run as root",
+    );
     w.step();
     assert_eq!(w.status.reason.as_deref(), Some("PostRestorePodBlocked"));
     assert!(
@@ -1020,20 +1017,15 @@ fn a_post_restore_image_that_runs_as_root_names_the_image_field() {
 #[test]
 fn a_missing_secret_of_the_post_restore_env_names_the_env_entry() {
     let mut w = World::new("restore-after-failed-migration.yaml");
-    w.run_to(RestorePhase::Restoring);
-    w.step();
+    w.start_restore();
     w.finish_job(RunKind::Restore, restored_ok());
     w.run_to(RestorePhase::PostRestore);
     w.step();
-    let post = w
-        .jobs
-        .iter_mut()
-        .find(|j| j.kind == Some(RunKind::PostRestore))
-        .unwrap();
-    post.pod_problem = Some(PodProblem {
-        reason: "CreateContainerConfigError".into(),
-        message: "couldn't find key database-url in Secret webshop/webshop-db".into(),
-    });
+    w.block_pod(
+        RunKind::PostRestore,
+        "CreateContainerConfigError",
+        "couldn't find key database-url in Secret webshop/webshop-db",
+    );
     w.step();
     let message = w.status.message.clone().unwrap();
     assert!(
@@ -1045,8 +1037,7 @@ fn a_missing_secret_of_the_post_restore_env_names_the_env_entry() {
 #[test]
 fn a_backup_without_row_counts_is_restored_but_not_called_verified() {
     let mut w = World::new("restore-latest.yaml");
-    w.run_to(RestorePhase::Restoring);
-    w.step();
+    w.start_restore();
     let mut r = report(RunnerCommand::Restore);
     let mut result = restore_result(Vec::new());
     result.tables_compared = 0;
