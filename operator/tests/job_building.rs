@@ -7,7 +7,7 @@ use tidemark_operator::jobs::policy::{Trigger, backup_job};
 use tidemark_operator::naming::{RunKind, scheduled_job_name};
 
 mod support;
-use support::fixtures::{defaults, golden, webshop};
+use support::fixtures::{assert_secret_refs, defaults, golden, webshop};
 
 fn scheduled_backup() -> Job {
     let when: DateTime<Utc> = "2026-11-23T11:00:00Z".parse().unwrap();
@@ -26,25 +26,7 @@ fn credentials_are_secret_references_never_values() {
     let job = scheduled_backup();
     let pod = job.spec.unwrap().template.spec.unwrap();
     let c = &pod.containers[0];
-    for var in c.env.as_ref().unwrap() {
-        let sensitive = [
-            "PGPASSWORD",
-            "PGUSER",
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
-            "TIDEMARK_DATABASE_URL",
-            "TIDEMARK_AGE_IDENTITY",
-        ];
-        if sensitive.contains(&var.name.as_str()) {
-            assert!(var.value.is_none(), "{} has a literal value", var.name);
-            assert!(
-                var.value_from.as_ref().unwrap().secret_key_ref.is_some(),
-                "{}",
-                var.name
-            );
-        }
-    }
+    assert_secret_refs(c.env.as_ref().unwrap());
     assert_eq!(
         c.args.as_deref(),
         Some(&["backup".to_string()][..]),

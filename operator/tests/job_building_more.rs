@@ -18,7 +18,7 @@ use tidemark_operator::naming::{
 };
 
 mod support;
-use support::fixtures::{defaults, golden, webshop};
+use support::fixtures::{SENSITIVE_ENV, defaults, golden, webshop};
 
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -352,15 +352,6 @@ fn purge_prunes_everything_under_the_policy_prefix() {
 
 #[test]
 fn every_job_is_hardened_owned_and_keeps_credentials_in_secret_refs() {
-    let sensitive = [
-        "PGPASSWORD",
-        "PGUSER",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "TIDEMARK_DATABASE_URL",
-        "TIDEMARK_AGE_IDENTITY",
-    ];
     for job in all_jobs() {
         let name = job.metadata.name.clone().unwrap();
         let owner = &job.metadata.owner_references.clone().unwrap()[0];
@@ -380,7 +371,7 @@ fn every_job_is_hardened_owned_and_keeps_credentials_in_secret_refs() {
             assert_eq!(sc.read_only_root_filesystem, Some(true), "{name}");
             assert_eq!(sc.capabilities.unwrap().drop.unwrap(), vec!["ALL"]);
             for var in c.env.iter().flatten() {
-                if sensitive.contains(&var.name.as_str()) && var.value.is_some() {
+                if SENSITIVE_ENV.contains(&var.name.as_str()) && var.value.is_some() {
                     // Only the ephemeral server's own superuser name is literal.
                     assert_eq!(
                         (var.name.as_str(), var.value.as_deref()),

@@ -11,7 +11,7 @@ use tidemark_operator::naming::{RunKind, request_job_name};
 use tidemark_operator::restore::source::BackupSource;
 
 mod support;
-use support::fixtures::{defaults, example, golden, webshop};
+use support::fixtures::{assert_secret_refs, defaults, example, golden, webshop};
 
 const KEY: &str = "postgres/webshop/webshop/20261123T090000Z.dump.zst.age";
 
@@ -154,25 +154,7 @@ fn a_lost_server_restore_creates_the_database() {
 #[test]
 fn credentials_and_the_identity_are_secret_references_never_values() {
     for job in [undo_migration_restore(), explicit_before_list()] {
-        for var in env_of(&job) {
-            let sensitive = [
-                "PGPASSWORD",
-                "PGUSER",
-                "AWS_ACCESS_KEY_ID",
-                "AWS_SECRET_ACCESS_KEY",
-                "AWS_SESSION_TOKEN",
-                "TIDEMARK_DATABASE_URL",
-                "TIDEMARK_AGE_IDENTITY",
-            ];
-            if sensitive.contains(&var.name.as_str()) {
-                assert!(var.value.is_none(), "{} has a literal value", var.name);
-                assert!(
-                    var.value_from.unwrap().secret_key_ref.is_some(),
-                    "{}",
-                    var.name
-                );
-            }
-        }
+        assert_secret_refs(&env_of(&job));
     }
     let identity = env_of(&undo_migration_restore())
         .into_iter()

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::EnvVar;
 use serde::de::DeserializeOwned;
 use tidemark_crd::BackupPolicy;
 use tidemark_operator::jobs::JobDefaults;
@@ -45,4 +46,29 @@ pub fn golden(file: &str, job: &Job) {
         "{} differs; review and run with TIDEMARK_UPDATE_GOLDEN=1:\n{rendered}",
         path.display()
     );
+}
+
+/// Environment variables that carry credentials: only ever Secret references.
+pub const SENSITIVE_ENV: [&str; 7] = [
+    "PGPASSWORD",
+    "PGUSER",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "TIDEMARK_DATABASE_URL",
+    "TIDEMARK_AGE_IDENTITY",
+];
+
+/// Every [`SENSITIVE_ENV`] variable in `env` is a Secret reference, never a value.
+pub fn assert_secret_refs(env: &[EnvVar]) {
+    for var in env {
+        if SENSITIVE_ENV.contains(&var.name.as_str()) {
+            assert!(var.value.is_none(), "{} has a literal value", var.name);
+            assert!(
+                var.value_from.as_ref().unwrap().secret_key_ref.is_some(),
+                "{}",
+                var.name
+            );
+        }
+    }
 }
