@@ -616,16 +616,7 @@ fn restoring(i: &Inputs<'_>) -> Step {
                 record_restore(&mut s, r);
                 let total = usize::try_from(r.mismatch_count).unwrap_or(usize::MAX);
                 let message = mismatch_message(&r.mismatches, total, i64::from(r.tables_compared));
-                set_condition(
-                    &mut s,
-                    VERIFIED,
-                    "False",
-                    "RowCountMismatch",
-                    &message,
-                    i.now,
-                    i.generation,
-                );
-                return fail(i, s, "RowCountMismatch", message);
+                return row_count_mismatch(i, s, message);
             }
             let (runner_reason, message) =
                 job_failure("restore", &name, reason, message, report, exit_code);
@@ -633,6 +624,21 @@ fn restoring(i: &Inputs<'_>) -> Step {
             fail(i, s, &reason, message)
         }
     }
+}
+
+/// Fails with the restored rows not matching the backup's manifest (also the
+/// `Verified` condition).
+fn row_count_mismatch(i: &Inputs<'_>, mut s: RestoreRequestStatus, message: String) -> Step {
+    set_condition(
+        &mut s,
+        VERIFIED,
+        "False",
+        "RowCountMismatch",
+        &message,
+        i.now,
+        i.generation,
+    );
+    fail(i, s, "RowCountMismatch", message)
 }
 
 fn vanished(i: &Inputs<'_>, s: RestoreRequestStatus, what: &str, name: &str) -> Step {
@@ -725,16 +731,7 @@ fn verifying(i: &Inputs<'_>) -> Step {
             ),
             Some(n) => {
                 let message = mismatch_message(&s.mismatches, 0, i64::from(n));
-                set_condition(
-                    &mut s,
-                    VERIFIED,
-                    "False",
-                    "RowCountMismatch",
-                    &message,
-                    i.now,
-                    i.generation,
-                );
-                return fail(i, s, "RowCountMismatch", message);
+                return row_count_mismatch(i, s, message);
             }
         }
     };
