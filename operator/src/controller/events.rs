@@ -140,8 +140,9 @@ pub fn alert_failed(event: &str, error: &str) -> Event {
     }
 }
 
-/// Event notes are limited to 1 KiB by the API server.
-fn truncate(mut s: String) -> String {
+/// Event notes are limited to 1 KiB by the API server: longer ones are cut (at a char
+/// boundary) and end in `…`.
+pub(crate) fn truncate(mut s: String) -> String {
     const MAX: usize = 1000;
     if s.len() > MAX {
         let mut end = MAX;

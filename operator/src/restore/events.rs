@@ -3,21 +3,7 @@
 use kube::runtime::events::{Event, EventType};
 
 use super::step::{Note, NoteType};
-
-/// The API server limits event notes to 1 KiB.
-const MAX_NOTE: usize = 1000;
-
-fn truncate(mut s: String) -> String {
-    if s.len() > MAX_NOTE {
-        let mut end = MAX_NOTE;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-        s.push('…');
-    }
-    s
-}
+use crate::controller::events::truncate;
 
 /// The Event of a note.
 pub fn event(note: &Note) -> Event {
