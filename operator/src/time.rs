@@ -11,9 +11,12 @@ pub fn to_chrono(t: &Time) -> Option<DateTime<Utc>> {
 
 /// A chrono UTC time as a Kubernetes `Time` (for conditions and other API fields).
 pub fn to_k8s(t: DateTime<Utc>) -> Option<Time> {
-    Timestamp::new(t.timestamp(), i32::try_from(t.timestamp_subsec_nanos()).ok()?)
-        .ok()
-        .map(Time)
+    Timestamp::new(
+        t.timestamp(),
+        i32::try_from(t.timestamp_subsec_nanos()).ok()?,
+    )
+    .ok()
+    .map(Time)
 }
 
 /// A jiff timestamp as a chrono UTC time.
