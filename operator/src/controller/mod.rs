@@ -27,6 +27,12 @@ use crate::http::Readiness;
 use crate::jobs::builder::labels;
 use crate::metrics::Metrics;
 
+/// BackupPolicy reconciles running at once (per watched scope). Unbounded, every policy
+/// due at the same tick reconciles at once: one API connection each over HTTP/1.1 (peak
+/// RSS 126 MiB at 1,000 policies against 40 MiB with 32, bench/operator.sh) and a burst
+/// an API server's priority and fairness answers with 429s.
+pub const RECONCILE_CONCURRENCY: u16 = 32;
+
 /// A shutdown signal that several controllers can wait on.
 pub type Shutdown = Shared<BoxFuture<'static, ()>>;
 
@@ -72,7 +78,10 @@ pub async fn run_backup_policies(
         .into_iter()
         .map(|(policies, jobs)| {
             let controller = Controller::new(policies, watcher::Config::default())
-                .owns(jobs, watcher::Config::default().labels(&managed));
+                .owns(jobs, watcher::Config::default().labels(&managed))
+                .with_config(
+                    kube::runtime::controller::Config::default().concurrency(RECONCILE_CONCURRENCY),
+                );
             stores.push(controller.store());
             let metrics = metrics.clone();
             controller
