@@ -1,0 +1,462 @@
+"""Operator benchmark: N BackupPolicies on the API stand-in, one scheduled tick.
+
+Run through bench/operator.sh (it builds the operator and passes --operator). Starts the
+stand-in, creates the CRDs, N policies in --namespaces namespaces whose schedule fires
+once at a minute T chosen far enough ahead (`M H * * *`, UTC), starts the operator,
+waits until it has settled (every policy has a nextScheduleTime, CPU idle), then watches
+Jobs across T and reports tick → Job delays, Job counts, the operator's RSS and CPU, and
+the stand-in's CPU (a single-threaded Python server: if it is busy for the whole tick
+window, the delays are its, not the operator's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+import yaml
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+BP = "/apis/tidemark.dev/v1alpha1"
+TARGET_DELAY_S = 1.0
+TARGET_RSS_MIB = 100.0
+PROFILED_STANDIN = """
+import cProfile, runpy, sys
+out = sys.argv.pop(1)
+profiler = cProfile.Profile()
+profiler.enable()
+try:
+    runpy.run_module("tidemark_standin", run_name="__main__")
+except SystemExit:
+    pass
+finally:
+    profiler.disable()
+    profiler.dump_stats(out)
+"""
+
+
+def log(msg: str) -> None:
+    print(f"\033[1;35m[bench]\033[0m {time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
+
+
+# --- processes ---------------------------------------------------------------------------
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM in KiB."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0])
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_idle(pid: int, window: float = 2.0, max_cpu: float = 0.05, timeout: float = 120) -> bool:
+    """Waits until the process used at most `max_cpu` CPU seconds over `window` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        time.sleep(window)
+        if cpu_seconds(pid) - before <= max_cpu:
+            return True
+    return False
+
+
+# --- objects -----------------------------------------------------------------------------
+def policy(name: str, namespace: str, schedule: str) -> dict:
+    ref = lambda secret, key: {"name": secret, "key": key}  # noqa: E731
+    return {
+        "apiVersion": "tidemark.dev/v1alpha1",
+        "kind": "BackupPolicy",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "schedule": schedule,
+            "timeZone": "UTC",
+            "database": {
+                "host": "db.example",
+                "database": name,
+                "userSecretRef": ref("db", "username"),
+                "passwordSecretRef": ref("db", "password"),
+            },
+            "s3": {
+                "bucket": "bench",
+                "prefix": "postgres",
+                "region": "us-east-1",
+                "credentials": {
+                    "accessKeyIdSecretRef": ref("s3", "access-key-id"),
+                    "secretAccessKeySecretRef": ref("s3", "secret-access-key"),
+                },
+            },
+            "verification": {"enabled": False},
+        },
+    }
+
+
+class JobWatch(threading.Thread):
+    """Records every Job ADDED event with the client's receive time."""
+
+    def __init__(self, url: str, rv: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.rv = url, rv
+        self.added: list[dict] = []
+        self.lock = threading.Lock()
+        self.response: requests.Response | None = None
+
+    def close(self) -> None:
+        """Ends the watch (the stand-in waits for open requests when it stops)."""
+        if self.response is not None:
+            self.response.close()
+
+    def run(self) -> None:
+        try:
+            self._watch()
+        except requests.RequestException:
+            pass  # the stand-in stopped
+
+    def _watch(self) -> None:
+        params = {"watch": "true", "resourceVersion": self.rv, "timeoutSeconds": "3600", "allowWatchBookmarks": "true"}
+        with requests.get(f"{self.url}/apis/batch/v1/jobs", params=params, stream=True, timeout=3600) as resp:
+            self.response = resp
+            for line in resp.iter_lines():
+                received = time.time()
+                if not line:
+                    continue
+                event = json.loads(line)
+                if event["type"] != "ADDED":
+                    continue
+                meta = event["object"]["metadata"]
+                with self.lock:
+                    self.added.append(
+                        {
+                            "received": received,
+                            "namespace": meta["namespace"],
+                            "name": meta["name"],
+                            "policy": meta.get("labels", {}).get("tidemark.dev/policy"),
+                            "scheduled": (meta.get("annotations") or {}).get("tidemark.dev/scheduled-time"),
+                            "created": meta.get("creationTimestamp"),
+                        }
+                    )
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.added)
+
+
+def parse_time(text: str | None) -> float | None:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() if text else None
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+
+
+# --- the stand-in alone ----------------------------------------------------------------------
+def baseline(args: argparse.Namespace) -> int:
+    """The stand-in's floor for the operator's minimum per policy at a tick: list the
+    policy's Jobs by label, create its Job (the body of a Job the operator created in the
+    last full run), with the bench's watch and an operator-like Job watch open."""
+    import asyncio
+
+    import aiohttp
+
+    work = Path(args.workdir)
+    golden = Path(__file__).resolve().parent.parent / "operator/tests/golden/webshop-backup-job.yaml"
+    sample = json.loads(json.dumps(yaml.safe_load(golden.read_text()), default=str))
+    n = args.policies
+    standin = subprocess.Popen(
+        [sys.executable, "-m", "tidemark_standin", "serve", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=open(work / "standin-baseline.log", "w"), text=True,
+    )
+    watch = operator_watch = None
+    try:
+        url = standin.stdout.readline().strip().removeprefix("READY ")
+        s = requests.Session()
+        namespaces = [f"bench-{i:02d}" for i in range(args.namespaces)]
+        for ns in namespaces:
+            s.post(url + "/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        rv = s.get(url + "/apis/batch/v1/jobs").json()["metadata"]["resourceVersion"]
+        watch, operator_watch = JobWatch(url, rv), JobWatch(url, rv)
+        watch.start()
+        operator_watch.start()
+        time.sleep(0.5)
+
+        def job_for(i: int) -> dict:
+            ns, name = namespaces[i % len(namespaces)], f"bp-{i:04d}"
+            meta = sample["metadata"]
+            return {
+                "apiVersion": "batch/v1", "kind": "Job", "spec": sample["spec"],
+                "metadata": {"name": f"{name}-backup-bench", "namespace": ns,
+                             "labels": dict(meta.get("labels", {}), **{"tidemark.dev/policy": name}),
+                             "annotations": meta.get("annotations", {})},
+            }
+
+        async def run() -> list[float]:
+            limit = asyncio.Semaphore(args.baseline or n)
+            returned: list[float] = []
+            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+                async def one(i: int) -> None:
+                    body = job_for(i)
+                    ns, policy_name = body["metadata"]["namespace"], body["metadata"]["labels"]["tidemark.dev/policy"]
+                    async with limit:
+                        params = {"labelSelector": f"tidemark.dev/policy={policy_name},app.kubernetes.io/managed-by=tidemark-operator"}
+                        if not args.create_only:
+                            async with http.get(f"{url}/apis/batch/v1/namespaces/{ns}/jobs", params=params) as r:
+                                await r.read()
+                        async with http.post(f"{url}/apis/batch/v1/namespaces/{ns}/jobs", json=body) as r:
+                            assert r.status == 201, await r.text()
+                        returned.append(time.time())
+                await asyncio.gather(*(one(i) for i in range(n)))
+            return returned
+
+        cpu0 = cpu_seconds(standin.pid)
+        t0 = time.time()
+        returned = asyncio.run(run())
+        while watch.count() < n and time.time() < t0 + 60:
+            time.sleep(0.01)
+        cpu = cpu_seconds(standin.pid) - cpu0
+        seen = [j["received"] - t0 for j in watch.added]
+        done = [t - t0 for t in returned]
+    finally:
+        for w in (watch, operator_watch):
+            if w is not None:
+                w.close()
+        stop(standin)
+    c = args.baseline or "unbounded"
+    what = "create Job" if args.create_only else "list by label + create Job"
+    print(f"# stand-in alone: {n} × ({what}), concurrency {c}, {os.cpu_count()} cores")
+    print(f"create returned  p50 {pct(done, 50) * 1000:.0f} ms, p95 {pct(done, 95) * 1000:.0f} ms, max {max(done) * 1000:.0f} ms")
+    print(f"Job seen (watch) p50 {pct(seen, 50) * 1000:.0f} ms, p95 {pct(seen, 95) * 1000:.0f} ms, max {max(seen) * 1000:.0f} ms")
+    print(f"stand-in CPU     {cpu:.2f} s  ({cpu / n * 1000:.2f} ms per policy)")
+    return 0
+
+
+# --- the run -----------------------------------------------------------------------------
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--operator", required=True, help="the tidemark-operator binary")
+    ap.add_argument("--crds", required=True, help="output of `tidemark-operator crd`")
+    ap.add_argument("--policies", type=int, default=1000)
+    ap.add_argument("--namespaces", type=int, default=10)
+    ap.add_argument("--lead", type=float, default=None, help="seconds from start to the earliest allowed tick")
+    ap.add_argument("--workdir", required=True)
+    ap.add_argument("--baseline", type=int, default=None, metavar="CONCURRENCY",
+                    help="no operator: a trivial client does list+create per policy at this concurrency (0: all at once)")
+    ap.add_argument("--create-only", action="store_true", help="with --baseline: no list before each create")
+    args = ap.parse_args()
+    if args.baseline is not None:
+        return baseline(args)
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    n = args.policies
+    lead = args.lead if args.lead is not None else 40 + 0.05 * n
+
+    # BENCH_PROFILE_STANDIN=FILE: the stand-in runs under cProfile (a slower stand-in).
+    entry = ["-m", "tidemark_standin"]
+    if os.environ.get("BENCH_PROFILE_STANDIN"):
+        entry = ["-c", PROFILED_STANDIN, os.environ["BENCH_PROFILE_STANDIN"]]
+    standin = subprocess.Popen(
+        [sys.executable, *entry, "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=open(work / "standin.log", "w"),
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    operator = None
+    watch = None
+    try:
+        url = standin.stdout.readline().strip().removeprefix("READY ")
+        assert url.startswith("http://"), f"stand-in did not start: {url!r}"
+        kubeconfig = work / "kubeconfig"
+        subprocess.run(
+            [sys.executable, "-m", "tidemark_standin", "kubeconfig", "--server", url, "--out", str(kubeconfig)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        s = requests.Session()
+
+        def post(path: str, body: dict) -> None:
+            r = s.post(url + path, data=json.dumps(body), headers={"Content-Type": "application/json"})
+            assert r.status_code in (200, 201), f"POST {path}: {r.status_code} {r.text[:300]}"
+
+        for crd in yaml.safe_load_all(Path(args.crds).read_text()):
+            if crd:
+                post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+        namespaces = [f"bench-{i:02d}" for i in range(args.namespaces)]
+        for ns in namespaces:
+            post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+
+        # The tick: the first minute boundary at least `lead` seconds away.
+        tick = -(-int(time.time() + lead) // 60) * 60
+        tick_dt = dt.datetime.fromtimestamp(tick, dt.UTC)
+        schedule = f"{tick_dt.minute} {tick_dt.hour} * * *"
+        log(f"stand-in {url}; {n} policies in {len(namespaces)} namespaces, schedule '{schedule}' UTC "
+            f"(tick {tick_dt:%H:%M:%S}, {tick - time.time():.0f} s from now)")
+
+        t0 = time.monotonic()
+        for i in range(n):
+            ns = namespaces[i % len(namespaces)]
+            post(f"{BP}/namespaces/{ns}/backuppolicies", policy(f"bp-{i:04d}", ns, schedule))
+        create_s = time.monotonic() - t0
+        log(f"created {n} policies in {create_s:.1f} s")
+
+        rv = s.get(url + "/apis/batch/v1/jobs").json()["metadata"]["resourceVersion"]
+        watch = JobWatch(url, rv)
+        watch.start()
+
+        metrics_port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TIDEMARK_", "KUBE", "RUST_LOG"))}
+        env["KUBECONFIG"] = str(kubeconfig)
+        op_log = open(work / "operator.log", "w")
+        started = time.monotonic()
+        operator = subprocess.Popen(
+            [args.operator, "run", "--runner-image", "ghcr.io/example/tidemark-runner:bench",
+             "--metrics-addr", f"127.0.0.1:{metrics_port}", "--log-format", "json"],
+            stdout=op_log, stderr=subprocess.STDOUT, env=env,
+        )
+        pid = operator.pid
+
+        # Settle: every policy has status.nextScheduleTime, then the operator is idle.
+        while True:
+            time.sleep(1)
+            if operator.poll() is not None:
+                raise SystemExit(f"the operator exited ({operator.returncode}); see {work / 'operator.log'}")
+            items = s.get(url + BP + "/backuppolicies").json()["items"]
+            ready = sum(1 for p in items if (p.get("status") or {}).get("nextScheduleTime"))
+            if ready == n:
+                break
+            if time.monotonic() - started > 300:
+                raise SystemExit(f"only {ready}/{n} policies got a status within 300 s")
+        status_s = time.monotonic() - started
+        wait_idle(pid)
+        settle_s = time.monotonic() - started
+        settled = proc_status(pid)
+        cpu_settle = cpu_seconds(pid)
+        log(f"operator settled: statuses after {status_s:.1f} s, idle after {settle_s:.1f} s, "
+            f"RSS {settled['VmRSS'] / 1024:.1f} MiB, CPU {cpu_settle:.2f} s")
+        margin = tick - time.time()
+        if margin < 3:
+            log(f"WARNING: settled only {margin:.1f} s before the tick; rerun with a larger --lead")
+        pre_jobs = watch.count()
+
+        # The tick.
+        cpu_before = cpu_seconds(pid)
+        standin_cpu_before = cpu_seconds(standin.pid)
+        while time.time() < tick:
+            time.sleep(0.05)
+        peak_rss_sampled = 0
+        deadline = tick + 120
+        while time.time() < deadline:
+            peak_rss_sampled = max(peak_rss_sampled, proc_status(pid)["VmRSS"])
+            if watch.count() - pre_jobs >= n:
+                break
+            time.sleep(0.1)
+        all_seen = time.time()
+        wait_idle(pid, timeout=120)
+        idle_after = time.time()
+        time.sleep(1)  # late duplicates would show up here
+        cpu_tick = cpu_seconds(pid) - cpu_before
+        standin_cpu_tick = cpu_seconds(standin.pid) - standin_cpu_before
+        final = proc_status(pid)
+
+        with watch.lock:
+            jobs = list(watch.added[pre_jobs:])
+        listed = s.get(url + "/apis/batch/v1/jobs").json()["items"]
+    finally:
+        if operator is not None:
+            stop(operator)
+        if watch is not None:
+            watch.close()
+        stop(standin)
+
+    # --- report ----------------------------------------------------------------------------
+    per_policy: dict[tuple[str, str], int] = {}
+    for j in jobs:
+        per_policy[(j["namespace"], j["policy"])] = per_policy.get((j["namespace"], j["policy"]), 0) + 1
+    duplicates = sum(c - 1 for c in per_policy.values() if c > 1)
+    wrong_tick = sum(1 for j in jobs if parse_time(j["scheduled"]) != tick)
+    delays = [j["received"] - (parse_time(j["scheduled"]) or tick) for j in jobs]
+    server = [parse_time(j["created"]) - tick for j in jobs]
+    # The operator's own view: its "job created" log lines (after the POST returned).
+    logged = []
+    for line in (work / "operator.log").read_text().splitlines():
+        if '"job created"' in line:
+            entry = json.loads(line)
+            logged.append(parse_time(entry["timestamp"]) - tick)
+    if not delays:
+        print("no Jobs were created at the tick", file=sys.stderr)
+        return 1
+    p50, p95, worst = pct(delays, 50), pct(delays, 95), max(delays)
+    peak = max(final["VmHWM"], peak_rss_sampled) / 1024
+    ok_count = len(jobs) == n and len(per_policy) == n and duplicates == 0 and wrong_tick == 0 and len(listed) == n
+    rows = [
+        ("policies / namespaces", f"{n} / {args.namespaces}"),
+        ("policies created (client, sequential)", f"{create_s:.1f} s"),
+        ("operator start → all statuses written", f"{status_s:.1f} s"),
+        ("operator start → idle", f"{settle_s:.1f} s  (CPU {cpu_settle:.2f} s)"),
+        ("tick (UTC)", f"{tick_dt:%Y-%m-%d %H:%M:%S}  (settled {margin:.0f} s before)"),
+        ("Jobs created at the tick", f"{len(jobs)}  (policies with a Job {len(per_policy)}, duplicates {duplicates}, "
+                                     f"other scheduled time {wrong_tick}, Jobs listed after {len(listed)})"),
+        ("delay tick → Job seen, p50", f"{p50 * 1000:.0f} ms"),
+        ("delay tick → Job seen, p95", f"{p95 * 1000:.0f} ms"),
+        ("delay tick → Job seen, max", f"{worst * 1000:.0f} ms"),
+        ("delay tick → Job seen, min", f"{min(delays) * 1000:.0f} ms"),
+        ("delay tick → create returned (operator log)",
+         f"p50 {pct(logged, 50) * 1000:.0f} ms, p95 {pct(logged, 95) * 1000:.0f} ms, max {max(logged) * 1000:.0f} ms"
+         if logged else "no log lines"),
+        ("creationTimestamp − tick (1 s resolution)", f"max {max(server):.0f} s, median {statistics.median(server):.0f} s"),
+        ("tick → last Job seen / operator idle", f"{all_seen - tick:.1f} s / {idle_after - tick:.1f} s"),
+        ("operator CPU for the tick", f"{cpu_tick:.2f} s"),
+        ("stand-in CPU for the tick", f"{standin_cpu_tick:.2f} s  (single-threaded Python)"),
+        ("operator RSS settled / after the tick", f"{settled['VmRSS'] / 1024:.1f} / {final['VmRSS'] / 1024:.1f} MiB"),
+        ("operator peak RSS (VmHWM)", f"{peak:.1f} MiB"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    print(f"# tidemark operator benchmark {dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ}, {os.cpu_count()} cores")
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+    print(f"RATIO peak RSS      target {TARGET_RSS_MIB:.0f} MiB ÷ {peak:.1f} MiB = {TARGET_RSS_MIB / peak:.2f}"
+          f"   ({'met' if peak < TARGET_RSS_MIB else 'NOT met'})")
+    print(f"RATIO delay p95     target {TARGET_DELAY_S * 1000:.0f} ms ÷ {p95 * 1000:.0f} ms = {TARGET_DELAY_S / p95:.2f}"
+          f"   ({'met' if p95 < TARGET_DELAY_S else 'NOT met'})")
+    print(f"RATIO delay max     target {TARGET_DELAY_S * 1000:.0f} ms ÷ {worst * 1000:.0f} ms = {TARGET_DELAY_S / worst:.2f}"
+          f"   ({'met' if worst < TARGET_DELAY_S else 'NOT met'})")
+    print(f"Job count           {'exactly one Job per policy' if ok_count else 'WRONG (see above)'}")
+    (work / "delays.json").write_text(json.dumps(jobs))
+    return 0 if ok_count else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
