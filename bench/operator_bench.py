@@ -50,6 +50,20 @@ def log(msg: str) -> None:
     print(f"\033[1;35m[bench]\033[0m {time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
 
 
+# BENCH_COUNT_REQUESTS=FILE: the stand-in logs "time method path" per request to FILE.
+COUNTED_STANDIN = """
+import runpy, sys, time
+from tidemark_standin import server
+out = open(sys.argv.pop(1), "w", buffering=1)
+original = server.parse_request
+async def parse_request(raw, request_id):
+    out.write(f"{time.time():.3f} {raw.method} {raw.path} {'watch' if raw.query.get('watch') else ''}\\n")
+    return await original(raw, request_id)
+server.parse_request = parse_request
+runpy.run_module("tidemark_standin", run_name="__main__")
+"""
+
+
 # --- processes ---------------------------------------------------------------------------
 def proc_status(pid: int) -> dict[str, int]:
     """VmRSS and VmHWM in KiB."""
@@ -133,17 +147,20 @@ class JobWatch(threading.Thread):
         self.added: list[dict] = []
         self.lock = threading.Lock()
         self.response: requests.Response | None = None
+        self.closing = False
 
     def close(self) -> None:
         """Ends the watch (the stand-in waits for open requests when it stops)."""
+        self.closing = True
         if self.response is not None:
             self.response.close()
 
     def run(self) -> None:
         try:
             self._watch()
-        except requests.RequestException:
-            pass  # the stand-in stopped
+        except (requests.RequestException, AttributeError, ValueError):
+            if not self.closing:
+                raise
 
     def _watch(self) -> None:
         params = {"watch": "true", "resourceVersion": self.rv, "timeoutSeconds": "3600", "allowWatchBookmarks": "true"}
@@ -287,6 +304,8 @@ def main() -> int:
     entry = ["-m", "tidemark_standin"]
     if os.environ.get("BENCH_PROFILE_STANDIN"):
         entry = ["-c", PROFILED_STANDIN, os.environ["BENCH_PROFILE_STANDIN"]]
+    elif os.environ.get("BENCH_COUNT_REQUESTS"):
+        entry = ["-c", COUNTED_STANDIN, os.environ["BENCH_COUNT_REQUESTS"]]
     standin = subprocess.Popen(
         [sys.executable, *entry, "serve", "--port", "0"],
         stdout=subprocess.PIPE,
