@@ -9,6 +9,8 @@
 //! - `webshop-policy.yaml`: `examples/webshop-hourly.yaml` pointed at the local servers,
 //!   with every schedule set to `--schedule` (default every minute);
 //! - `restore-latest.yaml`: `examples/restore-latest.yaml` pointed at the local server;
+//! - `restore-lost-server.yaml`: `examples/restore-lost-server.yaml` restoring into a new
+//!   database `webshop_recovered` on the local server (created by the restore);
 //! - `writers.yaml`: the two Deployments that restore stops and restarts;
 //!
 //! then prints `READY <out>` and runs until SIGTERM, SIGINT or end of stdin, when
@@ -99,6 +101,12 @@ fn manifests(cluster: &Cluster, args: &Args) -> Result<()> {
     let mut restore = read_example("restore-latest.yaml")?;
     localize_connection(&mut restore["spec"]["target"]["connection"], cluster);
     write_yaml(&args.out, "restore-latest.yaml", &[restore])?;
+
+    let mut lost = read_example("restore-lost-server.yaml")?;
+    let target = &mut lost["spec"]["target"]["connection"];
+    localize_connection(target, cluster);
+    target["database"] = json!("webshop_recovered");
+    write_yaml(&args.out, "restore-lost-server.yaml", &[lost])?;
 
     let writer = |name: &str, replicas: i32| {
         json!({
