@@ -307,7 +307,10 @@ async fn backup_round_trips_through_moto_with_sigv4() {
         head.storage_class().map(|s| s.as_str()),
         Some("STANDARD_IA")
     );
-    assert_eq!(fx.sha256_tag(&data_key).await, Some(manifest.sha256.clone()));
+    assert_eq!(
+        fx.sha256_tag(&data_key).await,
+        Some(manifest.sha256.clone())
+    );
     let stored = fx.download(&data_key).await;
     assert_eq!(
         hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&stored)),
