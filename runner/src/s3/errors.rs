@@ -39,9 +39,15 @@ where
         SdkError::ServiceError(e) => Some(e.raw().status().as_u16()),
         _ => None,
     };
-    let mut message = match (&code, err.message()) {
-        (Some(c), Some(m)) => format!("{c}: {m}"),
-        (Some(c), None) => c.clone(),
+    let mut message = match (&code, err.message(), status) {
+        (Some(c), Some(m), _) => format!("{c}: {m}"),
+        (Some(c), None, _) => c.clone(),
+        // A HEAD answer has no body, so no error code: say what the status means.
+        (None, _, Some(403)) => {
+            "AccessDenied: the credentials are wrong or lack permission for this request"
+                .to_string()
+        }
+        (None, _, Some(401)) => "Unauthorized: the credentials were not accepted".to_string(),
         _ => chain(&err),
     };
     if let Some(s) = status {
