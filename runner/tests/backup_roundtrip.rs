@@ -91,13 +91,9 @@ async fn encrypted_zstd_backup_restores_to_identical_tables() {
 async fn backup_restores_by_hand_with_age_zstd_and_pg_restore() {
     let fx = Fixture::seaweed().await;
     seed(&fx.pg, 5_000);
-    let (identity, recipient) = age_keypair();
-    let out = fx
-        .backup(&[("TIDEMARK_AGE_RECIPIENTS", &recipient)])
-        .run()
-        .unwrap();
-    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
-    let (data_key, _) = split_keys(&fx.keys().await);
+    let EncryptedBackup {
+        identity, data_key, ..
+    } = fx.encrypted_backup().await;
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("backup.dump.zst.age");

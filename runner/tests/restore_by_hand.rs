@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{BUCKET, Fixture, SOURCE_DB, age_keypair, seed};
+use common::{BUCKET, EncryptedBackup, Fixture, SOURCE_DB, seed};
 
 const BEGIN: &str = "<!-- restore-by-hand:begin";
 const END: &str = "<!-- restore-by-hand:end";
@@ -111,12 +111,7 @@ async fn the_documented_commands_restore_a_backup_by_hand() {
 
     let fx = Fixture::seaweed().await;
     seed(&fx.pg, 3_000);
-    let (identity, recipient) = age_keypair();
-    let out = fx
-        .backup(&[("TIDEMARK_AGE_RECIPIENTS", &recipient)])
-        .run()
-        .unwrap();
-    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let EncryptedBackup { identity, .. } = fx.encrypted_backup().await;
 
     let work = tempfile::tempdir().unwrap();
     std::fs::write(

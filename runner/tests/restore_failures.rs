@@ -156,13 +156,12 @@ async fn a_byte_flipped_in_the_last_part_is_caught_by_the_gate_and_rolled_back()
 async fn corrupted_encrypted_object_fails_on_the_checksum_and_a_wrong_identity_is_a_config_error() {
     let fx = Fixture::seaweed().await;
     seed(&fx.pg, 5_000);
-    let (identity, recipient) = age_keypair();
-    let out = fx
-        .backup(&[("TIDEMARK_AGE_RECIPIENTS", &recipient)])
-        .run()
-        .unwrap();
-    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
-    let (data_key, _) = split_keys(&fx.keys().await);
+    let EncryptedBackup {
+        identity,
+        recipient,
+        data_key,
+        ..
+    } = fx.encrypted_backup().await;
     let good = identity.to_string();
     let good = good.expose_secret();
     let aws_secret = fx

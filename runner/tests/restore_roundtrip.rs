@@ -32,13 +32,12 @@ fn secret_key(fx: &Fixture) -> String {
 async fn encrypted_backup_restores_into_a_new_database_identically_and_again_with_clean() {
     let fx = Fixture::seaweed().await;
     seed(&fx.pg, 20_000);
-    let (identity, recipient) = age_keypair();
-    let out = fx
-        .backup(&[("TIDEMARK_AGE_RECIPIENTS", &recipient)])
-        .run()
-        .unwrap();
-    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
-    let (data_key, manifest_key) = split_keys(&fx.keys().await);
+    let EncryptedBackup {
+        identity,
+        data_key,
+        manifest_key,
+        ..
+    } = fx.encrypted_backup().await;
     let manifest = fx.manifest(&manifest_key).await;
     let secret = identity.to_string();
     let secret = secret.expose_secret();

@@ -17,6 +17,14 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_tidemark-runner");
 pub const BUCKET: &str = "backups";
 pub const SOURCE_DB: &str = "shop";
 
+/// What [`Fixture::encrypted_backup`] made.
+pub struct EncryptedBackup {
+    pub identity: age::x25519::Identity,
+    pub recipient: String,
+    pub data_key: String,
+    pub manifest_key: String,
+}
+
 /// A database server, an S3 server with a bucket.
 pub struct Fixture {
     pub pg: TestPostgres,
@@ -111,6 +119,24 @@ impl Fixture {
             .iter()
             .find(|t| t.key() == "sha256")
             .map(|t| t.value().to_string())
+    }
+
+    /// A successful age-encrypted backup of the source database: the identity that
+    /// decrypts it, its recipient, and the data and manifest keys.
+    pub async fn encrypted_backup(&self) -> EncryptedBackup {
+        let (identity, recipient) = age_keypair();
+        let out = self
+            .backup(&[("TIDEMARK_AGE_RECIPIENTS", &recipient)])
+            .run()
+            .unwrap();
+        assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+        let (data_key, manifest_key) = split_keys(&self.keys().await);
+        EncryptedBackup {
+            identity,
+            recipient,
+            data_key,
+            manifest_key,
+        }
     }
 
     pub async fn manifest(&self, key: &str) -> Manifest {
