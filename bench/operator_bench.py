@@ -201,59 +201,188 @@ def pct(values: list[float], p: float) -> float:
 
 
 # --- the stand-in alone ----------------------------------------------------------------------
+BASELINE_MODES = {
+    "create": "create Job",
+    "list-create": "list by label + create Job",
+    "tick": "create Job + create Event + apply status",
+    "list-tick": "list by label + create Job + create Event + apply status",
+}
+
+
+class CountingWatch(threading.Thread):
+    """Counts the events of one type on a watch (the operator's BackupPolicy watch in --baseline)."""
+
+    def __init__(self, url: str, path: str, rv: str, event_type: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.path, self.rv, self.event_type = url, path, rv, event_type
+        self.seen = 0
+        self.response: requests.Response | None = None
+        self.closing = False
+
+    def close(self) -> None:
+        self.closing = True
+        if self.response is not None:
+            self.response.close()
+
+    def run(self) -> None:
+        params = {"watch": "true", "resourceVersion": self.rv, "timeoutSeconds": "3600", "allowWatchBookmarks": "true"}
+        try:
+            with requests.get(self.url + self.path, params=params, stream=True, timeout=3600) as resp:
+                self.response = resp
+                for line in resp.iter_lines():
+                    if line and json.loads(line)["type"] == self.event_type:
+                        self.seen += 1
+        except (requests.RequestException, AttributeError, ValueError):
+            if not self.closing:
+                raise
+
+
+def baseline_status(job: str, scheduled: str, next_time: str, generation: int) -> dict:
+    """A BackupPolicy status as the operator applies it at a tick (one active backup)."""
+    condition = lambda type_, status, reason, message: {  # noqa: E731
+        "type": type_, "status": status, "reason": reason, "message": message,
+        "lastTransitionTime": scheduled, "observedGeneration": generation,
+    }
+    return {
+        "observedGeneration": generation,
+        "lastScheduleTime": scheduled,
+        "nextScheduleTime": next_time,
+        "active": [{"kind": "Backup", "name": job, "scheduledTime": scheduled}],
+        "backupCount": 0,
+        "consecutiveFailures": 0,
+        "conditions": [
+            condition("Ready", "True", "SpecValid", "the policy is valid and scheduled"),
+            condition("BackupRunning", "True", "JobActive", f"Job {job} is running"),
+            condition("LastBackupSucceeded", "Unknown", "NoBackupYet", "no backup has completed yet"),
+        ],
+    }
+
+
+def baseline_event(policy_ref: dict, job: str, scheduled: str) -> dict:
+    """An events.k8s.io/v1 Event shaped as kube-runtime's Recorder sends it."""
+    now = dt.datetime.now(dt.UTC)
+    return {
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": {"name": f"{policy_ref['name']}.{time.time_ns():x}", "namespace": policy_ref["namespace"]},
+        "action": "CreateJob",
+        "reason": "BackupStarted",
+        "note": f"created Job {job} (scheduled for {scheduled})",
+        "type": "Normal",
+        "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "regarding": policy_ref,
+        "reportingController": "tidemark-operator",
+        "reportingInstance": "tidemark-operator",
+    }
+
+
 def baseline(args: argparse.Namespace) -> int:
-    """The stand-in's floor for the operator's minimum per policy at a tick: list the
-    policy's Jobs by label, create its Job (the body of a Job the operator created in the
-    last full run), with the bench's watch and an operator-like Job watch open."""
+    """The stand-in's floor for the operator's minimum per policy at a tick, with the bench's
+    Job watch and an operator-like Job watch open. Modes (--baseline-mode): `create` a Job
+    (the body of a Job the operator created in the last full run); `list-create`: list the
+    policy's Jobs by label first; `tick`: what the operator sends per policy at a tick —
+    create the Job (owned by the policy), create an events.k8s.io/v1 Event, server-side
+    apply the policy's status (with the operator's BackupPolicy watch open too);
+    `list-tick`: list first, then as `tick`."""
     import asyncio
 
     import aiohttp
 
+    mode = args.baseline_mode or ("create" if args.create_only else "list-create")
+    tick_mode = mode.endswith("tick")
     work = Path(args.workdir)
-    golden = Path(__file__).resolve().parent.parent / "operator/tests/golden/webshop-backup-job.yaml"
+    work.mkdir(parents=True, exist_ok=True)
+    root = Path(__file__).resolve().parent.parent
+    golden = root / "operator/tests/golden/webshop-backup-job.yaml"
     sample = json.loads(json.dumps(yaml.safe_load(golden.read_text()), default=str))
     n = args.policies
+    entry = ["-m", "tidemark_standin"]
+    if args.baseline_profile:
+        entry = ["-c", PROFILED_STANDIN, args.baseline_profile]
     standin = subprocess.Popen(
-        [sys.executable, "-m", "tidemark_standin", "serve", "--port", "0"],
+        [sys.executable, *entry, "serve", "--port", "0"],
         stdout=subprocess.PIPE, stderr=open(work / "standin-baseline.log", "w"), text=True,
     )
-    watch = operator_watch = None
+    watches: list = []
+    tick = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    scheduled, next_time = (t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in (tick, tick + dt.timedelta(days=1)))
     try:
         url = standin.stdout.readline().strip().removeprefix("READY ")
         s = requests.Session()
         namespaces = [f"bench-{i:02d}" for i in range(args.namespaces)]
         for ns in namespaces:
             s.post(url + "/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        policies: list[dict] = []
+        if tick_mode:
+            crds = Path(args.crds)
+            texts = [crds.read_text()] if crds.is_file() else [p.read_text() for p in sorted((root / "charts/tidemark/crds").glob("*.yaml"))]
+            for text in texts:
+                for crd in yaml.safe_load_all(text):
+                    if crd:
+                        r = s.post(url + "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=crd)
+                        assert r.status_code == 201, r.text
+            for i in range(n):
+                ns = namespaces[i % len(namespaces)]
+                r = s.post(f"{url}{BP}/namespaces/{ns}/backuppolicies", json=policy(f"bp-{i:04d}", ns, "0 0 * * *"))
+                assert r.status_code == 201, r.text
+                meta = r.json()["metadata"]
+                policies.append({"apiVersion": "tidemark.dev/v1alpha1", "kind": "BackupPolicy", "name": meta["name"],
+                                 "namespace": ns, "uid": meta["uid"], "resourceVersion": meta["resourceVersion"]})
         rv = s.get(url + "/apis/batch/v1/jobs").json()["metadata"]["resourceVersion"]
         watch, operator_watch = JobWatch(url, rv), JobWatch(url, rv)
-        watch.start()
-        operator_watch.start()
+        watches = [watch, operator_watch]
+        policy_watch = None
+        if tick_mode:
+            policy_watch = CountingWatch(url, BP + "/backuppolicies", rv, "MODIFIED")
+            watches.append(policy_watch)
+        for w in watches:
+            w.start()
         time.sleep(0.5)
 
         def job_for(i: int) -> dict:
             ns, name = namespaces[i % len(namespaces)], f"bp-{i:04d}"
             meta = sample["metadata"]
-            return {
+            body = {
                 "apiVersion": "batch/v1", "kind": "Job", "spec": sample["spec"],
                 "metadata": {"name": f"{name}-backup-bench", "namespace": ns,
                              "labels": dict(meta.get("labels", {}), **{"tidemark.dev/policy": name}),
                              "annotations": meta.get("annotations", {})},
             }
+            if tick_mode:
+                ref = policies[i]
+                body["metadata"]["ownerReferences"] = [
+                    {"apiVersion": ref["apiVersion"], "kind": ref["kind"], "name": ref["name"], "uid": ref["uid"],
+                     "controller": True, "blockOwnerDeletion": True}
+                ]
+            return body
 
         async def run() -> list[float]:
             limit = asyncio.Semaphore(args.baseline or n)
             returned: list[float] = []
+            apply_headers = {"Content-Type": "application/apply-patch+yaml"}
+            apply_params = {"fieldManager": "tidemark-operator", "force": "true"}
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
                 async def one(i: int) -> None:
                     body = job_for(i)
                     ns, policy_name = body["metadata"]["namespace"], body["metadata"]["labels"]["tidemark.dev/policy"]
                     async with limit:
                         params = {"labelSelector": f"tidemark.dev/policy={policy_name},app.kubernetes.io/managed-by=tidemark-operator"}
-                        if not args.create_only:
+                        if mode.startswith("list"):
                             async with http.get(f"{url}/apis/batch/v1/namespaces/{ns}/jobs", params=params) as r:
                                 await r.read()
                         async with http.post(f"{url}/apis/batch/v1/namespaces/{ns}/jobs", json=body) as r:
                             assert r.status == 201, await r.text()
+                        if tick_mode:
+                            job = body["metadata"]["name"]
+                            event = baseline_event(policies[i], job, scheduled)
+                            async with http.post(f"{url}/apis/events.k8s.io/v1/namespaces/{ns}/events", json=event) as r:
+                                assert r.status == 201, await r.text()
+                            status = {"apiVersion": "tidemark.dev/v1alpha1", "kind": "BackupPolicy",
+                                      "status": baseline_status(job, scheduled, next_time, 1)}
+                            async with http.patch(f"{url}{BP}/namespaces/{ns}/backuppolicies/{policy_name}/status",
+                                                  params=apply_params, headers=apply_headers,
+                                                  data=json.dumps(status)) as r:
+                                assert r.status == 200, await r.text()
                         returned.append(time.time())
                 await asyncio.gather(*(one(i) for i in range(n)))
             return returned
@@ -261,22 +390,31 @@ def baseline(args: argparse.Namespace) -> int:
         cpu0 = cpu_seconds(standin.pid)
         t0 = time.time()
         returned = asyncio.run(run())
-        while watch.count() < n and time.time() < t0 + 60:
+        while time.time() < t0 + 60 and (
+            watch.count() < n or operator_watch.count() < n or (policy_watch is not None and policy_watch.seen < n)
+        ):
             time.sleep(0.01)
+        all_seen = time.time() - t0
         cpu = cpu_seconds(standin.pid) - cpu0
         seen = [j["received"] - t0 for j in watch.added]
         done = [t - t0 for t in returned]
+        missing = [w for w in (watch, operator_watch) if w.count() < n]
+        if missing or (policy_watch is not None and policy_watch.seen < n):
+            print(f"WARNING: watches incomplete: Jobs {watch.count()}/{operator_watch.count()}, "
+                  f"policies {policy_watch.seen if policy_watch else '-'} of {n}", file=sys.stderr)
     finally:
-        for w in (watch, operator_watch):
-            if w is not None:
-                w.close()
+        for w in watches:
+            w.close()
         stop(standin)
     c = args.baseline or "unbounded"
-    what = "create Job" if args.create_only else "list by label + create Job"
-    print(f"# stand-in alone: {n} × ({what}), concurrency {c}, {os.cpu_count()} cores")
-    print(f"create returned  p50 {pct(done, 50) * 1000:.0f} ms, p95 {pct(done, 95) * 1000:.0f} ms, max {max(done) * 1000:.0f} ms")
+    requests_per_policy = {"create": 1, "list-create": 2, "tick": 3, "list-tick": 4}[mode]
+    print(f"# stand-in alone: {n} × ({BASELINE_MODES[mode]}), concurrency {c}, {os.cpu_count()} cores"
+          + (" (under cProfile)" if args.baseline_profile else ""))
+    print(f"policy done      p50 {pct(done, 50) * 1000:.0f} ms, p95 {pct(done, 95) * 1000:.0f} ms, max {max(done) * 1000:.0f} ms")
     print(f"Job seen (watch) p50 {pct(seen, 50) * 1000:.0f} ms, p95 {pct(seen, 95) * 1000:.0f} ms, max {max(seen) * 1000:.0f} ms")
-    print(f"stand-in CPU     {cpu:.2f} s  ({cpu / n * 1000:.2f} ms per policy)")
+    print(f"all watch events {all_seen * 1000:.0f} ms")
+    print(f"stand-in CPU     {cpu:.2f} s  ({cpu / n * 1000:.2f} ms per policy, "
+          f"{cpu / n / requests_per_policy * 1000:.2f} ms per request)")
     return 0
 
 
@@ -292,6 +430,10 @@ def main() -> int:
     ap.add_argument("--baseline", type=int, default=None, metavar="CONCURRENCY",
                     help="no operator: a trivial client does list+create per policy at this concurrency (0: all at once)")
     ap.add_argument("--create-only", action="store_true", help="with --baseline: no list before each create")
+    ap.add_argument("--baseline-mode", choices=sorted(BASELINE_MODES), default=None,
+                    help="with --baseline: the requests per policy (default list-create; create = --create-only)")
+    ap.add_argument("--baseline-profile", default=None, metavar="FILE",
+                    help="with --baseline: run the stand-in under cProfile, stats to FILE")
     args = ap.parse_args()
     if args.baseline is not None:
         return baseline(args)
