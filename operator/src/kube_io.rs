@@ -34,12 +34,15 @@ pub async fn list_owned_jobs(
         .await?
         .items
         .into_iter()
-        .filter(|j| {
-            j.owner_references()
-                .iter()
-                .any(|o| o.uid == uid && o.controller == Some(true))
-        })
+        .filter(|j| owned_by(j, uid))
         .collect())
+}
+
+/// Whether `uid` is the controller owner of `obj`.
+pub fn owned_by(obj: &impl ResourceExt, uid: &str) -> bool {
+    obj.owner_references()
+        .iter()
+        .any(|o| o.uid == uid && o.controller == Some(true))
 }
 
 /// The pods in `ns` matching `params`.

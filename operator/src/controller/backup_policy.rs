@@ -18,7 +18,9 @@ use super::backoff::Backoff;
 use super::error::Error;
 use super::events;
 use super::finalizer::{self, FinalizerStep};
+use super::policy_cache::PolicyCache;
 use super::policy_io::{Created, create_job, read_jobs, write_status};
+use super::written_status::WrittenStatuses;
 use crate::alerts;
 use crate::context::Context;
 use crate::jobs::policy::{BuildError, JobDefaults, backup_job};
@@ -39,8 +41,10 @@ use crate::time::{to_chrono, to_k8s};
 pub const MAX_REQUEUE: Duration = Duration::from_secs(3600);
 /// While a policy has running Jobs, its pods are looked at this often.
 pub const ACTIVE_POLL: Duration = Duration::from_secs(30);
-/// Added to every timed wake-up so that the scheduled instant has passed when it runs.
-pub const WAKE_SLACK: Duration = Duration::from_millis(100);
+/// Added to every timed wake-up so that the scheduled instant has passed when it runs
+/// (timers do not fire early, but the wall clock may step). Waking a little early costs
+/// one cheap reconcile from the caches, which simply sleeps again.
+pub const WAKE_SLACK: Duration = Duration::from_millis(10);
 
 /// State shared by the BackupPolicy controllers.
 pub struct PolicyState {
@@ -50,10 +54,24 @@ pub struct PolicyState {
     /// HTTP client for webhook alerts (`None` if it could not be built: alerts are then
     /// reported as failed, never fatal).
     pub webhooks: Option<reqwest::Client>,
+    /// The watch caches of Jobs and pods (`None`: every read lists from the API).
+    pub cache: Option<PolicyCache>,
+    /// Statuses this replica wrote, for reconciles that run before the watch has them.
+    pub written: WrittenStatuses,
 }
 
 impl PolicyState {
+    /// State that reads Jobs and pods from the API on every reconcile.
     pub fn new(ctx: Arc<Context>, metrics: Arc<Metrics>) -> Arc<Self> {
+        Self::with_cache(ctx, metrics, None)
+    }
+
+    /// State that reads Jobs and pods from `cache` (the API while it is not ready).
+    pub fn with_cache(
+        ctx: Arc<Context>,
+        metrics: Arc<Metrics>,
+        cache: Option<PolicyCache>,
+    ) -> Arc<Self> {
         let webhooks = match alerts::http_client() {
             Ok(c) => Some(c),
             Err(e) => {
@@ -66,6 +84,8 @@ impl PolicyState {
             metrics,
             backoff: Backoff::default(),
             webhooks,
+            cache,
+            written: WrittenStatuses::default(),
         })
     }
 }
@@ -127,7 +147,7 @@ pub async fn reconcile(policy: Arc<BackupPolicy>, st: Arc<PolicyState>) -> Resul
             .await
             .map(|()| Action::await_change()),
         FinalizerStep::Gone => Ok(Action::await_change()),
-        FinalizerStep::Purge => purge(&policy, ctx).await,
+        FinalizerStep::Purge => purge(&policy, &st).await,
         FinalizerStep::None => reconcile_policy(&policy, &st, Utc::now()).await,
     };
     match &result {
@@ -156,14 +176,22 @@ pub async fn reconcile_policy(
 ) -> Result<Action, Error> {
     let ctx = &*st.ctx;
     let name = policy.name_any();
-    let previous = policy.status.clone().unwrap_or_default();
+    // The cached policy may not show this replica's last status write yet.
+    let current = st.written.current(policy);
+    let previous = current.clone().unwrap_or_default();
     let created = policy
         .meta()
         .creation_timestamp
         .as_ref()
         .and_then(to_chrono)
         .unwrap_or(now);
-    let jobs = read_jobs(&ctx.client, policy, &previous.recorded_jobs).await?;
+    let jobs = read_jobs(
+        &ctx.client,
+        st.cache.as_ref(),
+        policy,
+        &previous.recorded_jobs,
+    )
+    .await?;
 
     // Decide.
     let mut invalid: Option<SpecError> = validate(&policy.spec).err();
@@ -222,12 +250,13 @@ pub async fn reconcile_policy(
     );
     let changed = outcome.status != previous;
     if changed {
-        write_status(&ctx.client, policy, &outcome.status).await?;
+        let stored = write_status(&ctx.client, policy, &outcome.status).await?;
+        st.written.remember(policy, stored.status);
     }
     after_status(policy, ctx, &previous, &outcome, invalid.as_ref()).await;
     record_metrics(policy, &st.metrics, &outcome, now);
     if changed {
-        alert(policy, st, policy.status.as_ref(), &outcome.status, now).await;
+        alert(policy, st, current.as_ref(), &outcome.status, now).await;
     }
 
     Ok(match invalid {
@@ -275,9 +304,10 @@ async fn after_status(
 }
 
 /// A `Delete` policy is going: run the purge Job, then release the finalizer.
-async fn purge(policy: &BackupPolicy, ctx: &Context) -> Result<Action, Error> {
+async fn purge(policy: &BackupPolicy, st: &PolicyState) -> Result<Action, Error> {
+    let ctx = &*st.ctx;
     let name = request_job_name(&policy.name_any(), RunKind::Purge);
-    let jobs = read_jobs(&ctx.client, policy, &[]).await?;
+    let jobs = read_jobs(&ctx.client, st.cache.as_ref(), policy, &[]).await?;
     match jobs.iter().find(|j| j.name == name).map(|j| &j.state) {
         None => match purge_job(policy, name.clone(), &ctx.config.job_defaults()) {
             Ok(job) => {
@@ -446,7 +476,7 @@ mod tests {
         let now = t("2026-11-23T10:00:00Z");
         assert_eq!(
             requeue_for(Some(t("2026-11-23T10:00:30Z")), now),
-            Action::requeue(Duration::from_millis(30_100))
+            Action::requeue(Duration::from_secs(30) + WAKE_SLACK)
         );
         assert_eq!(
             requeue_for(Some(t("2026-11-24T10:00:00Z")), now),

@@ -9,7 +9,10 @@ pub mod backup_policy;
 pub mod error;
 pub mod events;
 pub mod finalizer;
+pub mod owned_index;
+pub mod policy_cache;
 pub mod policy_io;
+pub mod written_status;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,7 +21,7 @@ use futures::StreamExt;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::batch::v1::Job;
-use kube::runtime::{Controller, watcher};
+use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, reflector, watcher};
 use kube::{Api, Resource};
 use tidemark_crd::BackupPolicy;
 
@@ -63,27 +66,89 @@ where
     }
 }
 
+/// The `Api` of `K` in a watched scope (`None`: all namespaces).
+fn api_in<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = NamespaceResourceScope>,
+    <K as Resource>::DynamicType: Default,
+{
+    match namespace {
+        None => Api::all(client.clone()),
+        Some(ns) => Api::namespaced(client.clone(), ns),
+    }
+}
+
+/// The watched scopes: `[None]` for all namespaces, else one per `--namespaces` entry.
+fn watch_scopes(ctx: &Context) -> Vec<Option<String>> {
+    match &ctx.config.namespaces {
+        WatchScope::All => vec![None],
+        WatchScope::Namespaces(list) => list.iter().cloned().map(Some).collect(),
+    }
+}
+
+/// What makes a policy worth a reconcile when it changes: its spec (generation), its
+/// deletion and its finalizers. Status-only changes (this operator's own status writes,
+/// one per run at least) do not trigger one: the reconcile that wrote the status has
+/// already scheduled the next look.
+pub fn policy_trigger(policy: &BackupPolicy) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let meta = policy.meta();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    meta.generation.hash(&mut h);
+    meta.deletion_timestamp.is_some().hash(&mut h);
+    meta.finalizers.hash(&mut h);
+    Some(h.finish())
+}
+
 /// Runs the BackupPolicy controllers until `shutdown`; `readiness` turns synced once
 /// every policy watch has its initial list.
+///
+/// Per scope, one watch each on policies, their Jobs and those Jobs' pods (label
+/// `app.kubernetes.io/managed-by=tidemark-operator`). Jobs and pods feed the
+/// [`policy_cache::PolicyCache`] that reconciles read instead of listing, and trigger
+/// the owning policy's reconcile; pod changes bring a stuck or finished runner to the
+/// status without waiting for the Job's next change.
 pub async fn run_backup_policies(
     ctx: Arc<Context>,
     metrics: Arc<Metrics>,
     readiness: Readiness,
     shutdown: Shutdown,
 ) {
-    let state = backup_policy::PolicyState::new(ctx.clone(), metrics.clone());
     let managed = format!("{}={CONTROLLER_NAME}", labels::MANAGED_BY);
-    let mut stores = Vec::new();
-    let controllers: Vec<_> = scoped_apis::<BackupPolicy>(&ctx)
+    let scopes: Vec<policy_cache::ScopeCache> = watch_scopes(&ctx)
         .into_iter()
-        .map(|(policies, jobs)| {
-            let controller = Controller::new(policies, watcher::Config::default())
-                .owns(jobs, watcher::Config::default().labels(&managed))
+        .map(policy_cache::ScopeCache::new)
+        .collect();
+    let cache = policy_cache::PolicyCache {
+        scopes: scopes.clone(),
+    };
+    let state = backup_policy::PolicyState::with_cache(ctx.clone(), metrics.clone(), Some(cache));
+    let mut stores = Vec::new();
+    let controllers: Vec<_> = scopes
+        .into_iter()
+        .map(|scope| {
+            let ns = scope.namespace.as_deref();
+            let (reader, writer) = reflector::store::<BackupPolicy>();
+            let policies = watcher(
+                api_in::<BackupPolicy>(&ctx.client, ns),
+                watcher::Config::default(),
+            )
+            .reflect(writer)
+            .applied_objects()
+            .predicate_filter(policy_trigger, PredicateConfig::default());
+            let jobs =
+                policy_cache::job_stream(api_in(&ctx.client, ns), &managed, scope.jobs.clone());
+            let pods =
+                policy_cache::pod_stream(api_in(&ctx.client, ns), &managed, scope.pods.clone());
+            stores.push(reader.clone());
+            let controller = Controller::for_stream(policies, reader)
+                .owns_stream(jobs)
+                .watches_stream(pods, |pod| policy_cache::policy_of_pod(&pod))
                 .with_config(
                     kube::runtime::controller::Config::default().concurrency(RECONCILE_CONCURRENCY),
                 );
-            stores.push(controller.store());
             let metrics = metrics.clone();
+            let state_for_errors = state.clone();
             controller
                 .graceful_shutdown_on(shutdown.clone())
                 .run(
@@ -93,15 +158,15 @@ pub async fn run_backup_policies(
                 )
                 .for_each(move |res| {
                     let metrics = metrics.clone();
+                    let state = state_for_errors.clone();
                     async move {
                         match res {
                             Ok((obj, _)) => tracing::debug!(policy = %obj, "reconciled"),
                             // A deleted policy: its series go too.
                             Err(kube::runtime::controller::Error::ObjectNotFound(obj)) => {
-                                metrics.forget_policy(
-                                    obj.namespace.as_deref().unwrap_or_default(),
-                                    &obj.name,
-                                );
+                                let ns = obj.namespace.as_deref().unwrap_or_default();
+                                metrics.forget_policy(ns, &obj.name);
+                                state.written.forget(ns, &obj.name);
                             }
                             Err(e) => tracing::debug!(error = %e, "reconcile error"),
                         }
@@ -110,15 +175,64 @@ pub async fn run_backup_policies(
         })
         .collect();
     let synced = readiness.clone();
+    let caches = state.cache.clone().unwrap_or_default();
     let ready = async move {
         for store in stores {
             if store.wait_until_ready().await.is_err() {
                 return;
             }
         }
+        for scope in &caches.scopes {
+            // Not ready yet: reconciles ask the API meanwhile, so this only delays /readyz.
+            while !scope.ready().await {}
+        }
         synced.set_synced(true);
         tracing::info!("BackupPolicy caches synced");
     };
     futures::future::join(futures::future::join_all(controllers), ready).await;
     readiness.set_synced(false);
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn policy(edit: impl FnOnce(&mut serde_json::Value)) -> BackupPolicy {
+        let mut v = json!({
+            "apiVersion": "tidemark.dev/v1alpha1", "kind": "BackupPolicy",
+            "metadata": {"name": "web", "namespace": "shop", "uid": "u", "generation": 3,
+                         "resourceVersion": "10"},
+            "spec": {
+                "schedule": "0 * * * *",
+                "database": {"host": "db", "database": "web",
+                             "userSecretRef": {"name": "db", "key": "u"},
+                             "passwordSecretRef": {"name": "db", "key": "p"}},
+                "s3": {"bucket": "b", "credentials": {
+                    "accessKeyIdSecretRef": {"name": "s3", "key": "a"},
+                    "secretAccessKeySecretRef": {"name": "s3", "key": "s"}}}
+            },
+            "status": {"consecutiveFailures": 0}
+        });
+        edit(&mut v);
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn only_spec_deletion_and_finalizer_changes_trigger_a_reconcile() {
+        let base = policy_trigger(&policy(|_| {}));
+        let status_only = policy(|v| {
+            v["status"]["consecutiveFailures"] = json!(2);
+            v["metadata"]["resourceVersion"] = json!("11");
+        });
+        assert_eq!(policy_trigger(&status_only), base, "an own status write");
+        for changed in [
+            policy(|v| v["metadata"]["generation"] = json!(4)),
+            policy(|v| v["metadata"]["deletionTimestamp"] = json!("2026-11-23T10:00:00Z")),
+            policy(|v| v["metadata"]["finalizers"] = json!(["tidemark.dev/purge"])),
+        ] {
+            assert_ne!(policy_trigger(&changed), base);
+        }
+    }
 }

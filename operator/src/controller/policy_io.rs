@@ -1,20 +1,22 @@
-//! The I/O steps of the BackupPolicy reconcile: read the policy's Jobs and their pods,
-//! create Jobs, write the status with server-side apply.
+//! The I/O steps of the BackupPolicy reconcile: read the policy's Jobs and their pods
+//! (from the watch caches, or the API), create Jobs, write the status with server-side apply.
 
 use std::collections::HashSet;
 
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::api::ListParams;
 use tidemark_crd::BackupPolicy;
 use tidemark_crd::backup_policy::BackupPolicyStatus;
 
 use super::error::Error;
+use super::policy_cache::{PolicyCache, ScopeCache};
 use crate::context::CONTROLLER_NAME;
 use crate::jobs::builder::labels;
 use crate::kube_io;
 pub use crate::kube_io::Created;
-use crate::policy::observed::{ObservedJob, observe};
+use crate::policy::observed::{JobState, ObservedJob, observe};
 
 /// Label selector of a policy's Jobs (and, through the pod template, their pods).
 pub fn selector(policy_name: &str) -> String {
@@ -25,18 +27,84 @@ pub fn selector(policy_name: &str) -> String {
     )
 }
 
-/// The policy's Jobs as plain data. Pods are listed only when some Job is running or
-/// finished without its result recorded yet (reports and pod problems live there).
+/// The policy's Jobs as plain data, from the watch caches when `cache` has the policy's
+/// namespace (and has its first list), otherwise from the API.
 pub async fn read_jobs(
     client: &kube::Client,
+    cache: Option<&PolicyCache>,
     policy: &BackupPolicy,
     recorded: &[String],
 ) -> Result<Vec<ObservedJob>, Error> {
     let ns = policy.namespace().ok_or(Error::Unnamed)?;
+    match cache.and_then(|c| c.scope_for(&ns)) {
+        Some(scope) if scope.ready().await => {
+            read_cached_jobs(client, scope, &ns, policy, recorded).await
+        }
+        _ => list_jobs(client, &ns, policy, recorded).await,
+    }
+}
+
+/// From the caches. A finished Job whose result is not recorded yet but whose runner's
+/// end the pod cache has not seen (the two watches are not ordered) gets its pods from
+/// the API, so a result is never recorded without the report.
+async fn read_cached_jobs(
+    client: &kube::Client,
+    scope: &ScopeCache,
+    ns: &str,
+    policy: &BackupPolicy,
+    recorded: &[String],
+) -> Result<Vec<ObservedJob>, Error> {
+    let name = policy.name_any();
+    let uid = policy.uid().unwrap_or_default();
+    let jobs: Vec<Job> = scope
+        .jobs
+        .of(ns, &name)
+        .into_iter()
+        .filter(|j| kube_io::owned_by(j.as_ref(), &uid))
+        .map(|j| (*j).clone())
+        .collect();
+    let pods: Vec<Pod> = scope
+        .pods
+        .of(ns, &name)
+        .into_iter()
+        .map(|p| (*p).clone())
+        .collect();
+    let observed = kube_io::observe_with_pods(&jobs, pods);
+    let recorded: HashSet<&str> = recorded.iter().map(String::as_str).collect();
+    let unseen_end = observed.iter().any(|j| {
+        !recorded.contains(j.name.as_str())
+            && matches!(
+                j.state,
+                JobState::Succeeded(None)
+                    | JobState::Failed {
+                        report: None,
+                        exit_code: None,
+                        ..
+                    }
+            )
+    });
+    if !unseen_end {
+        return Ok(observed);
+    }
+    let params = ListParams::default().labels(&selector(&name));
+    let pods = kube_io::list_pods(client, ns, &params)
+        .await
+        .map_err(|e| Error::ListPods(format!("{ns}/{name}"), e))?;
+    Ok(kube_io::observe_with_pods(&jobs, pods))
+}
+
+/// From the API. Pods are listed only when some Job is running or finished without its
+/// result recorded yet (reports and pod problems live there).
+async fn list_jobs(
+    client: &kube::Client,
+    ns: &str,
+    policy: &BackupPolicy,
+    recorded: &[String],
+) -> Result<Vec<ObservedJob>, Error> {
     let name = policy.name_any();
     let uid = policy.uid().unwrap_or_default();
     let params = ListParams::default().labels(&selector(&name));
-    let jobs = kube_io::list_owned_jobs(client, &ns, &params, &uid)
+    let jobs = kube_io::list_owned_jobs(client, ns, &params, &uid)
         .await
         .map_err(|e| Error::ListJobs(format!("{ns}/{name}"), e))?;
     let bare: Vec<ObservedJob> = jobs.iter().map(|j| observe(j, &[])).collect();
@@ -47,7 +115,7 @@ pub async fn read_jobs(
     if !need_pods {
         return Ok(bare);
     }
-    let pods = kube_io::list_pods(client, &ns, &params)
+    let pods = kube_io::list_pods(client, ns, &params)
         .await
         .map_err(|e| Error::ListPods(format!("{ns}/{name}"), e))?;
     Ok(kube_io::observe_with_pods(&jobs, pods))
@@ -74,17 +142,16 @@ pub fn status_body(status: &BackupPolicyStatus) -> Result<serde_json::Value, ser
 }
 
 /// Writes the status subresource with server-side apply (field manager
-/// `tidemark-operator`, forced).
+/// `tidemark-operator`, forced); returns the policy as stored.
 pub async fn write_status(
     client: &kube::Client,
     policy: &BackupPolicy,
     status: &BackupPolicyStatus,
-) -> Result<(), Error> {
+) -> Result<BackupPolicy, Error> {
     let ns = policy.namespace().ok_or(Error::Unnamed)?;
     let name = policy.name_any();
     let body = status_body(status).map_err(|e| Error::SerializeStatus(name.clone(), e))?;
     kube_io::apply_status::<BackupPolicy>(client, &ns, &name, &body)
         .await
-        .map_err(|e| Error::WriteStatus(format!("{ns}/{name}"), e))?;
-    Ok(())
+        .map_err(|e| Error::WriteStatus(format!("{ns}/{name}"), e))
 }

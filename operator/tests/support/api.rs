@@ -41,6 +41,9 @@ pub struct Expect {
     pub path: &'static str,
     pub status: u16,
     pub answer: Value,
+    /// Answer with this object carrying the status sent (a status write's answer) and
+    /// the next resourceVersion, instead of `answer`.
+    pub echo_status_onto: Option<Value>,
 }
 
 /// An expected request answered with 200 and `answer`.
@@ -50,6 +53,16 @@ pub fn expect(method: Method, path: &'static str, answer: Value) -> Expect {
         path,
         status: 200,
         answer,
+        echo_status_onto: None,
+    }
+}
+
+/// An expected status write answered with `onto` carrying the status sent, as an API
+/// server does.
+pub fn echo_status(method: Method, path: &'static str, onto: Value) -> Expect {
+    Expect {
+        echo_status_onto: Some(onto),
+        ..expect(method, path, Value::Null)
     }
 }
 
@@ -87,11 +100,23 @@ pub async fn serve(mut handle: ApiHandle, script: Vec<Expect>) -> Vec<(String, V
         } else {
             serde_json::from_slice(&bytes).unwrap()
         };
+        let answer = match e.echo_status_onto {
+            Some(mut onto) => {
+                onto["status"] = body["status"].clone();
+                let rv: u64 = onto["metadata"]["resourceVersion"]
+                    .as_str()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                onto["metadata"]["resourceVersion"] = json!((rv + 1).to_string());
+                onto
+            }
+            None => e.answer,
+        };
         seen.push((uri, body));
         send.send_response(
             Response::builder()
                 .status(e.status)
-                .body(Body::from(serde_json::to_vec(&e.answer).unwrap()))
+                .body(Body::from(serde_json::to_vec(&answer).unwrap()))
                 .unwrap(),
         );
     }

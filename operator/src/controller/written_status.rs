@@ -1,0 +1,147 @@
+//! The status each policy got from this replica's last write, for the reconcile that
+//! follows it before the policy watch has delivered that write.
+//!
+//! A reconcile works on the policy as cached. When it writes the status, the Job it
+//! created usually triggers the next reconcile at once, and that one may still see the
+//! cached policy from before the write: it would record the same results again (events,
+//! metrics and alerts twice). So the written status is kept together with the version
+//! it replaced, and used while the cache still shows exactly that version. Any other
+//! version (the write arrived, or anything else changed) drops it: the cache wins.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use kube::ResourceExt;
+use tidemark_crd::BackupPolicy;
+use tidemark_crd::backup_policy::BackupPolicyStatus;
+
+struct Written {
+    uid: Option<String>,
+    /// `resourceVersion` of the cached policy the write was based on.
+    replaced: Option<String>,
+    status: Option<BackupPolicyStatus>,
+}
+
+/// Written statuses by `namespace/name`.
+#[derive(Default)]
+pub struct WrittenStatuses {
+    by_policy: Mutex<HashMap<String, Written>>,
+}
+
+fn key(policy: &BackupPolicy) -> String {
+    format!(
+        "{}/{}",
+        policy.namespace().unwrap_or_default(),
+        policy.name_any()
+    )
+}
+
+impl WrittenStatuses {
+    /// The status to reconcile `policy` (as cached) from.
+    pub fn current(&self, policy: &BackupPolicy) -> Option<BackupPolicyStatus> {
+        let Ok(mut map) = self.by_policy.lock() else {
+            return policy.status.clone();
+        };
+        let k = key(policy);
+        match map.get(&k) {
+            Some(w) if w.uid == policy.uid() && w.replaced == policy.resource_version() => {
+                w.status.clone()
+            }
+            Some(_) => {
+                map.remove(&k);
+                policy.status.clone()
+            }
+            None => policy.status.clone(),
+        }
+    }
+
+    /// Remembers that `status` was written over `policy` (the version the reconcile had).
+    pub fn remember(&self, policy: &BackupPolicy, status: Option<BackupPolicyStatus>) {
+        if let Ok(mut map) = self.by_policy.lock() {
+            map.insert(
+                key(policy),
+                Written {
+                    uid: policy.uid(),
+                    replaced: policy.resource_version(),
+                    status,
+                },
+            );
+        }
+    }
+
+    /// Forgets a deleted policy.
+    pub fn forget(&self, namespace: &str, name: &str) {
+        if let Ok(mut map) = self.by_policy.lock() {
+            map.remove(&format!("{namespace}/{name}"));
+        }
+    }
+
+    /// Number of policies with a remembered write.
+    pub fn len(&self) -> usize {
+        self.by_policy.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn policy(rv: &str, uid: &str, runs: i64) -> BackupPolicy {
+        serde_json::from_value(json!({
+            "apiVersion": "tidemark.dev/v1alpha1", "kind": "BackupPolicy",
+            "metadata": {"name": "web", "namespace": "shop", "uid": uid, "resourceVersion": rv},
+            "spec": {
+                "schedule": "0 * * * *",
+                "database": {"host": "db", "database": "web",
+                             "userSecretRef": {"name": "db", "key": "u"},
+                             "passwordSecretRef": {"name": "db", "key": "p"}},
+                "s3": {"bucket": "b", "credentials": {
+                    "accessKeyIdSecretRef": {"name": "s3", "key": "a"},
+                    "secretAccessKeySecretRef": {"name": "s3", "key": "s"}}}
+            },
+            "status": {"consecutiveFailures": runs}
+        }))
+        .unwrap()
+    }
+
+    fn failures(s: Option<BackupPolicyStatus>) -> i64 {
+        s.unwrap().consecutive_failures.into()
+    }
+
+    #[test]
+    fn the_written_status_serves_until_the_cache_moves() {
+        let written = WrittenStatuses::default();
+        let cached = policy("5", "u1", 0);
+        assert_eq!(failures(written.current(&cached)), 0, "nothing written yet");
+        written.remember(&cached, policy("7", "u1", 1).status);
+        // The cache still shows the version the write replaced: the write is newer.
+        assert_eq!(failures(written.current(&cached)), 1);
+        assert_eq!(failures(written.current(&cached)), 1);
+        // The cache moved (our write, or any other change): the cache wins from now on.
+        let moved = policy("7", "u1", 1);
+        assert_eq!(failures(written.current(&moved)), 1);
+        assert!(written.is_empty());
+        assert_eq!(
+            failures(written.current(&cached)),
+            0,
+            "an entry, once dropped, never comes back"
+        );
+    }
+
+    #[test]
+    fn a_recreated_policy_does_not_inherit_a_status() {
+        let written = WrittenStatuses::default();
+        written.remember(&policy("5", "u1", 0), policy("6", "u1", 3).status);
+        assert_eq!(failures(written.current(&policy("5", "u2", 0))), 0);
+        written.remember(&policy("5", "u1", 0), policy("6", "u1", 3).status);
+        written.forget("shop", "web");
+        assert!(written.is_empty());
+    }
+}
