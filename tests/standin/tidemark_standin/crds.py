@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from .errors import invalid
 from .kinds import Kind
-from .meta import now
+from .meta import clone, now
 from .state import State
 
 CRD_KEY = ("apiextensions.k8s.io", "customresourcedefinitions")
@@ -46,7 +45,7 @@ def validate(crd: Obj) -> None:
 def with_status(crd: Obj, old: Obj | None) -> Obj:
     """The CRD with the status a healthy apiserver gives it within milliseconds."""
     spec = crd.get("spec") or {}
-    names = copy.deepcopy(spec.get("names") or {})
+    names = clone(spec.get("names") or {})
     names.setdefault("singular", names.get("kind", "").lower())
     names.setdefault("listKind", f"{names.get('kind', '')}List")
     stamp = now()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
-import copy
 from typing import Any
 
 from .kinds import Kind
+from .meta import clone
 
 Obj = dict[str, Any]
 
@@ -18,7 +18,7 @@ def apply_schema_defaults(value: Any, schema: dict[str, Any] | None) -> Any:
     if isinstance(value, dict) and schema.get("type", "object") == "object":
         for name, prop in (schema.get("properties") or {}).items():
             if name not in value and "default" in prop:
-                value[name] = copy.deepcopy(prop["default"])
+                value[name] = clone(prop["default"])
             if name in value:
                 value[name] = apply_schema_defaults(value[name], prop)
         extra = schema.get("additionalProperties")

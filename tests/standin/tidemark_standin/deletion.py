@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from . import crds
 from .errors import conflict, not_found
 from .kinds import Kind
-from .meta import now
+from .meta import clone, now
 from .routing import Target
 from .selectors import Predicate
 from .state import State
@@ -40,13 +39,13 @@ def begin_deletion(state: State, kind: Kind, obj: Obj) -> Obj:
     if meta.get("finalizers"):
         if meta.get("deletionTimestamp"):
             return obj  # already terminating
-        new = copy.deepcopy(obj)
+        new = clone(obj)
         new["metadata"]["deletionTimestamp"] = now()
         new["metadata"]["deletionGracePeriodSeconds"] = 0
         new["metadata"]["resourceVersion"] = state.store.next_rv()
         state.store.put(kind.key, new)
         return new
-    final = copy.deepcopy(obj)
+    final = clone(obj)
     final["metadata"]["resourceVersion"] = state.store.next_rv()
     return remove_now(state, kind, final)
 
@@ -91,7 +90,7 @@ def _orphan_dependents(state: State, owner_uid: str | None) -> None:
     for key, obj in list(state.store.all_objects()):
         refs = obj["metadata"].get("ownerReferences") or []
         if any(ref.get("uid") == owner_uid for ref in refs):
-            new = copy.deepcopy(obj)
+            new = clone(obj)
             new["metadata"]["ownerReferences"] = [r for r in refs if r.get("uid") != owner_uid]
             new["metadata"]["resourceVersion"] = state.store.next_rv()
             state.store.put(key, new)
@@ -106,7 +105,7 @@ def _drop_namespace(state: State, namespace: str) -> None:
 def _drop_all(state: State, key: StoreKey) -> None:
     """A CRD went away: its custom objects go too (watchers see DELETED events)."""
     for obj in state.store.list(key):
-        final = copy.deepcopy(obj)
+        final = clone(obj)
         final["metadata"]["resourceVersion"] = state.store.next_rv()
         state.store.remove(key, final)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import datetime
+import marshal
 import secrets
 import uuid
 from typing import Any
@@ -31,6 +33,15 @@ def new_uid() -> str:
 def generated_name(prefix: str) -> str:
     alphabet = "bcdfghjklmnpqrstvwxz2456789"
     return prefix + "".join(secrets.choice(alphabet) for _ in range(5))
+
+
+def clone(value: Any) -> Any:
+    """A deep copy of a JSON-like tree (dicts, lists, scalars); several times faster than
+    copy.deepcopy, which it falls back to for anything marshal cannot copy (e.g. YAML dates)."""
+    try:
+        return marshal.loads(marshal.dumps(value))
+    except ValueError:
+        return copy.deepcopy(value)
 
 
 def metadata(obj: Obj) -> dict[str, Any]:

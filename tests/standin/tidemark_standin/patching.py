@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from .errors import ApiError, bad_request
+from .meta import clone
 
 # Merge keys of well-known lists in strategic merge patches (by field name).
 _MERGE_KEYS = {
@@ -27,7 +27,7 @@ _MERGE_KEYS = {
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386: objects merge recursively, null deletes, anything else replaces."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return clone(patch)
     result = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
@@ -42,9 +42,9 @@ def strategic_merge_patch(target: Any, patch: Any, field: str | None = None) -> 
     if isinstance(patch, list):
         return _merge_list(target, patch, field)
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return clone(patch)
     if patch.get("$patch") == "replace":
-        return {k: copy.deepcopy(v) for k, v in patch.items() if not k.startswith("$")}
+        return {k: clone(v) for k, v in patch.items() if not k.startswith("$")}
     if patch.get("$patch") == "delete":
         return None
     result = dict(target) if isinstance(target, dict) else {}
@@ -65,9 +65,9 @@ def _merge_list(target: Any, patch: list[Any], field: str | None) -> list[Any]:
     merge_key = _MERGE_KEYS.get(field or "")
     items = [p for p in patch if not (isinstance(p, dict) and p.get("$patch") == "replace")]
     if merge_key is None or not all(isinstance(p, dict) and merge_key in p for p in items):
-        return copy.deepcopy([p for p in patch if not (isinstance(p, dict) and "$patch" in p)])
+        return clone([p for p in patch if not (isinstance(p, dict) and "$patch" in p)])
     if len(items) != len(patch):  # an explicit {"$patch": "replace"} element
-        return copy.deepcopy([p for p in items if p.get("$patch") != "delete"])
+        return clone([p for p in items if p.get("$patch") != "delete"])
     result = list(target) if isinstance(target, list) else []
     for item in items:
         index = next(
@@ -129,13 +129,13 @@ def _resolve(doc: Any, tokens: list[str]) -> Any:
 
 def _add(doc: Any, tokens: list[str], value: Any) -> Any:
     if not tokens:
-        return copy.deepcopy(value)
+        return clone(value)
     parent = _resolve(doc, tokens[:-1])
     last = tokens[-1]
     if isinstance(parent, dict):
-        parent[last] = copy.deepcopy(value)
+        parent[last] = clone(value)
     elif isinstance(parent, list):
-        parent.insert(_index(parent, last, allow_end=True), copy.deepcopy(value))
+        parent.insert(_index(parent, last, allow_end=True), clone(value))
     else:
         raise _unprocessable("cannot add to a scalar")
     return doc
@@ -159,7 +159,7 @@ def json_patch(doc: Any, operations: Any) -> Any:
     """RFC 6902; a failed `test` or a missing path raises 422 Invalid, malformed input 400."""
     if not isinstance(operations, list):
         raise bad_request("a JSON patch must be an array of operations")
-    doc = copy.deepcopy(doc)
+    doc = clone(doc)
     for op in operations:
         if not isinstance(op, dict) or "op" not in op or "path" not in op:
             raise bad_request(f"invalid JSON patch operation: {op!r}")
@@ -177,7 +177,7 @@ def json_patch(doc: Any, operations: Any) -> Any:
             if name == "move":
                 doc, value = _remove(doc, source)
             else:
-                value = copy.deepcopy(_resolve(doc, source))
+                value = clone(_resolve(doc, source))
             doc = _add(doc, tokens, value)
         elif name == "test":
             if _resolve(doc, tokens) != op.get("value"):

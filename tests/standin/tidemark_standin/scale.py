@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
 from .errors import bad_request, unsupported_media_type
-from .meta import get_path, set_path
+from .meta import clone, get_path, set_path
 from .patching import json_patch, merge_patch
 from .routing import Target
 from .selectors import selector_to_string
@@ -51,11 +50,11 @@ def write(state: State, target: Target, method: str, raw: bytes, content_type: s
     if method == "PUT":
         wanted = body
     elif ctype in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
-        wanted = merge_patch(copy.deepcopy(current), body)
+        wanted = merge_patch(clone(current), body)
     elif ctype == "application/json-patch+json":
         wanted = json_patch(current, body)
     elif ctype == "application/apply-patch+yaml":
-        wanted = merge_patch(copy.deepcopy(current), body)
+        wanted = merge_patch(clone(current), body)
     else:
         raise unsupported_media_type(content_type)
     if not isinstance(wanted, dict):
@@ -63,7 +62,7 @@ def write(state: State, target: Target, method: str, raw: bytes, content_type: s
     replicas = (wanted.get("spec") or {}).get("replicas")
     if not isinstance(replicas, int) or replicas < 0:
         raise bad_request("spec.replicas must be a non-negative integer")
-    candidate = copy.deepcopy(old)
+    candidate = clone(old)
     set_path(candidate, target.kind.scale_spec_path, replicas)
     rv = (wanted.get("metadata") or {}).get("resourceVersion")
     candidate["metadata"]["resourceVersion"] = rv or old["metadata"]["resourceVersion"]

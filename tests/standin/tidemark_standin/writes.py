@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
@@ -12,7 +11,7 @@ from . import crds, deletion
 from .defaults import apply_defaults, initial_status
 from .errors import already_exists, bad_request, conflict, invalid, not_found, unsupported_media_type
 from .kinds import Kind
-from .meta import generated_name, metadata, new_uid, now, spec_part, without_volatile
+from .meta import clone, generated_name, metadata, new_uid, now, spec_part, without_volatile
 from .patching import json_patch, merge_patch, strategic_merge_patch
 from .routing import Target
 from .state import State
@@ -52,8 +51,9 @@ def _normalize(kind: Kind, obj: Obj, namespace: str | None) -> Obj:
 
 
 def create(state: State, target: Target, body: Any, *, dry_run: bool = False, manager: str | None = None) -> Obj:
+    """Create an object from `body`, a private object (a fresh parse) that this takes over."""
     kind = target.kind
-    obj = copy.deepcopy(_check_identity(kind, body, target))
+    obj = _check_identity(kind, body, target)
     obj = _normalize(kind, obj, target.namespace)
     meta = obj["metadata"]
     if not meta.get("name"):
@@ -109,7 +109,9 @@ def commit_update(state: State, target: Target, old: Obj, candidate: Obj, *, dry
     if wanted_rv and wanted_rv != old["metadata"]["resourceVersion"]:
         raise conflict(kind.group, kind.plural, target.name or "")
     if target.subresource == "status":
-        new = copy.deepcopy(old)
+        # Stored objects are never mutated, so the new version shares all but its top level
+        # and metadata (written below) with the old one.
+        new = dict(old, metadata=dict(old["metadata"]))
         if "status" in candidate:
             new["status"] = candidate["status"]
         else:
@@ -126,7 +128,7 @@ def commit_update(state: State, target: Target, old: Obj, candidate: Obj, *, dry
                 meta.pop(field, None)
         if kind.has_status:
             if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
+                new["status"] = clone(old["status"])
             else:
                 new.pop("status", None)
         apply_defaults(kind, new, creating=False)
@@ -151,8 +153,9 @@ def commit_update(state: State, target: Target, old: Obj, candidate: Obj, *, dry
 
 
 def update(state: State, target: Target, body: Any, *, dry_run: bool = False) -> Obj:
+    """Replace an object with `body`, a private object (a fresh parse) that this takes over."""
     old = _existing(state, target)
-    candidate = copy.deepcopy(_check_identity(target.kind, body, target))
+    candidate = _check_identity(target.kind, body, target)
     return commit_update(state, target, old, candidate, dry_run=dry_run)
 
 
@@ -208,11 +211,11 @@ def patch(
     if ctype == "application/merge-patch+json":
         if not isinstance(body, dict):
             raise bad_request("a merge patch must be a JSON object")
-        candidate = merge_patch(copy.deepcopy(old), body)
+        candidate = merge_patch(clone(old), body)
     elif ctype == "application/strategic-merge-patch+json":
         if not isinstance(body, dict):
             raise bad_request("a strategic merge patch must be a JSON object")
-        candidate = strategic_merge_patch(copy.deepcopy(old), body)
+        candidate = strategic_merge_patch(clone(old), body)
     elif ctype == "application/json-patch+json":
         candidate = json_patch(old, body)
         if not isinstance(candidate, dict):
@@ -238,8 +241,7 @@ def _apply(state: State, target: Target, raw: bytes, params: dict[str, str], *, 
     name = (body.get("metadata") or {}).get("name")
     if name and name != target.name:
         raise bad_request("the name of the applied object does not match the name on the URL")
-    body = copy.deepcopy(body)
-    metadata(body).pop("managedFields", None)
+    metadata(body).pop("managedFields", None)  # `body` is a fresh parse: private
     old = state.store.get(kind.key, target.namespace or "", target.name or "")
     if old is None:
         if target.subresource:
@@ -247,7 +249,7 @@ def _apply(state: State, target: Target, raw: bytes, params: dict[str, str], *, 
         metadata(body)["name"] = target.name
         created = create(state, Target(kind, target.namespace, None, None), body, dry_run=dry_run, manager=manager)
         return created, True
-    candidate = merge_patch(copy.deepcopy(old), body)
+    candidate = merge_patch(clone(old), body)
     if not (body.get("metadata") or {}).get("resourceVersion"):
         candidate["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
     if target.subresource != "status":
