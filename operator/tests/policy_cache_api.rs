@@ -58,7 +58,8 @@ async fn reconcile(
     let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
     let client = kube::Client::new(service, "default");
     let scope = cache.scopes[0].clone();
-    let state = PolicyState::with_cache(context(client), Arc::new(Metrics::new()), Some(cache));
+    let state =
+        PolicyState::with_cache(context(client), Arc::new(Metrics::new()), Some(cache), None);
     let server = tokio::spawn(serve(handle, script));
     let mut actions = Vec::new();
     for jobs in arrivals {

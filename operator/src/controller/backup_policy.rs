@@ -16,6 +16,7 @@ use tidemark_crd::BackupPolicy;
 
 use super::backoff::Backoff;
 use super::error::Error;
+use super::event_queue::EventQueue;
 use super::events;
 use super::finalizer::{self, FinalizerStep};
 use super::policy_cache::PolicyCache;
@@ -58,19 +59,23 @@ pub struct PolicyState {
     pub cache: Option<PolicyCache>,
     /// Statuses this replica wrote, for reconciles that run before the watch has them.
     pub written: WrittenStatuses,
+    /// Events go through this queue (`None`: published within the reconcile).
+    pub events: Option<EventQueue>,
 }
 
 impl PolicyState {
     /// State that reads Jobs and pods from the API on every reconcile.
     pub fn new(ctx: Arc<Context>, metrics: Arc<Metrics>) -> Arc<Self> {
-        Self::with_cache(ctx, metrics, None)
+        Self::with_cache(ctx, metrics, None, None)
     }
 
-    /// State that reads Jobs and pods from `cache` (the API while it is not ready).
+    /// State that reads Jobs and pods from `cache` (the API while it is not ready) and
+    /// publishes Events through `events`.
     pub fn with_cache(
         ctx: Arc<Context>,
         metrics: Arc<Metrics>,
         cache: Option<PolicyCache>,
+        events: Option<EventQueue>,
     ) -> Arc<Self> {
         let webhooks = match alerts::http_client() {
             Ok(c) => Some(c),
@@ -86,6 +91,7 @@ impl PolicyState {
             webhooks,
             cache,
             written: WrittenStatuses::default(),
+            events,
         })
     }
 }
@@ -126,8 +132,13 @@ pub fn requeue_for(wake_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Action
     Action::requeue(delay)
 }
 
-async fn publish(ctx: &Context, policy: &BackupPolicy, event: Event) {
-    if let Err(e) = ctx.recorder.publish(&event, &policy.object_ref(&())).await {
+/// Publishes an Event about `policy`: queued when the state has an event queue (the
+/// running operator), otherwise right away.
+async fn publish(st: &PolicyState, policy: &BackupPolicy, event: Event) {
+    let reference = policy.object_ref(&());
+    if let Some(queue) = &st.events {
+        queue.send(event, reference);
+    } else if let Err(e) = st.ctx.recorder.publish(&event, &reference).await {
         tracing::warn!(policy = %key(policy), reason = %event.reason, error = %e, "cannot publish event");
     }
 }
@@ -222,13 +233,13 @@ pub async fn reconcile_policy(
                 let created = create_job(&ctx.client, &job).await?;
                 if created == Created::New {
                     tracing::info!(policy = %key(policy), job = %l.name, kind = l.kind.label(), "job created");
-                    publish(ctx, policy, events::launched(l)).await;
+                    publish(st, policy, events::launched(l)).await;
                 }
                 launched.push(l.clone());
             }
             Err(e) => {
                 tracing::warn!(policy = %key(policy), job = %l.name, error = %e, "cannot build job");
-                publish(ctx, policy, events::build_failed(&l.name, &e.to_string())).await;
+                publish(st, policy, events::build_failed(&l.name, &e.to_string())).await;
             }
         }
     }
@@ -253,7 +264,7 @@ pub async fn reconcile_policy(
         let stored = write_status(&ctx.client, policy, &outcome.status).await?;
         st.written.remember(policy, stored.status);
     }
-    after_status(policy, ctx, &previous, &outcome, invalid.as_ref()).await;
+    after_status(policy, st, &previous, &outcome, invalid.as_ref()).await;
     record_metrics(policy, &st.metrics, &outcome, now);
     if changed {
         alert(policy, st, current.as_ref(), &outcome.status, now).await;
@@ -274,7 +285,7 @@ pub async fn reconcile_policy(
 /// Events (and, where wired, metrics and alerts) for what the new status recorded.
 async fn after_status(
     policy: &BackupPolicy,
-    ctx: &Context,
+    st: &PolicyState,
     previous: &tidemark_crd::backup_policy::BackupPolicyStatus,
     outcome: &StatusOutcome,
     invalid: Option<&SpecError>,
@@ -287,19 +298,19 @@ async fn after_status(
             succeeded = r.succeeded(),
             "run finished"
         );
-        publish(ctx, policy, events::outcome(r)).await;
+        publish(st, policy, events::outcome(r)).await;
     }
     if let Some(e) = invalid {
         let ready_before = previous.conditions.iter().find(|c| c.type_ == READY);
         if ready_before.is_none_or(|c| c.status != "False" || c.message != e.message) {
             tracing::warn!(policy = %key(policy), error = %e.message, "invalid spec");
-            publish(ctx, policy, events::invalid(e)).await;
+            publish(st, policy, events::invalid(e)).await;
         }
     }
     if let Some(s) = &outcome.status.last_skipped
         && previous.last_skipped.as_ref() != Some(s)
     {
-        publish(ctx, policy, events::skipped(s)).await;
+        publish(st, policy, events::skipped(s)).await;
     }
 }
 
@@ -313,7 +324,7 @@ async fn purge(policy: &BackupPolicy, st: &PolicyState) -> Result<Action, Error>
             Ok(job) => {
                 if create_job(&ctx.client, &job).await? == Created::New {
                     publish(
-                        ctx,
+                        st,
                         policy,
                         Event {
                             type_: kube::runtime::events::EventType::Normal,
@@ -330,14 +341,14 @@ async fn purge(policy: &BackupPolicy, st: &PolicyState) -> Result<Action, Error>
                 Ok(Action::await_change())
             }
             Err(e) => {
-                publish(ctx, policy, events::build_failed(&name, &e.to_string())).await;
+                publish(st, policy, events::build_failed(&name, &e.to_string())).await;
                 Ok(Action::await_change())
             }
         },
         Some(JobState::Active) => Ok(Action::await_change()),
         Some(JobState::Succeeded(_)) => {
             publish(
-                ctx,
+                st,
                 policy,
                 Event {
                     type_: kube::runtime::events::EventType::Normal,
@@ -357,7 +368,7 @@ async fn purge(policy: &BackupPolicy, st: &PolicyState) -> Result<Action, Error>
             // Nothing is released: set deletionPolicy to Retain to let the policy go and
             // keep the objects, or delete the failed Job to try again.
             publish(
-                ctx,
+                st,
                 policy,
                 Event {
                     type_: kube::runtime::events::EventType::Warning,
@@ -453,7 +464,7 @@ async fn alert(
         Err(e) => {
             tracing::warn!(policy = %key(policy), event = ?a.event, error = %e, "alert not delivered");
             publish(
-                &st.ctx,
+                st,
                 policy,
                 events::alert_failed(&format!("{:?}", a.event), &e),
             )

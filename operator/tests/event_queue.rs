@@ -1,0 +1,95 @@
+//! Events published off the reconcile path: in order, drained at shutdown, dropped
+//! (never blocking the caller) when the queue is full. Against kube's mock service.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use http::{Method, Request, Response};
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::client::Body;
+use kube::runtime::events::{Event, EventType};
+use tidemark_operator::controller::event_queue::EventQueue;
+use tower_test::mock;
+
+mod support;
+use support::api::{context, expect, serve};
+use support::policy::{EVENTS, NS, event_answer};
+
+fn event(reason: &str) -> Event {
+    Event {
+        type_: EventType::Normal,
+        reason: reason.into(),
+        note: Some(format!("{reason} happened")),
+        action: "Test".into(),
+        secondary: None,
+    }
+}
+
+fn policy_ref() -> ObjectReference {
+    ObjectReference {
+        api_version: Some("tidemark.dev/v1alpha1".into()),
+        kind: Some("BackupPolicy".into()),
+        name: Some("webshop".into()),
+        namespace: Some(NS.into()),
+        uid: Some("u".into()),
+        ..ObjectReference::default()
+    }
+}
+
+#[tokio::test]
+async fn events_are_published_in_order_and_drained_at_shutdown() {
+    let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let ctx = context(kube::Client::new(service, "default"));
+    let queue = EventQueue::start(ctx.recorder.clone(), 16);
+    let reasons = ["BackupStarted", "BackupSucceeded", "PruneStarted"];
+    let server = tokio::spawn(serve(
+        handle,
+        reasons
+            .iter()
+            .map(|_| expect(Method::POST, EVENTS, event_answer()))
+            .collect(),
+    ));
+    for r in reasons {
+        assert!(queue.send(event(r), policy_ref()));
+    }
+    queue.drain(Duration::from_secs(5)).await;
+    assert!(
+        !queue.send(event("TooLate"), policy_ref()),
+        "a drained queue refuses new events"
+    );
+    let seen = server.await.unwrap();
+    let sent: Vec<&str> = seen
+        .iter()
+        .map(|(_, b)| b["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(sent, reasons);
+    assert_eq!(seen[0].1["regarding"]["name"], "webshop");
+}
+
+#[tokio::test]
+async fn a_full_queue_drops_instead_of_blocking() {
+    let (service, mut handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let ctx = context(kube::Client::new(service, "default"));
+    let queue = EventQueue::start(ctx.recorder.clone(), 1);
+    // The worker takes the first Event and waits for the API server, which does not
+    // answer yet; the second fills the queue; the third is dropped at once.
+    assert!(queue.send(event("First"), policy_ref()));
+    let (first, answer) = handle.next_request().await.unwrap();
+    assert_eq!(first.method(), Method::POST);
+    assert!(queue.send(event("Second"), policy_ref()));
+    assert!(!queue.send(event("Third"), policy_ref()));
+    answer.send_response(
+        Response::builder()
+            .status(201)
+            .body(Body::from(serde_json::to_vec(&event_answer()).unwrap()))
+            .unwrap(),
+    );
+    let server = tokio::spawn(serve(
+        handle,
+        vec![expect(Method::POST, EVENTS, event_answer())],
+    ));
+    queue.drain(Duration::from_secs(5)).await;
+    let seen = server.await.unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].1["reason"], "Second");
+}
