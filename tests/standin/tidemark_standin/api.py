@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp.web
 import kmock
 
-from . import deletion, discovery, scale, tables, writes
+from . import deletion, discovery, jsonio, scale, tables, writes
 from .errors import (
     ApiError,
     bad_request,
@@ -29,7 +29,7 @@ Obj = dict[str, Any]
 
 def json_response(body: Any, status: int = 200) -> aiohttp.web.Response:
     return aiohttp.web.Response(
-        body=json.dumps(body, separators=(",", ":")).encode(), status=status, content_type="application/json"
+        body=jsonio.dumps(body), status=status, content_type="application/json"
     )
 
 
@@ -106,7 +106,7 @@ class Api:
     @staticmethod
     def _json(raw: bytes) -> Any:
         try:
-            return json.loads(raw or b"null")
+            return jsonio.loads(raw or b"null")
         except ValueError:
             try:
                 import yaml
@@ -120,7 +120,7 @@ class Api:
         options: dict[str, Any] = {}
         if raw.strip():
             try:
-                parsed = json.loads(raw)
+                parsed = jsonio.loads(raw)
             except ValueError as exc:
                 raise bad_request(f"invalid DeleteOptions: {exc}") from exc
             if isinstance(parsed, dict):

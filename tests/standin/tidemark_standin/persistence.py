@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import pathlib
 from typing import Any
 
-from . import crds
+from . import crds, jsonio
 from .state import State
 
 
 def save(state: State, path: pathlib.Path) -> None:
     objects = [[key[0], key[1], obj] for key, obj in state.store.all_objects()]
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"rv": state.store.rv, "objects": objects}))
+    tmp.write_bytes(jsonio.dumps({"rv": state.store.rv, "objects": objects}))
     os.replace(tmp, path)
     state.store.dirty = False
 
@@ -23,7 +22,7 @@ def save(state: State, path: pathlib.Path) -> None:
 def load(state: State, path: pathlib.Path) -> None:
     if not path.exists():
         return
-    data: dict[str, Any] = json.loads(path.read_text())
+    data: dict[str, Any] = jsonio.loads(path.read_bytes())
     items = [((group, plural), obj) for group, plural, obj in data.get("objects", [])]
     state.store.load(int(data.get("rv", 0)), items)
     for (group, plural), obj in items:

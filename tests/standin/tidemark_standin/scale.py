@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from . import jsonio
 from .errors import bad_request, unsupported_media_type
 from .meta import clone, get_path, set_path
 from .patching import json_patch, merge_patch
@@ -43,7 +43,7 @@ def write(state: State, target: Target, method: str, raw: bytes, content_type: s
     old = _existing(state, target)
     current = to_scale(target, old)
     try:
-        body = json.loads(raw or b"null")
+        body = jsonio.loads(raw or b"null")
     except ValueError as exc:
         raise bad_request(f"invalid body: {exc}") from exc
     ctype = content_type.split(";")[0].strip().lower()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import pathlib
 import signal
@@ -16,7 +15,7 @@ import attrs
 import kmock
 from kmock._internal import rendering
 
-from . import persistence
+from . import jsonio, persistence
 from .api import Api, json_response
 from .errors import ApiError, status_object
 from .meta import new_uid, now
@@ -100,7 +99,7 @@ async def parse_request(raw: aiohttp.web.BaseRequest, request_id: int) -> kmock.
     body = await raw.read()
     text = body.decode("utf-8", errors="replace")
     try:
-        data = json.loads(body) if body else None
+        data = jsonio.loads(body) if body else None
     except ValueError:
         data = None
     parsed = parse_resource_path(raw.path)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any
 
 import aiohttp.web
 
+from . import jsonio
 from .errors import bad_request, status_object
 from .kinds import Kind
 from .selectors import Predicate
@@ -44,7 +44,7 @@ def translate(change: Change, predicate: Predicate) -> tuple[str, Obj] | None:
 
 
 def _line(event_type: str, obj: Obj) -> bytes:
-    return json.dumps({"type": event_type, "object": obj}, separators=(",", ":")).encode() + b"\n"
+    return jsonio.dumps({"type": event_type, "object": obj}) + b"\n"
 
 
 def _bookmark(kind: Kind, rv: int, initial_end: bool = False) -> bytes:

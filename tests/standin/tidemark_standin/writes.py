@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import yaml
 
-from . import crds, deletion
+from . import crds, deletion, jsonio
 from .defaults import apply_defaults, initial_status
 from .errors import already_exists, bad_request, conflict, invalid, not_found, unsupported_media_type
 from .kinds import Kind
@@ -161,7 +160,7 @@ def update(state: State, target: Target, body: Any, *, dry_run: bool = False) ->
 
 def _parse_apply_body(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
+        return jsonio.loads(raw)
     except ValueError:
         try:
             return yaml.safe_load(raw)
@@ -204,7 +203,7 @@ def patch(
     if ctype == "application/apply-patch+yaml":
         return _apply(state, target, raw, params, dry_run=dry_run)
     try:
-        body = json.loads(raw or b"null")
+        body = jsonio.loads(raw or b"null")
     except ValueError as exc:
         raise bad_request(f"the patch is not valid JSON: {exc}") from exc
     old = _existing(state, target)
