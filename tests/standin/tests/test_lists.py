@@ -45,6 +45,27 @@ def test_label_selectors_support_equality_inequality_sets_and_existence(standin,
     assert _names(standin, path, labelSelector="env=prod,tier in (web)") == ["b"]
 
 
+def test_label_selectors_follow_label_changes_deletions_and_namespaces(standin, ns):
+    path = _labelled(standin, ns)
+    standin.patch(f"{path}/c", {"metadata": {"labels": {"tier": "db"}}})
+    standin.patch(f"{path}/a", {"metadata": {"labels": {"tier": None, "env": "dev"}}})
+    standin.put(f"{path}/d", dict(configmap("d"), metadata={"name": "d", "labels": {"tier": "db", "env": "prod"}}))
+    standin.delete(f"{path}/b")
+    assert _names(standin, path, labelSelector="tier=db") == ["c", "d"]
+    assert _names(standin, path, labelSelector="tier=db,env=prod") == ["d"]
+    assert _names(standin, path, labelSelector="env in (dev)") == ["a"]
+    assert _names(standin, path, labelSelector="tier=web") == []
+    other = f"{ns}-other"
+    standin.post("/api/v1/namespaces", {"metadata": {"name": other}})
+    standin.post(f"/api/v1/namespaces/{other}/configmaps",
+                 dict(configmap("a"), metadata={"name": "a", "labels": {"tier": "db"}}))
+    assert _names(standin, path, labelSelector="tier=db") == ["c", "d"]
+    everywhere = [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in standin.get(
+        "/api/v1/configmaps?" + urllib.parse.urlencode({"labelSelector": "tier=db"})).json()["items"]
+        if o["metadata"]["namespace"] in (ns, other)]
+    assert everywhere == [(ns, "c"), (ns, "d"), (other, "a")]
+
+
 def test_field_selectors_match_name_namespace_and_pod_phase(standin, ns):
     path = _labelled(standin, ns)
     assert _names(standin, path, fieldSelector="metadata.name=c") == ["c"]

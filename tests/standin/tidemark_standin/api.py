@@ -20,7 +20,7 @@ from .errors import (
     unsupported_media_type,
 )
 from .routing import Target, resolve
-from .selectors import Predicate, compile_selectors
+from .selectors import Predicate, compile_selectors, required_labels
 from .state import State
 from .watch import as_version, serve_watch
 
@@ -164,7 +164,8 @@ class Api:
         if params.get("continue"):
             rv, after = _decode_continue(params["continue"])
         predicate = self._predicate(target, params)
-        items = [o for o in self.state.store.list(kind.key, target.namespace) if predicate(o)]
+        labels = required_labels(params.get("labelSelector"))
+        items = [o for o in self.state.store.list(kind.key, target.namespace, labels) if predicate(o)]
         if after is not None:
             items = [o for o in items if ((o["metadata"].get("namespace") or ""), o["metadata"]["name"]) > after]
         limit = int(params.get("limit") or 0)

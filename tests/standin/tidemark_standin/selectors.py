@@ -73,6 +73,15 @@ def parse_label_selector(text: str | None) -> list[Requirement]:
     return requirements
 
 
+def required_labels(text: str | None) -> dict[str, str]:
+    """Labels every object a selector matches carries (`k=v`, `k==v`, `k in (v)`): for index lookups."""
+    required = {}
+    for req in parse_label_selector(text):
+        if req.op == "=" or (req.op == "in" and len(req.values) == 1):
+            required[req.key] = req.values[0]
+    return required
+
+
 def label_selector_from_object(selector: dict[str, Any] | None) -> list[Requirement]:
     """A metav1.LabelSelector (matchLabels + matchExpressions) as requirements."""
     if not selector:
