@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from typing import Any
 
 import aiohttp.web
-import kmock
 
 from . import deletion, discovery, jsonio, scale, tables, writes
 from .errors import (
@@ -45,14 +45,26 @@ def _decode_continue(token: str) -> tuple[str, tuple[str, str]]:
         raise bad_request("invalid continue token") from exc
 
 
+@dataclasses.dataclass(slots=True)
+class ApiRequest:
+    """What the API reads of an HTTP request."""
+
+    method: str  # upper case
+    path: str  # decoded, without the query
+    params: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    raw: aiohttp.web.BaseRequest | None = None  # the live connection (watches stream on it)
+
+
 class Api:
     def __init__(self, state: State) -> None:
         self.state = state
         self.server_address = "127.0.0.1:0"
 
-    async def handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
-        path = request.url.path
-        method = str(request.method.value).upper()
+    async def handle(self, request: ApiRequest) -> aiohttp.web.StreamResponse:
+        path = request.path
+        method = request.method
         if path in discovery.HEALTH_PATHS:
             return aiohttp.web.Response(text="ok")
         target = resolve(self.state.registry, path)
@@ -144,12 +156,12 @@ class Api:
 
         return predicate
 
-    async def _get(self, request: kmock.Request, target: Target, params: dict[str, str]) -> aiohttp.web.StreamResponse:
+    async def _get(self, request: ApiRequest, target: Target, params: dict[str, str]) -> aiohttp.web.StreamResponse:
         kind = target.kind
         if params.get("watch") in ("true", "1"):
-            if request._raw_request is None:
+            if request.raw is None:
                 raise ApiError(500, "InternalError", "watch needs a live connection")
-            return await serve_watch(self.state, kind, self._predicate(target, params), params, request._raw_request)
+            return await serve_watch(self.state, kind, self._predicate(target, params), params, request.raw)
         accept = request.headers.get("Accept")
         if target.name is not None:
             obj = self.state.store.get(kind.key, target.namespace or "", target.name)
@@ -198,4 +210,4 @@ class Api:
         }
 
 
-__all__ = ["Api", "json_response", "success_status"]
+__all__ = ["Api", "ApiRequest", "json_response", "success_status"]

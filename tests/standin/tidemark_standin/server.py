@@ -16,7 +16,7 @@ import kmock
 from kmock._internal import rendering
 
 from . import jsonio, persistence
-from .api import Api, json_response
+from .api import Api, ApiRequest, json_response
 from .errors import ApiError, status_object
 from .meta import new_uid, now
 from .routing import parse_resource_path
@@ -33,10 +33,14 @@ class StandinHandler(kmock.KubernetesScaffold):
 
     kmock reactions still come first, so tests can inject faults with kmock's DSL,
     e.g. ``handler['get /api/v1/pods'] << 500``; everything else goes to :class:`Api`.
+    With ``record_requests`` (the default), the last requests are kept as kmock requests
+    for assertions; the served process (:func:`run`), where nobody can read them or add
+    reactions, turns that off and skips building them.
     """
 
     state: State = attrs.field(factory=State)
     keep_requests: int = 100
+    record_requests: bool = True
     _api: Api = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -63,9 +67,15 @@ class StandinHandler(kmock.KubernetesScaffold):
         raw_response: aiohttp.web.StreamResponse | None = None
         try:
             request = await parse_request(raw_request, len(self._requests))
-            self._requests.append(request)
             try:
-                return await self._handle(request)
+                if self.record_requests or self._payloads:
+                    recorded = kmock_request(request, len(self._requests))
+                    self._requests.append(recorded)
+                    self._forget_old_requests()
+                    if self._payloads:
+                        with contextlib.suppress(NotImplementedError):
+                            return await super()._handle(recorded)
+                return await self._api.handle(request)
             except rendering.StreamingError as e:
                 raw_response = e.args[0]
                 raise e.__cause__ or e
@@ -74,13 +84,6 @@ class StandinHandler(kmock.KubernetesScaffold):
                 return await self._render_error(e)
             await self._stream_error(e, raw_response)
             return raw_response
-
-    async def _handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
-        self._forget_old_requests()
-        if self._payloads:
-            with contextlib.suppress(NotImplementedError):
-                return await super()._handle(request)
-        return await self._api.handle(request)
 
     async def _render_error(self, exc: Exception) -> aiohttp.web.StreamResponse:
         if isinstance(exc, ApiError):
@@ -95,37 +98,61 @@ class StandinHandler(kmock.KubernetesScaffold):
         log.error("error in a stream: %r", exc)
 
 
-async def parse_request(raw: aiohttp.web.BaseRequest, request_id: int) -> kmock.Request:
+async def parse_request(raw: aiohttp.web.BaseRequest, request_id: int) -> ApiRequest:
+    """Read a request (its whole body) for the API; `request_id` numbers it in kmock's log."""
     body = await raw.read()
+    return ApiRequest(
+        method=raw.method.upper(),
+        path=raw.path,
+        params=dict(raw.query),
+        headers=dict(raw.headers),
+        body=body,
+        raw=raw,
+    )
+
+
+_RESOURCES: dict[tuple[str, str, str], kmock.resource] = {}  # kmock resources are immutable
+_ACTIONS = {kmock.method.GET: kmock.action.LIST, kmock.method.POST: kmock.action.CREATE}
+_NAMED_ACTIONS = {
+    kmock.method.GET: kmock.action.FETCH,
+    kmock.method.PATCH: kmock.action.UPDATE,
+    kmock.method.PUT: kmock.action.UPDATE,
+    kmock.method.DELETE: kmock.action.DELETE,
+}
+
+
+def kmock_request(request: ApiRequest, request_id: int) -> kmock.Request:
+    """The request as kmock records it and matches its reactions against it."""
+    raw = request.raw
+    assert raw is not None
+    body = request.body
     text = body.decode("utf-8", errors="replace")
     try:
         data = jsonio.loads(body) if body else None
     except ValueError:
         data = None
-    parsed = parse_resource_path(raw.path)
+    parsed = parse_resource_path(request.path)
     method = kmock.method(raw.method)
     resource = None
     action = None
     if parsed is not None:
-        resource = kmock.resource(group=parsed.group, version=parsed.version, plural=parsed.plural)
-        if method == kmock.method.GET and raw.query.get("watch") in ("true", "1"):
+        ref = (parsed.group, parsed.version, parsed.plural)
+        resource = _RESOURCES.get(ref)
+        if resource is None:
+            resource = _RESOURCES.setdefault(ref, kmock.resource(group=ref[0], version=ref[1], plural=ref[2]))
+        if method == kmock.method.GET and request.params.get("watch") in ("true", "1"):
             action = kmock.action.WATCH
         elif parsed.name is None:
-            action = {kmock.method.GET: kmock.action.LIST, kmock.method.POST: kmock.action.CREATE}.get(method)
+            action = _ACTIONS.get(method)
         else:
-            action = {
-                kmock.method.GET: kmock.action.FETCH,
-                kmock.method.PATCH: kmock.action.UPDATE,
-                kmock.method.PUT: kmock.action.UPDATE,
-                kmock.method.DELETE: kmock.action.DELETE,
-            }.get(method)
+            action = _NAMED_ACTIONS.get(method)
     return kmock.Request(
         id=request_id,
         raw_request=raw,
         url=raw.url,
         method=raw.method,
-        params=dict(raw.query),
-        headers=dict(raw.headers),
+        params=dict(request.params),
+        headers=dict(request.headers),
         cookies=dict(raw.cookies),
         data=data,
         body=body,
@@ -165,7 +192,7 @@ async def run(host: str, port: int, state_dir: pathlib.Path | None, settings: Se
         snapshot = state_dir / "state.json"
         persistence.load(state, snapshot)
     seed(state)
-    handler = StandinHandler(state=state)
+    handler = StandinHandler(state=state, record_requests=False)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
