@@ -6,15 +6,23 @@ import copy
 import datetime
 import marshal
 import secrets
+import time
 import uuid
 from typing import Any
 
 Obj = dict[str, Any]
 
 
+_stamp: tuple[int, str] = (-1, "")  # the last second formatted by now()
+
+
 def now() -> str:
     """RFC 3339 with second precision, as Kubernetes writes timestamps."""
-    return datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    global _stamp
+    second = int(time.time())
+    if _stamp[0] != second:
+        _stamp = (second, datetime.datetime.fromtimestamp(second, tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return _stamp[1]
 
 
 def parse_time(text: str | None) -> datetime.datetime | None:
