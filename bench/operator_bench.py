@@ -138,14 +138,12 @@ def policy(name: str, namespace: str, schedule: str) -> dict:
     }
 
 
-class JobWatch(threading.Thread):
-    """Records every Job ADDED event with the client's receive time."""
+class Watch(threading.Thread):
+    """A watch on `path` from `rv`, handing each event with the client's receive time to `on_event`."""
 
-    def __init__(self, url: str, rv: str) -> None:
+    def __init__(self, url: str, path: str, rv: str) -> None:
         super().__init__(daemon=True)
-        self.url, self.rv = url, rv
-        self.added: list[dict] = []
-        self.lock = threading.Lock()
+        self.url, self.path, self.rv = url, path, rv
         self.response: requests.Response | None = None
         self.closing = False
 
@@ -156,35 +154,45 @@ class JobWatch(threading.Thread):
             self.response.close()
 
     def run(self) -> None:
+        params = {"watch": "true", "resourceVersion": self.rv, "timeoutSeconds": "3600", "allowWatchBookmarks": "true"}
         try:
-            self._watch()
+            with requests.get(self.url + self.path, params=params, stream=True, timeout=3600) as resp:
+                self.response = resp
+                for line in resp.iter_lines():
+                    received = time.time()
+                    if line:
+                        self.on_event(json.loads(line), received)
         except (requests.RequestException, AttributeError, ValueError):
             if not self.closing:
                 raise
 
-    def _watch(self) -> None:
-        params = {"watch": "true", "resourceVersion": self.rv, "timeoutSeconds": "3600", "allowWatchBookmarks": "true"}
-        with requests.get(f"{self.url}/apis/batch/v1/jobs", params=params, stream=True, timeout=3600) as resp:
-            self.response = resp
-            for line in resp.iter_lines():
-                received = time.time()
-                if not line:
-                    continue
-                event = json.loads(line)
-                if event["type"] != "ADDED":
-                    continue
-                meta = event["object"]["metadata"]
-                with self.lock:
-                    self.added.append(
-                        {
-                            "received": received,
-                            "namespace": meta["namespace"],
-                            "name": meta["name"],
-                            "policy": meta.get("labels", {}).get("tidemark.dev/policy"),
-                            "scheduled": (meta.get("annotations") or {}).get("tidemark.dev/scheduled-time"),
-                            "created": meta.get("creationTimestamp"),
-                        }
-                    )
+    def on_event(self, event: dict, received: float) -> None:
+        raise NotImplementedError
+
+
+class JobWatch(Watch):
+    """Records every Job ADDED event with the client's receive time."""
+
+    def __init__(self, url: str, rv: str) -> None:
+        super().__init__(url, "/apis/batch/v1/jobs", rv)
+        self.added: list[dict] = []
+        self.lock = threading.Lock()
+
+    def on_event(self, event: dict, received: float) -> None:
+        if event["type"] != "ADDED":
+            return
+        meta = event["object"]["metadata"]
+        with self.lock:
+            self.added.append(
+                {
+                    "received": received,
+                    "namespace": meta["namespace"],
+                    "name": meta["name"],
+                    "policy": meta.get("labels", {}).get("tidemark.dev/policy"),
+                    "scheduled": (meta.get("annotations") or {}).get("tidemark.dev/scheduled-time"),
+                    "created": meta.get("creationTimestamp"),
+                }
+            )
 
     def count(self) -> int:
         with self.lock:
@@ -209,32 +217,17 @@ BASELINE_MODES = {
 }
 
 
-class CountingWatch(threading.Thread):
+class CountingWatch(Watch):
     """Counts the events of one type on a watch (the operator's BackupPolicy watch in --baseline)."""
 
     def __init__(self, url: str, path: str, rv: str, event_type: str) -> None:
-        super().__init__(daemon=True)
-        self.url, self.path, self.rv, self.event_type = url, path, rv, event_type
+        super().__init__(url, path, rv)
+        self.event_type = event_type
         self.seen = 0
-        self.response: requests.Response | None = None
-        self.closing = False
 
-    def close(self) -> None:
-        self.closing = True
-        if self.response is not None:
-            self.response.close()
-
-    def run(self) -> None:
-        params = {"watch": "true", "resourceVersion": self.rv, "timeoutSeconds": "3600", "allowWatchBookmarks": "true"}
-        try:
-            with requests.get(self.url + self.path, params=params, stream=True, timeout=3600) as resp:
-                self.response = resp
-                for line in resp.iter_lines():
-                    if line and json.loads(line)["type"] == self.event_type:
-                        self.seen += 1
-        except (requests.RequestException, AttributeError, ValueError):
-            if not self.closing:
-                raise
+    def on_event(self, event: dict, received: float) -> None:
+        if event["type"] == self.event_type:
+            self.seen += 1
 
 
 def baseline_status(job: str, scheduled: str, next_time: str, generation: int) -> dict:

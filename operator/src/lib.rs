@@ -19,4 +19,6 @@ pub mod quantity;
 pub mod restore;
 pub mod run;
 pub mod schedule;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod time;

@@ -156,34 +156,16 @@ async fn skips_the_tick_while_the_previous_backup_is_active() {
 
 #[tokio::test]
 async fn records_a_successful_backup_and_starts_retention() {
-    let p = policy(|v| {
-        v["status"] = last_scheduled("2026-11-23T10:00:00Z");
-        v["status"]["active"] = json!([{"name": "webshop-backup-202611231000", "kind": "backup"}]);
-    });
-    let done = job(
-        "webshop-backup-202611231000",
-        "2026-11-23T10:00:00Z",
-        Some(("Complete", "CompletionsReached")),
-    );
-    let report = backup_report(true);
-    let prune = job(
-        "webshop-backup-202611231000-prune",
-        "2026-11-23T10:00:00Z",
-        None,
-    );
+    let (p, done, pod) = finished_backup();
     let (_, seen) = run(
         p,
         "2026-11-23T10:02:05Z",
         vec![
             expect(Method::GET, JOBS, list("Job", vec![done])),
-            expect(
-                Method::GET,
-                PODS,
-                list("Pod", vec![pod("webshop-backup-202611231000", 0, &report)]),
-            ),
+            expect(Method::GET, PODS, list("Pod", vec![pod])),
             Expect {
                 status: 201,
-                ..expect(Method::POST, JOBS, prune)
+                ..expect(Method::POST, JOBS, prune_job())
             },
             expect(Method::POST, EVENTS, event_answer()),
             expect(Method::PATCH, STATUS, Value::Null),

@@ -15,6 +15,7 @@ use kube::runtime::watcher::Event;
 use serde_json::{Value, json};
 use tidemark_crd::BackupPolicy;
 use tidemark_operator::controller::backup_policy::{PolicyState, reconcile_policy};
+use tidemark_operator::controller::owned_index::OwnedIndex;
 use tidemark_operator::controller::policy_cache::{PolicyCache, ScopeCache, strip_job, strip_pod};
 use tidemark_operator::metrics::Metrics;
 use tower_test::mock;
@@ -23,23 +24,25 @@ mod support;
 use support::api::{Expect, condition, context, echo_status, expect, list, serve};
 use support::policy::*;
 
-/// A ready cache holding `jobs` and `pods` (stripped, as the watch streams store them).
+/// Fills `index` with a complete list of `objects`, stripped as the watch streams do.
+fn fill<K>(index: &OwnedIndex<K>, objects: Vec<Value>, strip: fn(&mut K))
+where
+    K: kube::ResourceExt + Clone + serde::de::DeserializeOwned,
+{
+    index.apply(&Event::Init);
+    for o in objects {
+        let mut obj: K = serde_json::from_value(o).unwrap();
+        strip(&mut obj);
+        index.apply(&Event::InitApply(obj));
+    }
+    index.apply(&Event::InitDone);
+}
+
+/// A ready cache holding `jobs` and `pods`.
 fn cache(jobs: Vec<Value>, pods: Vec<Value>) -> PolicyCache {
     let scope = ScopeCache::new(None);
-    scope.jobs.apply(&Event::Init);
-    for j in jobs {
-        let mut job: Job = serde_json::from_value(j).unwrap();
-        strip_job(&mut job);
-        scope.jobs.apply(&Event::InitApply(job));
-    }
-    scope.jobs.apply(&Event::InitDone);
-    scope.pods.apply(&Event::Init);
-    for p in pods {
-        let mut pod: Pod = serde_json::from_value(p).unwrap();
-        strip_pod(&mut pod);
-        scope.pods.apply(&Event::InitApply(pod));
-    }
-    scope.pods.apply(&Event::InitDone);
+    fill::<Job>(&scope.jobs, jobs, strip_job);
+    fill::<Pod>(&scope.pods, pods, strip_pod);
     PolicyCache {
         scopes: vec![scope],
     }
@@ -99,33 +102,13 @@ async fn the_tick_lists_nothing_once_the_caches_are_ready() {
     assert_eq!(condition(status, "Ready")["status"], "True");
 }
 
-/// A policy whose 10:00 backup ran, with the Job and (if `with_pod`) its pod.
-fn finished_backup() -> (BackupPolicy, Value, Value) {
-    let p = policy(|v| {
-        v["status"] = last_scheduled("2026-11-23T10:00:00Z");
-        v["status"]["active"] = json!([{"name": "webshop-backup-202611231000", "kind": "backup"}]);
-    });
-    let done = job(
-        "webshop-backup-202611231000",
-        "2026-11-23T10:00:00Z",
-        Some(("Complete", "CompletionsReached")),
-    );
-    let pod = pod("webshop-backup-202611231000", 0, &backup_report(true));
-    (p, done, pod)
-}
-
 /// What recording the finished backup sends: the prune Job, its event, the status, the
 /// backup's event.
 fn recording(p: &BackupPolicy) -> Vec<Expect> {
-    let prune = job(
-        "webshop-backup-202611231000-prune",
-        "2026-11-23T10:00:00Z",
-        None,
-    );
     vec![
         Expect {
             status: 201,
-            ..expect(Method::POST, JOBS, prune)
+            ..expect(Method::POST, JOBS, prune_job())
         },
         expect(Method::POST, EVENTS, event_answer()),
         echo_status(Method::PATCH, STATUS, serde_json::to_value(p).unwrap()),
@@ -195,11 +178,7 @@ async fn the_next_reconcile_starts_from_the_status_written_not_the_stale_policy(
     // policy watch delivers the status write: it must not record the backup again (no
     // second status write, no second BackupSucceeded event).
     let (p, done, pod) = finished_backup();
-    let mut prune = job(
-        "webshop-backup-202611231000-prune",
-        "2026-11-23T10:00:00Z",
-        None,
-    );
+    let mut prune = prune_job();
     prune["metadata"]["labels"]["tidemark.dev/run-kind"] = json!("prune");
     let (actions, seen) = reconcile(
         &p,

@@ -41,25 +41,17 @@ impl EventQueue {
 
     /// Queues an Event about `reference`; false (and a warning) if it had to be dropped.
     pub fn send(&self, event: Event, reference: ObjectReference) -> bool {
-        match self.tx.try_send((event, reference)) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full((event, reference))) => {
-                tracing::warn!(
-                    object = reference.name.as_deref().unwrap_or_default(),
-                    reason = %event.reason,
-                    "event queue full; event dropped"
-                );
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed((event, reference))) => {
-                tracing::warn!(
-                    object = reference.name.as_deref().unwrap_or_default(),
-                    reason = %event.reason,
-                    "event queue closed; event dropped"
-                );
-                false
-            }
-        }
+        let (why, (event, reference)) = match self.tx.try_send((event, reference)) {
+            Ok(()) => return true,
+            Err(mpsc::error::TrySendError::Full(item)) => ("event queue full", item),
+            Err(mpsc::error::TrySendError::Closed(item)) => ("event queue closed", item),
+        };
+        tracing::warn!(
+            object = reference.name.as_deref().unwrap_or_default(),
+            reason = %event.reason,
+            "{why}; event dropped"
+        );
+        false
     }
 
     /// Publishes what is queued (new Events are refused from now on), waiting at most

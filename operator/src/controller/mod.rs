@@ -146,10 +146,18 @@ pub async fn run_backup_policies(
             .reflect(writer)
             .applied_objects()
             .predicate_filter(policy_trigger, PredicateConfig::default());
-            let jobs =
-                policy_cache::job_stream(api_in(&ctx.client, ns), &managed, scope.jobs.clone());
-            let pods =
-                policy_cache::pod_stream(api_in(&ctx.client, ns), &managed, scope.pods.clone());
+            let jobs = policy_cache::cached_stream(
+                api_in(&ctx.client, ns),
+                &managed,
+                policy_cache::strip_job,
+                scope.jobs.clone(),
+            );
+            let pods = policy_cache::cached_stream(
+                api_in(&ctx.client, ns),
+                &managed,
+                policy_cache::strip_pod,
+                scope.pods.clone(),
+            );
             stores.push(reader.clone());
             let controller = Controller::for_stream(policies, reader)
                 .owns_stream(jobs)
@@ -212,25 +220,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn policy(edit: impl FnOnce(&mut serde_json::Value)) -> BackupPolicy {
-        let mut v = json!({
-            "apiVersion": "tidemark.dev/v1alpha1", "kind": "BackupPolicy",
-            "metadata": {"name": "web", "namespace": "shop", "uid": "u", "generation": 3,
-                         "resourceVersion": "10"},
-            "spec": {
-                "schedule": "0 * * * *",
-                "database": {"host": "db", "database": "web",
-                             "userSecretRef": {"name": "db", "key": "u"},
-                             "passwordSecretRef": {"name": "db", "key": "p"}},
-                "s3": {"bucket": "b", "credentials": {
-                    "accessKeyIdSecretRef": {"name": "s3", "key": "a"},
-                    "secretAccessKeySecretRef": {"name": "s3", "key": "s"}}}
-            },
-            "status": {"consecutiveFailures": 0}
-        });
-        edit(&mut v);
-        serde_json::from_value(v).unwrap()
-    }
+    use crate::testing::minimal_policy as policy;
 
     #[test]
     fn only_spec_deletion_and_finalizer_changes_trigger_a_reconcile() {

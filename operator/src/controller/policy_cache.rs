@@ -11,6 +11,7 @@ use k8s_openapi::api::core::v1::{Pod, PodStatus};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
+use serde::de::DeserializeOwned;
 use tidemark_crd::BackupPolicy;
 
 use super::owned_index::OwnedIndex;
@@ -82,27 +83,21 @@ pub fn policy_of_pod(pod: &Pod) -> Option<ObjectRef<BackupPolicy>> {
     Some(ObjectRef::new(policy).within(&pod.namespace()?))
 }
 
-/// The managed Jobs of `api`'s scope, stripped, fed into `index` before each is passed on
-/// (so a reconcile it triggers reads the cache with the change in).
-pub fn job_stream(
-    api: Api<Job>,
+/// The objects of `api`'s scope matching `selector`, passed through `strip` and fed into
+/// `index` before each is passed on (so a reconcile it triggers reads the cache with the
+/// change in). Used for the managed Jobs ([`strip_job`]) and their pods ([`strip_pod`]).
+pub fn cached_stream<K>(
+    api: Api<K>,
     selector: &str,
-    index: OwnedIndex<Job>,
-) -> impl Stream<Item = Result<Job, watcher::Error>> + Send + 'static {
+    strip: fn(&mut K),
+    index: OwnedIndex<K>,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
+where
+    K: kube::Resource + ResourceExt + Clone + std::fmt::Debug + DeserializeOwned,
+    K: Send + Sync + 'static,
+{
     watcher(api, watcher::Config::default().labels(selector))
-        .modify(strip_job)
-        .inspect_ok(move |event| index.apply(event))
-        .touched_objects()
-}
-
-/// The managed pods of `api`'s scope, stripped, fed into `index` the same way.
-pub fn pod_stream(
-    api: Api<Pod>,
-    selector: &str,
-    index: OwnedIndex<Pod>,
-) -> impl Stream<Item = Result<Pod, watcher::Error>> + Send + 'static {
-    watcher(api, watcher::Config::default().labels(selector))
-        .modify(strip_pod)
+        .modify(strip)
         .inspect_ok(move |event| index.apply(event))
         .touched_objects()
 }

@@ -86,11 +86,16 @@ async fn read_cached_jobs(
     if !unseen_end {
         return Ok(observed);
     }
-    let params = ListParams::default().labels(&selector(&name));
-    let pods = kube_io::list_pods(client, ns, &params)
-        .await
-        .map_err(|e| Error::ListPods(format!("{ns}/{name}"), e))?;
+    let pods = list_policy_pods(client, ns, &name).await?;
     Ok(kube_io::observe_with_pods(&jobs, pods))
+}
+
+/// The pods of the policy's Jobs, from the API.
+async fn list_policy_pods(client: &kube::Client, ns: &str, name: &str) -> Result<Vec<Pod>, Error> {
+    let params = ListParams::default().labels(&selector(name));
+    kube_io::list_pods(client, ns, &params)
+        .await
+        .map_err(|e| Error::ListPods(format!("{ns}/{name}"), e))
 }
 
 /// From the API. Pods are listed only when some Job is running or finished without its
@@ -115,9 +120,7 @@ async fn list_jobs(
     if !need_pods {
         return Ok(bare);
     }
-    let pods = kube_io::list_pods(client, ns, &params)
-        .await
-        .map_err(|e| Error::ListPods(format!("{ns}/{name}"), e))?;
+    let pods = list_policy_pods(client, ns, &name).await?;
     Ok(kube_io::observe_with_pods(&jobs, pods))
 }
 

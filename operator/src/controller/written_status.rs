@@ -94,21 +94,11 @@ mod tests {
     use serde_json::json;
 
     fn policy(rv: &str, uid: &str, runs: i64) -> BackupPolicy {
-        serde_json::from_value(json!({
-            "apiVersion": "tidemark.dev/v1alpha1", "kind": "BackupPolicy",
-            "metadata": {"name": "web", "namespace": "shop", "uid": uid, "resourceVersion": rv},
-            "spec": {
-                "schedule": "0 * * * *",
-                "database": {"host": "db", "database": "web",
-                             "userSecretRef": {"name": "db", "key": "u"},
-                             "passwordSecretRef": {"name": "db", "key": "p"}},
-                "s3": {"bucket": "b", "credentials": {
-                    "accessKeyIdSecretRef": {"name": "s3", "key": "a"},
-                    "secretAccessKeySecretRef": {"name": "s3", "key": "s"}}}
-            },
-            "status": {"consecutiveFailures": runs}
-        }))
-        .unwrap()
+        crate::testing::minimal_policy(|v| {
+            v["metadata"]["resourceVersion"] = json!(rv);
+            v["metadata"]["uid"] = json!(uid);
+            v["status"]["consecutiveFailures"] = json!(runs);
+        })
     }
 
     fn failures(s: Option<BackupPolicyStatus>) -> i64 {

@@ -130,3 +130,28 @@ pub fn status_of(body: &Value) -> &Value {
     assert_eq!(body["kind"], "BackupPolicy");
     &body["status"]
 }
+
+/// A policy whose 10:00 backup finished (recorded as active), its Job and its pod with
+/// the runner's report.
+pub fn finished_backup() -> (BackupPolicy, Value, Value) {
+    let p = policy(|v| {
+        v["status"] = last_scheduled("2026-11-23T10:00:00Z");
+        v["status"]["active"] = json!([{"name": "webshop-backup-202611231000", "kind": "backup"}]);
+    });
+    let done = job(
+        "webshop-backup-202611231000",
+        "2026-11-23T10:00:00Z",
+        Some(("Complete", "CompletionsReached")),
+    );
+    let pod = pod("webshop-backup-202611231000", 0, &backup_report(true));
+    (p, done, pod)
+}
+
+/// The prune Job that follows the 10:00 backup (as the API server answers its creation).
+pub fn prune_job() -> Value {
+    job(
+        "webshop-backup-202611231000-prune",
+        "2026-11-23T10:00:00Z",
+        None,
+    )
+}
