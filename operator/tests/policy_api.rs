@@ -62,13 +62,7 @@ async fn creates_the_backup_job_at_the_tick() {
         ],
     )
     .await;
-    assert!(
-        seen[0]
-            .0
-            .contains("labelSelector=tidemark.dev%2Fpolicy%3Dwebshop"),
-        "{}",
-        seen[0].0
-    );
+    assert_selects_the_policy(&seen[0].0);
     let job = &seen[1].1;
     assert_eq!(job["metadata"]["name"], "webshop-backup-202611231000");
     assert_eq!(job["metadata"]["ownerReferences"][0]["uid"], UID);

@@ -162,13 +162,7 @@ async fn a_finished_job_whose_pod_end_is_not_cached_yet_asks_the_api_for_its_pod
         script,
     )
     .await;
-    assert!(
-        seen[0]
-            .0
-            .contains("labelSelector=tidemark.dev%2Fpolicy%3Dwebshop"),
-        "{}",
-        seen[0].0
-    );
+    assert_selects_the_policy(&seen[0].0);
     assert_recorded(&seen[1..]);
 }
 

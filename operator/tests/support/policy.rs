@@ -155,3 +155,11 @@ pub fn prune_job() -> Value {
         None,
     )
 }
+
+/// A list request `uri` selects the webshop policy's objects by label.
+pub fn assert_selects_the_policy(uri: &str) {
+    assert!(
+        uri.contains("labelSelector=tidemark.dev%2Fpolicy%3Dwebshop"),
+        "{uri}"
+    );
+}
