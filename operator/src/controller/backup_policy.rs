@@ -40,7 +40,8 @@ use crate::time::{to_chrono, to_k8s};
 /// Longest time between two reconciles of a valid policy (a safety net for missed
 /// watch events; the schedule normally wakes it earlier).
 pub const MAX_REQUEUE: Duration = Duration::from_secs(3600);
-/// While a policy has running Jobs, its pods are looked at this often.
+/// While a policy has running Jobs, it is reconciled at least this often (a safety net:
+/// pod changes trigger reconciles anyway).
 pub const ACTIVE_POLL: Duration = Duration::from_secs(30);
 /// Added to every timed wake-up so that the scheduled instant has passed when it runs
 /// (timers do not fire early, but the wall clock may step). Waking a little early costs
@@ -272,8 +273,9 @@ pub async fn reconcile_policy(
 
     Ok(match invalid {
         Some(_) => Action::await_change(),
-        // Pods are not watched: while a Job runs, look at its pod now and then, so a pod
-        // that cannot start (a missing Secret) shows in `Ready` before the Job's deadline.
+        // Pod changes trigger a reconcile when the watch caches run; without them (or if
+        // an event is missed) a running Job's pod is still looked at now and then, so a
+        // pod that cannot start (a missing Secret) shows in `Ready` before the deadline.
         None if !outcome.status.active.is_empty() => {
             let poll = now + chrono::Duration::from_std(ACTIVE_POLL).unwrap_or_default();
             requeue_for(Some(outcome.wake_at.map_or(poll, |w| w.min(poll))), now)
