@@ -27,6 +27,7 @@ use crate::context::Context;
 use crate::jobs::policy::{BuildError, JobDefaults, backup_job};
 use crate::jobs::verify::verify_job;
 use crate::jobs::{prune::prune_job, purge::purge_job, restore_test::restore_test_job};
+use crate::kube_io::path_of;
 use crate::metrics::{self, Metrics};
 use crate::naming::{RunKind, request_job_name};
 use crate::policy::conditions::READY;
@@ -100,14 +101,6 @@ impl PolicyState {
 /// Controller name in metrics.
 pub const METRICS_NAME: &str = "backuppolicy";
 
-fn key(policy: &BackupPolicy) -> String {
-    format!(
-        "{}/{}",
-        policy.namespace().unwrap_or_default(),
-        policy.name_any()
-    )
-}
-
 /// Builds the Job a plan asks for.
 pub fn build(policy: &BackupPolicy, l: &Launch, defaults: &JobDefaults) -> Result<Job, BuildError> {
     match l.kind {
@@ -140,7 +133,7 @@ async fn publish(st: &PolicyState, policy: &BackupPolicy, event: Event) {
     if let Some(queue) = &st.events {
         queue.send(event, reference);
     } else if let Err(e) = st.ctx.recorder.publish(&event, &reference).await {
-        tracing::warn!(policy = %key(policy), reason = %event.reason, error = %e, "cannot publish event");
+        tracing::warn!(policy = %path_of(policy), reason = %event.reason, error = %e, "cannot publish event");
     }
 }
 
@@ -150,7 +143,7 @@ pub async fn reconcile(policy: Arc<BackupPolicy>, st: Arc<PolicyState>) -> Resul
     if policy.namespace().is_none() {
         return Err(Error::Unnamed);
     }
-    let key = key(&policy);
+    let key = path_of(policy.as_ref());
     let result = match finalizer::step(&policy) {
         FinalizerStep::Add => finalizer::set(&ctx.client, &policy, true)
             .await
@@ -174,7 +167,7 @@ pub async fn reconcile(policy: Arc<BackupPolicy>, st: Arc<PolicyState>) -> Resul
 
 /// After a failed reconcile: retry with a growing delay (5 s … 5 min).
 pub fn error_policy(policy: Arc<BackupPolicy>, error: &Error, st: Arc<PolicyState>) -> Action {
-    let key = key(&policy);
+    let key = path_of(policy.as_ref());
     let delay = st.backoff.failed(&key);
     tracing::warn!(policy = %key, error = %error, retry_in_s = delay.as_secs(), "reconcile failed");
     Action::requeue(delay)
@@ -233,13 +226,13 @@ pub async fn reconcile_policy(
             Ok(job) => {
                 let created = create_job(&ctx.client, &job).await?;
                 if created == Created::New {
-                    tracing::info!(policy = %key(policy), job = %l.name, kind = l.kind.label(), "job created");
+                    tracing::info!(policy = %path_of(policy), job = %l.name, kind = l.kind.label(), "job created");
                     publish(st, policy, events::launched(l)).await;
                 }
                 launched.push(l.clone());
             }
             Err(e) => {
-                tracing::warn!(policy = %key(policy), job = %l.name, error = %e, "cannot build job");
+                tracing::warn!(policy = %path_of(policy), job = %l.name, error = %e, "cannot build job");
                 publish(st, policy, events::build_failed(&l.name, &e.to_string())).await;
             }
         }
@@ -294,7 +287,7 @@ async fn after_status(
 ) {
     for r in &outcome.recorded {
         tracing::info!(
-            policy = %key(policy),
+            policy = %path_of(policy),
             job = %r.job_name,
             kind = r.kind.label(),
             succeeded = r.succeeded(),
@@ -305,7 +298,7 @@ async fn after_status(
     if let Some(e) = invalid {
         let ready_before = previous.conditions.iter().find(|c| c.type_ == READY);
         if ready_before.is_none_or(|c| c.status != "False" || c.message != e.message) {
-            tracing::warn!(policy = %key(policy), error = %e.message, "invalid spec");
+            tracing::warn!(policy = %path_of(policy), error = %e.message, "invalid spec");
             publish(st, policy, events::invalid(e)).await;
         }
     }
@@ -462,9 +455,9 @@ async fn alert(
         }
     };
     match sent {
-        Ok(()) => tracing::info!(policy = %key(policy), event = ?a.event, "alert sent"),
+        Ok(()) => tracing::info!(policy = %path_of(policy), event = ?a.event, "alert sent"),
         Err(e) => {
-            tracing::warn!(policy = %key(policy), event = ?a.event, error = %e, "alert not delivered");
+            tracing::warn!(policy = %path_of(policy), event = ?a.event, error = %e, "alert not delivered");
             publish(
                 st,
                 policy,

@@ -48,28 +48,6 @@ pub fn shutdown_from(f: impl Future<Output = ()> + Send + 'static) -> Shutdown {
     f.boxed().shared()
 }
 
-/// `(owners, jobs)` APIs for each watched scope: one cluster-wide pair, or one pair per
-/// `--namespaces` entry.
-pub(crate) fn scoped_apis<K>(ctx: &Context) -> Vec<(Api<K>, Api<Job>)>
-where
-    K: Resource<Scope = NamespaceResourceScope>,
-    <K as Resource>::DynamicType: Default,
-{
-    let c = &ctx.client;
-    match &ctx.config.namespaces {
-        WatchScope::All => vec![(Api::all(c.clone()), Api::all(c.clone()))],
-        WatchScope::Namespaces(list) => list
-            .iter()
-            .map(|ns| {
-                (
-                    Api::namespaced(c.clone(), ns),
-                    Api::namespaced(c.clone(), ns),
-                )
-            })
-            .collect(),
-    }
-}
-
 /// The `Api` of `K` in a watched scope (`None`: all namespaces).
 fn api_in<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
 where
@@ -88,6 +66,24 @@ fn watch_scopes(ctx: &Context) -> Vec<Option<String>> {
         WatchScope::All => vec![None],
         WatchScope::Namespaces(list) => list.iter().cloned().map(Some).collect(),
     }
+}
+
+/// `(owners, jobs)` APIs for each watched scope: one cluster-wide pair, or one pair per
+/// `--namespaces` entry.
+pub(crate) fn scoped_apis<K>(ctx: &Context) -> Vec<(Api<K>, Api<Job>)>
+where
+    K: Resource<Scope = NamespaceResourceScope>,
+    <K as Resource>::DynamicType: Default,
+{
+    watch_scopes(ctx)
+        .iter()
+        .map(|ns| {
+            (
+                api_in(&ctx.client, ns.as_deref()),
+                api_in(&ctx.client, ns.as_deref()),
+            )
+        })
+        .collect()
 }
 
 /// What makes a policy worth a reconcile when it changes: its spec (generation), its

@@ -78,16 +78,15 @@ struct Inner<K> {
 /// A shareable, watch-fed index (cheap to clone: all clones see the same content).
 pub struct OwnedIndex<K> {
     inner: Arc<RwLock<Inner<K>>>,
-    ready_tx: Arc<watch::Sender<bool>>,
-    ready_rx: watch::Receiver<bool>,
+    /// True from the first complete list on.
+    ready: Arc<watch::Sender<bool>>,
 }
 
 impl<K> Clone for OwnedIndex<K> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            ready_tx: self.ready_tx.clone(),
-            ready_rx: self.ready_rx.clone(),
+            ready: self.ready.clone(),
         }
     }
 }
@@ -101,14 +100,12 @@ impl<K: ResourceExt + Clone> Default for OwnedIndex<K> {
 impl<K: ResourceExt + Clone> OwnedIndex<K> {
     /// An empty index, not ready until its first complete list.
     pub fn new() -> Self {
-        let (ready_tx, ready_rx) = watch::channel(false);
         Self {
             inner: Arc::new(RwLock::new(Inner {
                 current: Content::default(),
                 relist: None,
             })),
-            ready_tx: Arc::new(ready_tx),
-            ready_rx,
+            ready: Arc::new(watch::Sender::new(false)),
         }
     }
 
@@ -129,7 +126,7 @@ impl<K: ResourceExt + Clone> OwnedIndex<K> {
                     inner.current = buffer;
                 }
                 drop(inner);
-                self.ready_tx.send_replace(true);
+                self.ready.send_replace(true);
             }
             Event::Apply(obj) => inner.current.insert(obj.clone()),
             Event::Delete(obj) => inner.current.remove(obj),
@@ -138,12 +135,15 @@ impl<K: ResourceExt + Clone> OwnedIndex<K> {
 
     /// Whether the first complete list has been applied.
     pub fn is_ready(&self) -> bool {
-        *self.ready_rx.borrow()
+        *self.ready.borrow()
     }
 
     /// Waits up to `timeout` for the first complete list; false if it did not come.
     pub async fn wait_ready(&self, timeout: Duration) -> bool {
-        let mut rx = self.ready_rx.clone();
+        if self.is_ready() {
+            return true;
+        }
+        let mut rx = self.ready.subscribe();
         matches!(
             tokio::time::timeout(timeout, rx.wait_for(|ready| *ready)).await,
             Ok(Ok(_))
@@ -164,6 +164,7 @@ impl<K: ResourceExt + Clone> OwnedIndex<K> {
     }
 
     /// Number of cached objects.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.inner
             .read()
@@ -172,6 +173,7 @@ impl<K: ResourceExt + Clone> OwnedIndex<K> {
     }
 
     /// Whether nothing is cached.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -4,14 +4,13 @@
 use std::collections::HashSet;
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::api::ListParams;
 use tidemark_crd::BackupPolicy;
 use tidemark_crd::backup_policy::BackupPolicyStatus;
 
 use super::error::Error;
-use super::policy_cache::{PolicyCache, ScopeCache};
+use super::policy_cache::PolicyCache;
 use crate::context::CONTROLLER_NAME;
 use crate::jobs::builder::labels;
 use crate::kube_io;
@@ -29,6 +28,12 @@ pub fn selector(policy_name: &str) -> String {
 
 /// The policy's Jobs as plain data, from the watch caches when `cache` has the policy's
 /// namespace (and has its first list), otherwise from the API.
+///
+/// Pods come from the API only when needed: from the caches, when a finished Job whose
+/// result is not recorded yet shows no runner end (the Job and pod watches are not
+/// ordered), so a result is never recorded without the report; from the API, when some
+/// Job is running or finished without its result recorded (reports and pod problems
+/// live there).
 pub async fn read_jobs(
     client: &kube::Client,
     cache: Option<&PolicyCache>,
@@ -36,92 +41,64 @@ pub async fn read_jobs(
     recorded: &[String],
 ) -> Result<Vec<ObservedJob>, Error> {
     let ns = policy.namespace().ok_or(Error::Unnamed)?;
-    match cache.and_then(|c| c.scope_for(&ns)) {
+    let name = policy.name_any();
+    let uid = policy.uid().unwrap_or_default();
+    let recorded: HashSet<&str> = recorded.iter().map(String::as_str).collect();
+    let unrecorded = |j: &ObservedJob| !recorded.contains(j.name.as_str());
+    let jobs = match cache.and_then(|c| c.scope_for(&ns)) {
         Some(scope) if scope.ready().await => {
-            read_cached_jobs(client, scope, &ns, policy, recorded).await
+            let jobs: Vec<Job> = scope
+                .jobs
+                .of(&ns, &name)
+                .into_iter()
+                .filter(|j| kube_io::owned_by(j.as_ref(), &uid))
+                .map(|j| (*j).clone())
+                .collect();
+            let pods = scope
+                .pods
+                .of(&ns, &name)
+                .iter()
+                .map(|p| (**p).clone())
+                .collect();
+            let observed = kube_io::observe_with_pods(&jobs, pods);
+            if !observed
+                .iter()
+                .any(|j| unrecorded(j) && end_unseen(&j.state))
+            {
+                return Ok(observed);
+            }
+            jobs
         }
-        _ => list_jobs(client, &ns, policy, recorded).await,
-    }
-}
-
-/// From the caches. A finished Job whose result is not recorded yet but whose runner's
-/// end the pod cache has not seen (the two watches are not ordered) gets its pods from
-/// the API, so a result is never recorded without the report.
-async fn read_cached_jobs(
-    client: &kube::Client,
-    scope: &ScopeCache,
-    ns: &str,
-    policy: &BackupPolicy,
-    recorded: &[String],
-) -> Result<Vec<ObservedJob>, Error> {
-    let name = policy.name_any();
-    let uid = policy.uid().unwrap_or_default();
-    let jobs: Vec<Job> = scope
-        .jobs
-        .of(ns, &name)
-        .into_iter()
-        .filter(|j| kube_io::owned_by(j.as_ref(), &uid))
-        .map(|j| (*j).clone())
-        .collect();
-    let pods: Vec<Pod> = scope
-        .pods
-        .of(ns, &name)
-        .into_iter()
-        .map(|p| (*p).clone())
-        .collect();
-    let observed = kube_io::observe_with_pods(&jobs, pods);
-    let recorded: HashSet<&str> = recorded.iter().map(String::as_str).collect();
-    let unseen_end = observed.iter().any(|j| {
-        !recorded.contains(j.name.as_str())
-            && matches!(
-                j.state,
-                JobState::Succeeded(None)
-                    | JobState::Failed {
-                        report: None,
-                        exit_code: None,
-                        ..
-                    }
-            )
-    });
-    if !unseen_end {
-        return Ok(observed);
-    }
-    let pods = list_policy_pods(client, ns, &name).await?;
-    Ok(kube_io::observe_with_pods(&jobs, pods))
-}
-
-/// The pods of the policy's Jobs, from the API.
-async fn list_policy_pods(client: &kube::Client, ns: &str, name: &str) -> Result<Vec<Pod>, Error> {
-    let params = ListParams::default().labels(&selector(name));
-    kube_io::list_pods(client, ns, &params)
-        .await
-        .map_err(|e| Error::ListPods(format!("{ns}/{name}"), e))
-}
-
-/// From the API. Pods are listed only when some Job is running or finished without its
-/// result recorded yet (reports and pod problems live there).
-async fn list_jobs(
-    client: &kube::Client,
-    ns: &str,
-    policy: &BackupPolicy,
-    recorded: &[String],
-) -> Result<Vec<ObservedJob>, Error> {
-    let name = policy.name_any();
-    let uid = policy.uid().unwrap_or_default();
+        _ => {
+            let params = ListParams::default().labels(&selector(&name));
+            let jobs = kube_io::list_owned_jobs(client, &ns, &params, &uid)
+                .await
+                .map_err(|e| Error::ListJobs(format!("{ns}/{name}"), e))?;
+            let bare: Vec<ObservedJob> = jobs.iter().map(|j| observe(j, &[])).collect();
+            if !bare.iter().any(|j| !j.state.is_finished() || unrecorded(j)) {
+                return Ok(bare);
+            }
+            jobs
+        }
+    };
     let params = ListParams::default().labels(&selector(&name));
-    let jobs = kube_io::list_owned_jobs(client, ns, &params, &uid)
+    let pods = kube_io::list_pods(client, &ns, &params)
         .await
-        .map_err(|e| Error::ListJobs(format!("{ns}/{name}"), e))?;
-    let bare: Vec<ObservedJob> = jobs.iter().map(|j| observe(j, &[])).collect();
-    let recorded: HashSet<&str> = recorded.iter().map(String::as_str).collect();
-    let need_pods = bare
-        .iter()
-        .any(|j| !j.state.is_finished() || !recorded.contains(j.name.as_str()));
-    if !need_pods {
-        return Ok(bare);
-    }
-    let pods = list_policy_pods(client, ns, &name).await?;
+        .map_err(|e| Error::ListPods(format!("{ns}/{name}"), e))?;
     Ok(kube_io::observe_with_pods(&jobs, pods))
+}
+
+/// A finished Job without any sign of its runner's end (no report, no exit code).
+fn end_unseen(state: &JobState) -> bool {
+    matches!(
+        state,
+        JobState::Succeeded(None)
+            | JobState::Failed {
+                report: None,
+                exit_code: None,
+                ..
+            }
+    )
 }
 
 /// Creates `job`; `AlreadyExists` is success.
