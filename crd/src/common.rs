@@ -120,7 +120,8 @@ pub struct DatabaseConnection {
     /// User name from a Secret key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_secret_ref: Option<SecretKeyRef>,
-    /// Password from a Secret key. Omit for trust or certificate authentication.
+    /// Password from a Secret key. Omit it when the server does not ask for one (e.g.
+    /// `trust` authentication) or when the password is in `uriSecretRef`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_secret_ref: Option<SecretKeyRef>,
     /// A complete connection URI (`postgresql://user:password@host:port/database?…`)
@@ -231,7 +232,7 @@ pub struct S3Destination {
     /// Static credentials; the SDK's default credential chain when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<S3Credentials>,
-    /// Server-side encryption of every object (the runbook's AES256 by default).
+    /// Server-side encryption of every object (`AES256`, SSE-S3, by default).
     #[serde(default)]
     pub server_side_encryption: ServerSideEncryption,
     /// Storage class of every object.

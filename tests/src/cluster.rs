@@ -47,7 +47,6 @@ use kube::api::{
     Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
 };
 use kube::discovery::Scope;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tidemark_crd::contract::keys::{manifest_key, policy_prefix};
 use tidemark_crd::contract::manifest::Manifest;
@@ -389,12 +388,9 @@ impl Cluster {
     /// Server-side applies every document of a YAML stream; namespaced objects without
     /// a namespace go to the test namespace.
     pub async fn apply(&self, yaml: &str) -> Result<()> {
-        for doc in serde_yaml::Deserializer::from_str(yaml) {
-            let value = Value::deserialize(doc).context("parsing YAML")?;
-            if value.is_null() {
-                continue;
-            }
-            self.apply_json(&value).await?;
+        let docs: Vec<Value> = serde_saphyr::from_multiple(yaml).context("parsing YAML")?;
+        for value in docs.iter().filter(|v| !v.is_null()) {
+            self.apply_json(value).await?;
         }
         Ok(())
     }

@@ -237,7 +237,7 @@ async fn a_crd_is_usable_through_discovery_and_dynamic_objects() {
     let standin = Standin::start().unwrap();
     let client = standin.client().unwrap();
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let crd: CustomResourceDefinition = serde_yaml::from_str(CRD_YAML).unwrap();
+    let crd: CustomResourceDefinition = serde_saphyr::from_str(CRD_YAML).unwrap();
     crds.patch(
         "backuppolicies.tidemark.dev",
         &PatchParams::apply("tidemark-test"),

@@ -87,7 +87,8 @@ pub struct BackupPolicySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub starting_deadline_seconds: Option<i64>,
-    /// Maximum run time of one backup Job (`activeDeadlineSeconds`); the runbook's 55 minutes by default.
+    /// Maximum run time of one backup Job in seconds (`activeDeadlineSeconds`); 3300 (55
+    /// minutes) by default, so an hourly backup that hangs ends before the next one starts.
     #[serde(default = "default_deadline_seconds")]
     #[schemars(range(min = 60, max = 604_800))]
     pub deadline_seconds: i64,

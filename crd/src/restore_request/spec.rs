@@ -154,7 +154,8 @@ pub struct BackupSelector {
 pub struct RestoreTarget {
     /// Connection to the target server and database.
     pub connection: DatabaseConnection,
-    /// Create the database first if it does not exist (scenario: lost server).
+    /// Create the database first if it does not exist (e.g. on a new server after the
+    /// old one was lost).
     #[serde(default)]
     pub create_database: bool,
 }

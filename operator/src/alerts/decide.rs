@@ -143,7 +143,7 @@ mod tests {
                 .join("../examples/webshop-hourly.yaml"),
         )
         .unwrap();
-        let policy: tidemark_crd::BackupPolicy = serde_yaml::from_str(&text).unwrap();
+        let policy: tidemark_crd::BackupPolicy = serde_saphyr::from_str(&text).unwrap();
         let mut spec = policy.spec;
         if let Some(events) = events {
             spec.notifications = Some(Notifications {

@@ -16,7 +16,7 @@ pub fn root() -> PathBuf {
 /// `examples/<file>` parsed as `T` (a typed object or a `serde_json::Value`).
 pub fn example<T: DeserializeOwned>(file: &str) -> T {
     let text = std::fs::read_to_string(root().join("../examples").join(file)).unwrap();
-    serde_yaml::from_str(&text).unwrap()
+    serde_saphyr::from_str(&text).unwrap()
 }
 
 /// The webshop example policy with a uid (as if read from the API server).
@@ -36,7 +36,7 @@ pub fn defaults() -> JobDefaults {
 /// Compares with the committed golden file; `TIDEMARK_UPDATE_GOLDEN=1` rewrites it.
 pub fn golden(file: &str, job: &Job) {
     let path = root().join("tests/golden").join(file);
-    let rendered = serde_yaml::to_string(job).unwrap();
+    let rendered = tidemark_crd::crdgen::to_yaml(job).unwrap();
     if std::env::var_os("TIDEMARK_UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, &rendered).unwrap();
     }

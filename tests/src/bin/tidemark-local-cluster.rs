@@ -58,14 +58,14 @@ fn read_example(name: &str) -> Result<Value> {
     let path = tools::workspace_root().join("examples").join(name);
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    serde_yaml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    serde_saphyr::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
 fn write_yaml(dir: &Path, name: &str, docs: &[Value]) -> Result<()> {
     let mut text = String::new();
     for doc in docs {
         text.push_str("---\n");
-        text.push_str(&serde_yaml::to_string(doc)?);
+        text.push_str(&tidemark_crd::crdgen::to_yaml(doc)?);
     }
     std::fs::write(dir.join(name), text).with_context(|| format!("writing {name}"))
 }

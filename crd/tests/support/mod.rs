@@ -1,6 +1,9 @@
 //! Shared helpers for the CRD tests: loading the committed CRDs and examples, and
-//! validating objects the way the API server would (OpenAPI schema + CEL rules).
+//! validating objects the way the API server would (structural defaults, then the
+//! OpenAPI schema, then the CEL rules).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod snippets;
 
 use std::path::PathBuf;
 
@@ -15,7 +18,7 @@ pub fn repo_root() -> PathBuf {
 pub fn committed_crd(plural: &str) -> Value {
     let path = repo_root().join(format!("charts/tidemark/crds/{plural}.tidemark.dev.yaml"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_yaml::from_str(&text).unwrap()
+    serde_saphyr::from_str(&text).unwrap()
 }
 
 /// The openAPIV3Schema of a committed CRD.
@@ -35,9 +38,10 @@ pub fn plural_of(kind: &str) -> &'static str {
 pub fn example_docs(file: &str) -> Vec<Value> {
     let path = repo_root().join("examples").join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_yaml::Deserializer::from_str(&text)
-        .map(|d| serde::Deserialize::deserialize(d).unwrap())
-        .filter(|v: &Value| !v.is_null())
+    serde_saphyr::from_multiple::<Value>(&text)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .into_iter()
+        .filter(|v| !v.is_null())
         .collect()
 }
 
@@ -109,6 +113,71 @@ pub fn cel_errors(kind: &str, object: &Value, old: Option<&Value>) -> Vec<(Strin
             .map(|e| (e.rule.clone(), e.to_string()))
             .collect(),
     }
+}
+
+/// Applies the schema's `default`s the way the API server's structural defaulting does
+/// before it validates: a missing field with a default gets a copy of it (then defaulted
+/// inside, too); a `null` in a non-nullable field gets the default, or is pruned when
+/// there is none.
+pub fn apply_defaults(schema: &Value, value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                for (name, prop) in props {
+                    let nullable = prop["nullable"].as_bool().unwrap_or(false);
+                    let default = prop.get("default");
+                    match (map.get(name), default) {
+                        (None, Some(d)) => {
+                            map.insert(name.clone(), d.clone());
+                        }
+                        (Some(Value::Null), Some(d)) if !nullable => {
+                            map.insert(name.clone(), d.clone());
+                        }
+                        (Some(Value::Null), None) if !nullable => {
+                            map.remove(name);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            for (name, v) in map.iter_mut() {
+                if let Some(prop) = schema.get("properties").and_then(|p| p.get(name)) {
+                    apply_defaults(prop, v);
+                } else if let Some(extra) = schema.get("additionalProperties").filter(|a| a.is_object()) {
+                    apply_defaults(extra, v);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                items.iter_mut().for_each(|v| apply_defaults(item_schema, v));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The object as the API server stores it: the CRD's structural defaults applied.
+pub fn defaulted(kind: &str, object: &Value) -> Value {
+    let mut object = object.clone();
+    apply_defaults(&schema_of(plural_of(kind)), &mut object);
+    object
+}
+
+/// Everything the API server would reject in a new object, in its order: defaults are
+/// applied first, then the OpenAPI schema (types, enums, patterns, ranges, unknown
+/// fields) is checked, then every CEL rule. Empty when the object would be accepted.
+pub fn admission_errors(kind: &str, object: &Value) -> Vec<String> {
+    let object = defaulted(kind, object);
+    let schema = schema_errors(kind, &object);
+    if !schema.is_empty() {
+        // CEL rules are evaluated on a well-typed object only.
+        return schema;
+    }
+    cel_errors(kind, &object, None)
+        .into_iter()
+        .map(|(_, message)| message)
+        .collect()
 }
 
 /// Applies a JSON merge patch (RFC 7386).
