@@ -24,7 +24,11 @@ fn example_objects() -> Vec<(String, Value)> {
             }
         }
     }
-    assert!(out.len() >= 6, "examples/ holds {} Tidemark objects", out.len());
+    assert!(
+        out.len() >= 6,
+        "examples/ holds {} Tidemark objects",
+        out.len()
+    );
     out
 }
 

@@ -82,7 +82,10 @@ fn an_unmarked_snippet_the_api_server_rejects_is_reported_with_its_place_and_mes
     assert_eq!(snippets.len(), 1);
     let problems = problems(&snippets[0]);
     assert_eq!(problems.len(), 1, "{problems:?}");
-    assert!(problems[0].starts_with("doc.md:7: BackupPolicy p: "), "{problems:?}");
+    assert!(
+        problems[0].starts_with("doc.md:7: BackupPolicy p: "),
+        "{problems:?}"
+    );
     assert!(
         problems[0].contains("restoreTest.decryptionIdentitySecretRef is required"),
         "{problems:?}"
@@ -132,15 +135,19 @@ fn defaults_are_applied_before_the_rules_like_the_api_server_does() {
     assert_eq!(defaulted["spec"]["restoreTest"]["schedule"], "0 5 1 * *");
     assert_eq!(defaulted["spec"]["database"]["port"], 5432);
     assert!(defaulted["spec"]["s3"]["serverSideEncryption"]["algorithm"].is_string());
-    assert_eq!(admission_errors("BackupPolicy", &object), Vec::<String>::new());
+    assert_eq!(
+        admission_errors("BackupPolicy", &object),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
 fn an_unquoted_off_is_read_as_kubectl_reads_it_and_rejected() {
-    let md = "```yaml\napiVersion: tidemark.dev/v1alpha1\nkind: BackupPolicy\nmetadata: {name: p}\n\
+    let md =
+        "```yaml\napiVersion: tidemark.dev/v1alpha1\nkind: BackupPolicy\nmetadata: {name: p}\n\
               spec:\n  schedule: '@daily'\n  database: {uriSecretRef: {name: db, key: uri}}\n\
               s3: {bucket: backups}\n  dump: {rowCounts: off}\n```\n"
-        .replace("\ns3:", "\n  s3:");
+            .replace("\ns3:", "\n  s3:");
     let problems = problems(&markdown_snippets("doc.md", &md)[0]);
     assert!(!problems.is_empty());
     assert!(

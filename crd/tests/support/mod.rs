@@ -143,14 +143,18 @@ pub fn apply_defaults(schema: &Value, value: &mut Value) {
             for (name, v) in map.iter_mut() {
                 if let Some(prop) = schema.get("properties").and_then(|p| p.get(name)) {
                     apply_defaults(prop, v);
-                } else if let Some(extra) = schema.get("additionalProperties").filter(|a| a.is_object()) {
+                } else if let Some(extra) =
+                    schema.get("additionalProperties").filter(|a| a.is_object())
+                {
                     apply_defaults(extra, v);
                 }
             }
         }
         Value::Array(items) => {
             if let Some(item_schema) = schema.get("items") {
-                items.iter_mut().for_each(|v| apply_defaults(item_schema, v));
+                items
+                    .iter_mut()
+                    .for_each(|v| apply_defaults(item_schema, v));
             }
         }
         _ => {}

@@ -36,7 +36,9 @@ pub struct Snippet {
 /// `marker: text`, `None` without a marker.
 fn marker_in(line: &str) -> Option<String> {
     let at = line.find(INVALID_MARKER)?;
-    let rest = line[at + INVALID_MARKER.len()..].trim_end_matches("-->").trim();
+    let rest = line[at + INVALID_MARKER.len()..]
+        .trim_end_matches("-->")
+        .trim();
     Some(rest.strip_prefix(':').unwrap_or(rest).trim().to_string())
 }
 
