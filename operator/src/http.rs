@@ -144,12 +144,13 @@ mod tests {
     #[tokio::test]
     async fn metrics_are_served_in_the_openmetrics_format() {
         let m = Arc::new(Metrics::new());
-        m.set_expected_interval("shop", "webshop", 3600.0);
+        let policy = crate::testing::minimal_policy(|_| {});
+        m.record_policy(&policy, &Default::default(), chrono::Utc::now());
         let (status, body, content_type) = get(router(m, Readiness::default()), "/metrics").await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(content_type.as_deref(), Some(CONTENT_TYPE));
         assert!(body.contains(
-            r#"tidemark_backup_expected_interval_seconds{namespace="shop",policy="webshop"} 3600.0"#
+            r#"tidemark_backup_expected_interval_seconds{namespace="shop",policy="web"} 3600.0"#
         ));
     }
 

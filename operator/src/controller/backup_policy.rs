@@ -35,7 +35,6 @@ use crate::policy::decide::{Inputs, Launch, decide};
 use crate::policy::observed::JobState;
 use crate::policy::status::{StatusInputs, StatusOutcome, compute};
 use crate::policy::validate::{SpecError, validate};
-use crate::schedule::Schedule;
 use crate::time::{to_chrono, to_k8s};
 
 /// Longest time between two reconciles of a valid policy (a safety net for missed
@@ -381,46 +380,20 @@ async fn purge(policy: &BackupPolicy, st: &PolicyState) -> Result<Action, Error>
     }
 }
 
-/// Prometheus series of a policy after a reconcile.
+/// Prometheus series of a policy after a reconcile: the runs it recorded, and every
+/// series read from the new status.
 fn record_metrics(policy: &BackupPolicy, m: &Metrics, outcome: &StatusOutcome, now: DateTime<Utc>) {
     let ns = policy.namespace().unwrap_or_default();
     let name = policy.name_any();
+    m.record_policy(policy, &outcome.status, now);
     for r in &outcome.recorded {
-        let reason = match &r.outcome {
-            crate::policy::results::RunOutcome::Succeeded => "Completed",
-            crate::policy::results::RunOutcome::Failed { reason, .. } => reason.as_str(),
-        };
         m.observe_run(
             &ns,
             &name,
             r.kind,
             metrics::Outcome::of(r.succeeded()),
-            reason,
             r.duration_seconds(),
         );
-    }
-    let s = &outcome.status;
-    if let Some(b) = &s.last_backup {
-        m.set_last_success(&ns, &name, b.completed_at);
-        m.set_backup_size(&ns, &name, u64::try_from(b.stored_bytes).unwrap_or(0));
-    }
-    if let Some(v) = &s.last_verification {
-        m.set_verification(&ns, &name, v.passed);
-    }
-    if let Some(t) = &s.last_restore_test {
-        m.set_restore_test(&ns, &name, t.passed, t.restore_duration_seconds);
-    }
-    let spec = &policy.spec;
-    if let Some(seconds) = Schedule::parse(
-        &spec.schedule,
-        &spec.time_zone,
-        "spec.schedule",
-        "spec.timeZone",
-    )
-    .ok()
-    .and_then(|sch| metrics::expected_interval(&sch, now))
-    {
-        m.set_expected_interval(&ns, &name, seconds);
     }
 }
 

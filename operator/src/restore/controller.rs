@@ -15,7 +15,7 @@ use crate::metrics::Metrics;
 
 /// Runs the RestoreRequest controllers until `shutdown`.
 pub async fn run(ctx: Arc<Context>, metrics: Arc<Metrics>, shutdown: Shutdown) {
-    let state = RestoreState::new(ctx.clone(), metrics);
+    let state = RestoreState::new(ctx.clone(), metrics.clone());
     let jobs_of_requests = format!(
         "{},{}={CONTROLLER_NAME}",
         labels::RESTORE_REQUEST,
@@ -28,10 +28,18 @@ pub async fn run(ctx: Arc<Context>, metrics: Arc<Metrics>, shutdown: Shutdown) {
                 .owns(jobs, watcher::Config::default().labels(&jobs_of_requests))
                 .graceful_shutdown_on(shutdown.clone())
                 .run(reconcile, error_policy, state.clone())
-                .for_each(|res| async move {
-                    match res {
-                        Ok((obj, _)) => tracing::debug!(restore_request = %obj, "reconciled"),
-                        Err(e) => tracing::debug!(error = %e, "reconcile error"),
+                .for_each(|res| {
+                    let metrics = metrics.clone();
+                    async move {
+                        match res {
+                            Ok((obj, _)) => tracing::debug!(restore_request = %obj, "reconciled"),
+                            // A deleted request: its series go too.
+                            Err(kube::runtime::controller::Error::ObjectNotFound(obj)) => {
+                                let ns = obj.namespace.as_deref().unwrap_or_default();
+                                metrics.forget_request(ns, &obj.name);
+                            }
+                            Err(e) => tracing::debug!(error = %e, "reconcile error"),
+                        }
                     }
                 })
         });

@@ -59,6 +59,8 @@ pub async fn reconcile(
 ) -> Result<Requeue, Error> {
     let key = key(&request);
     let result = reconcile_at(&request, &st.ctx, &st.metrics, Utc::now()).await;
+    // The cached object: a status write brings a newer one (and a reconcile) soon.
+    st.metrics.record_request(&request);
     st.metrics
         .observe_reconcile(CONTROLLER, result.as_ref().err().map(Error::kind));
     if result.is_ok() {
