@@ -1,7 +1,8 @@
 """The Helm chart, checked with Helm v4's own library (helm-sdkpy): lint, the values schema,
 installs onto the API stand-in in several configurations, every rendered object validated
-against the Kubernetes JSON schemas, least-privilege RBAC, the alert rules, and the demo
-policy applied after the install."""
+against the Kubernetes JSON schemas, least-privilege RBAC, and the demo policy applied after
+the install. The monitoring objects (ServiceMonitor, PrometheusRule, dashboard) are checked
+in test_monitoring.py."""
 
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ def release_ns() -> str:
 
 def assert_valid_for_kind(obj: dict[str, Any]) -> None:
     if obj["apiVersion"].startswith("monitoring.coreos.com/"):
-        return  # not a Kubernetes kind; checked by test_alert_rules / test_service_monitor
+        return  # not a Kubernetes kind; checked in test_monitoring.py
     for version in K8S_VERSIONS:
         try:
             kubernetes_validate.validate(obj, version, strict=True)
@@ -296,101 +297,6 @@ def test_webhook_secret_rule_without_names_is_get_only(cluster: Cluster) -> None
     assert grants(rules) - OPERATOR_NEEDS == {("", "secrets", "get")}
 
 
-# --- monitoring -------------------------------------------------------------------------
-
-MONITORING_CRDS = """
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: servicemonitors.monitoring.coreos.com}
-spec:
-  group: monitoring.coreos.com
-  scope: Namespaced
-  names: {kind: ServiceMonitor, plural: servicemonitors, singular: servicemonitor, listKind: ServiceMonitorList}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
----
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: prometheusrules.monitoring.coreos.com}
-spec:
-  group: monitoring.coreos.com
-  scope: Namespaced
-  names: {kind: PrometheusRule, plural: prometheusrules, singular: prometheusrule, listKind: PrometheusRuleList}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
-"""
-
-
-@pytest.fixture(scope="module")
-def monitoring_install(cluster: Cluster) -> tuple[str, list[dict[str, Any]]]:
-    # Stand-ins for the Prometheus Operator's CRDs (the chart only needs the kinds to exist).
-    cluster.kubectl("apply", "--validate=false", "-f", "-", stdin=MONITORING_CRDS)
-    ns = release_ns()
-    values = {
-        "metrics": {
-            "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
-            "prometheusRule": {"enabled": True, "additionalLabels": {"team": "dba"}},
-        }
-    }
-    return ns, manifest_objects(cluster.install(ns, ns, values))
-
-
-def test_service_monitor_scrapes_the_metrics_service(cluster: Cluster, monitoring_install: tuple[str, list[dict[str, Any]]]) -> None:
-    ns, objects = monitoring_install
-    monitor = one(objects, "ServiceMonitor")
-    service = one(objects, "Service")
-    assert monitor["metadata"]["labels"]["release"] == "prometheus"
-    selector = monitor["spec"]["selector"]["matchLabels"]
-    assert selector.items() <= service["metadata"]["labels"].items()
-    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [ns]}
-    (endpoint,) = monitor["spec"]["endpoints"]
-    assert endpoint["port"] == service["spec"]["ports"][0]["name"]
-    assert endpoint["path"] == "/metrics" and endpoint["honorLabels"] is True
-    assert cluster.get("servicemonitor", monitor["metadata"]["name"], "-n", ns)["spec"] == monitor["spec"]
-
-
-def alert_rules(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    rule = one(objects, "PrometheusRule")
-    return {r["alert"]: r for group in rule["spec"]["groups"] for r in group["rules"]}
-
-
-def test_alert_rules(monitoring_install: tuple[str, list[dict[str, Any]]]) -> None:
-    _, objects = monitoring_install
-    rules = alert_rules(objects)
-    assert rules["TidemarkBackupStale"]["expr"] == (
-        "time() - tidemark_backup_last_success_timestamp_seconds > 2 * tidemark_backup_expected_interval_seconds"
-    )
-    assert rules["TidemarkBackupFailed"]["expr"] == 'increase(tidemark_runs_total{kind="backup",outcome="failed"}[1h]) > 0'
-    assert rules["TidemarkVerificationFailed"]["expr"] == "tidemark_verification_passed == 0"
-    assert rules["TidemarkRestoreTestFailed"]["expr"] == "tidemark_restore_test_passed == 0"
-    for name, rule in rules.items():
-        assert rule["labels"]["severity"] in {"critical", "warning"}
-        assert rule["labels"]["team"] == "dba"
-        assert re.fullmatch(r"[0-9]+[smh]", rule["for"]), rule["for"]
-        # Prometheus' own template syntax survives Helm's rendering.
-        assert "{{ $labels.namespace }}/{{ $labels.policy }}" in rule["annotations"]["summary"], name
-        for expr_part in re.findall(r"[a-z_]+_(?:seconds|total|passed)\b", rule["expr"]):
-            assert expr_part.startswith("tidemark_"), expr_part
-
-
-def test_alert_metrics_exist_in_the_operator(monitoring_install: tuple[str, list[dict[str, Any]]]) -> None:
-    metrics_rs = REPO / "operator" / "src" / "metrics.rs"
-    if not metrics_rs.exists():
-        pytest.skip("operator/src/metrics.rs does not exist yet; the alert metric names are unchecked")
-    source = "".join(p.read_text() for p in (REPO / "operator" / "src").rglob("*.rs"))
-    for rule in alert_rules(monitoring_install[1]).values():
-        for metric in re.findall(r"\btidemark_[a-z_]+", rule["expr"]):
-            # prometheus-client registers counters without the `_total` it exposes.
-            registered = metric.removesuffix("_total")
-            assert f'"{registered}"' in source, f"{metric} (alert {rule['alert']}) is not a metric the operator defines"
-
-
 # --- the operator binary with the Deployment's settings ---------------------------------
 
 
@@ -417,8 +323,6 @@ def test_operator_serves_the_probe_paths_with_the_deployment_settings(
     binary = operator_binary()
     if not binary.exists():
         pytest.skip(f"{binary} is not built (scripts/test builds it before this suite)")
-    if not (REPO / "operator" / "src" / "metrics.rs").exists():
-        pytest.skip("the operator's metrics server (operator/src/metrics.rs) is not there yet")
     ns, objects = default_install
     container = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e["value"] for e in container["env"] if "value" in e}

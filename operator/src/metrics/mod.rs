@@ -56,6 +56,31 @@ pub const POLICY_RUN_KINDS: [RunKind; 4] = [
     RunKind::RestoreTest,
 ];
 
+/// The metrics counted by this process, as their series are named (counters with
+/// `_total`); with [`PolicyGauge::ALL`] and [`RequestGauge::ALL`], see [`metric_names`].
+pub const PROCESS_METRICS: [&str; 9] = [
+    "tidemark_last_failure_timestamp_seconds",
+    "tidemark_run_duration_seconds",
+    "tidemark_runs_total",
+    "tidemark_restores_total",
+    "tidemark_restore_duration_seconds",
+    "tidemark_reconciles_total",
+    "tidemark_reconcile_errors_total",
+    "tidemark_leader",
+    "tidemark_build_info",
+];
+
+/// Every metric the operator exports, as Prometheus names it (a histogram by its base
+/// name, without `_bucket`/`_sum`/`_count`). Dashboards and rules may use only these.
+pub fn metric_names() -> Vec<&'static str> {
+    PolicyGauge::ALL
+        .iter()
+        .map(|g| g.name())
+        .chain(RequestGauge::ALL.iter().map(|g| g.name()))
+        .chain(PROCESS_METRICS)
+        .collect()
+}
+
 type FloatGauge = Gauge<f64, AtomicU64>;
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 

@@ -235,3 +235,74 @@ fn a_replica_that_stops_leading_exports_no_object_series() {
     assert!(has(&text, "tidemark_leader 0"));
     assert!(text.contains("tidemark_build_info{"));
 }
+
+/// The `# TYPE` names of a rendering, as series names (counters with `_total`).
+fn rendered_names(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| {
+            let (name, kind) = l.split_once(' ')?;
+            Some(if kind == "counter" {
+                format!("{name}_total")
+            } else {
+                name.to_string()
+            })
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn metric_names_lists_exactly_what_the_registry_exports() {
+    let m = Metrics::new();
+    let p = minimal_policy(|v| {
+        v["spec"]["restoreTest"] = json!({"schedule": "0 5 * * 0"});
+        v["metadata"]["creationTimestamp"] = json!("2026-11-20T00:00:00Z");
+        v["status"] = json!({
+            "nextScheduleTime": "2026-11-23T11:00:00Z",
+            "lastBackup": {"key": "k", "startedAt": "2026-11-23T09:59:00Z",
+                "completedAt": "2026-11-23T10:00:00Z", "storedBytes": 1, "rawBytes": 1,
+                "size": "1 B", "sha256": "ab", "totalRows": 1, "tableCount": 1,
+                "durationSeconds": 1.0},
+            "lastFailure": {"time": "2026-11-23T10:00:00Z", "kind": "backup",
+                            "reason": "PgDumpFailed", "message": "m"},
+            "window": {"oldest": "2026-11-23T10:00:00Z", "newest": "2026-11-23T10:00:00Z"},
+            "lastVerification": {"time": "2026-11-23T04:01:00Z", "passed": true},
+            "lastRestoreTest": {"time": "2026-11-22T05:10:00Z", "passed": true,
+                                "tablesCompared": 5, "restoreDurationSeconds": 42.0},
+        });
+    });
+    record(&m, &p);
+    m.observe_run("shop", "web", RunKind::Backup, Outcome::Failed, Some(1.0));
+    let r: RestoreRequest = serde_json::from_value(json!({
+        "apiVersion": "tidemark.dev/v1alpha1", "kind": "RestoreRequest",
+        "metadata": {"name": "r1", "namespace": "shop"},
+        "spec": {"source": {"policyRef": {"name": "web"}}, "backup": {"latest": true},
+                 "target": {"connection": {"host": "db", "database": "web",
+                     "userSecretRef": {"name": "db", "key": "u"},
+                     "passwordSecretRef": {"name": "db", "key": "p"}}}},
+        "status": {"phase": "Failed", "completedAt": "2026-11-23T10:00:00Z", "durationSeconds": 9.0},
+    }))
+    .unwrap();
+    m.record_request(&r);
+    m.observe_restore("shop", Outcome::Failed, Some(9.0));
+    m.observe_reconcile("backuppolicy", Some("Conflict"));
+    let mut listed: Vec<String> = metric_names().into_iter().map(String::from).collect();
+    listed.sort();
+    assert_eq!(rendered_names(&m.render().unwrap()), listed);
+}
+
+#[test]
+fn the_monitoring_page_lists_every_metric() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/monitoring.md");
+    let page = std::fs::read_to_string(&path).unwrap();
+    for name in metric_names() {
+        assert!(
+            page.contains(&format!("`{name}")),
+            "{name} is not in {}",
+            path.display()
+        );
+    }
+}
