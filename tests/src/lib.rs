@@ -1,5 +1,6 @@
 pub mod binaries;
 pub mod cluster;
+pub mod monitoring;
 pub mod operator;
 pub mod postgres;
 pub mod runner;
