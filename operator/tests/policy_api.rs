@@ -259,8 +259,20 @@ async fn records_a_failed_backup_without_retention() {
         "{}",
         seen[5].1["note"]
     );
+    // The failures as the status holds them, and the run counted.
+    for series in [
+        r#"tidemark_backup_consecutive_failures{namespace="webshop",policy="webshop"} 2.0"#,
+        r#"tidemark_runs_total{namespace="webshop",policy="webshop",kind="backup",outcome="failed"} 1"#,
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == series),
+            "no {series} in\n{metrics}"
+        );
+    }
     assert!(
-        metrics.contains("kind=\"backup\"") && metrics.contains("PgConnectFailed"),
+        metrics.lines().any(|l| l.starts_with(
+            r#"tidemark_last_failure_timestamp_seconds{namespace="webshop",policy="webshop",kind="backup",reason="PgConnectFailed"} "#
+        )),
         "{metrics}"
     );
     let status = status_of(&seen[2].1);

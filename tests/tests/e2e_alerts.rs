@@ -116,6 +116,12 @@ fn check_dashboard(monitoring: &Monitoring) {
     }
     let dashboard: Value =
         serde_json::from_str(&std::fs::read_to_string(dashboard_file()).unwrap()).unwrap();
+    // The check can fail: a query that does not parse is an error.
+    assert!(
+        monitoring
+            .query("max by (namespace) (tidemark_leader")
+            .is_err()
+    );
     let queries = dashboard_queries(&dashboard);
     assert!(queries.len() >= 20, "{queries:?}");
     for q in &queries {
