@@ -11,7 +11,7 @@ use crate::context::Context;
 use crate::controller::{Shutdown, run_backup_policies, shutdown_from};
 use crate::http::{self, Readiness};
 use crate::leader::{LeaderConfig, Leadership};
-use crate::metrics::Metrics;
+use crate::metrics::{ForgetObjectsOnDrop, Metrics};
 
 /// Runs the operator until SIGTERM/SIGINT.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -74,6 +74,9 @@ async fn controllers(
     readiness: Readiness,
     shutdown: Shutdown,
 ) {
+    // Dropped with this future: a replica whose controllers stop exports no per-object
+    // series (the leader does).
+    let _forget = ForgetObjectsOnDrop(metrics.clone());
     futures::future::join(
         run_backup_policies(ctx.clone(), metrics.clone(), readiness, shutdown.clone()),
         crate::restore::controller::run(ctx, metrics, shutdown),

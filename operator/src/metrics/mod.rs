@@ -435,6 +435,17 @@ impl Metrics {
     }
 }
 
+/// Drops every per-object series of its [`Metrics`] when dropped: held by the running
+/// controllers, so that once they stop (shutdown, or this replica lost the Lease and its
+/// controllers were dropped) no reconcile that was still under way leaves a series behind.
+pub struct ForgetObjectsOnDrop(pub std::sync::Arc<Metrics>);
+
+impl Drop for ForgetObjectsOnDrop {
+    fn drop(&mut self) {
+        self.0.forget_all_objects();
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests;

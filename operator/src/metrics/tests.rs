@@ -306,3 +306,16 @@ fn the_monitoring_page_lists_every_metric() {
         );
     }
 }
+
+#[test]
+fn stopped_controllers_leave_no_object_series() {
+    let m = std::sync::Arc::new(Metrics::new());
+    m.set_leader(true);
+    let guard = ForgetObjectsOnDrop(m.clone());
+    record(&m, &policy("web", failed_backup_status()));
+    assert!(m.render().unwrap().contains(r#"policy="web""#));
+    drop(guard);
+    let text = m.render().unwrap();
+    assert!(!text.contains(r#"policy="web""#), "{text}");
+    assert!(has(&text, "tidemark_leader 1"));
+}
