@@ -10,6 +10,7 @@ import re
 import uuid
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -171,6 +172,7 @@ def test_the_dashboard_config_map_holds_the_dashboard(monitoring_install: tuple[
     (key,) = config_map["data"]
     assert key.endswith(".json")
     assert json.loads(config_map["data"][key]) == json.loads(DASHBOARD_FILE.read_text())
+    kubernetes_validate.validate(config_map, kubernetes_validate.latest_version(), strict=True)
 
 
 def test_the_dashboard_is_off_by_default(cluster: Cluster) -> None:

@@ -3,12 +3,12 @@
 //! (every `for:` shortened to 2 s, nothing else changed) every second and sends to a real
 //! Alertmanager, whose API the test reads:
 //! - a policy whose first backup fails raises `TidemarkBackupFailed`;
-//! - a policy without a backup raises `TidemarkBackupStale` at its `rpo` (60 s), not before;
+//! - a policy without a backup raises `TidemarkBackupStale` at its `rpo` (61 s), not before;
 //! - a suspended policy raises nothing, unless annotated `tidemark.dev/alert-when-suspended`;
 //! - stopping the operator raises the dead-man `TidemarkOperatorDown`.
 //!
 //! And every query of the Grafana dashboard runs on that Prometheus: it must parse and name
-//! only metrics the operator exports. About 80 s, most of it the 60 s rpo.
+//! only metrics the operator exports. About 70 s, most of it the rpo.
 //!
 //! Needs `scripts/setup.sh` (Debian's prometheus and prometheus-alertmanager) and the
 //! binaries built (`cargo test --workspace` does it).
@@ -21,9 +21,9 @@ use tidemark_testkit::cluster::{Cluster, ClusterOptions};
 use tidemark_testkit::monitoring::{Monitoring, dashboard_file, rules_file, with_short_for};
 use tidemark_testkit::tools::free_port;
 
-/// The rpo of the stale and suspended policies: the shortest the every-minute schedule
-/// allows.
-const RPO_SECONDS: u64 = 60;
+/// The rpo of the stale and suspended policies: just over the every-minute schedule's
+/// gap, so the spec stays valid (an rpo shorter than the schedule's gap is not).
+const RPO_SECONDS: u64 = 61;
 
 /// Whether the Alertmanager holds an alert `alertname` whose labels include `labels`.
 fn has_alert(alerts: &[Value], alertname: &str, labels: &[(&str, &str)]) -> bool {
@@ -152,7 +152,7 @@ async fn alerts_fire_on_a_real_prometheus_and_alertmanager() {
         Monitoring::start(&cluster.log_dir().join("monitoring"), &[target], &rules).unwrap();
 
     // failing: its first (and only) backup fails. stale: every minute, every backup
-    // fails, so its newest success stays "never" and it turns stale 60 s after creation.
+    // fails, so its newest success stays "never" and it turns stale at its rpo.
     // paused/paused-watched: the same as stale, suspended; the second opts in.
     let every_minute = |p: &mut Value| {
         p["spec"]["schedule"] = json!("* * * * *");
