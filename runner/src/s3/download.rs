@@ -45,7 +45,18 @@ impl Download {
             .key(key)
             .send()
             .await
-            .map_err(|e| classify(e, "GetObject", bucket, key))?;
+            .map_err(|e| {
+                let missing = e.as_service_error().is_some_and(|s| s.is_no_such_key())
+                    || e.raw_response().is_some_and(|r| r.status().as_u16() == 404);
+                if missing {
+                    Error::BackupIncomplete {
+                        key: key.to_string(),
+                        why: format!("its data object {key} is missing"),
+                    }
+                } else {
+                    classify(e, "GetObject", bucket, key)
+                }
+            })?;
         let size = out
             .content_length()
             .and_then(|l| u64::try_from(l).ok())
