@@ -21,6 +21,9 @@ const MAX_ATTEMPTS: u32 = 5;
 
 /// Builds the client described by `args`.
 pub async fn build(args: &S3Args) -> Result<Client> {
+    if let Some(endpoint) = args.endpoint.as_deref().filter(|e| !e.is_empty()) {
+        check_endpoint(endpoint)?;
+    }
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
     if let Some(region) = args.region.as_ref().filter(|r| !r.is_empty()) {
@@ -55,4 +58,68 @@ pub async fn build(args: &S3Args) -> Result<Client> {
     }
     config = config.force_path_style(args.force_path_style);
     Ok(Client::from_conf(config.build()))
+}
+
+/// Refuses an endpoint that is no `http(s)://host[:port][/path]` URL (a configuration
+/// error, before any request). The value is shown: an endpoint is no secret, but any
+/// user-info in it is cut out.
+pub fn check_endpoint(endpoint: &str) -> Result<()> {
+    let shown = match endpoint.rsplit_once('@') {
+        Some((_, host)) => format!("…@{host}"),
+        None => endpoint.to_string(),
+    };
+    let rest = endpoint
+        .strip_prefix("https://")
+        .or_else(|| endpoint.strip_prefix("http://"));
+    let host = rest.map(|r| r.split(['/', '?']).next().unwrap_or_default());
+    let valid = match host {
+        Some(h) => {
+            let (name, port) = match h.rsplit_once(':') {
+                Some((n, p)) if !n.ends_with(']') || n.starts_with('[') => (n, Some(p)),
+                _ => (h, None),
+            };
+            !name.is_empty()
+                && !h.contains('@')
+                && !name.chars().any(|c| c.is_whitespace())
+                && port.is_none_or(|p| p.parse::<u16>().is_ok())
+        }
+        None => false,
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::config(format!(
+            "TIDEMARK_S3_ENDPOINT `{shown}` is not an http:// or https:// URL with a host \
+             (and an optional port)"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_endpoints_are_configuration_errors() {
+        for good in [
+            "http://127.0.0.1:8333",
+            "https://s3.eu-central-1.amazonaws.com",
+            "https://abc.r2.cloudflarestorage.com/",
+            "http://[::1]:9000",
+        ] {
+            assert!(check_endpoint(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "127.0.0.1:8333",
+            "http://",
+            "http://host:port",
+            "ftp://host",
+            "http://host name",
+            "http://user:pw@host",
+        ] {
+            let e = check_endpoint(bad).unwrap_err();
+            assert_eq!(e.reason(), "InvalidConfig", "{bad}");
+            assert!(!e.to_string().contains("pw"), "{e}");
+        }
+    }
 }
