@@ -96,6 +96,7 @@ pub fn check_endpoint(endpoint: &str) -> Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
