@@ -4,7 +4,11 @@
 //! Spaces and R2.
 
 use aws_config::BehaviorVersion;
+use std::sync::OnceLock;
+use std::time::Duration;
+
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::Region;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
@@ -16,16 +20,32 @@ use crate::error::{Error, Result};
 /// usually ignore it, but SigV4 needs one).
 const FALLBACK_REGION: &str = "us-east-1";
 
-/// Attempts per request (the SDK's standard retry with backoff).
-const MAX_ATTEMPTS: u32 = 5;
+/// Longest wait for the next chunk of a streamed body (set once by [`build`]; the SDK's
+/// read timeout covers the answer's headers, this covers the body of downloads).
+static BODY_TIMEOUT: OnceLock<Duration> = OnceLock::new();
+
+/// Used before [`build`] ran (tests of pure parts).
+const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The longest wait for the next chunk of a download's body.
+pub fn body_timeout() -> Duration {
+    BODY_TIMEOUT.get().copied().unwrap_or(DEFAULT_BODY_TIMEOUT)
+}
 
 /// Builds the client described by `args`.
 pub async fn build(args: &S3Args) -> Result<Client> {
     if let Some(endpoint) = args.endpoint.as_deref().filter(|e| !e.is_empty()) {
         check_endpoint(endpoint)?;
     }
+    let read_timeout = args.read_timeout.0.max(Duration::from_millis(100));
+    let _ = BODY_TIMEOUT.set(read_timeout);
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(args.connect_timeout.0.max(Duration::from_millis(100)))
+        .read_timeout(read_timeout)
+        .build();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+        .retry_config(RetryConfig::standard().with_max_attempts(args.max_attempts))
+        .timeout_config(timeouts);
     if let Some(region) = args.region.as_ref().filter(|r| !r.is_empty()) {
         loader = loader.region(Region::new(region.clone()));
     }
