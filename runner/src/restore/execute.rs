@@ -150,8 +150,13 @@ fn start_tools(
                 capture_stdout: false,
             })?;
             tracing::info!(tool = name, ?args, "restore tool started");
+            let plain = matches!(job.route, Route::Psql { .. });
             Ok((
-                Output::Gated { stdin, verdict },
+                Output::Gated {
+                    stdin,
+                    verdict,
+                    plain,
+                },
                 Tools {
                     owner: process,
                     converter: None,

@@ -11,6 +11,7 @@ pub mod execute;
 pub mod foreign_keys;
 pub mod forward;
 pub mod gate;
+pub mod plain_tx;
 pub mod plan;
 pub mod result;
 pub mod settings;
