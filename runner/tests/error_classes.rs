@@ -16,7 +16,8 @@ fn message(out: &tidemark_testkit::runner::RunnerOutput) -> String {
     m
 }
 
-/// A bin root whose pg_restore is killed with SIGKILL one second after it starts.
+/// A bin root whose pg_restore gets the first megabyte of its input, then nothing, and
+/// is killed with SIGKILL one second after it started (while it waits for more).
 fn dying_pg_restore(fx: &Fixture) -> tempfile::TempDir {
     let root = tempfile::tempdir().unwrap();
     let major = fx
@@ -34,7 +35,7 @@ fn dying_pg_restore(fx: &Fixture) -> tempfile::TempDir {
     }
     let script = format!(
         "#!/bin/sh\nif [ \"$1\" = --version ]; then exec {real} --version; fi\n\
-         (sleep 1; kill -9 $$) &\nexec {real} \"$@\"\n",
+         exec 3<&0\n{{ head -c 1000000 <&3; sleep 3; }} | {real} \"$@\" &\nsleep 1\nkill -9 $$\n",
         real = fx.pg.bin_dir().join("pg_restore").display()
     );
     let path = bin.join("pg_restore");

@@ -328,11 +328,19 @@ async fn drive(
         if error.kind() != ErrorKind::Runtime {
             return Err(error);
         }
-        // A tool that failed on its own (not killed by us) explains a broken pipe.
+        // A tool that failed on its own explains a broken pipe; so does one killed
+        // from outside (the OOM killer): it stopped reading because it was gone.
         tokio::time::sleep(SETTLE / 10).await;
+        let stopped_reading = matches!(
+            error,
+            Error::Restore {
+                tool: "restore",
+                ..
+            }
+        );
         if let Some(status) = owner
             .exited()
-            .filter(|s| !s.success() && s.signal().is_none())
+            .filter(|s| !s.success() && (s.signal().is_none() || stopped_reading))
         {
             return Err(owner.failure(status));
         }
