@@ -267,7 +267,12 @@ pub async fn claim(
             .body(ByteStream::from_static(
                 b"claimed by a tidemark backup run\n",
             ));
-        apply_object_options!(request, opts).send()
+        // Encrypted like every object, but in the bucket's default storage class: an
+        // infrequent-access class would bill each short-lived claim a minimum duration.
+        request
+            .set_server_side_encryption(opts.sse.clone())
+            .set_ssekms_key_id(opts.sse_kms_key_id.clone())
+            .send()
     };
     match put(true).await {
         Ok(_) => Ok(Claim::Won),
