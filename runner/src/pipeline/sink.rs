@@ -181,6 +181,37 @@ mod tests {
     }
 
     #[test]
+    fn parts_stay_equal_however_many_there_are_and_10001_is_refused() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let permits = Arc::new(Semaphore::new(usize::MAX >> 4));
+        let mut sink = PartSink::new(tx, permits, rt.handle().clone(), 16);
+        // 2,000 parts of 16 bytes and a short last one: all equal but the last.
+        sink.write_all(&vec![1u8; 16 * 2000 + 5]).unwrap();
+        let stored = sink.finish().unwrap();
+        assert_eq!(stored.parts, 2001);
+        let mut sizes = Vec::new();
+        while let Ok(p) = rx.try_recv() {
+            sizes.push(p.data.len());
+        }
+        assert_eq!(sizes.len(), 2001);
+        assert!(
+            sizes[..2000].iter().all(|&s| s == 16),
+            "{:?}",
+            &sizes[895..905]
+        );
+        assert_eq!(sizes[2000], 5);
+
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let permits = Arc::new(Semaphore::new(usize::MAX >> 4));
+        let mut sink = PartSink::new(tx, permits, rt.handle().clone(), 1);
+        let err = sink.write_all(&vec![0u8; 10_001]).unwrap_err();
+        assert!(err.to_string().contains("10000 parts"), "{err}");
+    }
+
+    #[test]
     fn a_closed_semaphore_stops_the_stream() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
