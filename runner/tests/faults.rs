@@ -166,6 +166,19 @@ async fn backup_under_faults() {
     let second = report["backup"]["key"].as_str().unwrap().to_string();
     assert_eq!(listed(&fx), vec![good.clone(), second.clone()]);
 
+    // Every reply to the completion is lost (the object exists): HeadObject with the
+    // exact size accepts it.
+    proxy.set(vec![Rule::new(Some("POST"), "uploadId=", Fault::DropReply)]);
+    let (out, _) = timed("backup: completion reply lost", || {
+        fx.backup(&with_proxy(&proxy, &[])).run().unwrap()
+    });
+    let report = check(&out, 0, "", &secrets);
+    let third = report["backup"]["key"].as_str().unwrap().to_string();
+    assert_eq!(
+        listed(&fx),
+        vec![good.clone(), second.clone(), third.clone()]
+    );
+
     // A stalled endpoint (accepts, never answers): reported within bounded time.
     proxy.set(vec![Rule::new(None, "", Fault::Stall)]);
     let (out, took) = timed("backup: stalled endpoint", || {
@@ -174,7 +187,7 @@ async fn backup_under_faults() {
     check(&out, 1, "S3Failed", &secrets);
     assert!(took < Duration::from_secs(40), "{took:?}");
     proxy.set(vec![]);
-    assert_eq!(listed(&fx), vec![good.clone(), second]);
+    assert_eq!(listed(&fx), vec![good.clone(), second, third]);
     eprintln!("fault suite (backup): {:?}", suite.elapsed());
 }
 
