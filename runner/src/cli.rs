@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tidemark_crd::contract::result::RunnerCommand;
 
+use crate::duration::HumanDuration;
 use crate::inventory::Selector;
 use crate::size::ByteSize;
 
@@ -240,6 +241,29 @@ pub struct S3Args {
         hide = true
     )]
     pub single_copy_max: ByteSize,
+    /// Longest wait for a TCP/TLS connection to the S3 endpoint.
+    #[arg(
+        long = "s3-connect-timeout",
+        env = "TIDEMARK_S3_CONNECT_TIMEOUT",
+        default_value = "10s"
+    )]
+    pub connect_timeout: HumanDuration,
+    /// Longest wait for the next bytes of an S3 answer (headers or body); a stalled
+    /// endpoint fails the request after this.
+    #[arg(
+        long = "s3-read-timeout",
+        env = "TIDEMARK_S3_READ_TIMEOUT",
+        default_value = "60s"
+    )]
+    pub read_timeout: HumanDuration,
+    /// Attempts per S3 request (1 = no retry), with exponential backoff between them.
+    #[arg(
+        long = "s3-max-attempts",
+        env = "TIDEMARK_S3_MAX_ATTEMPTS",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u32).range(1..=20),
+    )]
+    pub max_attempts: u32,
 }
 
 /// Server-side encryption mode.

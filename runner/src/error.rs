@@ -79,6 +79,11 @@ pub enum Error {
     #[error("backup {key} not found: no manifest for it under {prefix}")]
     BackupNotFound { key: String, prefix: String },
 
+    /// The backup's manifest exists but its data is not all there (missing, or of
+    /// another size than the manifest records): it cannot be restored.
+    #[error("backup {key} is incomplete and cannot be used: {why}")]
+    BackupIncomplete { key: String, why: String },
+
     /// `verify` ran and at least one check failed (the checks are in the report).
     #[error("verification of {key} failed: {failed}")]
     VerifyFailed { key: String, failed: String },
@@ -116,7 +121,9 @@ impl Error {
                 ErrorKind::Config
             }
             Error::PostgresAuth { .. } | Error::BackupNotFound { .. } => ErrorKind::Config,
-            Error::NoBackupFound { .. } | Error::VerifyFailed { .. } => ErrorKind::Check,
+            Error::NoBackupFound { .. }
+            | Error::VerifyFailed { .. }
+            | Error::BackupIncomplete { .. } => ErrorKind::Check,
             Error::Postgres { .. }
             | Error::PgDump(_)
             | Error::S3 { .. }
@@ -144,6 +151,7 @@ impl Error {
             Error::Report { .. } => "ReportFailed",
             Error::NoBackupFound { .. } => "NoBackupFound",
             Error::BackupNotFound { .. } => "BackupNotFound",
+            Error::BackupIncomplete { .. } => "BackupIncomplete",
             Error::VerifyFailed { .. } => "VerifyFailed",
             Error::Interrupted(_) => "Interrupted",
             Error::Check { reason, .. } => reason,

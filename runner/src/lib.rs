@@ -51,13 +51,14 @@ pub async fn execute(cli: Cli) -> i32 {
         Ok(payload) => payload.fill(&mut report),
         Err(Failure { error, partial }) => {
             let command = report.command;
-            tracing::error!(reason = error.reason(), error = %error, "{command:?} failed");
+            let message = report::one_line(&error.to_string());
+            tracing::error!(reason = error.reason(), error = %message, "{command:?} failed");
             code = error.kind().exit_code();
             report.outcome = Outcome::Failed;
             report.error = Some(ReportedError {
                 kind: error.kind(),
                 reason: error.reason().to_string(),
-                message: error.to_string(),
+                message,
             });
             if let Some(payload) = partial {
                 payload.fill(&mut report);
@@ -97,7 +98,14 @@ pub fn report_usage_error(message: &str) -> i32 {
     report.error = Some(ReportedError {
         kind: ErrorKind::Config,
         reason: "InvalidArguments".into(),
-        message: message.trim().to_string(),
+        // clap's usage lines and help hint are for a terminal, not for the report.
+        message: report::one_line(
+            &message
+                .lines()
+                .filter(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
     });
     let path = std::env::var_os("TIDEMARK_TERMINATION_LOG").map(Into::into);
     let sink = ReportSink::prepare(path).unwrap_or_else(|_| ReportSink::default_path());

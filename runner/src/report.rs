@@ -12,6 +12,17 @@ use crate::error::{Error, Result};
 /// Marker appended to a truncated message.
 const ELLIPSIS: &str = "…";
 
+/// `message` on one line: its lines trimmed, empty ones dropped, joined with ` | `
+/// (tool output, SDK error chains and clap's usage text come in several lines).
+pub fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
 /// Serialises `report` compactly, shortening the error message so that the JSON is
 /// strictly shorter than [`MAX_REPORT_BYTES`].
 pub fn encode(report: &RunnerReport) -> String {
@@ -127,6 +138,15 @@ mod tests {
     use super::*;
     use chrono::Utc;
     use tidemark_crd::contract::result::{ErrorKind, Outcome, ReportedError, RunnerCommand};
+
+    #[test]
+    fn messages_are_one_line() {
+        assert_eq!(
+            one_line("pg_restore failed:\n  error: x\n\n  detail: y\n"),
+            "pg_restore failed: | error: x | detail: y"
+        );
+        assert_eq!(one_line("plain"), "plain");
+    }
 
     fn failed(message: String) -> RunnerReport {
         let mut report = RunnerReport::new(RunnerCommand::Backup, Utc::now(), "0.1.0");

@@ -236,9 +236,25 @@ async fn a_truncated_object_is_refused_before_anything_runs() {
     let mut stored = fx.download(&data_key).await;
     stored.truncate(stored.len() - 100);
     overwrite(&fx, &data_key, stored).await;
+    // A data object of another size than its manifest says is a broken backup: never
+    // the latest, and refused by name.
     let out = fx.restore_run("restore", "target", &[]).run().unwrap();
     assert_eq!(out.code, Some(3), "stderr: {}", out.stderr);
-    assert_eq!(out.report.unwrap()["error"]["reason"], "SizeMismatch");
+    let report = out.report.unwrap();
+    assert_eq!(report["error"]["reason"], "NoBackupFound");
+    assert!(
+        report["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 broken"),
+        "{report}"
+    );
+    let out = fx
+        .restore_run("restore", "target", &[("TIDEMARK_BACKUP_KEY", &data_key)])
+        .run()
+        .unwrap();
+    assert_eq!(out.code, Some(3), "stderr: {}", out.stderr);
+    assert_eq!(out.report.unwrap()["error"]["reason"], "BackupIncomplete");
     assert!(!out.stderr.contains("restore stream started"));
     assert_eq!(sentinel(&fx), "sentinel");
 }

@@ -17,10 +17,12 @@ use tokio::sync::{Semaphore, mpsc};
 
 use crate::cli::{BackupArgs, DumpFormat, RowCountMode, Sha256Stamp};
 use crate::error::{Error, Result};
+use crate::inventory::Inventory;
 use crate::pg::archive_rows::ArchiveRowCounter;
 use crate::pg::binary;
 use crate::pg::dump::{DumpProcess, DumpSpec};
 use crate::pg::snapshot::SnapshotSession;
+use crate::pipeline::part_size;
 use crate::pipeline::sink::PartSink;
 use crate::pipeline::stream::{self, StreamTotals};
 use crate::s3::commit;
@@ -60,61 +62,63 @@ async fn in_snapshot(
         !settings.recipients.is_empty(),
     );
     let bucket = &args.s3.bucket;
-    let (started_at, key) = unused_key(&client, args, &ext).await?;
-    let mut stop = shutdown.clone();
-    let upload = tokio::select! {
-        u = MultipartUpload::create(&client, bucket, &key, &settings.object) => u?,
-        sig = stop.wait() => return Err(Error::Interrupted(sig)),
-    };
-    tracing::info!(bucket = %bucket, key = %key, pg_dump = %pg_dump.display(), "upload started");
+    let part_size = choose_part_size(&client, args, settings, server.database_size).await;
+    let (started_at, key) = unused_key(&client, args, &ext, &settings.object).await?;
+    let result: Result<BackupResult> = async {
+        let mut stop = shutdown.clone();
+        let upload = tokio::select! {
+            u = MultipartUpload::create(&client, bucket, &key, &settings.object) => u?,
+            sig = stop.wait() => return Err(Error::Interrupted(sig)),
+        };
+        tracing::info!(bucket = %bucket, key = %key, pg_dump = %pg_dump.display(), "upload started");
 
-    let spec = DumpSpec {
-        binary: pg_dump,
-        format: args.dump.dump_format,
-        snapshot: session.snapshot.clone(),
-        include_schemas: args.dump.include_schemas.clone(),
-        exclude_schemas: args.dump.exclude_schemas.clone(),
-        include_tables: args.dump.include_tables.clone(),
-        exclude_tables: args.dump.exclude_tables.clone(),
-        env: settings.db.child_env(),
-    };
-    let clock = Instant::now();
-    let streamed = stream_and_upload(args, settings, session, &upload, &spec, shutdown).await;
-    let (totals, tables, parts) = match streamed {
-        Ok(v) => v,
-        Err(e) => {
+        let spec = DumpSpec {
+            binary: pg_dump,
+            format: args.dump.dump_format,
+            snapshot: session.snapshot.clone(),
+            include_schemas: args.dump.include_schemas.clone(),
+            exclude_schemas: args.dump.exclude_schemas.clone(),
+            include_tables: args.dump.include_tables.clone(),
+            exclude_tables: args.dump.exclude_tables.clone(),
+            env: settings.db.child_env(),
+        };
+        let clock = Instant::now();
+        let streamed =
+            stream_and_upload(args, settings, session, &upload, &spec, part_size, shutdown).await;
+        let (totals, tables, parts) = match streamed {
+            Ok(v) => v,
+            Err(e) => {
+                upload.abort().await;
+                return Err(e);
+            }
+        };
+        if let Err(e) = upload.complete(parts, totals.stored.bytes).await {
             upload.abort().await;
+            // The completion may have taken effect even though it reported an error.
+            commit::delete_quietly(&client, bucket, &key).await;
             return Err(e);
         }
-    };
-    if let Err(e) = upload.complete(parts, totals.stored.bytes).await {
-        upload.abort().await;
-        // The completion may have taken effect even though it reported an error.
-        commit::delete_quietly(&client, bucket, &key).await;
-        return Err(e);
-    }
-    tracing::info!(key = %key, parts = totals.stored.parts, "upload completed");
-    let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let completed_at = Utc::now();
-    let sha256 = totals.stored.sha256.clone();
+        tracing::info!(key = %key, parts = totals.stored.parts, "upload completed");
+        let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let completed_at = Utc::now();
+        let sha256 = totals.stored.sha256.clone();
 
-    let manifest = manifest::build(manifest::Inputs {
-        args,
-        settings,
-        server,
-        key: &key,
-        started_at,
-        completed_at,
-        totals: &totals,
-        pg_dump_version: &pg_dump_version,
-        tables,
-    });
-    let manifest_key = keys::manifest_key(&key);
-    let body = serde_json::to_vec_pretty(&manifest)
-        .map_err(|e| Error::Internal(format!("manifest not serialisable: {e}")))?;
-    let committed = async {
-        match args.upload.sha256_stamp {
-            Sha256Stamp::Tag => commit::tag_sha256(&client, bucket, &key, &sha256).await?,
+        let manifest = manifest::build(manifest::Inputs {
+            args,
+            settings,
+            server,
+            key: &key,
+            started_at,
+            completed_at,
+            totals: &totals,
+            pg_dump_version: &pg_dump_version,
+            tables,
+        });
+        let manifest_key = keys::manifest_key(&key);
+        let body = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| Error::Internal(format!("manifest not serialisable: {e}")))?;
+        let stamped = match args.upload.sha256_stamp {
+            Sha256Stamp::Tag => commit::tag_sha256(&client, bucket, &key, &sha256).await,
             Sha256Stamp::Copy => {
                 commit::stamp_sha256(
                     &client,
@@ -125,10 +129,15 @@ async fn in_snapshot(
                     &settings.object,
                     args.s3.single_copy_max.0,
                 )
-                .await?
+                .await
             }
+        };
+        if let Err(e) = stamped {
+            // No manifest was written yet: the data object goes.
+            commit::delete_quietly(&client, bucket, &key).await;
+            return Err(e);
         }
-        commit::put_manifest(
+        let committed = commit::put_manifest(
             &client,
             bucket,
             &manifest_key,
@@ -136,28 +145,72 @@ async fn in_snapshot(
             &sha256,
             &settings.object,
         )
-        .await
+        .await;
+        if let Err(failure) = committed {
+            // Data first, manifest last: the data object is removed only when the manifest
+            // is known to be absent, so no manifest ever outlives its data.
+            if failure.absent {
+                commit::delete_quietly(&client, bucket, &key).await;
+            }
+            return Err(failure.error);
+        }
+        tracing::info!(key = %key, stored = totals.stored.bytes, raw = totals.raw_bytes,
+            parts = totals.stored.parts, duration_ms, "backup committed");
+        Ok(manifest::result(&manifest, manifest_key, duration_ms))
     }
     .await;
-    if let Err(e) = committed {
-        commit::delete_quietly(&client, bucket, &key).await;
-        return Err(e);
-    }
-    tracing::info!(key = %key, stored = totals.stored.bytes, raw = totals.raw_bytes,
-        parts = totals.stored.parts, duration_ms, "backup committed");
-    Ok(manifest::result(&manifest, manifest_key, duration_ms))
+    commit::release(&client, bucket, &key).await;
+    result
 }
 
-/// Keys have one-second resolution: a backup started in the same second as an earlier
-/// one of the same policy (a runNow right after a scheduled run) would overwrite it.
-/// Waits for the next second until neither the data object nor its manifest exists.
+/// The one part size of this upload ([`part_size::choose`]): from the newest good
+/// backup's stored size with headroom and the database's size on disk. An unreadable
+/// inventory only loses the first input (with a warning).
+async fn choose_part_size(
+    client: &aws_sdk_s3::Client,
+    args: &BackupArgs,
+    settings: &Settings,
+    database_size: Option<u64>,
+) -> u64 {
+    let prefix = keys::policy_prefix(
+        &args.s3.prefix,
+        &args.policy.policy_namespace,
+        &args.policy.policy_name,
+    );
+    let previous_stored = match Inventory::load(client, &args.s3.bucket, &prefix).await {
+        Ok(inventory) => inventory.newest().map(|e| e.manifest.stored_size),
+        Err(e) => {
+            tracing::warn!(error = %e, "previous backups unreadable; part size from the database size");
+            None
+        }
+    };
+    let estimate = part_size::Estimate {
+        previous_stored,
+        database_size,
+    };
+    let chosen = part_size::choose(settings.part_size, &estimate);
+    tracing::info!(
+        part_size = chosen,
+        previous_stored,
+        database_size,
+        "part size chosen"
+    );
+    chosen
+}
+
+/// Keys have one-second resolution: several runs of one policy may start in the same
+/// second (a runNow beside a scheduled run, a retried Job). Each run claims its key
+/// atomically ([`commit::claim`]); a run that loses the claim, or finds the key already
+/// used by a committed backup, moves on to the next second. The caller releases the
+/// claim when the run ends.
 async fn unused_key(
     client: &aws_sdk_s3::Client,
     args: &BackupArgs,
     ext: &str,
+    opts: &crate::s3::object::ObjectOptions,
 ) -> Result<(chrono::DateTime<Utc>, String)> {
     let bucket = &args.s3.bucket;
-    for _ in 0..5 {
+    for _ in 0..CLAIM_ATTEMPTS {
         let started_at = Utc::now();
         let key = keys::backup_key(
             &args.s3.prefix,
@@ -166,23 +219,29 @@ async fn unused_key(
             started_at,
             ext,
         );
-        let manifest = keys::manifest_key(&key);
-        if head_size(client, bucket, &key).await?.is_none()
-            && head_size(client, bucket, &manifest).await?.is_none()
-        {
-            return Ok((started_at, key));
+        if commit::claim(client, bucket, &key, opts).await? == commit::Claim::Won {
+            let manifest = keys::manifest_key(&key);
+            if head_size(client, bucket, &key).await?.is_none()
+                && head_size(client, bucket, &manifest).await?.is_none()
+            {
+                return Ok((started_at, key));
+            }
+            commit::release(client, bucket, &key).await;
         }
-        tracing::info!(key = %key, "a backup with this key exists; waiting for the next second");
+        tracing::info!(key = %key, "another run has this key; waiting for the next second");
         let into_second = u64::from(started_at.timestamp_subsec_millis());
         tokio::time::sleep(std::time::Duration::from_millis(
             1_001 - into_second.min(1_000),
         ))
         .await;
     }
-    Err(Error::Internal(
-        "no unused backup key after 5 seconds: the clock does not advance".into(),
-    ))
+    Err(Error::Internal(format!(
+        "no unused backup key after {CLAIM_ATTEMPTS} seconds: the clock does not advance"
+    )))
 }
+
+/// Seconds tried for a free key (each concurrent run of a policy needs one).
+const CLAIM_ATTEMPTS: u32 = 30;
 
 type Streamed = (
     StreamTotals,
@@ -198,11 +257,12 @@ async fn stream_and_upload(
     session: &SnapshotSession,
     upload: &MultipartUpload,
     spec: &DumpSpec,
+    part_size: u64,
     shutdown: &Shutdown,
 ) -> Result<Streamed> {
     let permits = Arc::new(Semaphore::new(settings.parts_in_flight));
     let (tx, rx) = mpsc::unbounded_channel();
-    let sink = PartSink::new(tx, permits.clone(), Handle::current(), settings.part_size);
+    let sink = PartSink::new(tx, permits.clone(), Handle::current(), part_size);
     let (mut dump, stdout) = DumpProcess::spawn(spec)?;
     // Exact counts of a custom-format dump are read from the archive itself; other
     // cases ask the server inside the snapshot (concurrently with the dump).

@@ -1,7 +1,10 @@
 //! A policy's inventory: the backups that have a manifest directly under the policy
 //! prefix `<prefix>/<namespace>/<policy>/`, read from S3 and sorted by completion time.
 //!
-//! A backup without its manifest does not exist here. Only `*.manifest.json` objects
+//! A backup without its manifest does not exist here, nor does one whose manifest lists
+//! a data object that is missing or has another size than the manifest records: such a
+//! backup is *broken* ([`Inventory::broken`]): never the newest, never selected, never in
+//! a retention tier, always reported. Only `*.manifest.json` objects
 //! that are direct children of the prefix count: `ns/web/` never sees `ns/webshop/…`
 //! nor `ns/web/old/…`. A manifest that cannot be read as one (not JSON, a newer format
 //! version, a `key` field that does not name the object beside it) is skipped with a
@@ -10,7 +13,7 @@
 
 mod select;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_s3::Client;
 use futures::{StreamExt, TryStreamExt};
@@ -47,11 +50,21 @@ impl Entry {
     }
 }
 
-/// The backups of one policy, oldest first (by completion time, then key).
+/// A backup whose manifest exists but whose data is not all there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Broken {
+    pub entry: Entry,
+    /// What is wrong, for reports (`data object … is missing`).
+    pub why: String,
+}
+
+/// The backups of one policy, oldest first (by completion time, then key), and the
+/// broken ones beside them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Inventory {
     prefix: String,
     entries: Vec<Entry>,
+    broken: Vec<Broken>,
 }
 
 /// An inventory together with the listing it was built from (for cleanup decisions).
@@ -93,11 +106,20 @@ impl Inventory {
                 .buffer_unordered(FETCH_CONCURRENCY)
                 .try_collect()
                 .await?;
+        let sizes: BTreeMap<&str, u64> = objects.iter().map(|o| (o.key.as_str(), o.size)).collect();
         let mut entries = Vec::new();
+        let mut broken = Vec::new();
         let mut skipped = Vec::new();
         for (manifest_key, parsed) in fetched {
             match parsed.and_then(|m| entry(manifest_key.clone(), m)) {
-                Ok(e) => entries.push(e),
+                Ok(e) => match completeness(&e, &sizes) {
+                    None => entries.push(e),
+                    Some(why) => {
+                        tracing::warn!(bucket, key = %e.key, reason = %why,
+                            "broken backup: its manifest exists but its data is not all there");
+                        broken.push(Broken { entry: e, why });
+                    }
+                },
                 Err(why) => {
                     tracing::warn!(bucket, key = %manifest_key, reason = %why,
                         "skipping a manifest that is not a backup of this policy");
@@ -107,9 +129,9 @@ impl Inventory {
         }
         skipped.sort();
         tracing::info!(bucket, prefix = %prefix, backups = entries.len(),
-            skipped = skipped.len(), "inventory loaded");
+            broken = broken.len(), skipped = skipped.len(), "inventory loaded");
         Ok(Scan {
-            inventory: Inventory::from_entries(prefix.as_str(), entries),
+            inventory: Inventory::from_entries(prefix.as_str(), entries).with_broken(broken),
             objects,
             skipped_manifests: skipped,
         })
@@ -124,7 +146,36 @@ impl Inventory {
         Inventory {
             prefix: policy_prefix.to_string(),
             entries,
+            broken: Vec::new(),
         }
+    }
+
+    /// The same inventory with these broken backups beside it (sorted here).
+    pub fn with_broken(mut self, mut broken: Vec<Broken>) -> Inventory {
+        broken.sort_by(|a, b| {
+            (a.entry.manifest.completed_at, &a.entry.key)
+                .cmp(&(b.entry.manifest.completed_at, &b.entry.key))
+        });
+        self.broken = broken;
+        self
+    }
+
+    /// The broken backups (manifest present, data missing or of another size), oldest
+    /// first. They are in no other view of the inventory.
+    pub fn broken(&self) -> &[Broken] {
+        &self.broken
+    }
+
+    /// Every backup with a manifest, broken ones included, as one inventory without
+    /// broken entries: what `verify` checks (it exists to find broken backups).
+    pub fn including_broken(&self) -> Inventory {
+        let all = self
+            .entries
+            .iter()
+            .cloned()
+            .chain(self.broken.iter().map(|b| b.entry.clone()))
+            .collect();
+        Inventory::from_entries(&self.prefix, all)
     }
 
     /// The backups, oldest first.
@@ -147,10 +198,12 @@ impl Inventory {
         self.entries.iter().map(Entry::backup).collect()
     }
 
-    /// The manifest keys of all backups.
+    /// The manifest keys of all backups, broken ones included (their objects are not
+    /// orphans).
     pub fn manifest_keys(&self) -> BTreeSet<String> {
         self.entries
             .iter()
+            .chain(self.broken.iter().map(|b| &b.entry))
             .map(|e| e.manifest_key.clone())
             .collect()
     }
@@ -177,6 +230,19 @@ async fn read_manifest(
             SmallObject::TooLarge(n) => Err(format!("{n} bytes is too large for a manifest")),
         },
     )
+}
+
+/// Why a backup is broken, judged from the listing: `None` when its data object is
+/// listed with exactly the manifest's stored size.
+pub fn completeness(entry: &Entry, sizes: &BTreeMap<&str, u64>) -> Option<String> {
+    match sizes.get(entry.key.as_str()) {
+        None => Some(format!("its data object {} is missing", entry.key)),
+        Some(&size) if size != entry.manifest.stored_size => Some(format!(
+            "its data object {} has {size} bytes, the manifest lists {}",
+            entry.key, entry.manifest.stored_size
+        )),
+        Some(_) => None,
+    }
 }
 
 /// Checks that a parsed manifest belongs where it was found.

@@ -44,14 +44,25 @@ impl Inventory {
         match selector {
             Selector::Latest => self.entries.last().ok_or_else(|| Error::NoBackupFound {
                 prefix: self.prefix.clone(),
-                detail: String::new(),
+                detail: match self.broken.len() {
+                    0 => String::new(),
+                    n => format!(" ({n} broken backups, incomplete and not restorable)"),
+                },
             }),
             Selector::Key(wanted) => {
                 let wanted = wanted.trim();
                 let relative = format!("{}{}", self.prefix, wanted.trim_start_matches('/'));
+                let matches =
+                    |e: &Entry| e.key == wanted || e.manifest_key == wanted || e.key == relative;
+                if let Some(broken) = self.broken.iter().find(|b| matches(&b.entry)) {
+                    return Err(Error::BackupIncomplete {
+                        key: broken.entry.key.clone(),
+                        why: broken.why.clone(),
+                    });
+                }
                 self.entries
                     .iter()
-                    .find(|e| e.key == wanted || e.manifest_key == wanted || e.key == relative)
+                    .find(|e| matches(e))
                     .ok_or_else(|| Error::BackupNotFound {
                         key: wanted.to_string(),
                         prefix: self.prefix.clone(),

@@ -48,6 +48,7 @@ pub async fn run(args: &ListArgs) -> Outcome {
             });
             Row::new(e, tiers)
         })
+        .chain(inventory.broken().iter().map(Row::broken))
         .collect();
     let text = match args.output {
         ListOutput::Table => render::table(&rows),

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::inventory::Entry;
+use crate::inventory::{Broken, Entry};
 
 /// One backup as printed by `list --output json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -25,6 +25,10 @@ pub struct Row {
     /// settings, empty when retention would delete it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tiers: Option<Vec<String>>,
+    /// Set on a broken backup (manifest present, data missing or of another size):
+    /// what is wrong. Broken backups are never restored nor counted by retention.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broken: Option<String>,
 }
 
 impl Row {
@@ -43,6 +47,15 @@ impl Row {
             total_rows: m.total_rows(),
             encrypted: m.is_encrypted(),
             tiers,
+            broken: None,
+        }
+    }
+
+    /// The row of a broken backup.
+    pub fn broken(broken: &Broken) -> Self {
+        Self {
+            broken: Some(broken.why.clone()),
+            ..Self::new(&broken.entry, None)
         }
     }
 }
@@ -52,15 +65,17 @@ pub fn json(rows: &[Row]) -> String {
     serde_json::to_string(rows).unwrap_or_else(|_| "[]".to_string())
 }
 
-/// The rows as an aligned text table, newest last; a `TIERS` column when known.
-pub fn table(rows: &[Row]) -> String {
+/// The rows as an aligned text table, newest last; a `TIERS` column when known. Broken
+/// backups follow the table, each with what is wrong.
+pub fn table(all: &[Row]) -> String {
+    let rows: Vec<&Row> = all.iter().filter(|r| r.broken.is_none()).collect();
     let with_tiers = rows.iter().any(|r| r.tiers.is_some());
     let mut header = vec!["KEY", "COMPLETED", "SIZE", "SHA256"];
     if with_tiers {
         header.push("TIERS");
     }
     let mut cells: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
-    for r in rows {
+    for r in &rows {
         let mut line = vec![
             r.key.clone(),
             r.completed_at.to_rfc3339_opts(SecondsFormat::Secs, true),
@@ -103,6 +118,14 @@ pub fn table(rows: &[Row]) -> String {
     }
     if rows.is_empty() {
         out.push_str("(no backups)\n");
+    }
+    let broken: Vec<&Row> = all.iter().filter(|r| r.broken.is_some()).collect();
+    if !broken.is_empty() {
+        out.push_str("\nBROKEN (not restorable, in no retention tier, never deleted by prune):\n");
+        for r in broken {
+            let why = r.broken.as_deref().unwrap_or_default();
+            let _ = writeln!(out, "{}  {why}", r.key);
+        }
     }
     out
 }

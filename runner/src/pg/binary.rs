@@ -40,7 +40,7 @@ pub fn locate(root: &Path, server_version_num: u32, tool: &str) -> Result<PathBu
 
 /// The version line `pg_dump --version` prints, e.g. `pg_dump (PostgreSQL) 15.14`.
 pub async fn version_of(path: &Path) -> Result<String> {
-    let out = tokio::process::Command::new(path)
+    let out = tokio::process::Command::from(crate::pg::env::command(path, &[]))
         .arg("--version")
         .stdin(std::process::Stdio::null())
         .output()

@@ -12,25 +12,14 @@
 use std::io::{self, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::pg::connect::DATABASE_URL_ENV;
 
 /// How much of the tool's stderr is kept for the error message.
 const STDERR_TAIL_BYTES: usize = 1500;
-
-/// Secrets of the runner's own environment that no child needs: the tool gets its
-/// password through the explicit libpq variables, never these.
-const SCRUBBED_ENV: &[&str] = &[
-    DATABASE_URL_ENV,
-    "TIDEMARK_AGE_IDENTITY",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_ACCESS_KEY_ID",
-];
 
 /// What to start.
 #[derive(Clone, Debug)]
@@ -90,12 +79,8 @@ pub struct Started {
 impl ToolProcess {
     /// Starts the tool with stdin piped.
     pub fn spawn(spec: &ToolSpec) -> Result<Started> {
-        let mut cmd = Command::new(&spec.binary);
-        cmd.args(&spec.args);
-        for name in SCRUBBED_ENV {
-            cmd.env_remove(name);
-        }
-        cmd.envs(spec.env.iter().map(|(k, v)| (*k, v.as_str())))
+        let mut cmd = crate::pg::env::command(&spec.binary, &spec.env);
+        cmd.args(&spec.args)
             .stdin(Stdio::piped())
             .stdout(if spec.capture_stdout {
                 Stdio::piped()

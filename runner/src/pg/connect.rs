@@ -55,7 +55,7 @@ impl DbTarget {
         let mut sslrootcert = args.sslrootcert.clone();
         let mut config = match url {
             Some(url) => {
-                let (rest, query_mode, query_root) = split_ssl_params(&url);
+                let (rest, query_mode, query_root) = split_ssl_params(&encode_userinfo(&url));
                 sslmode = query_mode
                     .as_deref()
                     .map(parse_sslmode)
@@ -218,13 +218,38 @@ pub fn classify_error(target: &str, doing: &str, e: tokio_postgres::Error) -> Er
         return Error::Postgres { context, message };
     }
     let mut message = e.to_string();
+    // tokio-postgres's configuration errors (a password the server asks for is not
+    // set, …) are fixed by configuration, not by retrying.
+    let configuration = message.starts_with("invalid configuration");
     let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
         message.push_str(": ");
         message.push_str(&s.to_string());
         source = s.source();
     }
+    if configuration {
+        return Error::PostgresAuth { context, message };
+    }
     Error::Postgres { context, message }
+}
+
+/// Percent-encodes `@`, `/` and `#` inside the user-info part of a URI (everything
+/// before the last `@` ahead of the query), so a password containing them is read as a
+/// password and never taken for (and shown as) a host or database name.
+fn encode_userinfo(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end..];
+    let head = &rest[..rest.find('?').unwrap_or(rest.len())];
+    let Some(at) = head.rfind('@') else {
+        return url.to_string();
+    };
+    let userinfo = rest[..at]
+        .replace('@', "%40")
+        .replace('/', "%2F")
+        .replace('#', "%23");
+    format!("{}{userinfo}{}", &url[..scheme_end], &rest[at..])
 }
 
 /// Removes `sslmode` and `sslrootcert` from a URI's query (tokio-postgres knows only
@@ -252,6 +277,7 @@ fn split_ssl_params(url: &str) -> (String, Option<String>, Option<String>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -265,6 +291,21 @@ mod tests {
         let (rest, _, root) = split_ssl_params("postgres://h/db?sslrootcert=/ca.pem");
         assert_eq!(rest, "postgres://h/db");
         assert_eq!(root.as_deref(), Some("/ca.pem"));
+    }
+
+    #[test]
+    fn a_password_with_at_signs_stays_a_password() {
+        let url = encode_userinfo("postgres://app:p@ss/w#rd@db.example:5433/shop?sslmode=require");
+        assert_eq!(
+            url,
+            "postgres://app:p%40ss%2Fw%23rd@db.example:5433/shop?sslmode=require"
+        );
+        let config: Config = split_ssl_params(&url).0.parse().unwrap();
+        assert_eq!(config.get_password(), Some(&b"p@ss/w#rd"[..]));
+        assert_eq!(config.get_dbname(), Some("shop"));
+        assert!(matches!(&config.get_hosts()[0], Host::Tcp(h) if h == "db.example"));
+        assert_eq!(encode_userinfo("postgres://h/db"), "postgres://h/db");
+        assert_eq!(encode_userinfo("host=h"), "host=h");
     }
 
     #[test]

@@ -4,13 +4,12 @@
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdout, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::cli::DumpFormat;
 use crate::error::{Error, Result};
-use crate::pg::connect::DATABASE_URL_ENV;
 
 /// How much of pg_dump's stderr is kept for the error message.
 const STDERR_TAIL_BYTES: usize = 1500;
@@ -67,10 +66,8 @@ pub struct DumpProcess {
 impl DumpProcess {
     /// Starts `pg_dump`; returns the process and its stdout.
     pub fn spawn(spec: &DumpSpec) -> Result<(Self, ChildStdout)> {
-        let mut cmd = Command::new(&spec.binary);
+        let mut cmd = crate::pg::env::command(&spec.binary, &spec.env);
         cmd.args(spec.args())
-            .env_remove(DATABASE_URL_ENV)
-            .envs(spec.env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -6,6 +6,7 @@ pub mod binary;
 pub mod child;
 pub mod connect;
 pub mod dump;
+pub mod env;
 pub mod filter;
 pub mod snapshot;
 pub mod tls;

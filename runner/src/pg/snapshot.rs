@@ -21,6 +21,8 @@ pub struct ServerInfo {
     pub version: String,
     pub version_num: u32,
     pub database: String,
+    /// `pg_database_size` of the database (bytes on disk), for choosing the part size.
+    pub database_size: Option<u64>,
 }
 
 /// An open snapshot-exporting transaction.
@@ -68,7 +70,8 @@ impl SnapshotSession {
                 "SELECT pg_catalog.pg_export_snapshot(), \
                         pg_catalog.current_setting('server_version'), \
                         pg_catalog.current_setting('server_version_num')::int4, \
-                        pg_catalog.current_database()::text",
+                        pg_catalog.current_database()::text, \
+                        pg_catalog.pg_database_size(pg_catalog.current_database())::int8",
                 &[],
             )
             .await
@@ -82,6 +85,9 @@ impl SnapshotSession {
                 version: row.get(1),
                 version_num: u32::try_from(version_num).unwrap_or_default(),
                 database: row.get(3),
+                database_size: row
+                    .get::<_, Option<i64>>(4)
+                    .and_then(|n| u64::try_from(n).ok()),
             },
         })
     }

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use tokio::runtime::Handle;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
-use crate::pipeline::part_size::part_size;
+use crate::pipeline::part_size::MAX_PARTS;
 
 /// One part ready for upload.
 #[derive(Debug)]
@@ -38,7 +38,7 @@ pub struct PartSink {
     tx: mpsc::UnboundedSender<Part>,
     permits: Arc<Semaphore>,
     runtime: Handle,
-    initial_part_size: u64,
+    part_size: u64,
     current: Option<(Vec<u8>, OwnedSemaphorePermit)>,
     next_number: u32,
     hasher: Sha256,
@@ -51,13 +51,13 @@ impl PartSink {
         tx: mpsc::UnboundedSender<Part>,
         permits: Arc<Semaphore>,
         runtime: Handle,
-        initial_part_size: u64,
+        part_size: u64,
     ) -> Self {
         Self {
             tx,
             permits,
             runtime,
-            initial_part_size,
+            part_size,
             current: None,
             next_number: 1,
             hasher: Sha256::new(),
@@ -76,8 +76,15 @@ impl PartSink {
                 .runtime
                 .block_on(self.permits.clone().acquire_owned())
                 .map_err(|_| Self::stopped())?;
-            let size = part_size(self.initial_part_size, self.next_number);
-            let cap = usize::try_from(size).map_err(|_| Self::stopped())?;
+            if self.next_number > MAX_PARTS {
+                return Err(io::Error::other(format!(
+                    "the backup outgrew {MAX_PARTS} parts of {} MiB; set TIDEMARK_PART_SIZE \
+                     larger (the next run also picks a larger size from this one's manifest \
+                     once one succeeds)",
+                    self.part_size >> 20
+                )));
+            }
+            let cap = usize::try_from(self.part_size).map_err(|_| Self::stopped())?;
             self.current = Some((Vec::with_capacity(cap), permit));
         }
         match self.current.as_mut() {
@@ -119,12 +126,13 @@ impl PartSink {
 impl Write for PartSink {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let mut rest = data;
+        let part = self.part_size;
         while !rest.is_empty() {
             let buf = self.buffer()?;
-            let room = buf.capacity() - buf.len();
+            let room = usize::try_from(part).unwrap_or(usize::MAX) - buf.len();
             let n = room.min(rest.len());
             buf.extend_from_slice(&rest[..n]);
-            let full = buf.len() == buf.capacity();
+            let full = buf.len() as u64 == part;
             rest = &rest[n..];
             if full {
                 self.emit()?;
@@ -170,6 +178,37 @@ mod tests {
             sizes,
             vec![(1, part as usize), (2, part as usize), (3, 123)]
         );
+    }
+
+    #[test]
+    fn parts_stay_equal_however_many_there_are_and_10001_is_refused() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let permits = Arc::new(Semaphore::new(usize::MAX >> 4));
+        let mut sink = PartSink::new(tx, permits, rt.handle().clone(), 16);
+        // 2,000 parts of 16 bytes and a short last one: all equal but the last.
+        sink.write_all(&vec![1u8; 16 * 2000 + 5]).unwrap();
+        let stored = sink.finish().unwrap();
+        assert_eq!(stored.parts, 2001);
+        let mut sizes = Vec::new();
+        while let Ok(p) = rx.try_recv() {
+            sizes.push(p.data.len());
+        }
+        assert_eq!(sizes.len(), 2001);
+        assert!(
+            sizes[..2000].iter().all(|&s| s == 16),
+            "{:?}",
+            &sizes[895..905]
+        );
+        assert_eq!(sizes[2000], 5);
+
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let permits = Arc::new(Semaphore::new(usize::MAX >> 4));
+        let mut sink = PartSink::new(tx, permits, rt.handle().clone(), 1);
+        let err = sink.write_all(&vec![0u8; 10_001]).unwrap_err();
+        assert!(err.to_string().contains("10000 parts"), "{err}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use std::str::FromStr;
 
 use flate2::write::GzEncoder;
+use sha2::Digest;
 
 use crate::cli::Compression;
 use crate::error::{Error, Result};
@@ -59,16 +60,29 @@ pub fn parse_recipients(list: &str) -> Result<Vec<age::x25519::Recipient>> {
     list.split(|c: char| c == ',' || c.is_whitespace())
         .map(str::trim)
         .filter(|s| !s.is_empty() && !s.starts_with('#'))
-        .map(|s| {
-            age::x25519::Recipient::from_str(s).map_err(|e| {
-                Error::config(format!(
-                    "TIDEMARK_AGE_RECIPIENTS: `{s}` is not an age X25519 recipient: {e}"
-                ))
-            })
-        })
+        .enumerate()
+        .map(|(i, s)| age::x25519::Recipient::from_str(s).map_err(|_| unusable_recipient(i + 1, s)))
         .collect()
 }
 
+/// The error for entry `n` of the recipients that is no recipient. The value itself is
+/// never shown (it may be a pasted secret): an age identity is named as such, anything
+/// else by a short SHA-256 fingerprint so a person can tell which value it was.
+fn unusable_recipient(n: usize, value: &str) -> Error {
+    if value.to_ascii_uppercase().starts_with("AGE-SECRET-KEY-") {
+        return Error::config(format!(
+            "TIDEMARK_AGE_RECIPIENTS entry {n} is an age identity (a secret key), not a \
+             recipient: put its public key here (`age-keygen -y` prints it) and treat the \
+             secret key as exposed to whoever could read this setting; the value is not shown"
+        ));
+    }
+    let fingerprint = hex::encode(&sha2::Sha256::digest(value.as_bytes())[..4]);
+    Error::config(format!(
+        "TIDEMARK_AGE_RECIPIENTS entry {n} (sha256 {fingerprint}…, {} characters) is not an \
+         age X25519 recipient (`age1…`); the value is not shown",
+        value.chars().count()
+    ))
+}
 /// Optional encryption over the sink.
 pub enum Encrypt {
     Plain(PartSink),
@@ -210,5 +224,29 @@ mod tests {
         assert_eq!(parsed.map(|v| v.len()).ok(), Some(2));
         assert!(parse_recipients("age1notakey").is_err());
         assert_eq!(parse_recipients("").map(|v| v.len()).ok(), Some(0));
+    }
+
+    #[test]
+    fn a_pasted_identity_is_named_but_never_echoed() {
+        use age::secrecy::ExposeSecret;
+        let secret = age::x25519::Identity::generate()
+            .to_string()
+            .expose_secret()
+            .to_string();
+        let a = age::x25519::Identity::generate().to_public().to_string();
+        for text in [format!("{a},{secret}"), secret.to_lowercase()] {
+            let Err(e) = parse_recipients(&text) else {
+                panic!("accepted an identity as recipient")
+            };
+            let message = e.to_string();
+            assert!(message.contains("identity (a secret key)"), "{message}");
+            assert!(!message.contains(&secret[15..]), "{message}");
+            assert!(!message.to_uppercase().contains(&secret[15..]), "{message}");
+        }
+        let Err(e) = parse_recipients("age1-almost-but-not-a-key") else {
+            panic!("accepted garbage")
+        };
+        assert!(!e.to_string().contains("almost"), "{e}");
+        assert!(e.to_string().contains("sha256"), "{e}");
     }
 }

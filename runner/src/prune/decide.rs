@@ -73,11 +73,24 @@ pub fn decide(
         .collect();
     let stored: Vec<StoredObject> = objects.iter().map(StoredObject::from).collect();
     let report = find_orphans(&stored, &inventory.manifest_keys(), prefix, grace, now);
+    // Broken backups (missing or wrongly sized data) are in no tier, and never deleted.
+    let mut broken: Vec<String> = report
+        .broken
+        .into_iter()
+        .chain(
+            inventory
+                .broken()
+                .iter()
+                .map(|b| b.entry.manifest_key.clone()),
+        )
+        .collect();
+    broken.sort();
+    broken.dedup();
     let decision = Decision {
         backups,
         orphans: report.orphans,
         uploads: stale_uploads(uploads, prefix, grace, now),
-        broken: report.broken,
+        broken,
         plan,
     };
     check(&decision, prefix, inventory)?;

@@ -117,6 +117,7 @@ pub async fn execute(job: Job<'_>, shutdown: &Shutdown) -> Result<Executed> {
             // verdict_tx is gone (moved into drive): the threads abort and kill.
             tools.kill();
             pump.abort();
+            let e = explain_tool_failure(job.client, job.bucket, manifest, e, shutdown).await;
             match Session::open(job.db).await {
                 Ok(s) => s.end_sessions(&app).await,
                 Err(err) => {
@@ -124,6 +125,37 @@ pub async fn execute(job: Job<'_>, shutdown: &Shutdown) -> Result<Executed> {
                 }
             }
             Err(e)
+        }
+    }
+}
+
+/// A restore tool that failed before the object was hashed to its end may have failed
+/// because the object is corrupt: hash the object (a second download) and report a
+/// differing object as the cause, a check failure, instead of a tool failure that
+/// retrying could fix. Nothing was committed either way: the end was never released.
+async fn explain_tool_failure(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    manifest: &Manifest,
+    error: Error,
+    shutdown: &Shutdown,
+) -> Error {
+    if !matches!(error, Error::Restore { .. }) {
+        return error;
+    }
+    match crate::verify::sha256_of(client, bucket, &manifest.key, shutdown).await {
+        Ok(d) if d.sha256 != manifest.sha256 || d.bytes != manifest.stored_size => Error::Check {
+            reason: "ChecksumMismatch",
+            message: format!(
+                "SHA-256 of backup {} is {} ({} bytes), its manifest says {} ({} bytes); \
+                 the restore tool failed on it and nothing was committed ({error})",
+                manifest.key, d.sha256, d.bytes, manifest.sha256, manifest.stored_size
+            ),
+        },
+        Ok(_) => error,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot hash the object to explain the tool's failure");
+            error
         }
     }
 }
@@ -150,8 +182,13 @@ fn start_tools(
                 capture_stdout: false,
             })?;
             tracing::info!(tool = name, ?args, "restore tool started");
+            let plain = matches!(job.route, Route::Psql { .. });
             Ok((
-                Output::Gated { stdin, verdict },
+                Output::Gated {
+                    stdin,
+                    verdict,
+                    plain,
+                },
                 Tools {
                     owner: process,
                     converter: None,
@@ -269,11 +306,16 @@ async fn drive(
                 return Err(early_failure(owner, status).await);
             }
             // ... or the stream thread killed it (a decoding failure): its report
-            // has the cause.
-            tokio::select! {
+            // has the cause. Killed by anyone else (OOM killer, a person), the stream
+            // only saw a broken pipe: the signal is the cause.
+            let r = tokio::select! {
                 r = &mut report => r.map_err(vanished)?,
                 sig = stop.wait() => return Err(Error::RestoreInterrupted(sig)),
+            };
+            if !r.complete && matches!(r.error, Some(Error::Restore { tool: "restore", .. })) {
+                return Err(owner.failure(status));
             }
+            r
         }
         e = early_exit_converter(tools) => return Err(e),
         sig = stop.wait() => return Err(Error::RestoreInterrupted(sig)),
@@ -286,11 +328,19 @@ async fn drive(
         if error.kind() != ErrorKind::Runtime {
             return Err(error);
         }
-        // A tool that failed on its own (not killed by us) explains a broken pipe.
+        // A tool that failed on its own explains a broken pipe; so does one killed
+        // from outside (the OOM killer): it stopped reading because it was gone.
         tokio::time::sleep(SETTLE / 10).await;
+        let stopped_reading = matches!(
+            error,
+            Error::Restore {
+                tool: "restore",
+                ..
+            }
+        );
         if let Some(status) = owner
             .exited()
-            .filter(|s| !s.success() && s.signal().is_none())
+            .filter(|s| !s.success() && (s.signal().is_none() || stopped_reading))
         {
             return Err(owner.failure(status));
         }

@@ -11,6 +11,8 @@ pub mod execute;
 pub mod foreign_keys;
 pub mod forward;
 pub mod gate;
+pub mod partitions;
+pub mod plain_tx;
 pub mod plan;
 pub mod result;
 pub mod settings;
@@ -200,6 +202,26 @@ pub async fn restore_and_compare(
             foreign_keys::wrap(&r.plan.route, &keys)
         }
         None => r.plan.route.clone(),
+    };
+    // In place over partitioned tables: their inherited keys go first (same transaction).
+    let route = if r.plan.cleans() {
+        let tables: Vec<String> = r.manifest.tables.keys().cloned().collect();
+        let drops = partitions::drops(
+            &session.client,
+            &session.target,
+            server_version_num,
+            &tables,
+        )
+        .await?;
+        if !drops.is_empty() {
+            tracing::info!(
+                statements = drops.lines().count(),
+                "partitioned tables in the target: their keys are dropped first, in the restore's transaction"
+            );
+        }
+        partitions::with_drops(&route, &drops, plan::psql_args())
+    } else {
+        route
     };
     drop(session);
     let executed = execute::execute(

@@ -143,9 +143,23 @@ pub struct Plan {
     pub foreign_keys: Option<ForeignKeyScope>,
 }
 
+impl Plan {
+    /// Whether the restore drops the backup's objects first (`--clean`).
+    pub fn cleans(&self) -> bool {
+        match &self.route {
+            Route::PgRestore { args }
+            | Route::ViaSql {
+                pg_restore_args: args,
+                ..
+            } => args.iter().any(|a| a == "--clean"),
+            Route::Psql { .. } => false,
+        }
+    }
+}
+
 /// psql flags shared by both psql routes: no psqlrc, quiet, stop at the first error,
 /// one transaction, script from stdin, never prompt for a password.
-fn psql_args() -> Vec<String> {
+pub fn psql_args() -> Vec<String> {
     [
         "--no-psqlrc",
         "--quiet",

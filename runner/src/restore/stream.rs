@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::{Error, Result};
 use crate::pg::child::GatedStdin;
 use crate::restore::gate::{Gate, HOLD_BYTES};
+use crate::restore::plain_tx::TxFilter;
 use crate::s3::download::Chunk;
 
 /// Decoder and tool buffer size.
@@ -52,6 +53,9 @@ pub enum Output {
     Gated {
         stdin: GatedStdin,
         verdict: std_mpsc::Receiver<Verdict>,
+        /// A plain dump for psql: pg_dump's own transaction control is neutralised
+        /// ([`TxFilter`]) so the restore stays one transaction.
+        plain: bool,
     },
     /// `pg_restore -f -` turning the archive into SQL: it may stop reading early
     /// (its selection is complete); the rest is then only hashed.
@@ -179,13 +183,28 @@ fn run(
 ) -> std::result::Result<(), String> {
     let mut reader = ChannelReader::new(chunks);
     let (gate, verdict, feed) = match output {
-        Output::Gated { stdin, verdict } => {
-            (Some(Gate::new(stdin, HOLD_BYTES)), Some(verdict), None)
-        }
+        Output::Gated {
+            stdin,
+            verdict,
+            plain,
+        } => (
+            Some(Gate::new(stdin, HOLD_BYTES)),
+            Some((verdict, plain)),
+            None,
+        ),
         Output::Feed(stdin) => (None, None, Some(stdin)),
     };
-    let mut sink = Sink { gate, feed, raw: 0 };
-    let decoded = decode(&mut reader, decoding, &mut sink);
+    let (verdict, plain) = match verdict {
+        Some((v, p)) => (Some(v), p),
+        None => (None, false),
+    };
+    let mut sink = Sink {
+        gate,
+        feed,
+        raw: 0,
+        filter: plain.then(TxFilter::default),
+    };
+    let decoded = decode(&mut reader, decoding, &mut sink).and_then(|()| sink.finish_filter());
     let raw_bytes = sink.raw;
     let (complete, error) = match decoded {
         Ok(()) => match reader.drain() {
@@ -245,12 +264,45 @@ struct Sink {
     gate: Option<Gate<GatedStdin>>,
     feed: Option<GatedStdin>,
     raw: u64,
+    filter: Option<TxFilter>,
 }
 
 impl Sink {
+    /// Writes what the filter still holds (the last line) into the gate.
+    fn finish_filter(&mut self) -> std::result::Result<(), Stop> {
+        let Some(mut filter) = self.filter.take() else {
+            return Ok(());
+        };
+        let mut out = Vec::new();
+        filter.finish(&mut out);
+        if filter.neutralised > 0 {
+            tracing::info!(
+                lines = filter.neutralised,
+                "pg_dump's own BEGIN/COMMIT (large objects) neutralised: one transaction"
+            );
+        }
+        if let Some(gate) = self.gate.as_mut() {
+            gate.push(out).map_err(|e| {
+                Stop::Fatal(Error::Restore {
+                    tool: "psql",
+                    message: format!("the restoring tool stopped reading its input: {e}"),
+                })
+            })?;
+        }
+        Ok(())
+    }
+
     /// Passes on one buffer; returns a buffer to reuse.
     fn push(&mut self, block: Vec<u8>) -> std::result::Result<Option<Vec<u8>>, Stop> {
         self.raw += block.len() as u64;
+        let block = match self.filter.as_mut() {
+            Some(filter) => {
+                let mut out = Vec::with_capacity(block.len() + 256);
+                filter.feed(&block, &mut out);
+                out
+            }
+            None => block,
+        };
         if let Some(gate) = self.gate.as_mut() {
             return gate.push(block).map_err(|e| {
                 Stop::Fatal(Error::Restore {

@@ -4,7 +4,11 @@
 //! Spaces and R2.
 
 use aws_config::BehaviorVersion;
+use std::sync::OnceLock;
+use std::time::Duration;
+
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::Region;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
@@ -16,13 +20,32 @@ use crate::error::{Error, Result};
 /// usually ignore it, but SigV4 needs one).
 const FALLBACK_REGION: &str = "us-east-1";
 
-/// Attempts per request (the SDK's standard retry with backoff).
-const MAX_ATTEMPTS: u32 = 5;
+/// Longest wait for the next chunk of a streamed body (set once by [`build`]; the SDK's
+/// read timeout covers the answer's headers, this covers the body of downloads).
+static BODY_TIMEOUT: OnceLock<Duration> = OnceLock::new();
+
+/// Used before [`build`] ran (tests of pure parts).
+const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The longest wait for the next chunk of a download's body.
+pub fn body_timeout() -> Duration {
+    BODY_TIMEOUT.get().copied().unwrap_or(DEFAULT_BODY_TIMEOUT)
+}
 
 /// Builds the client described by `args`.
 pub async fn build(args: &S3Args) -> Result<Client> {
+    if let Some(endpoint) = args.endpoint.as_deref().filter(|e| !e.is_empty()) {
+        check_endpoint(endpoint)?;
+    }
+    let read_timeout = args.read_timeout.0.max(Duration::from_millis(100));
+    let _ = BODY_TIMEOUT.set(read_timeout);
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(args.connect_timeout.0.max(Duration::from_millis(100)))
+        .read_timeout(read_timeout)
+        .build();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+        .retry_config(RetryConfig::standard().with_max_attempts(args.max_attempts))
+        .timeout_config(timeouts);
     if let Some(region) = args.region.as_ref().filter(|r| !r.is_empty()) {
         loader = loader.region(Region::new(region.clone()));
     }
@@ -55,4 +78,69 @@ pub async fn build(args: &S3Args) -> Result<Client> {
     }
     config = config.force_path_style(args.force_path_style);
     Ok(Client::from_conf(config.build()))
+}
+
+/// Refuses an endpoint that is no `http(s)://host[:port][/path]` URL (a configuration
+/// error, before any request). The value is shown: an endpoint is no secret, but any
+/// user-info in it is cut out.
+pub fn check_endpoint(endpoint: &str) -> Result<()> {
+    let shown = match endpoint.rsplit_once('@') {
+        Some((_, host)) => format!("…@{host}"),
+        None => endpoint.to_string(),
+    };
+    let rest = endpoint
+        .strip_prefix("https://")
+        .or_else(|| endpoint.strip_prefix("http://"));
+    let host = rest.map(|r| r.split(['/', '?']).next().unwrap_or_default());
+    let valid = match host {
+        Some(h) => {
+            let (name, port) = match h.rsplit_once(':') {
+                Some((n, p)) if !n.ends_with(']') || n.starts_with('[') => (n, Some(p)),
+                _ => (h, None),
+            };
+            !name.is_empty()
+                && !h.contains('@')
+                && !name.chars().any(|c| c.is_whitespace())
+                && port.is_none_or(|p| p.parse::<u16>().is_ok())
+        }
+        None => false,
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::config(format!(
+            "TIDEMARK_S3_ENDPOINT `{shown}` is not an http:// or https:// URL with a host \
+             (and an optional port)"
+        )))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_endpoints_are_configuration_errors() {
+        for good in [
+            "http://127.0.0.1:8333",
+            "https://s3.eu-central-1.amazonaws.com",
+            "https://abc.r2.cloudflarestorage.com/",
+            "http://[::1]:9000",
+        ] {
+            assert!(check_endpoint(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "127.0.0.1:8333",
+            "http://",
+            "http://host:port",
+            "ftp://host",
+            "http://host name",
+            "http://user:pw@host",
+        ] {
+            let e = check_endpoint(bad).unwrap_err();
+            assert_eq!(e.reason(), "InvalidConfig", "{bad}");
+            assert!(!e.to_string().contains("pw"), "{e}");
+        }
+    }
 }

@@ -4,13 +4,14 @@
 //! either step fails the data object is deleted again.
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, MetadataDirective, Tag, Tagging,
 };
 
 use crate::apply_object_options;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::s3::errors::classify;
 use crate::s3::object::{ObjectOptions, SHA256_METADATA, encode_copy_source};
 use crate::s3::upload::DATA_CONTENT_TYPE;
@@ -152,7 +153,18 @@ async fn copy_parts(
     Ok(parts)
 }
 
-/// Writes the manifest object (JSON) beside the data object.
+/// A manifest PUT that failed, and whether the manifest is known to be absent (only
+/// then may the data object be removed: a manifest must never outlive its data).
+#[derive(Debug)]
+pub struct ManifestFailure {
+    pub error: Error,
+    pub absent: bool,
+}
+
+/// Writes the manifest object (JSON) beside the data object (whose key the run claimed,
+/// see [`claim`]). When the answer is an error (a lost reply, a retry that
+/// finds its own earlier write), HeadObject decides: the manifest counts as written when
+/// it exists with this body's size and SHA-256 metadata.
 pub async fn put_manifest(
     client: &Client,
     bucket: &str,
@@ -160,7 +172,8 @@ pub async fn put_manifest(
     body: Vec<u8>,
     sha256: &str,
     opts: &ObjectOptions,
-) -> Result<()> {
+) -> std::result::Result<(), ManifestFailure> {
+    let len = body.len() as u64;
     let request = client
         .put_object()
         .bucket(bucket)
@@ -169,17 +182,121 @@ pub async fn put_manifest(
         .metadata(SHA256_METADATA, sha256)
         .checksum_algorithm(ChecksumAlgorithm::Crc32C)
         .body(ByteStream::from(body));
-    apply_object_options!(request, opts)
+    let Err(err) = apply_object_options!(request, opts).send().await else {
+        return Ok(());
+    };
+    let error = classify(err, "PutObject", bucket, manifest_key);
+    match client
+        .head_object()
+        .bucket(bucket)
+        .key(manifest_key)
         .send()
         .await
-        .map_err(|e| classify(e, "PutObject", bucket, manifest_key))?;
-    Ok(())
+    {
+        Ok(head) => {
+            let same_size = head.content_length().and_then(|l| u64::try_from(l).ok()) == Some(len);
+            let same_hash = head
+                .metadata()
+                .and_then(|m| m.get(SHA256_METADATA))
+                .is_some_and(|h| h == sha256);
+            if same_size && same_hash {
+                tracing::warn!(key = %manifest_key, error = %error,
+                    "the manifest write answered with an error, but the manifest is stored");
+                Ok(())
+            } else {
+                Err(ManifestFailure {
+                    error: Error::Internal(format!(
+                        "another writer stored a different manifest at {manifest_key} \
+                         ({error})"
+                    )),
+                    absent: false,
+                })
+            }
+        }
+        Err(e) => {
+            let absent = e.as_service_error().is_some_and(|s| s.is_not_found())
+                || e.raw_response().is_some_and(|r| r.status().as_u16() == 404);
+            if !absent {
+                let e = classify(e, "HeadObject", bucket, manifest_key);
+                tracing::warn!(key = %manifest_key, error = %e,
+                    "cannot tell whether the manifest was stored; the data object stays");
+            }
+            Err(ManifestFailure { error, absent })
+        }
+    }
 }
 
 /// Deletes an object, logging failures (used to undo a data object without manifest).
 pub async fn delete_quietly(client: &Client, bucket: &str, key: &str) {
     if let Err(e) = client.delete_object().bucket(bucket).key(key).send().await {
         let e = classify(e, "DeleteObject", bucket, key);
-        tracing::warn!(error = %e, "removing the data object without manifest failed");
+        tracing::warn!(error = %e, "removing an object failed; prune removes it after the grace period");
     }
+}
+
+/// Suffix of the claim object a run writes before it uses a backup key.
+pub const CLAIM_SUFFIX: &str = ".claim";
+
+/// What [`claim`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// This run owns the key.
+    Won,
+    /// Another run claimed it first.
+    Taken,
+}
+
+/// Claims `key` for this run by creating `<key>.claim` only if it does not exist
+/// (`If-None-Match: *`, atomic on S3 and compatible stores): of several runs started in
+/// the same second exactly one wins. A store that does not implement conditional writes
+/// (`NotImplemented`) gets an unconditional write, with a warning.
+pub async fn claim(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    opts: &ObjectOptions,
+) -> Result<Claim> {
+    let claim_key = format!("{key}{CLAIM_SUFFIX}");
+    let put = |conditional: bool| {
+        let request = client
+            .put_object()
+            .bucket(bucket)
+            .key(&claim_key)
+            .content_type("text/plain")
+            .set_if_none_match(conditional.then(|| "*".to_string()))
+            .body(ByteStream::from_static(
+                b"claimed by a tidemark backup run\n",
+            ));
+        // Encrypted like every object, but in the bucket's default storage class: an
+        // infrequent-access class would bill each short-lived claim a minimum duration.
+        request
+            .set_server_side_encryption(opts.sse.clone())
+            .set_ssekms_key_id(opts.sse_kms_key_id.clone())
+            .send()
+    };
+    match put(true).await {
+        Ok(_) => Ok(Claim::Won),
+        Err(e) => {
+            let status = e.raw_response().map(|r| r.status().as_u16());
+            let code = e.code().map(str::to_string);
+            if status == Some(412) || code.as_deref() == Some("PreconditionFailed") {
+                return Ok(Claim::Taken);
+            }
+            if status == Some(501) || code.as_deref() == Some("NotImplemented") {
+                tracing::warn!(key = %claim_key,
+                    "the S3 store does not support conditional writes; claiming without");
+                put(false)
+                    .await
+                    .map_err(|e| classify(e, "PutObject (claim)", bucket, &claim_key))?;
+                return Ok(Claim::Won);
+            }
+            Err(classify(e, "PutObject (claim)", bucket, &claim_key))
+        }
+    }
+}
+
+/// Removes this run's claim of `key` (best effort; a leftover claim is an orphan that
+/// `prune` removes after the grace period).
+pub async fn release(client: &Client, bucket: &str, key: &str) {
+    delete_quietly(client, bucket, &format!("{key}{CLAIM_SUFFIX}")).await;
 }

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
+use crate::s3::client::body_timeout;
 use crate::s3::errors::classify;
 
 /// Chunks in flight between the download and the stream thread.
@@ -45,7 +46,18 @@ impl Download {
             .key(key)
             .send()
             .await
-            .map_err(|e| classify(e, "GetObject", bucket, key))?;
+            .map_err(|e| {
+                let missing = e.as_service_error().is_some_and(|s| s.is_no_such_key())
+                    || e.raw_response().is_some_and(|r| r.status().as_u16() == 404);
+                if missing {
+                    Error::BackupIncomplete {
+                        key: key.to_string(),
+                        why: format!("its data object {key} is missing"),
+                    }
+                } else {
+                    classify(e, "GetObject", bucket, key)
+                }
+            })?;
         let size = out
             .content_length()
             .and_then(|l| u64::try_from(l).ok())
@@ -66,7 +78,24 @@ impl Download {
         let mut sent = 0u64;
         let mut resumes = 0;
         loop {
-            match self.body.try_next().await {
+            let next = tokio::time::timeout(body_timeout(), self.body.try_next()).await;
+            let Ok(next) = next else {
+                if resumes < MAX_RESUMES && sent < self.size {
+                    resumes += 1;
+                    tracing::warn!(key = %self.key, offset = sent,
+                        timeout_ms = body_timeout().as_millis() as u64,
+                        "download stalled; resuming");
+                    self.body = self.resume(sent).await?;
+                    continue;
+                }
+                return Err(self.error(&format!(
+                    "the body stalled for {:?} after {sent} of {} bytes \
+                     (TIDEMARK_S3_READ_TIMEOUT)",
+                    body_timeout(),
+                    self.size
+                )));
+            };
+            match next {
                 Ok(Some(bytes)) => {
                     sent += bytes.len() as u64;
                     if tx.send(Chunk::Data(bytes)).await.is_err() {

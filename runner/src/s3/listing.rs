@@ -133,9 +133,26 @@ pub enum SmallObject {
     TooLarge(u64),
 }
 
+/// Times a small object whose body broke off is read again.
+const SMALL_READS: u32 = 3;
+
 /// Reads a small object (a manifest) whole, refusing objects beyond `cap` bytes so a
-/// stray huge object cannot exhaust memory.
+/// stray huge object cannot exhaust memory. A body that breaks off or stalls is read
+/// again (the SDK retries requests, not bodies), a few times.
 pub async fn get_small(client: &Client, bucket: &str, key: &str, cap: u64) -> Result<SmallObject> {
+    let mut attempt = 1;
+    loop {
+        match get_small_once(client, bucket, key, cap).await {
+            Err(Error::S3 { message, .. }) if attempt < SMALL_READS && message.contains("body") => {
+                tracing::warn!(key, attempt, reason = %message, "reading a small object again");
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn get_small_once(client: &Client, bucket: &str, key: &str, cap: u64) -> Result<SmallObject> {
     let response = client.get_object().bucket(bucket).key(key).send().await;
     let response = match response {
         Ok(r) => r,
@@ -157,12 +174,25 @@ pub async fn get_small(client: &Client, bucket: &str, key: &str, cap: u64) -> Re
     }
     let mut body = response.body;
     let mut bytes = Vec::new();
-    while let Some(chunk) = body.try_next().await.map_err(|e| Error::S3 {
+    let stalled = || Error::S3 {
         operation: "GetObject",
         bucket: bucket.to_string(),
         key: key.to_string(),
-        message: format!("reading the body: {e}"),
-    })? {
+        message: format!(
+            "the body stalled for {:?} (TIDEMARK_S3_READ_TIMEOUT)",
+            crate::s3::client::body_timeout()
+        ),
+    };
+    while let Some(chunk) = tokio::time::timeout(crate::s3::client::body_timeout(), body.try_next())
+        .await
+        .map_err(|_| stalled())?
+        .map_err(|e| Error::S3 {
+            operation: "GetObject",
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            message: format!("reading the body: {e}"),
+        })?
+    {
         bytes.extend_from_slice(&chunk);
         if bytes.len() as u64 > cap {
             return Ok(SmallObject::TooLarge(bytes.len() as u64));

@@ -41,6 +41,17 @@ pub async fn sha256_of(
                 key: key.to_string(),
                 message: format!("download broke off after {bytes} bytes: {e}"),
             })?,
+            () = tokio::time::sleep(crate::s3::client::body_timeout()) => {
+                return Err(Error::S3 {
+                    operation: "GetObject",
+                    bucket: bucket.to_string(),
+                    key: key.to_string(),
+                    message: format!(
+                        "the body stalled for {:?} after {bytes} bytes (TIDEMARK_S3_READ_TIMEOUT)",
+                        crate::s3::client::body_timeout()
+                    ),
+                });
+            }
             sig = stop.wait() => return Err(Error::Interrupted(sig)),
         };
         let Some(chunk) = chunk else { break };

@@ -45,7 +45,9 @@ pub async fn run(args: &VerifyArgs, shutdown: &Shutdown) -> Outcome {
         checks: Vec::new(),
     };
 
-    let entry: &Entry = match scan.inventory.select(&selector) {
+    // Verify looks at broken backups too: finding them is its job.
+    let all = scan.inventory.including_broken();
+    let entry: &Entry = match all.select(&selector) {
         Ok(entry) => entry,
         Err(e) => {
             let why = match &e {

@@ -8,6 +8,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+pub mod proxy;
+
 use tidemark_crd::contract::manifest::Manifest;
 use tidemark_testkit::postgres::TestPostgres;
 use tidemark_testkit::runner::RunnerCommand;

@@ -1,0 +1,138 @@
+//! Errors are classified as the docs promise, on one line, on real servers: a corrupt
+//! object that makes pg_restore fail before the hash is complete is a checksum failure
+//! (exit 3), not a retryable tool failure; a pg_restore killed from outside is reported
+//! as killed, not as a broken pipe; missing S3 credentials and bad arguments are
+//! configuration errors (exit 2) on one line.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+
+fn message(out: &tidemark_testkit::runner::RunnerOutput) -> String {
+    let report = out.report.clone().unwrap();
+    let m = report["error"]["message"].as_str().unwrap().to_string();
+    assert!(!m.contains('\n'), "not one line: {m}");
+    m
+}
+
+/// A bin root whose pg_restore gets the first megabyte of its input, then nothing, and
+/// is killed with SIGKILL one second after it started (while it waits for more).
+fn dying_pg_restore(fx: &Fixture) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let major = fx
+        .pg
+        .bin_dir()
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_owned();
+    let bin = root.path().join(major).join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["pg_dump", "psql"] {
+        std::os::unix::fs::symlink(fx.pg.bin_dir().join(tool), bin.join(tool)).unwrap();
+    }
+    let script = format!(
+        "#!/bin/sh\nif [ \"$1\" = --version ]; then exec {real} --version; fi\n\
+         exec 3<&0\n{{ head -c 1000000 <&3; sleep 3; }} | {real} \"$@\" &\nsleep 1\nkill -9 $$\n",
+        real = fx.pg.bin_dir().join("pg_restore").display()
+    );
+    let path = bin.join("pg_restore");
+    std::fs::write(&path, script).unwrap();
+    let mut perms = std::fs::metadata(&path).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&path, perms).unwrap();
+    root
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_failures_name_their_real_cause() {
+    let fx = Fixture::seaweed().await;
+    seed(&fx.pg, 100_000);
+    let out = fx
+        .backup(&[("TIDEMARK_COMPRESSION", "none")])
+        .run()
+        .unwrap();
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let key = out.report.unwrap()["backup"]["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let good = fx.download(&key).await;
+
+    // pg_restore killed from outside, mid-restore: "killed by signal 9".
+    let root = dying_pg_restore(&fx);
+    let out = fx
+        .restore_run(
+            "restore",
+            "killed",
+            &[
+                ("TIDEMARK_CREATE_DATABASE", "true"),
+                ("TIDEMARK_PG_BIN_ROOT", &root.path().display().to_string()),
+            ],
+        )
+        .run()
+        .unwrap();
+    assert_eq!(out.code, Some(1), "stderr: {}", out.stderr);
+    assert_eq!(
+        out.report.clone().unwrap()["error"]["reason"],
+        "RestoreFailed"
+    );
+    let m = message(&out);
+    assert!(m.contains("killed by signal 9"), "{m}");
+    assert!(!m.to_lowercase().contains("broken pipe"), "{m}");
+
+    // The archive's header corrupted: pg_restore gives up at once, long before the
+    // object is hashed; the cause is the object, a check failure.
+    let mut bad = good.clone();
+    bad[1] ^= 0x20;
+    put_object(&fx.s3, &key, bad).await;
+    let out = fx
+        .restore_run(
+            "restore",
+            "corrupt",
+            &[("TIDEMARK_CREATE_DATABASE", "true")],
+        )
+        .run()
+        .unwrap();
+    assert_eq!(out.code, Some(3), "stderr: {}", out.stderr);
+    assert_eq!(
+        out.report.clone().unwrap()["error"]["reason"],
+        "ChecksumMismatch"
+    );
+    let m = message(&out);
+    assert!(m.contains("nothing was committed"), "{m}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configuration_errors_are_configuration_errors_on_one_line() {
+    let s3 = seaweed_bucket().await;
+    // No credentials anywhere in the chain.
+    let mut cmd = policy_run(&s3, "list", "web", &[]);
+    cmd.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
+    let out = cmd.run().unwrap();
+    assert_eq!(out.code, Some(2), "stderr: {}", out.stderr);
+    message(&out);
+
+    // A malformed endpoint.
+    let out = policy_run(
+        &s3,
+        "list",
+        "web",
+        &[("TIDEMARK_S3_ENDPOINT", "localhost:9000")],
+    )
+    .run()
+    .unwrap();
+    assert_eq!(out.code, Some(2), "stderr: {}", out.stderr);
+    assert!(message(&out).contains("TIDEMARK_S3_ENDPOINT"));
+
+    // A bad flag: clap's error without its usage lines.
+    let mut cmd = policy_run(&s3, "list", "web", &[]);
+    cmd.env("TIDEMARK_S3_MAX_ATTEMPTS", "0");
+    let out = cmd.run().unwrap();
+    assert_eq!(out.code, Some(2), "stderr: {}", out.stderr);
+    let m = message(&out);
+    assert!(!m.contains("Usage:") && m.contains("max-attempts"), "{m}");
+}
