@@ -126,7 +126,8 @@ def test_values_schema_rejects_bad_values_naming_the_field(cluster: Cluster, val
 @pytest.fixture(scope="module")
 def default_install(cluster: Cluster) -> tuple[str, list[dict[str, Any]]]:
     ns = release_ns()
-    release = cluster.install(ns, ns, {"extraLabels": {"team": "dba"}})
+    # The one release of this cluster that installs the CRDs (see Cluster.install).
+    release = cluster.install(ns, ns, {"extraLabels": {"team": "dba"}}, crds=True)
     assert release["info"]["status"] == "deployed"
     return ns, manifest_objects(release)
 
@@ -134,7 +135,15 @@ def default_install(cluster: Cluster) -> tuple[str, list[dict[str, Any]]]:
 def test_default_install_renders_the_expected_objects(default_install: tuple[str, list[dict[str, Any]]]) -> None:
     _, objects = default_install
     kinds = sorted(o["kind"] for o in objects)
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "Service", "ServiceAccount"]
+    assert kinds == [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "CustomResourceDefinition",
+        "Deployment",
+        "Service",
+        "ServiceAccount",
+    ]
 
 
 def test_every_rendered_object_is_valid_for_its_kind(default_install: tuple[str, list[dict[str, Any]]]) -> None:

@@ -232,7 +232,7 @@ def test_backup_and_restore_on_a_real_cluster(installed: None) -> None:
 
 
 def crd_schema(plural: str) -> dict[str, Any]:
-    crd = yaml.safe_load((CHART / "crds" / f"{plural}.tidemark.dev.yaml").read_text())
+    crd = yaml.safe_load((CHART / "files" / "crds" / f"{plural}.tidemark.dev.yaml").read_text())
     return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
 
 
