@@ -153,3 +153,40 @@ def test_crds_install_false_renders_no_crd(fresh: Cluster) -> None:
     ns = release_ns()
     objects = manifest_objects(fresh.install(ns, ns, {"crds": {"install": False}}))
     assert not by_kind(objects, "CustomResourceDefinition")
+
+
+# --- as a subchart ----------------------------------------------------------------------
+
+
+def test_installs_as_a_dependency_of_an_umbrella_chart_with_global_values(fresh: Cluster, tmp_path: pathlib.Path) -> None:
+    umbrella = tmp_path / "platform"
+    (umbrella / "charts").mkdir(parents=True)
+    shutil.copytree(CHART, umbrella / "charts" / "tidemark")
+    version = yaml.safe_load((CHART / "Chart.yaml").read_text())["version"]
+    (umbrella / "Chart.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v2",
+                "name": "platform",
+                "version": "1.0.0",
+                "dependencies": [
+                    {"name": "tidemark", "version": version, "repository": "file://charts/tidemark"}
+                ],
+            }
+        )
+    )
+    # Helm hands `global` to every subchart; Tidemark's schema must accept it.
+    (umbrella / "values.yaml").write_text(
+        yaml.safe_dump({"global": {"imageRegistry": "registry.example", "storageClass": "fast"}})
+    )
+    ns = release_ns()
+    values = {"tidemark": {"crds": {"install": False}, "extraLabels": {"team": "platform"}}}
+    release = fresh.install("platform", ns, values, chart=umbrella)
+    assert release["info"]["status"] == "deployed"
+    objects = manifest_objects(release)
+    (deployment,) = by_kind(objects, "Deployment")
+    assert deployment["metadata"]["name"] == "platform-tidemark"
+    assert deployment["metadata"]["labels"]["team"] == "platform"
+    # The subchart's schema still checks its own values under the parent's key.
+    with pytest.raises(helm_sdkpy.InstallError, match="logFormat"):
+        fresh.install("platform", release_ns(), {"tidemark": {"operator": {"logFormat": "xml"}}}, chart=umbrella)
