@@ -109,7 +109,8 @@ def test_lint_passes_without_warnings() -> None:
         ({"watchNamespaces": ["Not_A_Namespace"]}, "watchNamespaces"),
         ({"metrics": {"port": 80}}, "port"),
         ({"rbac": {"webhookSecrets": {"enabled": "yes"}}}, "enabled"),
-        ({"runner": {"image": ""}}, "image"),
+        ({"runner": {"image": {"repository": ""}}}, "repository"),
+        ({"runner": {"image": "ghcr.io/tidemark-dev/tidemark-runner:0.1.0"}}, "image"),
     ],
 )
 def test_values_schema_rejects_bad_values_naming_the_field(cluster: Cluster, values: dict[str, Any], message: str) -> None:

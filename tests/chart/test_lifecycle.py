@@ -190,3 +190,87 @@ def test_installs_as_a_dependency_of_an_umbrella_chart_with_global_values(fresh:
     # The subchart's schema still checks its own values under the parent's key.
     with pytest.raises(helm_sdkpy.InstallError, match="logFormat"):
         fresh.install("platform", release_ns(), {"tidemark": {"operator": {"logFormat": "xml"}}}, chart=umbrella)
+
+
+# --- images follow the chart's appVersion ------------------------------------------------
+
+
+def test_reuse_values_upgrade_moves_operator_and_runner_to_the_new_app_version(fresh: Cluster, tmp_path: pathlib.Path) -> None:
+    """`helm upgrade --reuse-values` reuses the old release's values (the old chart's
+    defaults included); with empty tags both images follow the new chart's appVersion."""
+    ns = release_ns()
+    a = chart_copy(tmp_path / "a", "1.4.0", "1.4.0")
+    b = chart_copy(tmp_path / "b", "1.5.0", "1.5.2")
+    first = manifest_objects(fresh.install("images", ns, {"operator": {"logFormat": "text"}}, chart=a))
+    assert operator_image(first) == "ghcr.io/tidemark-dev/tidemark-operator:1.4.0"
+    assert env_of(first)["TIDEMARK_RUNNER_IMAGE"] == "ghcr.io/tidemark-dev/tidemark-runner:1.4.0"
+    try:
+        upgraded = manifest_objects(fresh.upgrade("images", ns, chart=b, reuse_values=True))
+        assert operator_image(upgraded) == "ghcr.io/tidemark-dev/tidemark-operator:1.5.2"
+        assert env_of(upgraded)["TIDEMARK_RUNNER_IMAGE"] == "ghcr.io/tidemark-dev/tidemark-runner:1.5.2"
+        assert env_of(upgraded)["TIDEMARK_LOG_FORMAT"] == "text"  # the user's value was reused
+        stored = fresh.get("deployment", "images-tidemark", "-n", ns)
+        (container,) = stored["spec"]["template"]["spec"]["containers"]
+        runner = next(e["value"] for e in container["env"] if e["name"] == "TIDEMARK_RUNNER_IMAGE")
+        assert container["image"].rsplit(":", 1)[1] == runner.rsplit(":", 1)[1] == "1.5.2"
+    finally:
+        fresh.uninstall("images", ns)
+
+
+def test_runner_image_tag_and_digest(fresh: Cluster) -> None:
+    ns = release_ns()
+    digest = "sha256:" + "ab" * 32
+    pinned = manifest_objects(fresh.install(ns, ns, {"runner": {"image": {"repository": "registry.example/runner", "tag": "7", "digest": digest}}}))
+    assert env_of(pinned)["TIDEMARK_RUNNER_IMAGE"] == f"registry.example/runner@{digest}"
+    ns = release_ns()
+    tagged = manifest_objects(fresh.install(ns, ns, {"runner": {"image": {"repository": "registry.example/runner", "tag": "7"}}}))
+    assert env_of(tagged)["TIDEMARK_RUNNER_IMAGE"] == "registry.example/runner:7"
+
+
+# --- names, Pod labels, PodDisruptionBudget, kubeVersion ----------------------------------
+
+
+def test_name_overrides_and_pod_labels(fresh: Cluster) -> None:
+    ns = release_ns()
+    objects = manifest_objects(fresh.install("rel", ns, {"nameOverride": "backups", "operator": {"podLabels": {"cost-center": "db"}}}))
+    (deployment,) = by_kind(objects, "Deployment")
+    assert deployment["metadata"]["name"] == "rel-backups"
+    assert deployment["metadata"]["labels"]["app.kubernetes.io/name"] == "backups"
+    assert deployment["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] == "backups"
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert pod_labels["cost-center"] == "db"
+    assert "cost-center" not in deployment["metadata"]["labels"]  # Pods only
+    ns = release_ns()
+    objects = manifest_objects(fresh.install("rel", ns, {"fullnameOverride": "tm"}))
+    names = {o["metadata"]["name"] for o in objects if o["kind"] in ("Deployment", "ServiceAccount", "ClusterRole")}
+    assert names == {"tm"}
+    assert {o["metadata"]["name"] for o in by_kind(objects, "Service")} == {"tm-metrics"}
+
+
+def test_pod_disruption_budget_only_with_several_replicas(fresh: Cluster) -> None:
+    ns = release_ns()
+    assert not by_kind(manifest_objects(fresh.install(ns, ns)), "PodDisruptionBudget")
+    ns = release_ns()
+    objects = manifest_objects(fresh.install(ns, ns, {"operator": {"replicas": 3}, "leaderElection": {"enabled": True}}))
+    (pdb,) = by_kind(objects, "PodDisruptionBudget")
+    (deployment,) = by_kind(objects, "Deployment")
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+
+
+@pytest.mark.parametrize(("version", "accepted"), [("1.28.9", False), ("1.29.0", True)])
+def test_kube_version_is_enforced(tmp_path: pathlib.Path, version: str, accepted: bool) -> None:
+    """Helm refuses a cluster older than Chart.yaml's kubeVersion (1.29: native sidecars)."""
+    assert yaml.safe_load((CHART / "Chart.yaml").read_text())["kubeVersion"] == ">=1.29.0-0"
+    for cluster in start_cluster(tmp_path, version=version):
+        ns = release_ns()
+        if accepted:
+            assert fresh_install_ok(cluster, ns)
+        else:
+            with pytest.raises(helm_sdkpy.InstallError, match="kubeVersion"):
+                cluster.install(ns, ns)
+
+
+def fresh_install_ok(cluster: Cluster, ns: str) -> bool:
+    return cluster.install(ns, ns, crds=True)["info"]["status"] == "deployed"

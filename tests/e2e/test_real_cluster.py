@@ -177,7 +177,7 @@ def installed() -> Iterator[None]:
     config = helm_sdkpy.Configuration(namespace=SYSTEM_NS, kubeconfig=KUBECONFIG)
     values = {
         "operator": {"image": {**image_values(operator_image), "pullPolicy": "IfNotPresent"}},
-        "runner": {"image": runner_image},
+        "runner": {"image": image_values(runner_image)},
         "watchNamespaces": [NS],
     }
     kubectl("create", "namespace", NS, check=False)

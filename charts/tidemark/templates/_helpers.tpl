@@ -67,6 +67,16 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 {{- end -}}
 
+{{/* The default runner image: repository@digest, or repository:tag (tag empty: appVersion). */}}
+{{- define "tidemark.runnerImage" -}}
+{{- $img := .Values.runner.image -}}
+{{- if $img.digest -}}
+{{- printf "%s@%s" $img.repository $img.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $img.repository (default .Chart.AppVersion $img.tag) -}}
+{{- end -}}
+{{- end -}}
+
 {{/*
 The rules the operator needs in every namespace it watches. Each verb is there for
 one thing the operator does; nothing else is granted.
