@@ -274,3 +274,35 @@ def test_kube_version_is_enforced(tmp_path: pathlib.Path, version: str, accepted
 
 def fresh_install_ok(cluster: Cluster, ns: str) -> bool:
     return cluster.install(ns, ns, crds=True)["info"]["status"] == "deployed"
+
+
+# --- the stopWriters switch ---------------------------------------------------------------
+
+STOP_WRITERS = {
+    ("apps", r, v) for r in ("deployments", "statefulsets", "deployments/scale", "statefulsets/scale") for v in ("get", "patch")
+}
+
+
+@pytest.mark.parametrize("watch", [[], ["shop-a"]])
+def test_stop_writers_rbac_is_a_switch(fresh: Cluster, watch: list[str]) -> None:
+    from test_chart import OPERATOR_NEEDS, grants
+
+    def rules(values: dict[str, Any]) -> set[tuple[str, str, str]]:
+        ns = release_ns()
+        objects = manifest_objects(fresh.install(ns, ns, {"watchNamespaces": watch, **values}))
+        kind = "Role" if watch else "ClusterRole"
+        (role,) = [o for o in by_kind(objects, kind) if not o["metadata"]["name"].endswith("-leader-election")]
+        return grants(role["rules"])
+
+    assert STOP_WRITERS <= OPERATOR_NEEDS
+    assert rules({}) == OPERATOR_NEEDS  # on by default
+    assert rules({"rbac": {"stopWriters": {"enabled": True}}}) == OPERATOR_NEEDS
+    assert rules({"rbac": {"stopWriters": {"enabled": False}}}) == OPERATOR_NEEDS - STOP_WRITERS
+
+
+def test_security_doc_shows_the_stop_writers_rules_the_chart_renders() -> None:
+    doc = (CHART.parents[1] / "docs" / "security.md").read_text()
+    section = doc.split("### The `stopWriters` rights", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    from test_chart import grants
+
+    assert grants(yaml.safe_load(section)) == STOP_WRITERS

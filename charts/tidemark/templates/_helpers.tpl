@@ -118,9 +118,11 @@ one thing the operator does; nothing else is granted.
 - apiGroups: [""]
   resources: [events]
   verbs: [create, patch]
-# RestoreRequest spec.stopWriters: read the writers' replica count, scale them to zero
-# before the restore and back afterwards (patch on the scale subresource; get on the
-# workload to remember and wait for its replicas).
+{{- if dig "stopWriters" "enabled" true (.Values.rbac | merge dict) }}
+# Optional (rbac.stopWriters.enabled, on by default): RestoreRequest spec.stopWriters.
+# Read the writers' replica count, scale them to zero before the restore and back
+# afterwards (patch on the scale subresource; get on the workload to remember and wait
+# for its replicas). Any Deployment or StatefulSet in the watched namespaces.
 - apiGroups: [apps]
   resources: [deployments, statefulsets]
   verbs: [get, patch]
@@ -128,6 +130,7 @@ one thing the operator does; nothing else is granted.
 - apiGroups: [apps]
   resources: [deployments/scale, statefulsets/scale]
   verbs: [get, patch]
+{{- end }}
 {{- if .Values.rbac.webhookSecrets.enabled }}
 # Optional (rbac.webhookSecrets.enabled): the webhook URL of spec.notifications is read
 # from a Secret. get only (no list/watch){{ if .Values.rbac.webhookSecrets.names }}, and only the Secrets named here{{ end }}.
