@@ -47,6 +47,7 @@ OPERATOR_NEEDS = {
 # The operator's command line (fixed): the Deployment must set exactly these variables.
 OPERATOR_ENV = {
     "TIDEMARK_RUNNER_IMAGE",
+    "TIDEMARK_JOB_DEFAULTS",
     "TIDEMARK_WATCH_NAMESPACES",
     "TIDEMARK_METRICS_ADDR",
     "TIDEMARK_LEADER_ELECTION",

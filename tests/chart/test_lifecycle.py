@@ -5,8 +5,12 @@ overrides, the PodDisruptionBudget and the kubeVersion constraint."""
 
 from __future__ import annotations
 
+import json
+import os
 import pathlib
 import shutil
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +20,8 @@ import pytest
 import yaml
 
 from conftest import CHART, Cluster, manifest_objects, start_cluster
+from test_chart import _free_port as free_port
+from test_chart import operator_binary
 
 CRD_FILES = CHART / "files" / "crds"
 CRD_NAMES = ["backuppolicies.tidemark.dev", "restorerequests.tidemark.dev"]
@@ -306,3 +312,76 @@ def test_security_doc_shows_the_stop_writers_rules_the_chart_renders() -> None:
     from test_chart import grants
 
     assert grants(yaml.safe_load(section)) == STOP_WRITERS
+
+
+# --- chart-wide defaults of the runner Jobs ---------------------------------------------------
+
+JOB_DEFAULTS = {
+    "imagePullSecrets": [{"name": "regcred"}],
+    "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}},
+    "nodeSelector": {"tidemark.dev/pool": "backup"},
+    "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "backup", "effect": "NoSchedule"}],
+}
+
+
+def test_job_defaults_are_rendered_for_the_operator(fresh: Cluster) -> None:
+    ns = release_ns()
+    env = env_of(manifest_objects(fresh.install(ns, ns, {"runner": {"image": {"repository": "r"}, **JOB_DEFAULTS}})))
+    assert json.loads(env["TIDEMARK_JOB_DEFAULTS"]) == JOB_DEFAULTS
+    ns = release_ns()
+    assert json.loads(env_of(manifest_objects(fresh.install(ns, ns)))["TIDEMARK_JOB_DEFAULTS"]) == {}
+
+
+def test_job_defaults_reach_the_jobs_the_operator_creates(fresh: Cluster, tmp_path: pathlib.Path) -> None:
+    """The operator binary, run with the rendered Deployment's environment against the
+    stand-in, creates a backup Job with the chart's defaults where the policy sets none,
+    and with the policy's own setting where it has one."""
+    binary = operator_binary()
+    if not binary.exists():
+        pytest.skip(f"{binary} is not built (scripts/test builds it before this suite)")
+    ns = release_ns()
+    objects = manifest_objects(fresh.install(ns, ns, {"runner": JOB_DEFAULTS}, crds=True))
+    env = env_of(objects)
+    app_ns = "jd-" + uuid.uuid4().hex[:6]
+    fresh.kubectl("create", "namespace", app_ns)
+    policy = yaml.safe_load((CHART.parents[1] / "examples" / "webshop-hourly.yaml").read_text())
+    policy["metadata"]["namespace"] = app_ns
+    policy["spec"]["jobTemplate"].pop("resources")  # the chart's apply
+    policy["spec"]["jobTemplate"]["nodeSelector"] = {"own": "pool"}  # the policy's wins
+    policy["spec"]["runNow"] = "now-1"
+    (tmp_path / "policy.yaml").write_text(yaml.safe_dump(policy))
+    fresh.kubectl("apply", "--validate=false", "-f", str(tmp_path / "policy.yaml"))
+    port = free_port()
+    env.update(
+        TIDEMARK_METRICS_ADDR=f"127.0.0.1:{port}",
+        TIDEMARK_WATCH_NAMESPACES=app_ns,
+        POD_NAMESPACE=ns,
+        POD_NAME="tidemark-jd-0",
+        KUBECONFIG=str(fresh.kubeconfig),
+        PATH=os.environ["PATH"],
+    )
+    log = tmp_path / "operator.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([binary, "run"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        jobs: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not jobs:
+            assert proc.poll() is None, f"the operator exited ({proc.returncode}): {log.read_text()[-2000:]}"
+            jobs = [j for j in fresh.get("jobs", "-n", app_ns)["items"] if j["metadata"]["labels"].get("tidemark.dev/run-kind") == "backup"]
+            time.sleep(0.3)
+        assert jobs, f"no backup Job; log: {log.read_text()[-2000:]}"
+        pod = jobs[0]["spec"]["template"]["spec"]
+        assert pod["imagePullSecrets"] == JOB_DEFAULTS["imagePullSecrets"]
+        assert pod["tolerations"] == JOB_DEFAULTS["tolerations"]
+        assert pod["containers"][0]["resources"] == JOB_DEFAULTS["resources"]
+        assert pod["nodeSelector"] == {"own": "pool"}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        fresh.uninstall(ns, ns)
+        delete_crds(fresh)

@@ -78,6 +78,22 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 
 {{/*
+The pod defaults of runner Jobs as the operator reads them (TIDEMARK_JOB_DEFAULTS, JSON):
+only the settings that are set. Missing keys (values of an older chart reused on upgrade)
+are no defaults.
+*/}}
+{{- define "tidemark.jobDefaults" -}}
+{{- $runner := .Values.runner | default dict -}}
+{{- $out := dict -}}
+{{- range $key := list "imagePullSecrets" "resources" "nodeSelector" "tolerations" -}}
+{{- with get $runner $key -}}
+{{- $_ := set $out $key . -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/*
 The rules the operator needs in every namespace it watches. Each verb is there for
 one thing the operator does; nothing else is granted.
 */}}

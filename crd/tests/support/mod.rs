@@ -16,7 +16,9 @@ pub fn repo_root() -> PathBuf {
 
 /// The committed CRD for a kind, parsed from `charts/tidemark/files/crds/`.
 pub fn committed_crd(plural: &str) -> Value {
-    let path = repo_root().join(format!("charts/tidemark/files/crds/{plural}.tidemark.dev.yaml"));
+    let path = repo_root().join(format!(
+        "charts/tidemark/files/crds/{plural}.tidemark.dev.yaml"
+    ));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_saphyr::from_str(&text).unwrap()
 }
