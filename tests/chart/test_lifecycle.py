@@ -343,7 +343,7 @@ def test_job_defaults_reach_the_jobs_the_operator_creates(fresh: Cluster, tmp_pa
     objects = manifest_objects(fresh.install(ns, ns, {"runner": JOB_DEFAULTS}, crds=True))
     env = env_of(objects)
     app_ns = "jd-" + uuid.uuid4().hex[:6]
-    fresh.kubectl("create", "namespace", app_ns)
+    fresh.kubectl("apply", "--validate=false", "-f", "-", stdin=f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {app_ns}\n")
     policy = yaml.safe_load((CHART.parents[1] / "examples" / "webshop-hourly.yaml").read_text())
     policy["metadata"]["namespace"] = app_ns
     policy["spec"]["jobTemplate"].pop("resources")  # the chart's apply
