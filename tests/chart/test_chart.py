@@ -23,9 +23,10 @@ import yaml
 
 from conftest import CHART, REPO, Cluster, manifest_objects
 
-# The oldest Kubernetes minor the chart supports (batch/v1 Jobs with the success criteria
-# conditions, events.k8s.io/v1, restricted Pod Security) and the newest schemas known.
-K8S_VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
+# The oldest Kubernetes minor the chart supports (Chart.yaml kubeVersion >=1.29: native
+# sidecars for the restore test; the operator reads both Complete and SuccessCriteriaMet Job
+# conditions) and the newest schemas known.
+K8S_VERSIONS = ["1.29.0", kubernetes_validate.latest_version()]
 
 # What the operator does, as (API group, resource, verb). The rendered rules must grant
 # exactly this: nothing missing, nothing more (see docs/security.md).
