@@ -39,7 +39,7 @@ pub struct RunArgs {
         default_value = "",
         value_parser = parse_job_defaults
     )]
-    pub job_defaults: PodDefaults,
+    pub job_defaults: Box<PodDefaults>,
     /// Namespaces to watch, comma-separated; empty means all namespaces.
     #[arg(
         long,
@@ -81,7 +81,7 @@ impl RunArgs {
     pub fn resolve(&self, default_namespace: &str) -> OperatorConfig {
         OperatorConfig {
             runner_image: self.runner_image.clone(),
-            job_pod_defaults: self.job_defaults.clone(),
+            job_pod_defaults: (*self.job_defaults).clone(),
             namespaces: WatchScope::from_list(&self.namespaces),
             metrics_addr: self.metrics_addr,
             leader: LeaderElectionConfig {
@@ -103,8 +103,11 @@ impl RunArgs {
     }
 }
 
-fn parse_job_defaults(text: &str) -> Result<PodDefaults, String> {
-    PodDefaults::from_json(text).map_err(|e| e.to_string())
+/// Boxed: it would make `RunArgs` (and so `Command`) large.
+fn parse_job_defaults(text: &str) -> Result<Box<PodDefaults>, String> {
+    PodDefaults::from_json(text)
+        .map(Box::new)
+        .map_err(|e| e.to_string())
 }
 
 /// `<hostname>-<pid>`: unique per process even when two replicas share a host.
