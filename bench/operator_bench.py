@@ -310,7 +310,7 @@ def baseline(args: argparse.Namespace) -> int:
         policies: list[dict] = []
         if tick_mode:
             crds = Path(args.crds)
-            texts = [crds.read_text()] if crds.is_file() else [p.read_text() for p in sorted((root / "charts/tidemark/crds").glob("*.yaml"))]
+            texts = [crds.read_text()] if crds.is_file() else [p.read_text() for p in sorted((root / "charts/tidemark/files/crds").glob("*.yaml"))]
             for text in texts:
                 for crd in yaml.safe_load_all(text):
                     if crd:

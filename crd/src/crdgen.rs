@@ -1,4 +1,4 @@
-//! Renders the CustomResourceDefinitions as YAML, for `charts/tidemark/crds/`.
+//! Renders the CustomResourceDefinitions as YAML, for `charts/tidemark/files/crds/`.
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;

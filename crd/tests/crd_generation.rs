@@ -11,7 +11,7 @@ use support::*;
 #[test]
 fn committed_crds_match_the_generated_ones() {
     for (file, crd) in tidemark_crd::crdgen::crds() {
-        let path = repo_root().join("charts/tidemark/crds").join(file);
+        let path = repo_root().join("charts/tidemark/files/crds").join(file);
         let committed = std::fs::read_to_string(&path).unwrap();
         let generated = tidemark_crd::crdgen::render(&crd).unwrap();
         assert!(

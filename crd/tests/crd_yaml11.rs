@@ -87,7 +87,7 @@ fn differences(path: &str, expected: &Value, actual: &Value, out: &mut Vec<Strin
 #[test]
 fn the_committed_crds_read_as_yaml_1_1_equal_the_code_value_for_value() {
     for (file, crd) in tidemark_crd::crdgen::crds() {
-        let path = repo_root().join("charts/tidemark/crds").join(file);
+        let path = repo_root().join("charts/tidemark/files/crds").join(file);
         let committed = std::fs::read_to_string(&path).unwrap();
         let mut diff = Vec::new();
         differences(
@@ -105,7 +105,7 @@ fn the_crd_mentions_row_counts_off_as_a_string() {
     // The value that started this test: kubectl read an unquoted `off` as false.
     let crd = read_as_yaml_1_1(
         &std::fs::read_to_string(
-            repo_root().join("charts/tidemark/crds/backuppolicies.tidemark.dev.yaml"),
+            repo_root().join("charts/tidemark/files/crds/backuppolicies.tidemark.dev.yaml"),
         )
         .unwrap(),
     );

@@ -6,6 +6,7 @@ use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::context::{LeaderElectionConfig, LogFormat, OperatorConfig, WatchScope};
+use crate::jobs::PodDefaults;
 
 /// Tidemark: declarative, verified logical PostgreSQL backups to S3.
 #[derive(Parser, Debug)]
@@ -30,6 +31,15 @@ pub struct RunArgs {
     /// Default runner image for Jobs (a policy's `jobTemplate.image` overrides it).
     #[arg(long, env = "TIDEMARK_RUNNER_IMAGE")]
     pub runner_image: String,
+    /// Pod settings of every runner Job unless its `jobTemplate` sets its own: a JSON
+    /// object with `imagePullSecrets`, `resources`, `nodeSelector`, `tolerations`.
+    #[arg(
+        long,
+        env = "TIDEMARK_JOB_DEFAULTS",
+        default_value = "",
+        value_parser = parse_job_defaults
+    )]
+    pub job_defaults: Box<PodDefaults>,
     /// Namespaces to watch, comma-separated; empty means all namespaces.
     #[arg(
         long,
@@ -71,6 +81,7 @@ impl RunArgs {
     pub fn resolve(&self, default_namespace: &str) -> OperatorConfig {
         OperatorConfig {
             runner_image: self.runner_image.clone(),
+            job_pod_defaults: (*self.job_defaults).clone(),
             namespaces: WatchScope::from_list(&self.namespaces),
             metrics_addr: self.metrics_addr,
             leader: LeaderElectionConfig {
@@ -90,6 +101,13 @@ impl RunArgs {
             log_format: self.log_format,
         }
     }
+}
+
+/// Boxed: it would make `RunArgs` (and so `Command`) large.
+fn parse_job_defaults(text: &str) -> Result<Box<PodDefaults>, String> {
+    PodDefaults::from_json(text)
+        .map(Box::new)
+        .map_err(|e| e.to_string())
 }
 
 /// `<hostname>-<pid>`: unique per process even when two replicas share a host.
@@ -170,6 +188,38 @@ mod tests {
         let cfg = parse(&["--leader-election", "--runner-image", "i"]).resolve("ops");
         assert!(cfg.leader.enabled);
         assert_eq!(cfg.leader.lease_namespace, "ops");
+    }
+
+    #[test]
+    fn job_defaults_flag_reaches_the_job_defaults() {
+        let cfg = parse(&[
+            "--runner-image",
+            "img:1",
+            "--job-defaults",
+            r#"{"nodeSelector":{"pool":"backup"},"imagePullSecrets":[{"name":"regcred"}]}"#,
+        ])
+        .resolve("ops");
+        let defaults = cfg.job_defaults();
+        assert_eq!(defaults.runner_image, "img:1");
+        assert_eq!(defaults.pod.node_selector["pool"], "backup");
+        assert_eq!(defaults.pod.image_pull_secrets[0].name, "regcred");
+        let none = parse(&["--runner-image", "img:1"]).resolve("ops");
+        assert_eq!(none.job_defaults().pod, PodDefaults::default());
+    }
+
+    #[test]
+    fn bad_job_defaults_are_refused_at_startup() {
+        let err = Cli::try_parse_from([
+            "tidemark-operator",
+            "run",
+            "--runner-image",
+            "i",
+            "--job-defaults",
+            r#"{"tolerations":"all"}"#,
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("--job-defaults"), "{err}");
     }
 
     #[test]

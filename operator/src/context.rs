@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use kube::runtime::events::{Recorder, Reporter};
 
+use crate::jobs::PodDefaults;
 use crate::jobs::policy::JobDefaults;
 
 /// The name under which the operator reports events and writes status (field manager).
@@ -76,10 +77,12 @@ pub struct LeaderElectionConfig {
 }
 
 /// The operator's settings: one field per `tidemark-operator run` flag, resolved.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct OperatorConfig {
     /// `--runner-image`: the default runner image for Jobs.
     pub runner_image: String,
+    /// `--job-defaults`: pod settings of runner Jobs whose `jobTemplate` sets none.
+    pub job_pod_defaults: PodDefaults,
     /// `--namespaces`: which namespaces to watch.
     pub namespaces: WatchScope,
     /// `--metrics-addr`: where `/metrics`, `/healthz` and `/readyz` are served.
@@ -95,6 +98,7 @@ impl OperatorConfig {
     pub fn job_defaults(&self) -> JobDefaults {
         JobDefaults {
             runner_image: self.runner_image.clone(),
+            pod: self.job_pod_defaults.clone(),
         }
     }
 }

@@ -32,7 +32,7 @@ fn undo_migration_restore() -> Job {
 fn undo_migration_post_restore() -> Job {
     let rr = request("restore-after-failed-migration.yaml");
     let name = request_job_name("webshop-undo-migration", RunKind::PostRestore);
-    post_restore_job(&rr, name).unwrap()
+    post_restore_job(&rr, name, &defaults()).unwrap()
 }
 
 fn explicit_before_list() -> Job {
@@ -251,7 +251,7 @@ fn jobs_are_owned_by_the_request_and_labelled() {
 fn a_request_without_uid_cannot_own_a_job() {
     let mut rr = request("restore-latest.yaml");
     rr.metadata.uid = None;
-    assert!(post_restore_job(&rr, "x".into()).is_err());
+    assert!(post_restore_job(&rr, "x".into(), &defaults()).is_err());
     let policy = webshop();
     let source = BackupSource::of(&rr.spec, "webshop", Some(&policy)).unwrap();
     assert!(restore_job(&rr, &source, KEY, "x".into(), &defaults()).is_err());
@@ -261,7 +261,7 @@ fn a_request_without_uid_cannot_own_a_job() {
 fn finished_request_jobs_are_kept_long_enough_to_be_read() {
     let mut rr = request("restore-after-failed-migration.yaml");
     rr.spec.job_template.ttl_seconds_after_finished = 0;
-    let job = post_restore_job(&rr, "x-post".into()).unwrap();
+    let job = post_restore_job(&rr, "x-post".into(), &defaults()).unwrap();
     assert_eq!(job.spec.unwrap().ttl_seconds_after_finished, Some(3600));
     // An omitted jobTemplate keeps the API defaults (one retry, one day).
     let job = undo_migration_restore();

@@ -41,15 +41,46 @@ class Cluster:
     def __init__(self, url: str, kubeconfig: pathlib.Path) -> None:
         self.url = url
         self.kubeconfig = kubeconfig
+        self._helm: dict[str, helm_sdkpy.Configuration] = {}
 
     def helm(self, namespace: str) -> helm_sdkpy.Configuration:
-        return helm_sdkpy.Configuration(namespace=namespace, kubeconfig=str(self.kubeconfig))
+        """One configuration per namespace: with HELM_DRIVER=memory the release records
+        live in it, so upgrade and uninstall must use the one that installed."""
+        if namespace not in self._helm:
+            self._helm[namespace] = helm_sdkpy.Configuration(namespace=namespace, kubeconfig=str(self.kubeconfig))
+        return self._helm[namespace]
 
-    def install(self, release: str, namespace: str, values: dict[str, Any] | None = None) -> dict[str, Any]:
-        """`helm install --create-namespace` (no --wait: nothing runs the operator's Pods)."""
+    def install(
+        self,
+        release: str,
+        namespace: str,
+        values: dict[str, Any] | None = None,
+        chart: pathlib.Path = CHART,
+        crds: bool = False,
+    ) -> dict[str, Any]:
+        """`helm install --create-namespace` (no --wait: nothing runs the operator's Pods).
+
+        The CRDs belong to one release per cluster, so unless `crds` (or the values) say
+        otherwise the release is installed with `crds.install=false`."""
+        values = dict(values or {})
+        values.setdefault("crds", {"install": crds})
         action = helm_sdkpy.Install(self.helm(namespace))
         return asyncio.run(
-            action.run(release, str(CHART), values=values or {}, create_namespace=True, wait=False, timeout=120)
+            action.run(release, str(chart), values=values, create_namespace=True, wait=False, timeout=120)
+        )
+
+    def upgrade(
+        self,
+        release: str,
+        namespace: str,
+        chart: pathlib.Path = CHART,
+        values: dict[str, Any] | None = None,
+        reuse_values: bool = False,
+    ) -> dict[str, Any]:
+        """`helm upgrade` (no --wait)."""
+        action = helm_sdkpy.Upgrade(self.helm(namespace))
+        return asyncio.run(
+            action.run(release, str(chart), values=values or {}, wait=False, timeout=120, reuse_values=reuse_values)
         )
 
     def uninstall(self, release: str, namespace: str) -> dict[str, Any]:
@@ -79,7 +110,12 @@ def manifest_objects(release: dict[str, Any]) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    tmp = tmp_path_factory.mktemp("standin")
+    yield from start_cluster(tmp_path_factory.mktemp("standin"))
+
+
+def start_cluster(tmp: pathlib.Path, version: str | None = None) -> Iterator[Cluster]:
+    """A stand-in of its own behind the OpenAPI proxy (which reports `version`, e.g.
+    "1.28.5", as the server's /version when given)."""
     env = dict(os.environ, PYTHONPATH=str(REPO / "tests" / "standin"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "tidemark_standin", "serve", "--host", "127.0.0.1", "--port", "0"],
@@ -93,7 +129,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     if not line.startswith("READY "):
         proc.kill()
         raise RuntimeError(f"the stand-in did not start: {line!r}; see {tmp / 'standin.log'}")
-    proxy = OpenApiProxy(line.split(" ", 1)[1]).start()
+    proxy = OpenApiProxy(line.split(" ", 1)[1], version=version).start()
     kubeconfig = tmp / "kubeconfig"
     subprocess.run(
         [sys.executable, "-m", "tidemark_standin", "kubeconfig", "--server", proxy.url, "--out", str(kubeconfig)],

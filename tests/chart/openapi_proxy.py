@@ -9,7 +9,8 @@ which the stand-in cannot serve (JSON only), and every install fails with
 
 This proxy answers `/openapi/v3` (and `/openapi/v3/<group-version>`) with documents built
 from the stand-in's own discovery, each PATCH operation declaring `fieldValidation`, and
-forwards every other request unchanged. It does not validate anything itself: the stand-in
+forwards every other request unchanged (except `/version` when told to report another
+Kubernetes version, for the chart's kubeVersion check). It does not validate anything itself: the stand-in
 accepts the objects as a server without admission would, and the chart tests validate every
 rendered object against the Kubernetes JSON schemas separately (kubernetes-validate).
 """
@@ -62,8 +63,11 @@ def _gv_document(gv: str, resources: list[dict[str, Any]]) -> dict[str, Any]:
 class OpenApiProxy:
     """Runs the proxy on 127.0.0.1 in a background thread; `url` is where to point clients."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, version: str | None = None) -> None:
         self.upstream = upstream.rstrip("/")
+        # Reported as the server's /version instead of the stand-in's, e.g. "1.28.5"
+        # (to check the chart's kubeVersion constraint).
+        self.version = version
         self.url = ""
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -101,6 +105,11 @@ class OpenApiProxy:
 
         async def handle(request: web.Request) -> web.StreamResponse:
             path = request.path.strip("/")
+            if path == "version" and self.version:
+                major, minor, _ = self.version.split(".")
+                return web.json_response(
+                    {"major": major, "minor": minor, "gitVersion": f"v{self.version}", "platform": "linux/amd64"}
+                )
             if path == "openapi/v3" or path.startswith("openapi/v3/"):
                 discovery = await _discovery(session, self.upstream)
                 if path == "openapi/v3":

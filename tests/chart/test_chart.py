@@ -24,9 +24,10 @@ import yaml
 
 from conftest import CHART, REPO, Cluster, manifest_objects
 
-# The oldest Kubernetes minor the chart supports (batch/v1 Jobs with the success criteria
-# conditions, events.k8s.io/v1, restricted Pod Security) and the newest schemas known.
-K8S_VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
+# The oldest Kubernetes minor the chart supports (Chart.yaml kubeVersion >=1.29: native
+# sidecars for the restore test; the operator reads both Complete and SuccessCriteriaMet Job
+# conditions) and the newest schemas known.
+K8S_VERSIONS = ["1.29.0", kubernetes_validate.latest_version()]
 
 # What the operator does, as (API group, resource, verb). The rendered rules must grant
 # exactly this: nothing missing, nothing more (see docs/security.md).
@@ -48,6 +49,7 @@ OPERATOR_NEEDS = {
 # The operator's command line (fixed): the Deployment must set exactly these variables.
 OPERATOR_ENV = {
     "TIDEMARK_RUNNER_IMAGE",
+    "TIDEMARK_JOB_DEFAULTS",
     "TIDEMARK_WATCH_NAMESPACES",
     "TIDEMARK_METRICS_ADDR",
     "TIDEMARK_LEADER_ELECTION",
@@ -110,7 +112,8 @@ def test_lint_passes_without_warnings() -> None:
         ({"watchNamespaces": ["Not_A_Namespace"]}, "watchNamespaces"),
         ({"metrics": {"port": 80}}, "port"),
         ({"rbac": {"webhookSecrets": {"enabled": "yes"}}}, "enabled"),
-        ({"runner": {"image": ""}}, "image"),
+        ({"runner": {"image": {"repository": ""}}}, "repository"),
+        ({"runner": {"image": "ghcr.io/tidemark-dev/tidemark-runner:0.1.0"}}, "image"),
     ],
 )
 def test_values_schema_rejects_bad_values_naming_the_field(cluster: Cluster, values: dict[str, Any], message: str) -> None:
@@ -127,7 +130,8 @@ def test_values_schema_rejects_bad_values_naming_the_field(cluster: Cluster, val
 @pytest.fixture(scope="module")
 def default_install(cluster: Cluster) -> tuple[str, list[dict[str, Any]]]:
     ns = release_ns()
-    release = cluster.install(ns, ns, {"extraLabels": {"team": "dba"}})
+    # The one release of this cluster that installs the CRDs (see Cluster.install).
+    release = cluster.install(ns, ns, {"extraLabels": {"team": "dba"}}, crds=True)
     assert release["info"]["status"] == "deployed"
     return ns, manifest_objects(release)
 
@@ -135,7 +139,15 @@ def default_install(cluster: Cluster) -> tuple[str, list[dict[str, Any]]]:
 def test_default_install_renders_the_expected_objects(default_install: tuple[str, list[dict[str, Any]]]) -> None:
     _, objects = default_install
     kinds = sorted(o["kind"] for o in objects)
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "Service", "ServiceAccount"]
+    assert kinds == [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "CustomResourceDefinition",
+        "Deployment",
+        "Service",
+        "ServiceAccount",
+    ]
 
 
 def test_every_rendered_object_is_valid_for_its_kind(default_install: tuple[str, list[dict[str, Any]]]) -> None:

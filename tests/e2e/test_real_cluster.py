@@ -177,7 +177,7 @@ def installed() -> Iterator[None]:
     config = helm_sdkpy.Configuration(namespace=SYSTEM_NS, kubeconfig=KUBECONFIG)
     values = {
         "operator": {"image": {**image_values(operator_image), "pullPolicy": "IfNotPresent"}},
-        "runner": {"image": runner_image},
+        "runner": {"image": image_values(runner_image)},
         "watchNamespaces": [NS],
     }
     kubectl("create", "namespace", NS, check=False)
@@ -232,7 +232,7 @@ def test_backup_and_restore_on_a_real_cluster(installed: None) -> None:
 
 
 def crd_schema(plural: str) -> dict[str, Any]:
-    crd = yaml.safe_load((CHART / "crds" / f"{plural}.tidemark.dev.yaml").read_text())
+    crd = yaml.safe_load((CHART / "files" / "crds" / f"{plural}.tidemark.dev.yaml").read_text())
     return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
 
 

@@ -1,15 +1,25 @@
-{{/* The release's full name, at most 63 characters. */}}
+{{/* The chart's name, or nameOverride. */}}
+{{- define "tidemark.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The release's full name (or fullnameOverride), at most 63 characters. */}}
 {{- define "tidemark.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := include "tidemark.name" . -}}
+{{- if contains $name .Release.Name -}}
 {{- .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
 {{/* Labels that select the operator's Pods (never change after install). */}}
 {{- define "tidemark.selectorLabels" -}}
-app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/name: {{ include "tidemark.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: operator
 {{- end -}}
@@ -17,6 +27,20 @@ app.kubernetes.io/component: operator
 {{/* Labels on every object: the standard ones plus extraLabels. */}}
 {{- define "tidemark.labels" -}}
 {{ include "tidemark.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: tidemark
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- with .Values.extraLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Labels of the CRDs: the standard ones without the operator's component, plus extraLabels. */}}
+{{- define "tidemark.crdLabels" -}}
+app.kubernetes.io/name: {{ include "tidemark.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: crd
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: tidemark
@@ -41,6 +65,32 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- else -}}
 {{- printf "%s:%s" $img.repository (default .Chart.AppVersion $img.tag) -}}
 {{- end -}}
+{{- end -}}
+
+{{/* The default runner image: repository@digest, or repository:tag (tag empty: appVersion). */}}
+{{- define "tidemark.runnerImage" -}}
+{{- $img := .Values.runner.image -}}
+{{- if $img.digest -}}
+{{- printf "%s@%s" $img.repository $img.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $img.repository (default .Chart.AppVersion $img.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The pod defaults of runner Jobs as the operator reads them (TIDEMARK_JOB_DEFAULTS, JSON):
+only the settings that are set. Missing keys (values of an older chart reused on upgrade)
+are no defaults.
+*/}}
+{{- define "tidemark.jobDefaults" -}}
+{{- $runner := .Values.runner | default dict -}}
+{{- $out := dict -}}
+{{- range $key := list "imagePullSecrets" "resources" "nodeSelector" "tolerations" -}}
+{{- with get $runner $key -}}
+{{- $_ := set $out $key . -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
 {{- end -}}
 
 {{/*
@@ -84,9 +134,11 @@ one thing the operator does; nothing else is granted.
 - apiGroups: [""]
   resources: [events]
   verbs: [create, patch]
-# RestoreRequest spec.stopWriters: read the writers' replica count, scale them to zero
-# before the restore and back afterwards (patch on the scale subresource; get on the
-# workload to remember and wait for its replicas).
+{{- if dig "stopWriters" "enabled" true (.Values.rbac | merge dict) }}
+# Optional (rbac.stopWriters.enabled, on by default): RestoreRequest spec.stopWriters.
+# Read the writers' replica count, scale them to zero before the restore and back
+# afterwards (patch on the scale subresource; get on the workload to remember and wait
+# for its replicas). Any Deployment or StatefulSet in the watched namespaces.
 - apiGroups: [apps]
   resources: [deployments, statefulsets]
   verbs: [get, patch]
@@ -94,6 +146,7 @@ one thing the operator does; nothing else is granted.
 - apiGroups: [apps]
   resources: [deployments/scale, statefulsets/scale]
   verbs: [get, patch]
+{{- end }}
 {{- if .Values.rbac.webhookSecrets.enabled }}
 # Optional (rbac.webhookSecrets.enabled): the webhook URL of spec.notifications is read
 # from a Secret. get only (no list/watch){{ if .Values.rbac.webhookSecrets.names }}, and only the Secrets named here{{ end }}.

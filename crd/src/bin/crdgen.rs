@@ -1,6 +1,6 @@
 //! Writes (or with `--check`, compares) the generated CRD YAML files.
 //!
-//! Usage: `crdgen [--check] [DIR]` (DIR defaults to `charts/tidemark/crds`).
+//! Usage: `crdgen [--check] [DIR]` (DIR defaults to `charts/tidemark/files/crds`).
 
 use std::path::PathBuf;
 
@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 
 fn main() -> anyhow::Result<()> {
     let mut check = false;
-    let mut dir = PathBuf::from("charts/tidemark/crds");
+    let mut dir = PathBuf::from("charts/tidemark/files/crds");
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--check" => check = true,

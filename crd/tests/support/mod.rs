@@ -14,9 +14,11 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The committed CRD for a kind, parsed from `charts/tidemark/crds/`.
+/// The committed CRD for a kind, parsed from `charts/tidemark/files/crds/`.
 pub fn committed_crd(plural: &str) -> Value {
-    let path = repo_root().join(format!("charts/tidemark/crds/{plural}.tidemark.dev.yaml"));
+    let path = repo_root().join(format!(
+        "charts/tidemark/files/crds/{plural}.tidemark.dev.yaml"
+    ));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_saphyr::from_str(&text).unwrap()
 }

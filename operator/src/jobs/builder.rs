@@ -1,5 +1,6 @@
 //! The one shape of every runner Job: hardened pod, standard labels, owner reference,
-//! deadlines, and the scheduling settings of the resource's `jobTemplate`.
+//! deadlines, and the scheduling settings of the resource's `jobTemplate` (completed by
+//! the operator-wide [`PodDefaults`]).
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use tidemark_crd::common::JobTemplate;
 
+use super::defaults::PodDefaults;
 use super::volumes::{TMP_PATH, scratch};
 use crate::naming::RunKind;
 
@@ -55,6 +57,8 @@ pub struct RunnerJob<'a> {
     pub env: Vec<EnvVar>,
     pub mounts: Vec<(Volume, VolumeMount)>,
     pub template: &'a JobTemplate,
+    /// The operator-wide pod settings for what `template` leaves empty.
+    pub pod_defaults: &'a PodDefaults,
     pub deadline_seconds: i64,
     pub scheduled: Option<DateTime<Utc>>,
     pub run_now: Option<String>,
@@ -98,7 +102,7 @@ pub fn sidecar_security() -> SecurityContext {
 
 /// Builds the Job.
 pub fn build(job: RunnerJob<'_>) -> Job {
-    let t = job.template;
+    let t = &job.pod_defaults.apply(job.template);
     let mut labels: BTreeMap<String, String> = t.labels.clone();
     labels.insert(labels::NAME.into(), "tidemark-runner".into());
     labels.insert(labels::INSTANCE.into(), job.owner.reference.name.clone());

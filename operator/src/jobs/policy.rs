@@ -11,12 +11,7 @@ use super::env::{self, value};
 use super::volumes::{DB_CA_PATH, S3_CA_PATH, secret_file};
 use crate::naming::RunKind;
 
-/// Operator-wide settings that Jobs need.
-#[derive(Clone, Debug)]
-pub struct JobDefaults {
-    /// Runner image used when the policy does not name one.
-    pub runner_image: String,
-}
+pub use super::defaults::JobDefaults;
 
 /// Why a Job cannot be built.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -148,6 +143,7 @@ pub fn backup_job(
         env,
         mounts,
         template: &spec.job_template,
+        pod_defaults: &defaults.pod,
         deadline_seconds: spec.deadline_seconds,
         scheduled,
         run_now,

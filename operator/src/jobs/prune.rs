@@ -82,6 +82,7 @@ pub(crate) fn prune_runner_job(
         env,
         mounts: storage_mounts(policy),
         template: &spec.job_template,
+        pod_defaults: &defaults.pod,
         deadline_seconds: spec.deadline_seconds,
         scheduled: None,
         run_now: None,

@@ -103,6 +103,7 @@ pub fn list_job(
         env,
         mounts: source_mounts(source),
         template: &spec.job_template,
+        pod_defaults: &defaults.pod,
         deadline_seconds: spec.deadline_seconds.min(LIST_DEADLINE_SECONDS),
         scheduled: None,
         run_now: None,
@@ -156,6 +157,7 @@ pub fn restore_job(
         env,
         mounts,
         template: &spec.job_template,
+        pod_defaults: &defaults.pod,
         deadline_seconds: spec.deadline_seconds,
         scheduled: None,
         run_now: None,
@@ -166,7 +168,11 @@ pub fn restore_job(
 /// The post-restore Job: `spec.postRestore`'s image, command, arguments and
 /// environment (values or Secret/ConfigMap references, passed as given), in the same
 /// hardened pod as the runner (non-root, read-only root filesystem, writable `/tmp`).
-pub fn post_restore_job(request: &RestoreRequest, name: String) -> Result<Job, BuildError> {
+pub fn post_restore_job(
+    request: &RestoreRequest,
+    name: String,
+    defaults: &JobDefaults,
+) -> Result<Job, BuildError> {
     let (owner, ns) = owner(request)?;
     let spec = &request.spec;
     let post = spec
@@ -183,6 +189,7 @@ pub fn post_restore_job(request: &RestoreRequest, name: String) -> Result<Job, B
         env: post.env.clone(),
         mounts: Vec::new(),
         template: &spec.job_template,
+        pod_defaults: &defaults.pod,
         deadline_seconds: post.deadline_seconds,
         scheduled: None,
         run_now: None,

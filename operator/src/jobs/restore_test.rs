@@ -185,6 +185,7 @@ pub fn restore_test_job(
         env,
         mounts,
         template: &spec.job_template,
+        pod_defaults: &defaults.pod,
         deadline_seconds: test.deadline_seconds,
         scheduled,
         run_now,

@@ -49,6 +49,7 @@ pub fn verify_job(
         env,
         mounts: storage_mounts(policy),
         template: &spec.job_template,
+        pod_defaults: &defaults.pod,
         deadline_seconds: spec.deadline_seconds,
         scheduled,
         run_now,

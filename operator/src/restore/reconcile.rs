@@ -163,7 +163,8 @@ pub async fn reconcile_at(
                 let source = BackupSource::of(&request.spec, &ns, policy.as_ref());
                 let built = match (kind, source, &resolved) {
                     (RunKind::PostRestore, _, _) => {
-                        post_restore_job(&request, job.clone()).map_err(|e| e.to_string())
+                        post_restore_job(&request, job.clone(), &defaults)
+                            .map_err(|e| e.to_string())
                     }
                     (RunKind::List, Some(src), _) => {
                         list_job(&request, &src, job.clone(), &defaults).map_err(|e| e.to_string())

@@ -21,6 +21,7 @@ pub fn context(client: kube::Client) -> Arc<Context> {
         client,
         OperatorConfig {
             runner_image: "ghcr.io/tidemark-dev/tidemark-runner:test".into(),
+            job_pod_defaults: Default::default(),
             namespaces: WatchScope::All,
             metrics_addr: "127.0.0.1:0".parse().unwrap(),
             leader: LeaderElectionConfig {

@@ -30,6 +30,7 @@ pub fn webshop() -> BackupPolicy {
 pub fn defaults() -> JobDefaults {
     JobDefaults {
         runner_image: "ghcr.io/tidemark-dev/tidemark-runner:0.1.0".into(),
+        pod: Default::default(),
     }
 }
 
