@@ -319,6 +319,8 @@ fn prune_sets_tiers_and_removes_deleted_backups() {
     let mut p = report(RunnerCommand::Prune, t("2026-11-23T10:02:00Z"), true);
     p.prune = Some(PruneResult {
         dry_run: false,
+        broken_count: 0,
+        broken: Vec::new(),
         kept: vec![
             KeptBackup {
                 stamp: "20261123T100000Z".into(),

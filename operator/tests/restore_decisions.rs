@@ -366,6 +366,8 @@ fn a_key_missing_from_the_inventory_is_asked_of_a_list_job() {
     let mut r = report(RunnerCommand::List);
     r.list = Some(ListResult {
         count: 3,
+        broken_count: 0,
+        broken: Vec::new(),
         total_stored_bytes: 3_000,
         oldest: None,
         newest: None,
@@ -427,6 +429,8 @@ fn a_list_that_selects_nothing_names_the_before_field() {
     let mut r = report(RunnerCommand::List);
     r.list = Some(ListResult {
         count: 0,
+        broken_count: 0,
+        broken: Vec::new(),
         total_stored_bytes: 0,
         oldest: None,
         newest: None,

@@ -90,6 +90,12 @@ async fn broken_backups_are_listed_as_broken_and_never_selected() {
             .any(|(k, why)| *k == h.short && why.contains("1000 bytes"))
     );
     assert_eq!(report["list"]["count"], 3);
+    assert_eq!(report["list"]["brokenCount"], 2, "{report}");
+    assert_eq!(
+        report["list"]["broken"],
+        serde_json::json!([h.missing, h.short]),
+        "newest broken first: {report}"
+    );
     assert_eq!(report["list"]["selected"]["key"], h.good[2].as_str());
 
     // The table shows them apart.
@@ -141,6 +147,7 @@ async fn retention_never_keeps_a_broken_backup_in_place_of_a_good_one() {
         assert!(keys.contains(&h.good[2]), "{keys:?}");
         assert!(keys.contains(&h.short), "{keys:?}");
         assert_eq!(report["prune"]["keptCount"], 1, "{report}");
+        assert_eq!(report["prune"]["brokenCount"], 2, "{report}");
         let kept = report["prune"]["kept"][0]["stamp"].as_str().unwrap();
         assert!(h.good[2].contains(kept), "{kept} {report}");
     }

@@ -9,7 +9,7 @@ pub mod render;
 use std::io::Write;
 
 use tidemark_crd::contract::keys;
-use tidemark_crd::contract::result::{ListResult, ListedBackup};
+use tidemark_crd::contract::result::{ListResult, ListedBackup, MAX_BROKEN_KEYS};
 
 use crate::cli::{ListArgs, ListOutput};
 use crate::error::Error;
@@ -79,12 +79,26 @@ pub async fn run(args: &ListArgs) -> Outcome {
 fn summary(inventory: &Inventory) -> ListResult {
     let entries = inventory.entries();
     ListResult {
-        count: u32::try_from(entries.len()).unwrap_or(u32::MAX),
+        count: count(entries.len()),
         total_stored_bytes: entries.iter().map(|e| e.manifest.stored_size).sum(),
         oldest: entries.first().map(|e| e.manifest.completed_at),
         newest: entries.last().map(|e| e.manifest.completed_at),
         selected: None,
+        broken_count: count(inventory.broken().len()),
+        broken: newest_keys(inventory.broken().iter().map(|b| b.entry.key.as_str())),
     }
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// The last (newest, keys sort by time) [`MAX_BROKEN_KEYS`] of `keys`, newest first.
+pub(crate) fn newest_keys<'a>(keys: impl DoubleEndedIterator<Item = &'a str>) -> Vec<String> {
+    keys.rev()
+        .take(MAX_BROKEN_KEYS)
+        .map(str::to_string)
+        .collect()
 }
 
 fn listed(entry: &Entry) -> ListedBackup {

@@ -29,6 +29,7 @@ use tidemark_crd::contract::result::PruneResult;
 use crate::cli::PruneArgs;
 use crate::error::Error;
 use crate::inventory::Inventory;
+use crate::list::newest_keys;
 use crate::outcome::{Failure, Outcome, Payload};
 use crate::retention::PolicyPrefix;
 use crate::s3::listing::{self, ListedObject};
@@ -156,6 +157,8 @@ async fn all(
         uploads_aborted: done.uploads,
         bytes_deleted: done.bytes,
         truncated: false,
+        broken_count: 0,
+        broken: Vec::new(),
     };
     if dry_run {
         let done = Done {
@@ -193,6 +196,8 @@ fn result(decision: &Decision, done: Done, dry_run: bool) -> PruneResult {
         uploads_aborted: done.uploads,
         bytes_deleted: done.bytes,
         truncated: false,
+        broken_count: count(decision.broken.len()),
+        broken: newest_keys(decision.broken.iter().map(String::as_str)),
     })
 }
 

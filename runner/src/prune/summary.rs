@@ -115,6 +115,10 @@ mod tests {
             uploads_aborted: 1,
             bytes_deleted: 123_456_789,
             truncated: false,
+            broken_count: 7,
+            broken: (0..5)
+                .map(|i| format!("tidemark/shop/webshop/20250102T{i:06}Z.dump.zst.age"))
+                .collect(),
         }
     }
 

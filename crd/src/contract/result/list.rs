@@ -28,4 +28,14 @@ pub struct ListResult {
     /// The backup the selector (`latest`, a key, or `before` a time) chose, if asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected: Option<ListedBackup>,
+    /// Backups whose manifest exists without its data (or with data of another size):
+    /// never listed, selected or kept, and counted here so that nobody misses them.
+    #[serde(default)]
+    pub broken_count: u32,
+    /// Keys of the newest broken backups (at most [`MAX_BROKEN_KEYS`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub broken: Vec<String>,
 }
+
+/// How many broken backup keys a `list` or `prune` report names.
+pub const MAX_BROKEN_KEYS: usize = 5;

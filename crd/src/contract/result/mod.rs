@@ -9,7 +9,7 @@ mod restore;
 mod verify;
 
 pub use backup::BackupResult;
-pub use list::{ListResult, ListedBackup};
+pub use list::{ListResult, ListedBackup, MAX_BROKEN_KEYS};
 pub use prune::{KeptBackup, PruneResult};
 pub use restore::{MAX_LISTED_MISMATCHES, RestoreResult};
 pub use verify::{VerifyCheck, VerifyCheckName, VerifyResult};

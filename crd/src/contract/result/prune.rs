@@ -37,4 +37,11 @@ pub struct PruneResult {
     /// True when `kept` or `deleted` lists were shortened to fit the report.
     #[serde(default)]
     pub truncated: bool,
+    /// Backups whose manifest exists without its data (or with data of another size):
+    /// never listed, selected or kept, and counted here so that nobody misses them.
+    #[serde(default)]
+    pub broken_count: u32,
+    /// Keys of the newest broken backups (at most [`super::list::MAX_BROKEN_KEYS`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub broken: Vec<String>,
 }
