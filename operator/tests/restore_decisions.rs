@@ -421,6 +421,39 @@ fn an_explicit_source_is_resolved_by_a_list_job_and_no_match_fails_touching_noth
 }
 
 #[test]
+fn a_broken_named_backup_fails_as_incomplete_touching_nothing() {
+    let mut w = World::new("restore-latest.yaml");
+    w.spec.source = RestoreSource {
+        policy_ref: None,
+        explicit: Some(ExplicitSource {
+            s3: policy().spec.s3,
+            policy_namespace: "old".into(),
+            policy_name: "shop".into(),
+        }),
+    };
+    w.policy = None;
+    w.step();
+    assert_eq!(created(&w.step()), vec![RunKind::List]);
+    w.finish_job(
+        RunKind::List,
+        runner_failed(
+            RunnerCommand::List,
+            "BackupIncomplete",
+            "backup 20261123T100000Z: data object is missing",
+        ),
+    );
+    let step = w.step();
+    assert!(scaled(&step).is_empty());
+    assert_eq!(w.status.phase, RestorePhase::Failed);
+    assert_eq!(w.status.reason.as_deref(), Some("BackupIncomplete"));
+    let message = w.status.message.clone().unwrap();
+    assert!(message.starts_with("backup ("), "{message}");
+    assert!(message.contains("data object is missing"), "{message}");
+    assert!(w.status.resolved_backup.is_none());
+    assert_eq!(w.replicas("webshop-backend"), 3);
+}
+
+#[test]
 fn a_list_that_selects_nothing_names_the_before_field() {
     let mut w = World::new("restore-before-time.yaml");
     w.spec.backup.before = Some(t("2026-01-01T00:00:00Z"));

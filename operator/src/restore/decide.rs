@@ -35,6 +35,9 @@ pub const WRITER_POLL: Duration = Duration::from_secs(2);
 pub const JOB_POLL: Duration = Duration::from_secs(30);
 /// Runner reasons that mean the selector matched nothing.
 const NO_MATCH_REASONS: [&str; 2] = ["NoBackupFound", "BackupNotFound"];
+/// The runner's reason for a backup whose manifest exists without its data (or with
+/// data of another size): never selected, reported as it is.
+const BACKUP_INCOMPLETE: &str = "BackupIncomplete";
 /// Mismatches spelled out in a message.
 const MISMATCHES_IN_MESSAGE: usize = 5;
 
@@ -430,8 +433,15 @@ fn resolving(i: &Inputs<'_>) -> Step {
             if runner_reason.is_some_and(|r| NO_MATCH_REASONS.contains(&r)) {
                 return fail(i, s, "NoMatchingBackup", sel.no_match(&location));
             }
-            let (_, message) = job_failure("list", &name, reason, message, report, exit_code);
-            fail(i, s, "ListFailed", message)
+            let (runner_reason, message) =
+                job_failure("list", &name, reason, message, report, exit_code);
+            // A broken backup (manifest without its data) is the user's to act on, not the
+            // list Job's failure.
+            let reason = match runner_reason.as_deref() {
+                Some(BACKUP_INCOMPLETE) => BACKUP_INCOMPLETE,
+                _ => "ListFailed",
+            };
+            fail(i, s, reason, message)
         }
     }
 }

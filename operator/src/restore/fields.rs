@@ -160,6 +160,8 @@ pub fn field_of_runner_failure(reason: &str, message: &str) -> Option<&'static s
         Some("source")
     } else if r.contains("notfound") || r.contains("nobackup") {
         Some("backup")
+    } else if r.contains("incomplete") {
+        Some("backup (its data object is missing or has another size: pick another backup)")
     } else if r.contains("corrupt") || r.contains("checksum") {
         Some("backup (the stored object is damaged)")
     } else {
