@@ -312,13 +312,27 @@ print(k["AccessKeyId"], k["SecretAccessKey"])
     /// Creates a bucket and waits until a signed PUT and DELETE succeed in it.
     pub async fn create_bucket(&self, bucket: &str) -> Result<()> {
         let client = self.client();
-        client
-            .create_bucket()
-            .bucket(bucket)
-            .send()
-            .await
-            .with_context(|| format!("creating bucket {bucket}"))?;
         let deadline = Instant::now() + Duration::from_secs(30);
+        // A server that has just answered its health check may still refuse signed
+        // requests for a moment (SeaweedFS loads its identities after it listens): an
+        // empty reply or SignatureDoesNotMatch then, so the creation is retried too.
+        loop {
+            let created = client.create_bucket().bucket(bucket).send().await;
+            match created {
+                Ok(_) => break,
+                Err(e)
+                    if e.as_service_error().is_some_and(|s| {
+                        s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists()
+                    }) =>
+                {
+                    break;
+                }
+                Err(e) if Instant::now() > deadline => {
+                    return Err(e).with_context(|| format!("creating bucket {bucket}"));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
         loop {
             let put = client
                 .put_object()
