@@ -599,7 +599,7 @@ fn invalid_spec_names_the_field_and_does_not_requeue() {
     assert_eq!(e.reason, "InvalidSchedule");
     assert!(e.message.starts_with("spec.schedule: "), "{}", e.message);
     let mut spec3 = self::spec();
-    spec3.rpo = "soon".into();
+    spec3.rpo = Some("soon".into());
     let e = validate(&spec3).unwrap_err();
     assert_eq!(e.reason, "InvalidDuration");
     assert!(e.message.starts_with("spec.rpo: "), "{}", e.message);

@@ -148,7 +148,7 @@ pub fn backup_job(
         env,
         mounts,
         template: &spec.job_template,
-        deadline_seconds: spec.deadline_seconds,
+        deadline_seconds: crate::policy::effective::deadline_seconds(spec),
         scheduled,
         run_now,
         sidecars: Vec::new(),

@@ -82,7 +82,7 @@ pub(crate) fn prune_runner_job(
         env,
         mounts: storage_mounts(policy),
         template: &spec.job_template,
-        deadline_seconds: spec.deadline_seconds,
+        deadline_seconds: crate::policy::effective::deadline_seconds(spec),
         scheduled: None,
         run_now: None,
         sidecars: Vec::new(),
