@@ -26,23 +26,50 @@ use crate::common::{DatabaseConnection, JobTemplate, S3Destination};
     status = "BackupPolicyStatus",
     derive = "PartialEq",
     doc = "BackupPolicy declares scheduled logical backups of one PostgreSQL database to S3: pg_dump, compression, optional age encryption, SHA-256 and multipart upload, with tiered retention, daily verification and periodic restore tests.",
-    printcolumn(name = "Schedule", type_ = "string", json_path = ".spec.schedule"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
     printcolumn(
         name = "Last Success",
         type_ = "date",
         json_path = ".status.lastBackup.completedAt"
     ),
-    printcolumn(name = "Backups", type_ = "integer", json_path = ".status.backupCount"),
-    printcolumn(name = "Size", type_ = "string", json_path = ".status.lastBackup.size"),
+    printcolumn(name = "Next", type_ = "date", json_path = ".status.nextScheduleTime"),
+    printcolumn(
+        name = "Failures",
+        type_ = "integer",
+        json_path = ".status.consecutiveFailures"
+    ),
     printcolumn(
         name = "Fresh",
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"BackupFresh\")].status"
     ),
     printcolumn(
+        name = "Schedule",
+        type_ = "string",
+        json_path = ".spec.schedule",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Backups",
+        type_ = "integer",
+        json_path = ".status.backupCount",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Size",
+        type_ = "string",
+        json_path = ".status.lastBackup.size",
+        priority = "1"
+    ),
+    printcolumn(
         name = "Verified",
         type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Verified\")].status"
+        json_path = ".status.conditions[?(@.type==\"Verified\")].status",
+        priority = "1"
     ),
     printcolumn(
         name = "Age",

@@ -27,10 +27,17 @@ use crate::common::{DatabaseConnection, JobTemplate, S3Destination, SecretKeyRef
     derive = "PartialEq",
     doc = "RestoreRequest restores one backup (latest, an exact key, or the newest before a time) into a target database, stopping writers first and verifying row counts afterwards. Its spec is immutable.",
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Reason", type_ = "string", json_path = ".status.reason"),
+    printcolumn(
+        name = "Backup Time",
+        type_ = "date",
+        json_path = ".status.resolvedBackup.completedAt"
+    ),
     printcolumn(
         name = "Backup",
         type_ = "string",
-        json_path = ".status.resolvedBackup.key"
+        json_path = ".status.resolvedBackup.key",
+        priority = "1"
     ),
     printcolumn(
         name = "Target",
