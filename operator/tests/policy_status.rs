@@ -402,7 +402,10 @@ fn verification_marks_the_inventory_and_sets_verified() {
     let s2 = out.status;
     assert_eq!(s2.backups[0].verification, VerificationState::Verified);
     assert!(s2.last_verification.as_ref().unwrap().passed);
-    assert_eq!(s2.last_verification.as_ref().unwrap().checks.len(), 6);
+    assert_eq!(
+        s2.last_verification.as_ref().unwrap().checks.len(),
+        VerifyCheckName::ALL.len()
+    );
     assert_eq!(condition(&s2, "Verified").status, "True");
 
     let mut v = report(RunnerCommand::Verify, t("2026-11-24T04:00:00Z"), false);
