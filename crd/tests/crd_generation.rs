@@ -62,24 +62,37 @@ fn every_field_has_a_description() {
 
 #[test]
 fn printer_columns_short_names_and_category_are_declared() {
+    // (name, priority): priority 1 columns show with `kubectl get -o wide` only.
     let expect = [
         (
             "backuppolicies",
             "bp",
             vec![
-                "Schedule",
-                "Last Success",
-                "Backups",
-                "Size",
-                "Fresh",
-                "Verified",
-                "Age",
+                ("Ready", 0),
+                ("Last Success", 0),
+                ("Next", 0),
+                ("Failures", 0),
+                ("Fresh", 0),
+                ("Schedule", 1),
+                ("Backups", 1),
+                ("Size", 1),
+                ("Verified", 1),
+                ("Age", 0),
             ],
         ),
         (
             "restorerequests",
             "rr",
-            vec!["Phase", "Backup", "Target", "Verified", "Duration", "Age"],
+            vec![
+                ("Phase", 0),
+                ("Reason", 0),
+                ("Backup Time", 0),
+                ("Backup", 1),
+                ("Target", 0),
+                ("Verified", 0),
+                ("Duration", 0),
+                ("Age", 0),
+            ],
         ),
     ];
     for (plural, short, columns) in expect {
@@ -93,11 +106,16 @@ fn printer_columns_short_names_and_category_are_declared() {
             version["subresources"]["status"].is_object(),
             "{plural} has a status subresource"
         );
-        let names: Vec<&str> = version["additionalPrinterColumns"]
+        let names: Vec<(&str, i64)> = version["additionalPrinterColumns"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|c| c["name"].as_str().unwrap())
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap(),
+                    c["priority"].as_i64().unwrap_or(0),
+                )
+            })
             .collect();
         assert_eq!(names, columns, "{plural}");
     }

@@ -44,8 +44,8 @@ fn examples_deserialize_into_the_api_types() {
         ),
         (24, 7, 4)
     );
-    assert_eq!(bp.spec.verification.max_age, "2h");
-    assert_eq!(bp.spec.verification.min_size, "1Mi");
+    assert_eq!(bp.spec.verification.max_age.as_deref(), Some("2h"));
+    assert_eq!(bp.spec.verification.min_size.as_deref(), Some("1Mi"));
     let restore_test = bp
         .spec
         .restore_test

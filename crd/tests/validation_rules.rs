@@ -134,7 +134,7 @@ fn cel_cases() -> Vec<Broken> {
             what: "clean with a data-only restore",
             base: restore,
             patch: json!({"spec": {"mode": {"content": "DataOnly", "clean": true}}}),
-            message: "spec.mode.clean: clean is only valid with content Full",
+            message: "spec.mode.clean: mode.clean: true is only valid with content Full",
         },
         Broken {
             what: "truncate with a full restore",
@@ -170,6 +170,22 @@ fn each_broken_example_is_rejected_by_cel_with_a_message_naming_the_field() {
             "{}: schema also rejects it",
             case.what
         );
+    }
+}
+
+#[test]
+fn data_only_and_schema_only_restores_need_no_clean_field() {
+    for content in ["DataOnly", "SchemaOnly"] {
+        for clean in [Value::Null, json!(false)] {
+            let mut obj = example_object("restore-latest.yaml");
+            merge(
+                &mut obj,
+                &json!({"spec": {"mode": {"content": content, "clean": clean}}}),
+            );
+            let errors = cel_errors("RestoreRequest", &obj, None);
+            assert!(errors.is_empty(), "{content} clean={clean}: {errors:?}");
+            assert!(schema_errors("RestoreRequest", &obj).is_empty());
+        }
     }
 }
 

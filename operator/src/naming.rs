@@ -21,11 +21,12 @@ pub enum RunKind {
     PostRestore,
     RestoreVerify,
     List,
+    Preflight,
 }
 
 impl RunKind {
     /// Every kind.
-    pub const ALL: [RunKind; 9] = [
+    pub const ALL: [RunKind; 10] = [
         RunKind::Backup,
         RunKind::Prune,
         RunKind::Verify,
@@ -35,6 +36,7 @@ impl RunKind {
         RunKind::PostRestore,
         RunKind::RestoreVerify,
         RunKind::List,
+        RunKind::Preflight,
     ];
 
     /// The kind whose [`RunKind::label`] is `label`.
@@ -54,6 +56,7 @@ impl RunKind {
             RunKind::PostRestore => "post",
             RunKind::RestoreVerify => "check",
             RunKind::List => "list",
+            RunKind::Preflight => "pre",
         }
     }
 
@@ -69,6 +72,7 @@ impl RunKind {
             RunKind::PostRestore => "post-restore",
             RunKind::RestoreVerify => "restore-verify",
             RunKind::List => "list",
+            RunKind::Preflight => "restore-preflight",
         }
     }
 }

@@ -404,7 +404,10 @@ fn verification_marks_the_inventory_and_sets_verified() {
     let s2 = out.status;
     assert_eq!(s2.backups[0].verification, VerificationState::Verified);
     assert!(s2.last_verification.as_ref().unwrap().passed);
-    assert_eq!(s2.last_verification.as_ref().unwrap().checks.len(), 6);
+    assert_eq!(
+        s2.last_verification.as_ref().unwrap().checks.len(),
+        VerifyCheckName::ALL.len()
+    );
     assert_eq!(condition(&s2, "Verified").status, "True");
 
     let mut v = report(RunnerCommand::Verify, t("2026-11-24T04:00:00Z"), false);
@@ -601,7 +604,7 @@ fn invalid_spec_names_the_field_and_does_not_requeue() {
     assert_eq!(e.reason, "InvalidSchedule");
     assert!(e.message.starts_with("spec.schedule: "), "{}", e.message);
     let mut spec3 = self::spec();
-    spec3.rpo = "soon".into();
+    spec3.rpo = Some("soon".into());
     let e = validate(&spec3).unwrap_err();
     assert_eq!(e.reason, "InvalidDuration");
     assert!(e.message.starts_with("spec.rpo: "), "{}", e.message);

@@ -335,6 +335,7 @@ fn latest_resolves_from_the_inventory_including_last_backup_before_touching_anyt
 #[test]
 fn before_picks_the_newest_backup_completed_strictly_before_the_time() {
     let mut w = World::new("restore-before-time.yaml");
+    w.spec.mode.clean = Some(true);
     w.spec.backup.before = Some(t("2026-11-23T09:00:40Z"));
     w.run_to(RestorePhase::Restoring);
     assert_eq!(w.status.resolved_backup.as_ref().unwrap().key, OLDER);
@@ -956,7 +957,7 @@ fn a_writer_deleted_during_the_restore_is_reported_not_waited_for() {
 fn a_schema_only_restore_is_not_row_count_verified() {
     let mut w = World::new("restore-latest.yaml");
     w.spec.mode.content = tidemark_crd::restore_request::RestoreContent::SchemaOnly;
-    w.spec.mode.clean = false;
+    w.spec.mode.clean = None;
     w.start_restore();
     w.finish_job(RunKind::Restore, JobState::Succeeded(None));
     w.run_to(RestorePhase::Succeeded);
@@ -1108,4 +1109,112 @@ fn an_encrypted_backup_without_an_identity_fails_before_the_writers_are_touched(
             .starts_with("decryptionIdentitySecretRef: backup postgres/webshop/webshop/20261123T090000Z.dump.zst.age is encrypted")
     );
     assert!(w.status.writers.is_empty());
+}
+
+fn preflight_found(user_tables: i64) -> JobState {
+    let mut r = report(RunnerCommand::Restore);
+    r.preflight = Some(tidemark_crd::contract::result::PreflightResult {
+        database: "webshop".into(),
+        exists: true,
+        user_tables,
+        user_objects: user_tables * 2,
+    });
+    JobState::Succeeded(Some(r))
+}
+
+#[test]
+fn a_full_restore_without_clean_into_a_non_empty_target_fails_before_writers_stop() {
+    let mut w = World::new("restore-latest.yaml");
+    w.spec.mode.clean = None;
+    w.run_to(RestorePhase::Preflight);
+    assert!(w.status.writers.is_empty(), "nothing saved or stopped yet");
+    let step = w.step();
+    assert!(matches!(
+        &step.actions[..],
+        [Action::CreateJob { kind: RunKind::Preflight, name }] if name == "rr-pre"
+    ));
+    w.finish_job(RunKind::Preflight, preflight_found(4));
+    let step = w.step();
+    assert!(
+        !step
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::Scale { .. })),
+        "{step:?}"
+    );
+    assert_eq!(w.status.phase, RestorePhase::Failed);
+    assert_eq!(w.status.reason.as_deref(), Some("TargetNotEmpty"));
+    let message = w.status.message.clone().unwrap();
+    assert!(message.starts_with("mode.clean:"), "{message}");
+    assert!(message.contains("set mode.clean: true"), "{message}");
+    assert_eq!(w.condition("Succeeded").1, "TargetNotEmpty");
+    assert_eq!(w.replicas("webshop-backend"), 3);
+    assert!(!w.jobs.iter().any(|j| j.kind == Some(RunKind::Restore)));
+    assert_eq!(w.status.target_check.as_ref().unwrap().user_tables, 4);
+    assert_eq!(
+        w.status.jobs.as_ref().unwrap().preflight.as_deref(),
+        Some("rr-pre")
+    );
+}
+
+#[test]
+fn a_full_restore_without_clean_into_an_empty_target_goes_on() {
+    let mut w = World::new("restore-latest.yaml");
+    w.spec.mode.clean = Some(false);
+    w.run_to(RestorePhase::Preflight);
+    w.step();
+    w.finish_job(RunKind::Preflight, preflight_found(0));
+    w.step();
+    assert_ne!(w.status.phase, RestorePhase::Failed, "{:?}", w.status);
+    w.start_restore();
+    w.finish_job(RunKind::Restore, restored_ok());
+    w.run_to(RestorePhase::Succeeded);
+}
+
+#[test]
+fn a_missing_target_without_create_database_names_the_field() {
+    let mut w = World::new("restore-latest.yaml");
+    w.spec.mode.clean = None;
+    w.run_to(RestorePhase::Preflight);
+    w.step();
+    let mut r = report(RunnerCommand::Restore);
+    r.preflight = Some(tidemark_crd::contract::result::PreflightResult {
+        database: "webshop".into(),
+        exists: false,
+        ..Default::default()
+    });
+    w.finish_job(RunKind::Preflight, JobState::Succeeded(Some(r)));
+    w.step();
+    assert_eq!(w.status.reason.as_deref(), Some("TargetNotFound"));
+    assert!(
+        w.status
+            .message
+            .as_deref()
+            .unwrap()
+            .starts_with("target.createDatabase:")
+    );
+}
+
+#[test]
+fn clean_and_partial_contents_skip_the_preflight() {
+    for (content, clean) in [
+        (
+            tidemark_crd::restore_request::RestoreContent::Full,
+            Some(true),
+        ),
+        (
+            tidemark_crd::restore_request::RestoreContent::DataOnly,
+            None,
+        ),
+        (
+            tidemark_crd::restore_request::RestoreContent::SchemaOnly,
+            None,
+        ),
+    ] {
+        let mut w = World::new("restore-latest.yaml");
+        w.spec.mode.content = content;
+        w.spec.mode.clean = clean;
+        w.start_restore();
+        assert!(!w.jobs.iter().any(|j| j.kind == Some(RunKind::Preflight)));
+    }
 }

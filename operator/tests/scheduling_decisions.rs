@@ -341,7 +341,7 @@ fn the_controller_wakes_when_the_newest_backup_would_turn_stale() {
     );
     let p = plan(&s, &status, &[], "2026-11-23T03:10:00Z");
     assert_eq!(p.wake_at, Some(t("2026-11-23T04:00:00Z")));
-    s.rpo = "30m".into();
+    s.rpo = Some("30m".into());
     let p = plan(&s, &status, &[], "2026-11-23T03:10:00Z");
     assert_eq!(
         p.wake_at,

@@ -3,7 +3,8 @@
 //! restore with mismatching row counts lists the tables).
 
 use tidemark_crd::contract::result::{
-    BackupResult, ListResult, PruneResult, RestoreResult, RunnerReport, VerifyResult,
+    BackupResult, ListResult, PreflightResult, PruneResult, RestoreResult, RunnerReport,
+    VerifyResult,
 };
 
 use crate::error::Error;
@@ -17,6 +18,7 @@ pub enum Payload {
     Verify(VerifyResult),
     Prune(PruneResult),
     List(ListResult),
+    Preflight(PreflightResult),
 }
 
 impl Payload {
@@ -29,6 +31,7 @@ impl Payload {
             Payload::Verify(r) => report.verify = Some(r),
             Payload::Prune(r) => report.prune = Some(r),
             Payload::List(r) => report.list = Some(r),
+            Payload::Preflight(r) => report.preflight = Some(r),
         }
     }
 }

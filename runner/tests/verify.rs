@@ -11,13 +11,14 @@ use serde_json::Value;
 use tidemark_crd::contract::keys::manifest_key;
 use tidemark_testkit::runner::RunnerOutput;
 
-const NAMES: [&str; 6] = [
+const NAMES: [&str; 7] = [
     "ManifestPresent",
     "ObjectPresent",
     "SizeMatches",
     "MinimumSize",
     "ChecksumMatches",
     "Fresh",
+    "NotShrunk",
 ];
 
 /// `(name, passed, message)` of each reported check.

@@ -192,14 +192,22 @@ pub struct Verification {
         )
     )]
     pub schedule: String,
-    /// The newest backup must have completed within this duration.
-    #[serde(default = "default_max_age")]
+    /// The newest backup must have completed within this duration. Unset: the backup
+    /// schedule's longest gap plus the backup deadline (in use:
+    /// `status.effective.maxAge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = crate::common::DURATION_PATTERN))]
-    pub max_age: String,
-    /// The stored object must be at least this large (a quantity such as `1Mi`).
-    #[serde(default = "default_min_size")]
+    pub max_age: Option<String>,
+    /// Optional absolute floor: the stored object must be at least this large (a
+    /// quantity such as `1Mi`). Unset: no floor beyond "not empty".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = crate::common::QUANTITY_PATTERN))]
-    pub min_size: String,
+    pub min_size: Option<String>,
+    /// The newest backup fails the `NotShrunk` check when it is smaller than
+    /// (100 - this)% of the previous backup's stored size (50: less than half).
+    #[serde(default = "default_max_shrink_percent")]
+    #[schemars(range(min = 1, max = 99))]
+    pub max_shrink_percent: i32,
 }
 
 impl Default for Verification {
@@ -207,8 +215,9 @@ impl Default for Verification {
         Self {
             enabled: true,
             schedule: default_verify_schedule(),
-            max_age: default_max_age(),
-            min_size: default_min_size(),
+            max_age: None,
+            min_size: None,
+            max_shrink_percent: default_max_shrink_percent(),
         }
     }
 }
@@ -219,11 +228,8 @@ fn default_true() -> bool {
 fn default_verify_schedule() -> String {
     "0 4 * * *".to_string()
 }
-fn default_max_age() -> String {
-    "2h".to_string()
-}
-fn default_min_size() -> String {
-    "1Mi".to_string()
+fn default_max_shrink_percent() -> i32 {
+    50
 }
 
 /// A throwaway PostgreSQL server started as a sidecar of the restore-test pod.

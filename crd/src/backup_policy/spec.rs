@@ -26,23 +26,50 @@ use crate::common::{DatabaseConnection, JobTemplate, S3Destination};
     status = "BackupPolicyStatus",
     derive = "PartialEq",
     doc = "BackupPolicy declares scheduled logical backups of one PostgreSQL database to S3: pg_dump, compression, optional age encryption, SHA-256 and multipart upload, with tiered retention, daily verification and periodic restore tests.",
-    printcolumn(name = "Schedule", type_ = "string", json_path = ".spec.schedule"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
     printcolumn(
         name = "Last Success",
         type_ = "date",
         json_path = ".status.lastBackup.completedAt"
     ),
-    printcolumn(name = "Backups", type_ = "integer", json_path = ".status.backupCount"),
-    printcolumn(name = "Size", type_ = "string", json_path = ".status.lastBackup.size"),
+    printcolumn(name = "Next", type_ = "date", json_path = ".status.nextScheduleTime"),
+    printcolumn(
+        name = "Failures",
+        type_ = "integer",
+        json_path = ".status.consecutiveFailures"
+    ),
     printcolumn(
         name = "Fresh",
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"BackupFresh\")].status"
     ),
     printcolumn(
+        name = "Schedule",
+        type_ = "string",
+        json_path = ".spec.schedule",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Backups",
+        type_ = "integer",
+        json_path = ".status.backupCount",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Size",
+        type_ = "string",
+        json_path = ".status.lastBackup.size",
+        priority = "1"
+    ),
+    printcolumn(
         name = "Verified",
         type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Verified\")].status"
+        json_path = ".status.conditions[?(@.type==\"Verified\")].status",
+        priority = "1"
     ),
     printcolumn(
         name = "Age",
@@ -87,11 +114,13 @@ pub struct BackupPolicySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub starting_deadline_seconds: Option<i64>,
-    /// Maximum run time of one backup Job in seconds (`activeDeadlineSeconds`); 3300 (55
-    /// minutes) by default, so an hourly backup that hangs ends before the next one starts.
-    #[serde(default = "default_deadline_seconds")]
+    /// Maximum run time of one backup Job in seconds (`activeDeadlineSeconds`). Unset:
+    /// 11/12 of the schedule's longest gap between runs (55 minutes for an hourly
+    /// schedule), so a backup that hangs ends before the next one starts; the value in
+    /// use is in `status.effective.deadlineSeconds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 60, max = 604_800))]
-    pub deadline_seconds: i64,
+    pub deadline_seconds: Option<i64>,
     /// The database to back up.
     pub database: DatabaseConnection,
     /// pg_dump, compression and row-count options.
@@ -113,9 +142,11 @@ pub struct BackupPolicySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_test: Option<RestoreTest>,
     /// Recovery point objective: `BackupFresh` turns False when the newest backup is older.
-    #[serde(default = "default_rpo")]
+    /// Unset: the schedule's longest gap plus the backup deadline (the value in use is in
+    /// `status.effective.rpo`). A value shorter than the longest gap sets Ready=False.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = crate::common::DURATION_PATTERN))]
-    pub rpo: String,
+    pub rpo: Option<String>,
     /// Shape of the Jobs that run the runner.
     #[serde(default)]
     pub job_template: JobTemplate,
@@ -129,12 +160,4 @@ pub struct BackupPolicySpec {
 
 fn default_time_zone() -> String {
     "UTC".to_string()
-}
-
-fn default_deadline_seconds() -> i64 {
-    3_300
-}
-
-fn default_rpo() -> String {
-    "1h".to_string()
 }

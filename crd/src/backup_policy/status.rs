@@ -18,6 +18,10 @@ pub struct BackupPolicyStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+    /// The settings in use: the spec's values, or those derived from the schedule's
+    /// longest gap when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective: Option<EffectiveSettings>,
     /// The newest successful backup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_backup: Option<BackupRecord>,
@@ -247,4 +251,20 @@ pub struct RestoreTestRecord {
     /// The restore-test Job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_name: Option<String>,
+}
+
+/// Settings in use, derived from the backup schedule when the spec leaves them unset.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EffectiveSettings {
+    /// Longest time between two consecutive backups of `spec.schedule` (in its time
+    /// zone, over a year, DST changes included).
+    pub longest_gap: String,
+    /// Recovery point objective in use (`spec.rpo`, else longest gap + deadline).
+    pub rpo: String,
+    /// Verification's maximum age in use (`spec.verification.maxAge`, else longest gap
+    /// + deadline).
+    pub max_age: String,
+    /// Backup Job deadline in use (`spec.deadlineSeconds`, else 11/12 of the longest gap).
+    pub deadline_seconds: i64,
 }

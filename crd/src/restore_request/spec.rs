@@ -27,10 +27,17 @@ use crate::common::{DatabaseConnection, JobTemplate, S3Destination, SecretKeyRef
     derive = "PartialEq",
     doc = "RestoreRequest restores one backup (latest, an exact key, or the newest before a time) into a target database, stopping writers first and verifying row counts afterwards. Its spec is immutable.",
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Reason", type_ = "string", json_path = ".status.reason"),
+    printcolumn(
+        name = "Backup Time",
+        type_ = "date",
+        json_path = ".status.resolvedBackup.completedAt"
+    ),
     printcolumn(
         name = "Backup",
         type_ = "string",
-        json_path = ".status.resolvedBackup.key"
+        json_path = ".status.resolvedBackup.key",
+        priority = "1"
     ),
     printcolumn(
         name = "Target",
@@ -178,7 +185,7 @@ pub enum RestoreContent {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
-    validation = Rule::new("!self.clean || self.content == 'Full'").message("clean is only valid with content Full").field_path(".clean"),
+    validation = Rule::new("!has(self.clean) || !self.clean || self.content == 'Full'").message("mode.clean: true is only valid with content Full (DataOnly and SchemaOnly never drop objects)").field_path(".clean"),
     validation = Rule::new("!self.truncate || self.content == 'DataOnly'").message("truncate is only valid with content DataOnly").field_path(".truncate"),
 )]
 pub struct RestoreMode {
@@ -189,13 +196,27 @@ pub struct RestoreMode {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 1000), inner(regex(pattern = r"^[^.\s]+\.[^.\s]+$")))]
     pub tables: Vec<String>,
-    /// Drop existing objects before recreating them (`--clean --if-exists`). Without it
-    /// a restore into a non-empty database is refused.
-    #[serde(default = "default_true")]
-    pub clean: bool,
+    /// Full restore: `true` drops the backup's objects before recreating them
+    /// (`--clean --if-exists`), which overwrites an existing database. Unset or `false`:
+    /// the target must be empty or new; a full restore into a database that already
+    /// holds tables fails before anything is touched (reason `TargetNotEmpty`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clean: Option<bool>,
     /// Empty the restored tables before loading data (DataOnly).
     #[serde(default)]
     pub truncate: bool,
+}
+
+impl RestoreMode {
+    /// Whether the restore drops the backup's objects first (`Full` with `clean: true`).
+    pub fn cleans(&self) -> bool {
+        self.content == RestoreContent::Full && self.clean == Some(true)
+    }
+
+    /// Whether the target must be empty: a `Full` restore that does not clean.
+    pub fn needs_empty_target(&self) -> bool {
+        self.content == RestoreContent::Full && !self.cleans()
+    }
 }
 
 impl Default for RestoreMode {
@@ -203,7 +224,7 @@ impl Default for RestoreMode {
         Self {
             content: RestoreContent::Full,
             tables: Vec::new(),
-            clean: true,
+            clean: None,
             truncate: false,
         }
     }

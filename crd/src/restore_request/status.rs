@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::spec::WorkloadKind;
 use crate::common::TableMismatch;
+use crate::contract::result::PreflightResult;
 
 /// Phase of a restore.
 #[derive(
@@ -16,6 +17,8 @@ pub enum RestorePhase {
     #[default]
     Pending,
     Resolving,
+    /// Checking the target before anything is stopped or touched.
+    Preflight,
     StoppingWriters,
     Restoring,
     PostRestore,
@@ -55,6 +58,10 @@ pub struct RestoreRequestStatus {
     /// The backup chosen, recorded before anything is touched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_backup: Option<ResolvedBackup>,
+    /// What the preflight found in the target database (full restores that do not
+    /// set `mode.clean: true`), checked before any writer is stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_check: Option<PreflightResult>,
     /// Writers stopped, with the replica counts to restore.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub writers: Vec<WriterState>,
@@ -140,6 +147,9 @@ pub struct RestoreJobs {
     /// The `list` Job resolving an explicit source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub list: Option<String>,
+    /// The preflight Job checking the target before anything is touched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<String>,
     /// The restore Job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<String>,

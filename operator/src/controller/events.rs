@@ -22,6 +22,7 @@ fn noun(kind: RunKind) -> &'static str {
         RunKind::PostRestore => "PostRestore",
         RunKind::RestoreVerify => "RestoreVerification",
         RunKind::List => "List",
+        RunKind::Preflight => "Preflight",
     }
 }
 

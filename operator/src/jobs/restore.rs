@@ -111,6 +111,29 @@ pub fn list_job(
     })))
 }
 
+/// The preflight Job (`restore --preflight`): the restore Job's settings, but it only
+/// connects to the target and reports whether it holds user tables. It runs before any
+/// writer is stopped.
+pub fn preflight_job(
+    request: &RestoreRequest,
+    source: &BackupSource<'_>,
+    key: &str,
+    name: String,
+    defaults: &JobDefaults,
+) -> Result<Job, BuildError> {
+    let spec = &request.spec;
+    let deadline = spec.deadline_seconds.min(LIST_DEADLINE_SECONDS);
+    runner_restore_job(
+        request,
+        source,
+        key,
+        name,
+        defaults,
+        RunKind::Preflight,
+        deadline,
+    )
+}
+
 /// The `restore` Job for the resolved backup `key`.
 pub fn restore_job(
     request: &RestoreRequest,
@@ -118,6 +141,27 @@ pub fn restore_job(
     key: &str,
     name: String,
     defaults: &JobDefaults,
+) -> Result<Job, BuildError> {
+    let deadline = request.spec.deadline_seconds;
+    runner_restore_job(
+        request,
+        source,
+        key,
+        name,
+        defaults,
+        RunKind::Restore,
+        deadline,
+    )
+}
+
+fn runner_restore_job(
+    request: &RestoreRequest,
+    source: &BackupSource<'_>,
+    key: &str,
+    name: String,
+    defaults: &JobDefaults,
+    kind: RunKind,
+    deadline_seconds: i64,
 ) -> Result<Job, BuildError> {
     let (owner, ns) = owner(request)?;
     let spec = &request.spec;
@@ -131,7 +175,10 @@ pub fn restore_job(
     if !spec.mode.tables.is_empty() {
         env.push(value("TIDEMARK_RESTORE_TABLES", spec.mode.tables.join(",")));
     }
-    env.push(value("TIDEMARK_RESTORE_CLEAN", spec.mode.clean.to_string()));
+    env.push(value(
+        "TIDEMARK_RESTORE_CLEAN",
+        spec.mode.cleans().to_string(),
+    ));
     env.push(value(
         "TIDEMARK_RESTORE_TRUNCATE",
         spec.mode.truncate.to_string(),
@@ -151,14 +198,17 @@ pub fn restore_job(
         name,
         namespace: ns,
         owner,
-        kind: RunKind::Restore,
+        kind,
         image: image(request, defaults),
-        args: vec!["restore".to_string()],
+        args: match kind {
+            RunKind::Preflight => vec!["restore".to_string(), "--preflight".to_string()],
+            _ => vec!["restore".to_string()],
+        },
         env,
         mounts,
         template: &spec.job_template,
         pod_defaults: &defaults.pod,
-        deadline_seconds: spec.deadline_seconds,
+        deadline_seconds,
         scheduled: None,
         run_now: None,
         sidecars: Vec::new(),

@@ -28,15 +28,27 @@ pub fn verify_job(
     if !spec.verification.enabled {
         return Err(BuildError::NotConfigured("spec.verification"));
     }
-    let min_size = crate::quantity::bytes(&spec.verification.min_size).ok_or(
-        BuildError::Invalid("spec.verification.minSize: not a Kubernetes quantity"),
-    )?;
+    let effective = crate::policy::effective::of(spec).ok_or(BuildError::Invalid(
+        "spec.schedule: no longest gap between runs (invalid schedule or duration)",
+    ))?;
     let mut env = policy_env(policy, &ns);
-    // In bytes: the runner's own size units are binary, Kubernetes' `M` is 10⁶.
-    env.push(value("TIDEMARK_VERIFY_MIN_SIZE", min_size.to_string()));
+    if let Some(min_size) = &spec.verification.min_size {
+        let min_size = crate::quantity::bytes(min_size).ok_or(BuildError::Invalid(
+            "spec.verification.minSize: not a Kubernetes quantity",
+        ))?;
+        // In bytes: the runner's own size units are binary, Kubernetes' `M` is 10⁶.
+        env.push(value("TIDEMARK_VERIFY_MIN_SIZE", min_size.to_string()));
+    } else {
+        // No absolute floor: only an empty object fails MinimumSize.
+        env.push(value("TIDEMARK_VERIFY_MIN_SIZE", "1"));
+    }
     env.push(value(
         "TIDEMARK_VERIFY_MAX_AGE",
-        spec.verification.max_age.clone(),
+        crate::policy::effective::duration_text(effective.max_age),
+    ));
+    env.push(value(
+        "TIDEMARK_VERIFY_MAX_SHRINK_PERCENT",
+        spec.verification.max_shrink_percent.to_string(),
     ));
     let (scheduled, run_now) = trigger_parts(trigger);
     Ok(build(RunnerJob {
@@ -50,7 +62,7 @@ pub fn verify_job(
         mounts: storage_mounts(policy),
         template: &spec.job_template,
         pod_defaults: &defaults.pod,
-        deadline_seconds: spec.deadline_seconds,
+        deadline_seconds: effective.deadline_seconds,
         scheduled,
         run_now,
         sidecars: Vec::new(),

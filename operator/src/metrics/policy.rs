@@ -11,6 +11,7 @@ use tidemark_crd::backup_policy::{BackupPolicySpec, BackupPolicyStatus};
 use super::interval::interval_of;
 use crate::policy::conditions::READY;
 use crate::policy::decide::parse_duration;
+use crate::policy::effective;
 use crate::time::to_chrono;
 
 /// Annotation of a BackupPolicy: `"true"` keeps its freshness and schedule alerts on
@@ -175,10 +176,17 @@ fn flag(b: bool) -> f64 {
     if b { 1.0 } else { 0.0 }
 }
 
-/// The RPO the freshness alert compares with, in seconds.
-// At merge with the schedule-derived defaults: the effective value from the status.
-pub fn rpo_seconds(spec: &BackupPolicySpec, _status: &BackupPolicyStatus) -> Option<f64> {
-    parse_duration(&spec.rpo).map(|d| d.num_milliseconds() as f64 / 1000.0)
+/// The RPO the freshness alert compares with, in seconds: the one in use, as the status
+/// publishes it (`status.effective.rpo`: `spec.rpo`, else derived from the schedule).
+pub fn rpo_seconds(spec: &BackupPolicySpec, status: &BackupPolicyStatus) -> Option<f64> {
+    let published = status
+        .effective
+        .as_ref()
+        .and_then(|e| parse_duration(&e.rpo));
+    published
+        .or_else(|| spec.rpo.as_deref().and_then(parse_duration))
+        .or_else(|| effective::of(spec).map(|e| e.rpo))
+        .map(|d| d.num_milliseconds() as f64 / 1000.0)
 }
 
 /// Every series of `policy` given its newest `status` (which may be newer than the

@@ -319,3 +319,37 @@ fn stopped_controllers_leave_no_object_series() {
     assert!(!text.contains(r#"policy="web""#), "{text}");
     assert!(has(&text, "tidemark_leader 1"));
 }
+
+#[test]
+fn the_rpo_series_is_the_one_in_use_published_or_derived_from_the_schedule() {
+    let rpo = |p: &BackupPolicy| {
+        let text = {
+            let m = Metrics::new();
+            record(&m, p);
+            m.render().unwrap()
+        };
+        text.lines()
+            .find(|l| l.starts_with("tidemark_backup_rpo_seconds{"))
+            .map(str::to_string)
+    };
+    // As the status publishes it.
+    let published = policy(
+        "web",
+        json!({"effective": {"longestGap": "24h", "rpo": "47h55m",
+                             "maxAge": "47h55m", "deadlineSeconds": 82500}}),
+    );
+    assert_eq!(
+        rpo(&published).as_deref(),
+        Some(r#"tidemark_backup_rpo_seconds{namespace="shop",policy="web"} 172500.0"#)
+    );
+    // Before the first status write: derived from an hourly schedule (1h + 55m).
+    let derived = minimal_policy(|v| {
+        v["metadata"]["name"] = json!("web");
+        v["spec"]["schedule"] = json!("0 * * * *");
+        v["spec"].as_object_mut().unwrap().remove("rpo");
+    });
+    assert_eq!(
+        rpo(&derived).as_deref(),
+        Some(r#"tidemark_backup_rpo_seconds{namespace="shop",policy="web"} 6900.0"#)
+    );
+}

@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use tidemark_crd::backup_policy::{BackupPolicySpec, BackupPolicyStatus};
 
-use super::decide::parse_duration;
 use super::observed::PodProblem;
 use super::validate::SpecError;
 
@@ -69,6 +68,11 @@ pub struct ConditionInputs<'a> {
 fn ready(i: &ConditionInputs<'_>) -> Verdict {
     if let Some(e) = i.invalid {
         return verdict(READY, Status::False, e.reason, e.message.clone());
+    }
+    if let Some((reason, message)) =
+        super::effective::of(i.spec).and_then(|e| super::effective::problem(i.spec, &e))
+    {
+        return verdict(READY, Status::False, reason, message);
     }
     if let Some((job, p)) = i.stuck_job {
         return verdict(
@@ -137,7 +141,7 @@ pub fn fresh_until(
     created: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    let rpo = parse_duration(&spec.rpo)?;
+    let rpo = super::effective::of(spec)?.rpo;
     let from = status
         .last_backup
         .as_ref()
@@ -146,15 +150,15 @@ pub fn fresh_until(
 }
 
 fn fresh(i: &ConditionInputs<'_>) -> Verdict {
-    let rpo = &i.spec.rpo;
-    let Some(limit) = parse_duration(rpo) else {
+    let Some(limit) = super::effective::of(i.spec).map(|e| e.rpo) else {
         return verdict(
             BACKUP_FRESH,
             Status::Unknown,
             "InvalidDuration",
-            format!("spec.rpo: invalid duration {rpo:?}"),
+            format!("spec.rpo: invalid duration {:?}", i.spec.rpo),
         );
     };
+    let rpo = &super::effective::duration_text(limit);
     match &i.status.last_backup {
         Some(b) if i.now < b.completed_at + limit => verdict(
             BACKUP_FRESH,

@@ -289,7 +289,7 @@ pub fn decide(i: &Inputs<'_>) -> Result<Plan, ScheduleError> {
 
 /// When `BackupFresh` turns False if no new backup arrives, if still in the future.
 pub fn freshness_deadline(i: &Inputs<'_>) -> Option<DateTime<Utc>> {
-    let rpo = parse_duration(&i.spec.rpo)?;
+    let rpo = super::effective::of(i.spec)?.rpo;
     let last = i.status.last_backup.as_ref()?.completed_at;
     Some(last + rpo).filter(|t| *t > i.now)
 }

@@ -2,6 +2,7 @@
 
 pub mod conditions;
 pub mod decide;
+pub mod effective;
 pub mod inventory;
 pub mod observed;
 pub mod results;

@@ -259,6 +259,7 @@ pub fn compute(i: &StatusInputs<'_>, now_k8s: Time) -> StatusOutcome {
         created: i.created,
         now: i.now,
     });
+    s.effective = super::effective::of(i.spec).map(|e| e.settings());
     s.conditions =
         conditions::to_conditions(verdicts, &i.previous.conditions, i.generation, now_k8s);
 

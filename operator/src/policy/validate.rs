@@ -54,7 +54,9 @@ pub fn validate(spec: &BackupPolicySpec) -> Result<(), SpecError> {
             "spec.verification.schedule",
             "spec.timeZone",
         )?;
-        duration("spec.verification.maxAge", &spec.verification.max_age)?;
+        if let Some(max_age) = &spec.verification.max_age {
+            duration("spec.verification.maxAge", max_age)?;
+        }
     }
     if let Some(rt) = spec.restore_test.as_ref().filter(|rt| rt.enabled) {
         Schedule::parse(
@@ -64,6 +66,8 @@ pub fn validate(spec: &BackupPolicySpec) -> Result<(), SpecError> {
             "spec.timeZone",
         )?;
     }
-    duration("spec.rpo", &spec.rpo)?;
+    if let Some(rpo) = &spec.rpo {
+        duration("spec.rpo", rpo)?;
+    }
     Ok(())
 }

@@ -18,6 +18,7 @@ use tidemark_crd::restore_request::{
 
 use super::fields::{field_of_runner_failure, fields_for_secret_message};
 use super::observed::{Inputs, PolicyView, WorkloadState, blocking_problem};
+use super::preflight;
 use super::progress::{
     SUCCEEDED, VERIFIED, condition, enter, finish, recorded_failure, set_condition,
 };
@@ -77,6 +78,7 @@ pub fn decide(i: &Inputs<'_>) -> Step {
     }
     let mut step = match phase {
         RestorePhase::Resolving => resolving(i),
+        RestorePhase::Preflight => preflight::preflight(i),
         RestorePhase::StoppingWriters => stopping_writers(i),
         RestorePhase::Restoring => restoring(i),
         RestorePhase::PostRestore => post_restore(i),
@@ -106,14 +108,14 @@ fn deadline(i: &Inputs<'_>) -> Option<DateTime<Utc>> {
 }
 
 /// The current status, to be changed into the next one.
-fn next(i: &Inputs<'_>) -> RestoreRequestStatus {
+pub(super) fn next(i: &Inputs<'_>) -> RestoreRequestStatus {
     let mut s = i.status.clone();
     s.observed_generation = i.generation.or(s.observed_generation);
     s
 }
 
 /// A step that writes `next` (if it differs) and then acts.
-fn commit(
+pub(super) fn commit(
     i: &Inputs<'_>,
     next: RestoreRequestStatus,
     actions: Vec<Action>,
@@ -202,16 +204,21 @@ fn resolved(i: &Inputs<'_>, mut s: RestoreRequestStatus, b: ResolvedBackup, via:
         b.sha256
     );
     s.resolved_backup = Some(b);
-    let phase = if i.spec.stop_writers.is_empty() {
-        RestorePhase::Restoring
+    let phase = if preflight::needed(i.spec) {
+        RestorePhase::Preflight
     } else {
-        RestorePhase::StoppingWriters
+        preflight::after_preflight(i.spec)
     };
     advance(i, s, phase, ("Resolved", "BackupResolved"), message)
 }
 
 /// Creates the request's Job of `kind` named `name` and polls it.
-fn create_job(i: &Inputs<'_>, s: RestoreRequestStatus, kind: RunKind, name: String) -> Step {
+pub(super) fn create_job(
+    i: &Inputs<'_>,
+    s: RestoreRequestStatus,
+    kind: RunKind,
+    name: String,
+) -> Step {
     commit(
         i,
         s,
@@ -223,7 +230,7 @@ fn create_job(i: &Inputs<'_>, s: RestoreRequestStatus, kind: RunKind, name: Stri
 
 /// Moves on to `phase` soon, with `message` as the status message (status reason
 /// `reasons.0`) and as a Normal event (reason `reasons.1`).
-fn advance(
+pub(super) fn advance(
     i: &Inputs<'_>,
     mut s: RestoreRequestStatus,
     phase: RestorePhase,
@@ -243,7 +250,7 @@ fn advance(
 }
 
 /// Where a Job of the request stands.
-enum Tracked<'a> {
+pub(super) enum Tracked<'a> {
     /// Not created yet.
     Absent,
     /// Created and observed before, now gone (e.g. deleted by hand or by a short TTL)
@@ -263,6 +270,7 @@ enum Tracked<'a> {
 fn job_slot(jobs: &mut RestoreJobs, kind: RunKind) -> &mut Option<String> {
     match kind {
         RunKind::List => &mut jobs.list,
+        RunKind::Preflight => &mut jobs.preflight,
         RunKind::PostRestore => &mut jobs.post_restore,
         RunKind::RestoreVerify => &mut jobs.verify,
         _ => &mut jobs.restore,
@@ -271,7 +279,7 @@ fn job_slot(jobs: &mut RestoreJobs, kind: RunKind) -> &mut Option<String> {
 
 /// Looks up the Job of `kind`, recording its name in status once it is seen (so that a
 /// Job that later disappears is never silently created again).
-fn track<'a>(
+pub(super) fn track<'a>(
     i: &'a Inputs<'_>,
     s: &mut RestoreRequestStatus,
     kind: RunKind,
@@ -310,7 +318,7 @@ fn track<'a>(
 }
 
 /// Why a Job failed, naming the field behind it when the runner's reason tells.
-fn job_failure(
+pub(super) fn job_failure(
     what: &str,
     name: &str,
     reason: &str,
@@ -340,7 +348,7 @@ fn job_failure(
 
 /// A pod that cannot start: fail at once (and delete the Job, so it never starts
 /// later when the missing piece appears).
-fn blocked_failure(
+pub(super) fn blocked_failure(
     i: &Inputs<'_>,
     s: RestoreRequestStatus,
     kind: RunKind,
@@ -810,7 +818,12 @@ fn succeeded(i: &Inputs<'_>, s: &mut RestoreRequestStatus, missing: &[String]) -
 
 /// Records a failure. Jobs still running are deleted; writers already stopped are
 /// started again (phase RestartingWriters) before the request ends as Failed.
-fn fail(i: &Inputs<'_>, mut s: RestoreRequestStatus, reason: &str, message: String) -> Step {
+pub(super) fn fail(
+    i: &Inputs<'_>,
+    mut s: RestoreRequestStatus,
+    reason: &str,
+    message: String,
+) -> Step {
     s.reason = Some(reason.to_string());
     s.message = Some(message.clone());
     set_condition(

@@ -9,6 +9,7 @@ pub mod fields;
 pub mod finalizer;
 pub mod io;
 pub mod observed;
+pub mod preflight;
 pub mod progress;
 pub mod reconcile;
 pub mod select;

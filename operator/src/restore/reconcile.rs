@@ -20,7 +20,7 @@ use super::source::BackupSource;
 use super::step::{Action, Step};
 use crate::context::Context;
 use crate::controller::backoff::Backoff;
-use crate::jobs::restore::{list_job, post_restore_job, restore_job};
+use crate::jobs::restore::{list_job, post_restore_job, preflight_job, restore_job};
 use crate::metrics::{Metrics, Outcome};
 use crate::naming::RunKind;
 
@@ -168,6 +168,10 @@ pub async fn reconcile_at(
                     }
                     (RunKind::List, Some(src), _) => {
                         list_job(&request, &src, job.clone(), &defaults).map_err(|e| e.to_string())
+                    }
+                    (RunKind::Preflight, Some(src), Some(key)) => {
+                        preflight_job(&request, &src, key, job.clone(), &defaults)
+                            .map_err(|e| e.to_string())
                     }
                     (_, Some(src), Some(key)) => {
                         restore_job(&request, &src, key, job.clone(), &defaults)

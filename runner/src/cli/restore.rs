@@ -18,6 +18,10 @@ pub struct RestoreArgs {
     pub selector: SelectorArgs,
     #[command(flatten)]
     pub options: RestoreOptions,
+    /// Only check the target (does the database exist, does it hold user tables) and
+    /// report it; nothing is selected, read or changed.
+    #[arg(long, env = "TIDEMARK_RESTORE_PREFLIGHT", default_value_t = false)]
+    pub preflight: bool,
 }
 
 /// What a restore puts into the target.

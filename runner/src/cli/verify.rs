@@ -22,4 +22,13 @@ pub struct VerifyArgs {
     /// Oldest acceptable completion time, as an age (e.g. `26h`, `90m`).
     #[arg(long, env = "TIDEMARK_VERIFY_MAX_AGE", default_value = "26h")]
     pub max_age: HumanDuration,
+    /// The backup fails `NotShrunk` when smaller than (100 - this)% of the previous
+    /// backup's stored size.
+    #[arg(
+        long,
+        env = "TIDEMARK_VERIFY_MAX_SHRINK_PERCENT",
+        default_value_t = 50,
+        value_parser = clap::value_parser!(u8).range(1..=99)
+    )]
+    pub max_shrink_percent: u8,
 }

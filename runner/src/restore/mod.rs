@@ -14,6 +14,7 @@ pub mod gate;
 pub mod partitions;
 pub mod plain_tx;
 pub mod plan;
+pub mod preflight;
 pub mod result;
 pub mod settings;
 pub mod stream;
@@ -41,6 +42,9 @@ use crate::signals::Shutdown;
 
 /// Runs one restore.
 pub async fn run(args: &RestoreArgs, shutdown: &Shutdown) -> outcome::Outcome {
+    if args.preflight {
+        return preflight::run(&DbTarget::resolve(&args.db)?, &args.options).await;
+    }
     let request = settings::request(&args.options)?;
     let identities = settings::identities_from_env()?;
     let db = DbTarget::resolve(&args.db)?;

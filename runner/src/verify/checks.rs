@@ -81,6 +81,32 @@ pub fn minimum_size(actual: u64, minimum: ByteSize) -> VerifyCheck {
     )
 }
 
+/// NotShrunk: `actual` is at least (100 - `max_shrink_percent`)% of the previous
+/// backup's stored size (`previous`: its key and size; none: nothing to compare).
+pub fn not_shrunk(
+    actual: u64,
+    previous: Option<(&str, u64)>,
+    max_shrink_percent: u8,
+) -> VerifyCheck {
+    let Some((key, before)) = previous else {
+        return check(
+            VerifyCheckName::NotShrunk,
+            true,
+            "no previous backup to compare with".to_string(),
+        );
+    };
+    let keep = u128::from(100 - max_shrink_percent.min(99));
+    let passed = u128::from(actual) * 100 >= u128::from(before) * keep;
+    let relation = if passed { "at least" } else { "less than" };
+    check(
+        VerifyCheckName::NotShrunk,
+        passed,
+        format!(
+            "{actual} bytes is {relation} {keep}% of the previous backup {key} ({before} bytes)"
+        ),
+    )
+}
+
 /// ChecksumMatches: the SHA-256 computed from the download equals the manifest's.
 pub fn checksum_matches(computed: &str, bytes_read: u64, manifest: &Manifest) -> VerifyCheck {
     let expected = manifest.sha256.to_ascii_lowercase();
@@ -136,6 +162,23 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+
+    #[test]
+    fn a_backup_less_than_half_the_previous_one_fails_not_shrunk() {
+        assert!(not_shrunk(10, None, 50).passed);
+        assert!(not_shrunk(500, Some(("k", 1000)), 50).passed);
+        let c = not_shrunk(499, Some(("k", 1000)), 50);
+        assert!(!c.passed);
+        assert!(
+            c.message.contains("less than 50% of the previous backup k"),
+            "{}",
+            c.message
+        );
+        assert!(not_shrunk(900, Some(("k", 1000)), 10).passed);
+        assert!(!not_shrunk(899, Some(("k", 1000)), 10).passed);
+        // Growing is always fine, whatever the size.
+        assert!(not_shrunk(5_000, Some(("k", 1)), 50).passed);
+    }
 
     fn at(h: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, 1, h, 0, 0).single().unwrap()

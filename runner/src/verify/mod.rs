@@ -105,6 +105,16 @@ pub async fn run(args: &VerifyArgs, shutdown: &Shutdown) -> Outcome {
         args.max_age.0,
         Utc::now(),
     ));
+    let previous = scan
+        .inventory
+        .entries()
+        .iter()
+        .filter(|e| e.manifest.completed_at < manifest.completed_at)
+        .max_by_key(|e| e.manifest.completed_at)
+        .map(|e| (e.key.as_str(), e.manifest.stored_size));
+    result
+        .checks
+        .push(checks::not_shrunk(size, previous, args.max_shrink_percent));
 
     for c in &result.checks {
         tracing::info!(check = c.name.as_str(), passed = c.passed, message = %c.message);

@@ -4,12 +4,14 @@
 
 mod backup;
 mod list;
+mod preflight;
 mod prune;
 mod restore;
 mod verify;
 
 pub use backup::BackupResult;
 pub use list::{ListResult, ListedBackup, MAX_BROKEN_KEYS};
+pub use preflight::PreflightResult;
 pub use prune::{KeptBackup, PruneResult};
 pub use restore::{MAX_LISTED_MISMATCHES, RestoreResult};
 pub use verify::{VerifyCheck, VerifyCheckName, VerifyResult};
@@ -114,6 +116,9 @@ pub struct RunnerReport {
     /// `list`: a summary of the inventory and the selected backup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub list: Option<ListResult>,
+    /// `restore --preflight`: what the target database holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<PreflightResult>,
 }
 
 impl RunnerReport {
@@ -132,6 +137,7 @@ impl RunnerReport {
             verify: None,
             prune: None,
             list: None,
+            preflight: None,
         }
     }
 }

@@ -14,6 +14,9 @@ pub enum VerifyCheckName {
     SizeMatches,
     /// The object is at least the configured minimum size.
     MinimumSize,
+    /// The object is not much smaller than the previous backup's (at least
+    /// (100 - max shrink percent)% of it).
+    NotShrunk,
     /// SHA-256 recomputed from a streaming download equals the manifest's.
     ChecksumMatches,
     /// The backup completed within the configured maximum age.
@@ -22,13 +25,14 @@ pub enum VerifyCheckName {
 
 impl VerifyCheckName {
     /// All checks in the order they run.
-    pub const ALL: [VerifyCheckName; 6] = [
+    pub const ALL: [VerifyCheckName; 7] = [
         VerifyCheckName::ManifestPresent,
         VerifyCheckName::ObjectPresent,
         VerifyCheckName::SizeMatches,
         VerifyCheckName::MinimumSize,
         VerifyCheckName::ChecksumMatches,
         VerifyCheckName::Fresh,
+        VerifyCheckName::NotShrunk,
     ];
 
     /// The name as it appears in reports and status.
@@ -38,6 +42,7 @@ impl VerifyCheckName {
             VerifyCheckName::ObjectPresent => "ObjectPresent",
             VerifyCheckName::SizeMatches => "SizeMatches",
             VerifyCheckName::MinimumSize => "MinimumSize",
+            VerifyCheckName::NotShrunk => "NotShrunk",
             VerifyCheckName::ChecksumMatches => "ChecksumMatches",
             VerifyCheckName::Fresh => "Fresh",
         }
