@@ -121,6 +121,7 @@ fn run(
         created: t(CREATED),
         jobs,
         now,
+        run_now_annotation: None,
     })
     .unwrap();
     compute(

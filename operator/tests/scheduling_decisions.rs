@@ -47,6 +47,7 @@ fn plan(
         created: t("2026-11-20T08:13:00Z"),
         jobs,
         now: t(now),
+        run_now_annotation: None,
     })
     .unwrap()
 }
@@ -248,7 +249,7 @@ fn run_now_starts_one_backup_per_new_value() {
     );
     assert_eq!(p.launch.len(), 1);
     assert!(p.launch[0].name.starts_with("webshop-backup-now-"));
-    assert_eq!(p.handled_run_now.as_deref(), Some("2026-11-23T10:20:00Z"));
+    assert_eq!(p.handled.spec.as_deref(), Some("2026-11-23T10:20:00Z"));
 
     // Already handled: nothing.
     let mut status = status_at("2026-11-23T10:00:00Z");
@@ -275,7 +276,7 @@ fn run_now_waits_for_the_active_backup() {
     );
     assert!(p.launch.is_empty());
     assert_eq!(
-        p.handled_run_now, None,
+        p.handled.spec, None,
         "handled once the active backup finished"
     );
 }
@@ -361,6 +362,7 @@ fn an_invalid_schedule_is_reported_with_its_field() {
         created: t("2026-11-20T08:13:00Z"),
         jobs: &[],
         now: t("2026-11-23T10:00:00Z"),
+        run_now_annotation: None,
     })
     .unwrap_err();
     assert!(
@@ -376,7 +378,80 @@ fn an_invalid_schedule_is_reported_with_its_field() {
         created: t("2026-11-20T08:13:00Z"),
         jobs: &[],
         now: t("2026-11-23T10:00:00Z"),
+        run_now_annotation: None,
     })
     .unwrap_err();
     assert!(err.to_string().starts_with("spec.timeZone:"), "{err}");
+}
+
+fn plan_with_annotation(
+    spec: &BackupPolicySpec,
+    status: &BackupPolicyStatus,
+    annotation: Option<&str>,
+    now: &str,
+) -> Plan {
+    decide(&Inputs {
+        name: "webshop",
+        spec,
+        status,
+        created: t("2026-11-20T08:13:00Z"),
+        jobs: &[],
+        now: t(now),
+        run_now_annotation: annotation,
+    })
+    .unwrap()
+}
+
+#[test]
+fn immediate_starts_one_backup_at_once_and_never_again() {
+    let mut s = spec();
+    s.immediate = true;
+    // Created a minute ago, long before the next tick: one backup now.
+    let fresh = BackupPolicyStatus::default();
+    let p = plan(&s, &fresh, &[], "2026-11-20T08:14:00Z");
+    assert_eq!(p.launch.len(), 1, "{p:?}");
+    assert_eq!(p.launch[0].kind, RunKind::Backup);
+    assert!(p.launch[0].name.starts_with("webshop-backup-now-"));
+    assert_eq!(p.handled.immediate.as_deref(), Some(p.launch[0].name.as_str()));
+
+    // Recorded: the schedule alone decides from then on.
+    let done = BackupPolicyStatus {
+        immediate_backup: p.handled.immediate.clone(),
+        ..BackupPolicyStatus::default()
+    };
+    let p = plan(&s, &done, &[], "2026-11-20T08:15:00Z");
+    assert!(p.launch.is_empty(), "{p:?}");
+
+    // Without `immediate` nothing starts before the first tick.
+    let p = plan(&spec(), &fresh, &[], "2026-11-20T08:14:00Z");
+    assert!(p.launch.is_empty(), "{p:?}");
+}
+
+#[test]
+fn a_new_run_now_annotation_token_starts_one_backup_and_is_echoed() {
+    let s = spec();
+    let status = status_at("2026-11-23T10:00:00Z");
+    let p = plan_with_annotation(&s, &status, Some("deploy-42"), "2026-11-23T10:20:00Z");
+    assert_eq!(p.launch.len(), 1, "{p:?}");
+    assert_eq!(p.handled.annotation.as_deref(), Some("deploy-42"));
+    assert_eq!(p.handled.spec, None);
+    let first = p.launch[0].name.clone();
+
+    // The same token again: handled already.
+    let mut seen = status.clone();
+    seen.last_run_now_annotation = Some("deploy-42".into());
+    let p = plan_with_annotation(&s, &seen, Some("deploy-42"), "2026-11-23T10:21:00Z");
+    assert!(p.launch.is_empty(), "{p:?}");
+
+    // A new token: another Job; a runNow with the same text gets a Job of its own.
+    let p = plan_with_annotation(&s, &seen, Some("deploy-43"), "2026-11-23T10:22:00Z");
+    assert_eq!(p.launch.len(), 1);
+    assert_ne!(p.launch[0].name, first);
+    let mut both = s.clone();
+    both.run_now = Some("deploy-42".into());
+    let p = plan_with_annotation(&both, &status, Some("deploy-42"), "2026-11-23T10:20:00Z");
+    assert_eq!(p.launch.len(), 1, "one backup at a time: {p:?}");
+    assert_ne!(p.launch[0].name, first, "the spec's request goes first");
+    assert_eq!(p.handled.spec.as_deref(), Some("deploy-42"));
+    assert_eq!(p.handled.annotation, None, "the annotation waits its turn");
 }

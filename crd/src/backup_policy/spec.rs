@@ -108,6 +108,12 @@ pub struct BackupPolicySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 128))]
     pub run_now: Option<String>,
+    /// Take one backup as soon as the policy exists, without waiting for the schedule
+    /// (once: the status records it in `immediateBackup`). The annotation
+    /// `tidemark.dev/run-now: <token>` starts one more backup for each new token without
+    /// changing the spec; the status echoes it in `lastRunNowAnnotation`.
+    #[serde(default)]
+    pub immediate: bool,
     /// A run missed (e.g. while the operator was down) is still started if no more than
     /// this many seconds late; otherwise it is recorded as skipped. Unset: always caught
     /// up, once.

@@ -52,6 +52,12 @@ pub struct BackupPolicyStatus {
     /// The last `spec.runNow` value handled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_run_now: Option<String>,
+    /// The last `tidemark.dev/run-now` annotation value handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run_now_annotation: Option<String>,
+    /// The Job of the one backup `spec.immediate` started (it never starts another).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub immediate_backup: Option<String>,
     /// Jobs of this policy that are running.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub active: Vec<JobRef>,

@@ -33,6 +33,7 @@ use crate::naming::{RunKind, request_job_name};
 use crate::policy::conditions::READY;
 use crate::policy::decide::{Inputs, Launch, decide};
 use crate::policy::observed::JobState;
+use crate::policy::on_demand;
 use crate::policy::status::{StatusInputs, StatusOutcome, compute};
 use crate::policy::validate::{SpecError, validate};
 use crate::time::{to_chrono, to_k8s};
@@ -208,6 +209,7 @@ pub async fn reconcile_policy(
             created,
             jobs: &jobs,
             now,
+            run_now_annotation: policy.annotations().get(on_demand::RUN_NOW_ANNOTATION).map(String::as_str),
         }) {
             Ok(plan) => Some(plan),
             Err(e) => {

@@ -23,7 +23,7 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::batch::v1::Job;
 use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, reflector, watcher};
-use kube::{Api, Resource};
+use kube::{Api, Resource, ResourceExt};
 use tidemark_crd::BackupPolicy;
 
 use crate::context::{CONTROLLER_NAME, Context, WatchScope};
@@ -87,7 +87,7 @@ where
 }
 
 /// What makes a policy worth a reconcile when it changes: its spec (generation), its
-/// deletion and its finalizers. Status-only changes (this operator's own status writes,
+/// deletion, its finalizers and its run-now annotation. Status-only changes (this operator's own status writes,
 /// one per run at least) do not trigger one: the reconcile that wrote the status has
 /// already scheduled the next look.
 pub fn policy_trigger(policy: &BackupPolicy) -> Option<u64> {
@@ -97,6 +97,10 @@ pub fn policy_trigger(policy: &BackupPolicy) -> Option<u64> {
     meta.generation.hash(&mut h);
     meta.deletion_timestamp.is_some().hash(&mut h);
     meta.finalizers.hash(&mut h);
+    policy
+        .annotations()
+        .get(crate::policy::on_demand::RUN_NOW_ANNOTATION)
+        .hash(&mut h);
     Some(h.finish())
 }
 

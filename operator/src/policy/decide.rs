@@ -7,7 +7,8 @@ use tidemark_crd::backup_policy::{BackupPolicySpec, BackupPolicyStatus, SkipReas
 
 use super::observed::{JobState, ObservedJob};
 use crate::jobs::policy::Trigger;
-use crate::naming::{RunKind, follow_up_job_name, run_now_job_name, scheduled_job_name};
+use super::on_demand;
+use crate::naming::{RunKind, follow_up_job_name, scheduled_job_name};
 use crate::schedule::{Due, Schedule, ScheduleError, due};
 
 /// Everything the decision depends on.
@@ -20,6 +21,8 @@ pub struct Inputs<'a> {
     pub created: DateTime<Utc>,
     pub jobs: &'a [ObservedJob],
     pub now: DateTime<Utc>,
+    /// The policy's `tidemark.dev/run-now` annotation.
+    pub run_now_annotation: Option<&'a str>,
 }
 
 /// A Job to create.
@@ -41,8 +44,9 @@ pub struct Plan {
     pub last_verification_schedule_time: Option<DateTime<Utc>>,
     pub last_restore_test_schedule_time: Option<DateTime<Utc>>,
     pub next_schedule_time: Option<DateTime<Utc>>,
-    /// The `runNow` value handled by this plan (to echo in status).
-    pub handled_run_now: Option<String>,
+    /// The on-demand requests (`runNow`, annotation, `immediate`) handled by this plan
+    /// (to echo in status).
+    pub handled: on_demand::Handled,
     /// When to reconcile again at the latest.
     pub wake_at: Option<DateTime<Utc>>,
 }
@@ -202,23 +206,21 @@ pub fn decide(i: &Inputs<'_>) -> Result<Plan, ScheduleError> {
         return Ok(plan);
     }
 
-    // runNow: a new value starts one backup, once the previous one finished.
-    if let Some(value) = spec
-        .run_now
-        .as_ref()
-        .filter(|v| i.status.last_run_now.as_ref() != Some(*v))
-    {
-        let name = run_now_job_name(i.name, RunKind::Backup, value);
-        if exists(i.jobs, &name) {
-            plan.handled_run_now = Some(value.clone());
-        } else if !is_active(i.jobs, RunKind::Backup) {
+    // runNow, the run-now annotation and `immediate`: each new request starts one
+    // backup, once the previous one finished; one at a time.
+    for r in on_demand::pending(i.name, spec, i.status, i.run_now_annotation) {
+        if exists(i.jobs, &r.job_name) {
+            plan.handled.record(&r);
+        } else if !is_active(i.jobs, RunKind::Backup)
+            && !plan.launch.iter().any(|l| l.kind == RunKind::Backup)
+        {
+            plan.handled.record(&r);
             plan.launch.push(Launch {
                 kind: RunKind::Backup,
-                name,
-                trigger: Trigger::RunNow(value.clone()),
+                name: r.job_name,
+                trigger: Trigger::RunNow(r.trigger),
                 after: None,
             });
-            plan.handled_run_now = Some(value.clone());
         }
     }
     let run_now_launched = plan.launch.iter().any(|l| l.kind == RunKind::Backup);

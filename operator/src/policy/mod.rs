@@ -5,6 +5,7 @@ pub mod decide;
 pub mod effective;
 pub mod inventory;
 pub mod observed;
+pub mod on_demand;
 pub mod results;
 pub mod status;
 pub mod validate;

@@ -235,8 +235,15 @@ pub fn compute(i: &StatusInputs<'_>, now_k8s: Time) -> StatusOutcome {
         if let Some(skip) = plan.skipped.iter().max_by_key(|k| k.scheduled_time) {
             s.last_skipped = Some(skip.clone());
         }
-        if let Some(v) = &plan.handled_run_now {
+        let handled = &plan.handled;
+        if let Some(v) = &handled.spec {
             s.last_run_now = Some(v.clone());
+        }
+        if let Some(v) = &handled.annotation {
+            s.last_run_now_annotation = Some(v.clone());
+        }
+        if let Some(v) = &handled.immediate {
+            s.immediate_backup = Some(v.clone());
         }
     } else {
         s.next_schedule_time = None;
