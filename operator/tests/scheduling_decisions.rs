@@ -412,7 +412,10 @@ fn immediate_starts_one_backup_at_once_and_never_again() {
     assert_eq!(p.launch.len(), 1, "{p:?}");
     assert_eq!(p.launch[0].kind, RunKind::Backup);
     assert!(p.launch[0].name.starts_with("webshop-backup-now-"));
-    assert_eq!(p.handled.immediate.as_deref(), Some(p.launch[0].name.as_str()));
+    assert_eq!(
+        p.handled.immediate.as_deref(),
+        Some(p.launch[0].name.as_str())
+    );
 
     // Recorded: the schedule alone decides from then on.
     let done = BackupPolicyStatus {

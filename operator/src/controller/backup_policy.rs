@@ -209,7 +209,10 @@ pub async fn reconcile_policy(
             created,
             jobs: &jobs,
             now,
-            run_now_annotation: policy.annotations().get(on_demand::RUN_NOW_ANNOTATION).map(String::as_str),
+            run_now_annotation: policy
+                .annotations()
+                .get(on_demand::RUN_NOW_ANNOTATION)
+                .map(String::as_str),
         }) {
             Ok(plan) => Some(plan),
             Err(e) => {
