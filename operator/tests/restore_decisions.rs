@@ -388,8 +388,9 @@ fn a_key_missing_from_the_inventory_is_asked_of_a_list_job() {
     assert_eq!(w.status.phase, RestorePhase::StoppingWriters);
 }
 
-#[test]
-fn an_explicit_source_is_resolved_by_a_list_job_and_no_match_fails_touching_nothing() {
+/// A request for the latest backup of an explicit source (no policy), its list Job
+/// created.
+fn explicit_source_listing() -> World {
     let mut w = World::new("restore-latest.yaml");
     w.spec.source = RestoreSource {
         policy_ref: None,
@@ -402,6 +403,12 @@ fn an_explicit_source_is_resolved_by_a_list_job_and_no_match_fails_touching_noth
     w.policy = None;
     w.step();
     assert_eq!(created(&w.step()), vec![RunKind::List]);
+    w
+}
+
+#[test]
+fn an_explicit_source_is_resolved_by_a_list_job_and_no_match_fails_touching_nothing() {
+    let mut w = explicit_source_listing();
     w.finish_job(
         RunKind::List,
         runner_failed(RunnerCommand::List, "NoBackupFound", "no manifests"),
@@ -423,18 +430,7 @@ fn an_explicit_source_is_resolved_by_a_list_job_and_no_match_fails_touching_noth
 
 #[test]
 fn a_broken_named_backup_fails_as_incomplete_touching_nothing() {
-    let mut w = World::new("restore-latest.yaml");
-    w.spec.source = RestoreSource {
-        policy_ref: None,
-        explicit: Some(ExplicitSource {
-            s3: policy().spec.s3,
-            policy_namespace: "old".into(),
-            policy_name: "shop".into(),
-        }),
-    };
-    w.policy = None;
-    w.step();
-    assert_eq!(created(&w.step()), vec![RunKind::List]);
+    let mut w = explicit_source_listing();
     w.finish_job(
         RunKind::List,
         runner_failed(

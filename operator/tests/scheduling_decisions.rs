@@ -40,16 +40,7 @@ fn plan(
     jobs: &[ObservedJob],
     now: &str,
 ) -> Plan {
-    decide(&Inputs {
-        name: "webshop",
-        spec,
-        status,
-        created: t("2026-11-20T08:13:00Z"),
-        jobs,
-        now: t(now),
-        run_now_annotation: None,
-    })
-    .unwrap()
+    plan_with(spec, status, jobs, None, now)
 }
 
 fn names(p: &Plan) -> Vec<&str> {
@@ -384,9 +375,10 @@ fn an_invalid_schedule_is_reported_with_its_field() {
     assert!(err.to_string().starts_with("spec.timeZone:"), "{err}");
 }
 
-fn plan_with_annotation(
+fn plan_with(
     spec: &BackupPolicySpec,
     status: &BackupPolicyStatus,
+    jobs: &[ObservedJob],
     annotation: Option<&str>,
     now: &str,
 ) -> Plan {
@@ -395,11 +387,20 @@ fn plan_with_annotation(
         spec,
         status,
         created: t("2026-11-20T08:13:00Z"),
-        jobs: &[],
+        jobs,
         now: t(now),
         run_now_annotation: annotation,
     })
     .unwrap()
+}
+
+fn plan_with_annotation(
+    spec: &BackupPolicySpec,
+    status: &BackupPolicyStatus,
+    annotation: Option<&str>,
+    now: &str,
+) -> Plan {
+    plan_with(spec, status, &[], annotation, now)
 }
 
 #[test]
