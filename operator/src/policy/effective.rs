@@ -13,6 +13,9 @@
 //!
 //! A set `rpo` or `maxAge` shorter than the gap can never hold: [`problem`] reports it.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tidemark_crd::backup_policy::{BackupPolicySpec, EffectiveSettings};
 
@@ -102,8 +105,36 @@ pub fn of(spec: &BackupPolicySpec) -> Option<Effective> {
         "spec.timeZone",
     )
     .ok()?;
-    let gap = longest_gap(&schedule, anchor())?;
+    let gap = memoised_gap(&spec.schedule, &spec.time_zone, &schedule)?;
     derive(spec, gap)
+}
+
+/// Distinct schedules whose gap is remembered at most; the memo starts over beyond that.
+const GAP_MEMO_LIMIT: usize = 4096;
+
+/// A schedule's expression and time zone.
+type GapKey = (String, String);
+
+/// Longest gaps by expression and time zone. A reconcile reads the effective settings
+/// several times (conditions, decide, status, Job builders), and one gap walks up to
+/// [`MAX_FIRES`] fire times: at a 1,000-policy tick that would dominate the operator's
+/// CPU. The anchor is fixed, so the same schedule always has the same gap.
+static GAPS: LazyLock<Mutex<HashMap<GapKey, Option<Duration>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn memoised_gap(expr: &str, tz: &str, schedule: &Schedule) -> Option<Duration> {
+    let key = (expr.to_string(), tz.to_string());
+    if let Some(hit) = GAPS.lock().ok().and_then(|m| m.get(&key).copied()) {
+        return hit;
+    }
+    let gap = longest_gap(schedule, anchor());
+    if let Ok(mut memo) = GAPS.lock() {
+        if memo.len() >= GAP_MEMO_LIMIT {
+            memo.clear();
+        }
+        memo.insert(key, gap);
+    }
+    gap
 }
 
 /// The effective settings of `spec` for a schedule whose longest gap is `gap`.
