@@ -89,7 +89,8 @@ fn summary(inventory: &Inventory) -> ListResult {
     }
 }
 
-fn count(n: usize) -> u32 {
+/// A length as a report count (saturating).
+pub(crate) fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 

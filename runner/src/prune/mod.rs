@@ -29,7 +29,7 @@ use tidemark_crd::contract::result::PruneResult;
 use crate::cli::PruneArgs;
 use crate::error::Error;
 use crate::inventory::Inventory;
-use crate::list::newest_keys;
+use crate::list::{count, newest_keys};
 use crate::outcome::{Failure, Outcome, Payload};
 use crate::retention::PolicyPrefix;
 use crate::s3::listing::{self, ListedObject};
@@ -217,8 +217,4 @@ fn would_free(decision: &Decision, sizes: &BTreeMap<String, u64>) -> u64 {
         .map(|b| size(&b.key) + size(&b.manifest_key))
         .chain(decision.orphans.iter().map(|k| size(k)))
         .sum()
-}
-
-fn count(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
 }
