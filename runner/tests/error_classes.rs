@@ -19,17 +19,7 @@ fn message(out: &tidemark_testkit::runner::RunnerOutput) -> String {
 /// A bin root whose pg_restore gets the first megabyte of its input, then nothing, and
 /// is killed with SIGKILL one second after it started (while it waits for more).
 fn dying_pg_restore(fx: &Fixture) -> tempfile::TempDir {
-    let root = tempfile::tempdir().unwrap();
-    let major = fx
-        .pg
-        .bin_dir()
-        .parent()
-        .unwrap()
-        .file_name()
-        .unwrap()
-        .to_owned();
-    let bin = root.path().join(major).join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
+    let (root, bin) = tool_root(&fx.pg);
     for tool in ["pg_dump", "psql"] {
         std::os::unix::fs::symlink(fx.pg.bin_dir().join(tool), bin.join(tool)).unwrap();
     }

@@ -24,17 +24,8 @@ fn assert_no_secret(out: &RunnerOutput, secret: &str) {
 /// A bin root whose pg_dump, pg_restore and psql write their environment to
 /// `<log>/<tool>.<pid>.env` and then run the real tool.
 fn logging_tools(pg: &TestPostgres) -> (tempfile::TempDir, PathBuf) {
-    let root = tempfile::tempdir().unwrap();
-    let major = pg
-        .bin_dir()
-        .parent()
-        .unwrap()
-        .file_name()
-        .unwrap()
-        .to_owned();
-    let bin = root.path().join(major).join("bin");
+    let (root, bin) = tool_root(pg);
     let log = root.path().join("log");
-    std::fs::create_dir_all(&bin).unwrap();
     std::fs::create_dir_all(&log).unwrap();
     for tool in ["pg_dump", "pg_restore", "psql"] {
         let script = format!(

@@ -266,9 +266,9 @@ pub fn counts(fp: &BTreeMap<String, (i64, String)>) -> BTreeMap<String, i64> {
     fp.iter().map(|(k, (c, _))| (k.clone(), *c)).collect()
 }
 
-/// A `<root>/<major>/bin/pg_dump` wrapper that runs the real pg_dump, passes on the
-/// first `bytes` bytes and then kills itself with SIGKILL.
-pub fn dying_pg_dump(pg: &TestPostgres, bytes: u64) -> (tempfile::TempDir, PathBuf) {
+/// An empty tool root laid out like the server's (`<root>/<major>/bin`, created), for
+/// wrappers around the real tools: the root and its bin directory.
+pub fn tool_root(pg: &TestPostgres) -> (tempfile::TempDir, PathBuf) {
     let root = tempfile::tempdir().unwrap();
     let major = pg
         .bin_dir()
@@ -279,6 +279,13 @@ pub fn dying_pg_dump(pg: &TestPostgres, bytes: u64) -> (tempfile::TempDir, PathB
         .to_owned();
     let bin = root.path().join(major).join("bin");
     std::fs::create_dir_all(&bin).unwrap();
+    (root, bin)
+}
+
+/// A `<root>/<major>/bin/pg_dump` wrapper that runs the real pg_dump, passes on the
+/// first `bytes` bytes and then kills itself with SIGKILL.
+pub fn dying_pg_dump(pg: &TestPostgres, bytes: u64) -> (tempfile::TempDir, PathBuf) {
+    let (root, bin) = tool_root(pg);
     let real = pg.bin_dir().join("pg_dump");
     let script = format!(
         "#!/bin/sh\nif [ \"$1\" = --version ]; then exec {real} --version; fi\n\
