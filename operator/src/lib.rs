@@ -9,15 +9,14 @@ pub mod context;
 pub mod controller;
 pub mod http;
 pub mod jobs;
-pub mod kube_io;
-pub mod leader;
 pub mod logging;
 pub mod metrics;
 pub mod naming;
 pub mod policy;
 pub mod quantity;
-pub mod restore;
+pub mod restore_request;
 pub mod run;
+pub mod runtime;
 pub mod schedule;
 #[cfg(test)]
 pub(crate) mod testing;

@@ -8,10 +8,11 @@ use anyhow::Context as _;
 
 use crate::cli::RunArgs;
 use crate::context::Context;
-use crate::controller::{Shutdown, run_backup_policies, shutdown_from};
+use crate::controller::run_backup_policies;
 use crate::http::{self, Readiness};
-use crate::leader::{LeaderConfig, Leadership};
 use crate::metrics::{ForgetObjectsOnDrop, Metrics};
+use crate::runtime::leader::{LeaderConfig, Leadership};
+use crate::runtime::{Shutdown, shutdown_from};
 
 /// Runs the operator until SIGTERM/SIGINT.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -79,7 +80,7 @@ async fn controllers(
     let _forget = ForgetObjectsOnDrop(metrics.clone());
     futures::future::join(
         run_backup_policies(ctx.clone(), metrics.clone(), readiness, shutdown.clone()),
-        crate::restore::controller::run(ctx, metrics, shutdown),
+        crate::restore_request::controller::run(ctx, metrics, shutdown),
     )
     .await;
 }

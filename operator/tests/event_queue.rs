@@ -8,7 +8,7 @@ use http::{Method, Request, Response};
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::client::Body;
 use kube::runtime::events::{Event, EventType};
-use tidemark_operator::controller::event_queue::EventQueue;
+use tidemark_operator::runtime::event_queue::EventQueue;
 use tower_test::mock;
 
 mod support;

@@ -15,7 +15,7 @@ use tidemark_operator::jobs::{
     verify_job,
 };
 use tidemark_operator::naming::{RunKind, request_job_name, scheduled_job_name};
-use tidemark_operator::restore::source::BackupSource;
+use tidemark_operator::restore_request::source::BackupSource;
 
 mod support;
 use support::fixtures::{defaults, example, golden, webshop};

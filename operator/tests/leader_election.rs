@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
-use tidemark_operator::leader::{LeaderConfig, LeaderError, Leadership};
+use tidemark_operator::runtime::leader::{LeaderConfig, LeaderError, Leadership};
 use tidemark_testkit::standin::Standin;
 
 const LEASE_SECONDS: u64 = 3;

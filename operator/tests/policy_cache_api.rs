@@ -15,9 +15,9 @@ use kube::runtime::watcher::Event;
 use serde_json::{Value, json};
 use tidemark_crd::BackupPolicy;
 use tidemark_operator::controller::backup_policy::{PolicyState, reconcile_policy};
-use tidemark_operator::controller::owned_index::OwnedIndex;
-use tidemark_operator::controller::policy_cache::{PolicyCache, ScopeCache, strip_job, strip_pod};
 use tidemark_operator::metrics::Metrics;
+use tidemark_operator::runtime::job_cache::{JobCache, ScopeCache, strip_job, strip_pod};
+use tidemark_operator::runtime::owned_index::OwnedIndex;
 use tower_test::mock;
 
 mod support;
@@ -39,11 +39,11 @@ where
 }
 
 /// A ready cache holding `jobs` and `pods`.
-fn cache(jobs: Vec<Value>, pods: Vec<Value>) -> PolicyCache {
+fn cache(jobs: Vec<Value>, pods: Vec<Value>) -> JobCache {
     let scope = ScopeCache::new(None);
     fill::<Job>(&scope.jobs, jobs, strip_job);
     fill::<Pod>(&scope.pods, pods, strip_pod);
-    PolicyCache {
+    JobCache {
         scopes: vec![scope],
     }
 }
@@ -53,7 +53,7 @@ fn cache(jobs: Vec<Value>, pods: Vec<Value>) -> PolicyCache {
 /// must follow `script` (and nothing more).
 async fn reconcile(
     p: &BackupPolicy,
-    cache: PolicyCache,
+    cache: JobCache,
     now: &str,
     arrivals: Vec<Vec<Value>>,
     script: Vec<Expect>,

@@ -12,10 +12,10 @@ use tidemark_crd::contract::result::{
 use tidemark_crd::{BackupPolicy, BackupPolicySpec};
 use tidemark_operator::naming::RunKind;
 use tidemark_operator::policy::decide::{Inputs, decide};
-use tidemark_operator::policy::observed::{JobState, ObservedJob, PodProblem};
 use tidemark_operator::policy::results::MAX_RECORDED_JOBS;
 use tidemark_operator::policy::status::{StatusInputs, StatusOutcome, compute, human_size};
 use tidemark_operator::policy::validate::{SpecError, validate};
+use tidemark_operator::runtime::observed::{JobState, ObservedJob, PodProblem};
 
 mod support;
 use support::fixtures::example;

@@ -15,7 +15,7 @@ use tidemark_crd::contract::result::{
     ErrorKind, Outcome, ReportedError, RunnerCommand, RunnerReport,
 };
 use tidemark_operator::metrics::Metrics;
-use tidemark_operator::restore::reconcile::reconcile_at;
+use tidemark_operator::restore_request::reconcile::reconcile_at;
 use tower_test::mock;
 
 mod support;

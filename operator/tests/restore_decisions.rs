@@ -16,10 +16,10 @@ use tidemark_crd::restore_request::{
 };
 use tidemark_crd::{BackupPolicy, RestoreRequest};
 use tidemark_operator::naming::RunKind;
-use tidemark_operator::policy::observed::{JobState, ObservedJob, PodProblem};
-use tidemark_operator::restore::decide::decide;
-use tidemark_operator::restore::observed::{Inputs, PolicyView, Workload, WorkloadState};
-use tidemark_operator::restore::step::{Action, Step};
+use tidemark_operator::restore_request::decide::decide;
+use tidemark_operator::restore_request::observed::{Inputs, PolicyView, Workload, WorkloadState};
+use tidemark_operator::restore_request::step::{Action, Step};
+use tidemark_operator::runtime::observed::{JobState, ObservedJob, PodProblem};
 
 mod support;
 use support::fixtures::example;

@@ -8,7 +8,7 @@ use tidemark_crd::RestoreRequest;
 use tidemark_crd::restore_request::{ExplicitSource, RestoreSource};
 use tidemark_operator::jobs::restore::{list_job, post_restore_job, restore_job};
 use tidemark_operator::naming::{RunKind, request_job_name};
-use tidemark_operator::restore::source::BackupSource;
+use tidemark_operator::restore_request::source::BackupSource;
 
 mod support;
 use support::fixtures::{assert_secret_refs, defaults, example, golden, webshop};

@@ -7,7 +7,7 @@ use tidemark_crd::{BackupPolicy, BackupPolicySpec};
 use tidemark_operator::jobs::policy::Trigger;
 use tidemark_operator::naming::RunKind;
 use tidemark_operator::policy::decide::{Inputs, Plan, decide};
-use tidemark_operator::policy::observed::{JobState, ObservedJob};
+use tidemark_operator::runtime::observed::{JobState, ObservedJob};
 
 mod support;
 use support::fixtures::example;

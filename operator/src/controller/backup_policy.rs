@@ -14,12 +14,8 @@ use kube::runtime::events::Event;
 use kube::{Resource, ResourceExt};
 use tidemark_crd::BackupPolicy;
 
-use super::backoff::Backoff;
-use super::error::Error;
-use super::event_queue::EventQueue;
 use super::events;
 use super::finalizer::{self, FinalizerStep};
-use super::policy_cache::PolicyCache;
 use super::policy_io::{Created, create_job, read_jobs, write_status};
 use super::written_status::WrittenStatuses;
 use crate::alerts;
@@ -27,15 +23,19 @@ use crate::context::Context;
 use crate::jobs::policy::{BuildError, JobDefaults, backup_job};
 use crate::jobs::verify::verify_job;
 use crate::jobs::{prune::prune_job, purge::purge_job, restore_test::restore_test_job};
-use crate::kube_io::path_of;
 use crate::metrics::{self, Metrics};
 use crate::naming::{RunKind, request_job_name};
 use crate::policy::conditions::READY;
 use crate::policy::decide::{Inputs, Launch, decide};
-use crate::policy::observed::JobState;
 use crate::policy::on_demand;
 use crate::policy::status::{StatusInputs, StatusOutcome, compute};
 use crate::policy::validate::{SpecError, validate};
+use crate::runtime::backoff::Backoff;
+use crate::runtime::error::Error;
+use crate::runtime::event_queue::EventQueue;
+use crate::runtime::job_cache::JobCache;
+use crate::runtime::kube_io::path_of;
+use crate::runtime::observed::JobState;
 use crate::time::{to_chrono, to_k8s};
 
 /// Longest time between two reconciles of a valid policy (a safety net for missed
@@ -58,7 +58,7 @@ pub struct PolicyState {
     /// reported as failed, never fatal).
     pub webhooks: Option<reqwest::Client>,
     /// The watch caches of Jobs and pods (`None`: every read lists from the API).
-    pub cache: Option<PolicyCache>,
+    pub cache: Option<JobCache>,
     /// Statuses this replica wrote, for reconciles that run before the watch has them.
     pub written: WrittenStatuses,
     /// Events go through this queue (`None`: published within the reconcile).
@@ -76,7 +76,7 @@ impl PolicyState {
     pub fn with_cache(
         ctx: Arc<Context>,
         metrics: Arc<Metrics>,
-        cache: Option<PolicyCache>,
+        cache: Option<JobCache>,
         events: Option<EventQueue>,
     ) -> Arc<Self> {
         let webhooks = match alerts::http_client() {

@@ -10,6 +10,7 @@ use crate::policy::decide::Launch;
 use crate::policy::results::{RunOutcome, RunResult};
 use crate::policy::status::human_size;
 use crate::policy::validate::SpecError;
+use crate::runtime::events::truncate;
 
 fn noun(kind: RunKind) -> &'static str {
     match kind {
@@ -141,32 +142,10 @@ pub fn alert_failed(event: &str, error: &str) -> Event {
     }
 }
 
-/// Event notes are limited to 1 KiB by the API server: longer ones are cut (at a char
-/// boundary) and end in `…`.
-pub(crate) fn truncate(mut s: String) -> String {
-    const MAX: usize = 1000;
-    if s.len() > MAX {
-        let mut end = MAX;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-        s.push('…');
-    }
-    s
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn long_notes_are_cut_on_a_char_boundary() {
-        let s = truncate("é".repeat(800));
-        assert!(s.len() <= 1003);
-        assert!(s.ends_with('…'));
-    }
 
     #[test]
     fn failure_event_is_a_warning_with_the_reason() {

@@ -1,17 +1,13 @@
 //! `deletionPolicy: Delete`: the `tidemark.dev/purge` finalizer keeps a deleted policy
 //! until a prune-everything Job has emptied its prefix. `Retain` policies carry no
 //! finalizer (ours is removed when a policy is switched to `Retain`).
-//!
-//! The finalizer list is changed with a merge patch that carries the object's
-//! `resourceVersion`, so a concurrent change makes the patch fail (409) and the
-//! reconcile retry, instead of dropping someone else's finalizer.
+//! Changing the list: [`crate::runtime::finalizer`].
 
-use kube::api::{Patch, PatchParams};
-use kube::{Api, ResourceExt};
 use tidemark_crd::BackupPolicy;
 use tidemark_crd::backup_policy::DeletionPolicy;
 
-use super::error::Error;
+use crate::runtime::error::Error;
+use crate::runtime::finalizer;
 
 /// Our finalizer.
 pub const PURGE_FINALIZER: &str = "tidemark.dev/purge";
@@ -33,7 +29,7 @@ pub enum FinalizerStep {
 
 /// The finalizer step for a policy (pure).
 pub fn step(policy: &BackupPolicy) -> FinalizerStep {
-    let has = policy.finalizers().iter().any(|f| f == PURGE_FINALIZER);
+    let has = finalizer::has(policy, PURGE_FINALIZER);
     let deleting = policy.metadata.deletion_timestamp.is_some();
     let delete = policy.spec.deletion_policy == DeletionPolicy::Delete;
     match (deleting, has, delete) {
@@ -45,30 +41,11 @@ pub fn step(policy: &BackupPolicy) -> FinalizerStep {
     }
 }
 
-/// Adds or removes our finalizer.
+/// Adds or removes our finalizer (a policy already gone needs neither).
 pub async fn set(client: &kube::Client, policy: &BackupPolicy, present: bool) -> Result<(), Error> {
-    let ns = policy.namespace().ok_or(Error::Unnamed)?;
-    let name = policy.name_any();
-    let mut list: Vec<String> = policy
-        .finalizers()
-        .iter()
-        .filter(|f| *f != PURGE_FINALIZER)
-        .cloned()
-        .collect();
-    if present {
-        list.push(PURGE_FINALIZER.to_string());
-    }
-    let patch = serde_json::json!({
-        "metadata": {
-            "finalizers": list,
-            "resourceVersion": policy.resource_version(),
-        }
-    });
-    Api::<BackupPolicy>::namespaced(client.clone(), &ns)
-        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+    finalizer::set(client, policy, PURGE_FINALIZER, present)
         .await
-        .map_err(|e| Error::Finalizer(format!("{ns}/{name}"), e))?;
-    Ok(())
+        .map(drop)
 }
 
 #[cfg(test)]

@@ -1,90 +1,30 @@
-//! The controllers and how they are run.
-//!
-//! Namespaces: with `--namespaces` empty, one cluster-wide watch per kind; with a list,
-//! one Controller per listed namespace (namespaced watches), so the operator needs only
-//! namespaced RBAC (a Role per namespace) in that mode. All share one `Context`.
+//! The BackupPolicy controller and how it is run.
 
-pub mod backoff;
 pub mod backup_policy;
-pub mod error;
-pub mod event_queue;
 pub mod events;
 pub mod finalizer;
-pub mod owned_index;
-pub mod policy_cache;
 pub mod policy_io;
 pub mod written_status;
 
-use std::future::Future;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use futures::future::{BoxFuture, FutureExt, Shared};
-use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::batch::v1::Job;
 use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, reflector, watcher};
-use kube::{Api, Resource, ResourceExt};
+use kube::{Resource, ResourceExt};
 use tidemark_crd::BackupPolicy;
 
-use crate::context::{CONTROLLER_NAME, Context, WatchScope};
+use crate::context::{CONTROLLER_NAME, Context};
 use crate::http::Readiness;
 use crate::jobs::builder::labels;
 use crate::metrics::Metrics;
+use crate::runtime::job_cache;
+use crate::runtime::{EVENT_DRAIN, Shutdown, api_in, event_queue, watch_scopes};
 
 /// BackupPolicy reconciles running at once (per watched scope). Unbounded, every policy
 /// due at the same tick reconciles at once: one API connection each over HTTP/1.1 (peak
 /// RSS 126 MiB at 1,000 policies against 40 MiB with 32, bench/operator.sh) and a burst
 /// an API server's priority and fairness answers with 429s.
 pub const RECONCILE_CONCURRENCY: u16 = 32;
-
-/// How long a stopping operator keeps publishing queued Events.
-pub const EVENT_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// A shutdown signal that several controllers can wait on.
-pub type Shutdown = Shared<BoxFuture<'static, ()>>;
-
-/// Makes a shareable shutdown signal.
-pub fn shutdown_from(f: impl Future<Output = ()> + Send + 'static) -> Shutdown {
-    f.boxed().shared()
-}
-
-/// The `Api` of `K` in a watched scope (`None`: all namespaces).
-fn api_in<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
-where
-    K: Resource<Scope = NamespaceResourceScope>,
-    <K as Resource>::DynamicType: Default,
-{
-    match namespace {
-        None => Api::all(client.clone()),
-        Some(ns) => Api::namespaced(client.clone(), ns),
-    }
-}
-
-/// The watched scopes: `[None]` for all namespaces, else one per `--namespaces` entry.
-fn watch_scopes(ctx: &Context) -> Vec<Option<String>> {
-    match &ctx.config.namespaces {
-        WatchScope::All => vec![None],
-        WatchScope::Namespaces(list) => list.iter().cloned().map(Some).collect(),
-    }
-}
-
-/// `(owners, jobs)` APIs for each watched scope: one cluster-wide pair, or one pair per
-/// `--namespaces` entry.
-pub(crate) fn scoped_apis<K>(ctx: &Context) -> Vec<(Api<K>, Api<Job>)>
-where
-    K: Resource<Scope = NamespaceResourceScope>,
-    <K as Resource>::DynamicType: Default,
-{
-    watch_scopes(ctx)
-        .iter()
-        .map(|ns| {
-            (
-                api_in(&ctx.client, ns.as_deref()),
-                api_in(&ctx.client, ns.as_deref()),
-            )
-        })
-        .collect()
-}
 
 /// What makes a policy worth a reconcile when it changes: its spec (generation), its
 /// deletion, its finalizers and its run-now annotation. Status-only changes (this operator's own status writes,
@@ -109,7 +49,7 @@ pub fn policy_trigger(policy: &BackupPolicy) -> Option<u64> {
 ///
 /// Per scope, one watch each on policies, their Jobs and those Jobs' pods (label
 /// `app.kubernetes.io/managed-by=tidemark-operator`). Jobs and pods feed the
-/// [`policy_cache::PolicyCache`] that reconciles read instead of listing, and trigger
+/// [`job_cache::JobCache`] that reconciles read instead of listing, and trigger
 /// the owning policy's reconcile; pod changes bring a stuck or finished runner to the
 /// status without waiting for the Job's next change.
 pub async fn run_backup_policies(
@@ -119,11 +59,11 @@ pub async fn run_backup_policies(
     shutdown: Shutdown,
 ) {
     let managed = format!("{}={CONTROLLER_NAME}", labels::MANAGED_BY);
-    let scopes: Vec<policy_cache::ScopeCache> = watch_scopes(&ctx)
+    let scopes: Vec<job_cache::ScopeCache> = watch_scopes(&ctx)
         .into_iter()
-        .map(policy_cache::ScopeCache::new)
+        .map(job_cache::ScopeCache::new)
         .collect();
-    let cache = policy_cache::PolicyCache {
+    let cache = job_cache::JobCache {
         scopes: scopes.clone(),
     };
     let events = event_queue::EventQueue::start(ctx.recorder.clone(), event_queue::CAPACITY);
@@ -146,22 +86,22 @@ pub async fn run_backup_policies(
             .reflect(writer)
             .applied_objects()
             .predicate_filter(policy_trigger, PredicateConfig::default());
-            let jobs = policy_cache::cached_stream(
+            let jobs = job_cache::cached_stream(
                 api_in(&ctx.client, ns),
                 &managed,
-                policy_cache::strip_job,
+                job_cache::strip_job,
                 scope.jobs.clone(),
             );
-            let pods = policy_cache::cached_stream(
+            let pods = job_cache::cached_stream(
                 api_in(&ctx.client, ns),
                 &managed,
-                policy_cache::strip_pod,
+                job_cache::strip_pod,
                 scope.pods.clone(),
             );
             stores.push(reader.clone());
             let controller = Controller::for_stream(policies, reader)
                 .owns_stream(jobs)
-                .watches_stream(pods, |pod| policy_cache::policy_of_pod(&pod))
+                .watches_stream(pods, |pod| job_cache::policy_of_pod(&pod))
                 .with_config(
                     kube::runtime::controller::Config::default().concurrency(RECONCILE_CONCURRENCY),
                 );

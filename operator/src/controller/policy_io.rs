@@ -9,13 +9,13 @@ use kube::api::ListParams;
 use tidemark_crd::BackupPolicy;
 use tidemark_crd::backup_policy::BackupPolicyStatus;
 
-use super::error::Error;
-use super::policy_cache::PolicyCache;
 use crate::context::CONTROLLER_NAME;
 use crate::jobs::builder::labels;
-use crate::kube_io;
-pub use crate::kube_io::Created;
-use crate::policy::observed::{JobState, ObservedJob, observe};
+use crate::runtime::error::Error;
+use crate::runtime::job_cache::JobCache;
+use crate::runtime::kube_io;
+pub use crate::runtime::kube_io::Created;
+use crate::runtime::observed::{JobState, ObservedJob, observe};
 
 /// Label selector of a policy's Jobs (and, through the pod template, their pods).
 pub fn selector(policy_name: &str) -> String {
@@ -36,7 +36,7 @@ pub fn selector(policy_name: &str) -> String {
 /// live there).
 pub async fn read_jobs(
     client: &kube::Client,
-    cache: Option<&PolicyCache>,
+    cache: Option<&JobCache>,
     policy: &BackupPolicy,
     recorded: &[String],
 ) -> Result<Vec<ObservedJob>, Error> {

@@ -15,7 +15,7 @@ use kube::ResourceExt;
 use tidemark_crd::BackupPolicy;
 use tidemark_crd::backup_policy::BackupPolicyStatus;
 
-use crate::kube_io::path_of;
+use crate::runtime::kube_io::path_of;
 
 struct Written {
     uid: Option<String>,

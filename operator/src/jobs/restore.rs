@@ -14,8 +14,8 @@ use super::env::{self, secret, value};
 use super::policy::{BuildError, JobDefaults, owner_of, parent};
 use super::volumes::{DB_CA_PATH, S3_CA_PATH, secret_file};
 use crate::naming::RunKind;
-use crate::restore::select::Selection;
-use crate::restore::source::BackupSource;
+use crate::restore_request::select::Selection;
+use crate::restore_request::source::BackupSource;
 
 /// Longest a `list` run may take (it reads manifests only).
 pub const LIST_DEADLINE_SECONDS: i64 = 600;

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use tidemark_crd::backup_policy::{BackupPolicySpec, BackupPolicyStatus};
 
-use super::observed::PodProblem;
 use super::validate::SpecError;
+use crate::runtime::observed::PodProblem;
 
 pub const READY: &str = "Ready";
 pub const LAST_BACKUP_SUCCEEDED: &str = "LastBackupSucceeded";

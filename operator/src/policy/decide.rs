@@ -5,10 +5,10 @@
 use chrono::{DateTime, Duration, Utc};
 use tidemark_crd::backup_policy::{BackupPolicySpec, BackupPolicyStatus, SkipReason, SkippedRun};
 
-use super::observed::{JobState, ObservedJob};
 use super::on_demand;
 use crate::jobs::policy::Trigger;
 use crate::naming::{RunKind, follow_up_job_name, scheduled_job_name};
+use crate::runtime::observed::{JobState, ObservedJob};
 use crate::schedule::{Due, Schedule, ScheduleError, due};
 
 /// Everything the decision depends on.

@@ -4,7 +4,6 @@ pub mod conditions;
 pub mod decide;
 pub mod effective;
 pub mod inventory;
-pub mod observed;
 pub mod on_demand;
 pub mod results;
 pub mod status;

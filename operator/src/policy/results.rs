@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use tidemark_crd::contract::result::RunnerReport;
 
-use super::observed::{JobState, ObservedJob};
 use crate::naming::RunKind;
+use crate::runtime::observed::{JobState, ObservedJob};
 
 /// How many finished Job names the status remembers (`status.recordedJobs`).
 pub const MAX_RECORDED_JOBS: usize = 64;

@@ -14,10 +14,10 @@ use tidemark_crd::contract::result::RunnerReport;
 use super::conditions::{self, ConditionInputs};
 use super::decide::{Launch, Plan};
 use super::inventory;
-use super::observed::ObservedJob;
 use super::results::{RunOutcome, RunResult, new_results, recorded_after};
 use super::validate::SpecError;
 use crate::naming::RunKind;
+use crate::runtime::observed::ObservedJob;
 
 /// Everything the status depends on.
 #[derive(Clone, Debug)]

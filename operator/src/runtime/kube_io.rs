@@ -11,7 +11,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use crate::context::CONTROLLER_NAME;
-use crate::policy::observed::{ObservedJob, observe};
+use crate::runtime::observed::{ObservedJob, observe};
 
 /// `namespace/name` of an object, for error messages.
 pub fn path_of(obj: &impl ResourceExt) -> String {

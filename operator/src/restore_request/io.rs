@@ -13,12 +13,12 @@ use kube::{Api, ResourceExt};
 use tidemark_crd::restore_request::{RestoreRequestStatus, WorkloadKind};
 use tidemark_crd::{BackupPolicy, RestoreRequest};
 
-use super::error::Error;
 use super::observed::{Workload, WorkloadState};
 use crate::context::CONTROLLER_NAME;
 use crate::jobs::builder::labels;
-use crate::kube_io;
-use crate::policy::observed::ObservedJob;
+use crate::runtime::error::Error;
+use crate::runtime::kube_io;
+use crate::runtime::observed::ObservedJob;
 
 /// Label selector of a request's Jobs (and, through the pod template, their pods).
 pub fn selector(request_name: &str) -> String {

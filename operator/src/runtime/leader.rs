@@ -13,7 +13,7 @@
 //!
 //! ```no_run
 //! # async fn demo(client: kube::Client) -> anyhow::Result<()> {
-//! use tidemark_operator::leader::{LeaderConfig, Leadership};
+//! use tidemark_operator::runtime::leader::{LeaderConfig, Leadership};
 //! let config = LeaderConfig::new("tidemark-system", "tidemark-operator", "pod-a");
 //! let mut leadership = Leadership::start(client, &config).await?;
 //! // Runs the controllers while leading; stops them when the lease is lost and starts

@@ -3,7 +3,6 @@
 
 pub mod controller;
 pub mod decide;
-pub mod error;
 pub mod events;
 pub mod fields;
 pub mod finalizer;
@@ -12,6 +11,11 @@ pub mod observed;
 pub mod preflight;
 pub mod progress;
 pub mod reconcile;
+mod resolve;
+mod restoring;
 pub mod select;
 pub mod source;
 pub mod step;
+mod track;
+mod verifying;
+mod writers;

@@ -9,9 +9,9 @@ use tidemark_crd::RestoreRequest;
 
 use super::reconcile::{RestoreState, error_policy, reconcile};
 use crate::context::{CONTROLLER_NAME, Context};
-use crate::controller::{Shutdown, scoped_apis};
 use crate::jobs::builder::labels;
 use crate::metrics::Metrics;
+use crate::runtime::{Shutdown, scoped_apis};
 
 /// Runs the RestoreRequest controllers until `shutdown`.
 pub async fn run(ctx: Arc<Context>, metrics: Arc<Metrics>, shutdown: Shutdown) {

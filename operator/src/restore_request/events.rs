@@ -3,7 +3,7 @@
 use kube::runtime::events::{Event, EventType};
 
 use super::step::{Note, NoteType};
-use crate::controller::events::truncate;
+use crate::runtime::events::truncate;
 
 /// The Event of a note.
 pub fn event(note: &Note) -> Event {

@@ -6,11 +6,10 @@
 use tidemark_crd::contract::result::PreflightResult;
 use tidemark_crd::restore_request::{RestorePhase, RestoreRequestSpec};
 
-use super::decide::{
-    JOB_POLL, Tracked, advance, blocked_failure, commit, create_job, fail, job_failure, next, track,
-};
+use super::decide::{JOB_POLL, advance, commit, create_job, fail, next};
 use super::observed::Inputs;
 use super::step::Step;
+use super::track::{Tracked, blocked_failure, job_failure, track};
 use crate::naming::RunKind;
 
 /// Reason of a request refused because the target is not empty.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use tidemark_crd::BackupPolicy;
 use tidemark_crd::restore_request::{RestoreRequestSpec, RestoreRequestStatus, WorkloadKind};
 
-use crate::policy::observed::{ObservedJob, PodProblem};
+use crate::runtime::observed::{ObservedJob, PodProblem};
 
 /// The BackupPolicy named by `source.policyRef`.
 #[derive(Clone, Copy, Debug)]

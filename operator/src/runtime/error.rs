@@ -1,10 +1,11 @@
-//! Errors of a RestoreRequest reconcile: API calls that failed (retried with backoff).
-//! Each names what was being done; none carries a secret (the operator never reads one).
+//! Errors of a reconcile, for both controllers: API calls that failed (the controller
+//! retries them with backoff). Each carries what was being done; none carries a secret
+//! (the operator never reads one).
 
-/// A failed reconcile step.
+/// A failed reconcile step; the controller retries it with backoff.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("the RestoreRequest has no namespace")]
+    #[error("the object has no namespace or name")]
     Unnamed,
     #[error("reading RestoreRequest {0}: {1}")]
     ReadRequest(String, #[source] kube::Error),
@@ -12,7 +13,7 @@ pub enum Error {
     ReadPolicy(String, #[source] kube::Error),
     #[error("listing the Jobs of {0}: {1}")]
     ListJobs(String, #[source] kube::Error),
-    #[error("listing the pods of {0}: {1}")]
+    #[error("listing the pods of {0}'s Jobs: {1}")]
     ListPods(String, #[source] kube::Error),
     #[error("reading writer {0}: {1}")]
     ReadWriter(String, #[source] kube::Error),

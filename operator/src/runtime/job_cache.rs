@@ -1,5 +1,5 @@
-//! The BackupPolicy controller's watch caches: its Jobs and their pods, per watched
-//! scope, kept lean (what [`crate::policy::observed`] reads, nothing more) and indexed by
+//! The watch caches of the operator's Jobs and their pods, per watched
+//! scope, kept lean (what [`crate::runtime::observed`] reads, nothing more) and indexed by
 //! policy. A reconcile reads them instead of listing; the same watch streams trigger
 //! the reconciles, each after the cache has taken the change in.
 
@@ -46,11 +46,11 @@ impl ScopeCache {
 
 /// The caches of every watched scope.
 #[derive(Clone, Default)]
-pub struct PolicyCache {
+pub struct JobCache {
     pub scopes: Vec<ScopeCache>,
 }
 
-impl PolicyCache {
+impl JobCache {
     /// The scope that sees `namespace`.
     pub fn scope_for(&self, namespace: &str) -> Option<&ScopeCache> {
         self.scopes
@@ -175,7 +175,7 @@ mod tests {
 
     #[test]
     fn a_namespaced_scope_sees_only_its_namespace() {
-        let cache = PolicyCache {
+        let cache = JobCache {
             scopes: vec![
                 ScopeCache::new(Some("a".into())),
                 ScopeCache::new(Some("b".into())),
@@ -186,7 +186,7 @@ mod tests {
             Some("b")
         );
         assert!(cache.scope_for("c").is_none());
-        let all = PolicyCache {
+        let all = JobCache {
             scopes: vec![ScopeCache::new(None)],
         };
         assert!(all.scope_for("c").is_some());

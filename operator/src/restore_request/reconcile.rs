@@ -11,7 +11,6 @@ use tidemark_crd::RestoreRequest;
 use tidemark_crd::restore_request::RestorePhase;
 
 use super::decide::decide;
-use super::error::Error;
 use super::events::event;
 use super::finalizer::{self, Change};
 use super::io;
@@ -19,10 +18,11 @@ use super::observed::{Inputs, PolicyView, Workload};
 use super::source::BackupSource;
 use super::step::{Action, Step};
 use crate::context::Context;
-use crate::controller::backoff::Backoff;
 use crate::jobs::restore::{list_job, post_restore_job, preflight_job, restore_job};
 use crate::metrics::{Metrics, Outcome};
 use crate::naming::RunKind;
+use crate::runtime::backoff::Backoff;
+use crate::runtime::error::Error;
 
 /// Controller name in metrics.
 pub const CONTROLLER: &str = "restorerequest";
@@ -98,7 +98,11 @@ pub async fn reconcile_at(
             finalizer::remove(client, &request).await?;
             return Ok(Requeue::await_change());
         }
-        Change::Add => request = finalizer::add(client, &request).await?,
+        Change::Add => match finalizer::add(client, &request).await? {
+            Some(stored) => request = stored,
+            // Deleted meanwhile, before we held it: nothing to do.
+            None => return Ok(Requeue::await_change()),
+        },
         Change::Keep => {}
     }
     // Finished, or deleted before we ever held it: nothing to do, ever.
