@@ -4,20 +4,18 @@
 //! status), so that the deciding and building are unit-tested without an API server.
 
 pub mod alerts;
+pub mod backup_policy;
 pub mod cli;
 pub mod context;
-pub mod controller;
 pub mod http;
 pub mod jobs;
 pub mod logging;
 pub mod metrics;
 pub mod naming;
-pub mod policy;
 pub mod quantity;
 pub mod restore_request;
 pub mod run;
 pub mod runtime;
-pub mod schedule;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod time;

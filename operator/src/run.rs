@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
+use crate::backup_policy::controller::run as run_backup_policies;
 use crate::cli::RunArgs;
 use crate::context::Context;
-use crate::controller::run_backup_policies;
 use crate::http::{self, Readiness};
 use crate::metrics::{ForgetObjectsOnDrop, Metrics};
 use crate::runtime::leader::{LeaderConfig, Leadership};

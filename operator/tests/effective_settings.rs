@@ -4,8 +4,8 @@
 
 use chrono::Duration;
 use tidemark_crd::BackupPolicy;
-use tidemark_operator::policy::effective::{self, anchor, duration_text, longest_gap};
-use tidemark_operator::schedule::Schedule;
+use tidemark_operator::backup_policy::effective::{self, anchor, duration_text, longest_gap};
+use tidemark_operator::backup_policy::schedule::Schedule;
 
 mod support;
 use support::fixtures::example;
@@ -98,7 +98,7 @@ fn set_values_are_kept_and_checked_against_the_gap() {
 #[test]
 fn a_nightly_policy_with_defaults_is_fresh_all_day() {
     use tidemark_crd::backup_policy::{BackupPolicyStatus, BackupRecord};
-    use tidemark_operator::policy::conditions::fresh_until;
+    use tidemark_operator::backup_policy::conditions::fresh_until;
     let p = policy("0 2 * * *");
     let completed = "2026-11-23T02:05:00Z".parse().unwrap();
     let status = BackupPolicyStatus {

@@ -10,7 +10,7 @@ use kube::client::Body;
 use kube::runtime::controller::Action;
 use serde_json::{Value, json};
 use tidemark_crd::BackupPolicy;
-use tidemark_operator::controller::backup_policy::{PolicyState, WAKE_SLACK, reconcile_policy};
+use tidemark_operator::backup_policy::reconcile::{PolicyState, WAKE_SLACK, reconcile_policy};
 use tidemark_operator::metrics::Metrics;
 use tower_test::mock;
 
@@ -357,7 +357,7 @@ async fn reconcile_once(p: BackupPolicy, script: Vec<Expect>) -> (Action, Vec<(S
     let client = kube::Client::new(service, "default");
     let state = PolicyState::new(context(client), std::sync::Arc::new(Metrics::new()));
     let server = tokio::spawn(serve(handle, script));
-    let action = tidemark_operator::controller::backup_policy::reconcile(
+    let action = tidemark_operator::backup_policy::reconcile::reconcile(
         std::sync::Arc::new(p),
         state.clone(),
     )

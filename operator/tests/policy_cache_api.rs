@@ -14,7 +14,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::watcher::Event;
 use serde_json::{Value, json};
 use tidemark_crd::BackupPolicy;
-use tidemark_operator::controller::backup_policy::{PolicyState, reconcile_policy};
+use tidemark_operator::backup_policy::reconcile::{PolicyState, reconcile_policy};
 use tidemark_operator::metrics::Metrics;
 use tidemark_operator::runtime::job_cache::{JobCache, ScopeCache, strip_job, strip_pod};
 use tidemark_operator::runtime::owned_index::OwnedIndex;

@@ -10,11 +10,11 @@ use tidemark_crd::contract::result::{
     RunnerReport, VerifyCheck, VerifyCheckName, VerifyResult,
 };
 use tidemark_crd::{BackupPolicy, BackupPolicySpec};
+use tidemark_operator::backup_policy::decide::{Inputs, decide};
+use tidemark_operator::backup_policy::results::MAX_RECORDED_JOBS;
+use tidemark_operator::backup_policy::status::{StatusInputs, StatusOutcome, compute, human_size};
+use tidemark_operator::backup_policy::validate::{SpecError, validate};
 use tidemark_operator::naming::RunKind;
-use tidemark_operator::policy::decide::{Inputs, decide};
-use tidemark_operator::policy::results::MAX_RECORDED_JOBS;
-use tidemark_operator::policy::status::{StatusInputs, StatusOutcome, compute, human_size};
-use tidemark_operator::policy::validate::{SpecError, validate};
 use tidemark_operator::runtime::observed::{JobState, ObservedJob, PodProblem};
 
 mod support;

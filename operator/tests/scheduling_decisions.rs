@@ -4,9 +4,9 @@
 use chrono::{DateTime, Utc};
 use tidemark_crd::backup_policy::{BackupPolicyStatus, BackupRecord, SkipReason};
 use tidemark_crd::{BackupPolicy, BackupPolicySpec};
+use tidemark_operator::backup_policy::decide::{Inputs, Plan, decide};
 use tidemark_operator::jobs::policy::Trigger;
 use tidemark_operator::naming::RunKind;
-use tidemark_operator::policy::decide::{Inputs, Plan, decide};
 use tidemark_operator::runtime::observed::{JobState, ObservedJob};
 
 mod support;

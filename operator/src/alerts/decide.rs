@@ -17,7 +17,9 @@ use chrono::{DateTime, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use tidemark_crd::backup_policy::{AlertEvent, BackupPolicySpec, BackupPolicyStatus};
 
-use crate::policy::conditions::{BACKUP_FRESH, LAST_BACKUP_SUCCEEDED, RESTORE_TESTED, VERIFIED};
+use crate::backup_policy::conditions::{
+    BACKUP_FRESH, LAST_BACKUP_SUCCEEDED, RESTORE_TESTED, VERIFIED,
+};
 
 /// One webhook notification.
 #[derive(Clone, Debug, PartialEq, Eq)]

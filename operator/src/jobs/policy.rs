@@ -144,7 +144,7 @@ pub fn backup_job(
         mounts,
         template: &spec.job_template,
         pod_defaults: &defaults.pod,
-        deadline_seconds: crate::policy::effective::deadline_seconds(spec),
+        deadline_seconds: crate::backup_policy::effective::deadline_seconds(spec),
         scheduled,
         run_now,
         sidecars: Vec::new(),

@@ -83,7 +83,7 @@ pub(crate) fn prune_runner_job(
         mounts: storage_mounts(policy),
         template: &spec.job_template,
         pod_defaults: &defaults.pod,
-        deadline_seconds: crate::policy::effective::deadline_seconds(spec),
+        deadline_seconds: crate::backup_policy::effective::deadline_seconds(spec),
         scheduled: None,
         run_now: None,
         sidecars: Vec::new(),

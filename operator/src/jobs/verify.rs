@@ -28,7 +28,7 @@ pub fn verify_job(
     if !spec.verification.enabled {
         return Err(BuildError::NotConfigured("spec.verification"));
     }
-    let effective = crate::policy::effective::of(spec).ok_or(BuildError::Invalid(
+    let effective = crate::backup_policy::effective::of(spec).ok_or(BuildError::Invalid(
         "spec.schedule: no longest gap between runs (invalid schedule or duration)",
     ))?;
     let mut env = policy_env(policy, &ns);
@@ -44,7 +44,7 @@ pub fn verify_job(
     }
     env.push(value(
         "TIDEMARK_VERIFY_MAX_AGE",
-        crate::policy::effective::duration_text(effective.max_age),
+        crate::backup_policy::effective::duration_text(effective.max_age),
     ));
     env.push(value(
         "TIDEMARK_VERIFY_MAX_SHRINK_PERCENT",

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::schedule::Schedule;
+use crate::backup_policy::schedule::Schedule;
 
 /// Fires looked at by [`expected_interval`] (covers more than a week of weekday schedules).
 const INTERVAL_SAMPLE: usize = 32;

@@ -9,9 +9,9 @@ use tidemark_crd::BackupPolicy;
 use tidemark_crd::backup_policy::{BackupPolicySpec, BackupPolicyStatus};
 
 use super::interval::interval_of;
-use crate::policy::conditions::READY;
-use crate::policy::decide::parse_duration;
-use crate::policy::effective;
+use crate::backup_policy::conditions::READY;
+use crate::backup_policy::decide::parse_duration;
+use crate::backup_policy::effective;
 use crate::time::to_chrono;
 
 /// Annotation of a BackupPolicy: `"true"` keeps its freshness and schedule alerts on

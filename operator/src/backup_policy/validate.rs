@@ -4,7 +4,7 @@
 use tidemark_crd::backup_policy::BackupPolicySpec;
 
 use super::decide::parse_duration;
-use crate::schedule::{Schedule, ScheduleError};
+use super::schedule::{Schedule, ScheduleError};
 
 /// An invalid field.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

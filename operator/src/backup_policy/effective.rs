@@ -20,7 +20,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use tidemark_crd::backup_policy::{BackupPolicySpec, EffectiveSettings};
 
 use super::decide::parse_duration;
-use crate::schedule::Schedule;
+use super::schedule::Schedule;
 
 /// Fire times are looked at over this long from [`anchor`].
 pub const HORIZON_DAYS: i64 = 366;

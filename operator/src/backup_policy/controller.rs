@@ -1,11 +1,5 @@
 //! The BackupPolicy controller and how it is run.
 
-pub mod backup_policy;
-pub mod events;
-pub mod finalizer;
-pub mod policy_io;
-pub mod written_status;
-
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -13,6 +7,8 @@ use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, reflector, watc
 use kube::{Resource, ResourceExt};
 use tidemark_crd::BackupPolicy;
 
+use super::on_demand::RUN_NOW_ANNOTATION;
+use super::reconcile::{PolicyState, error_policy, reconcile};
 use crate::context::{CONTROLLER_NAME, Context};
 use crate::http::Readiness;
 use crate::jobs::builder::labels;
@@ -37,10 +33,7 @@ pub fn policy_trigger(policy: &BackupPolicy) -> Option<u64> {
     meta.generation.hash(&mut h);
     meta.deletion_timestamp.is_some().hash(&mut h);
     meta.finalizers.hash(&mut h);
-    policy
-        .annotations()
-        .get(crate::policy::on_demand::RUN_NOW_ANNOTATION)
-        .hash(&mut h);
+    policy.annotations().get(RUN_NOW_ANNOTATION).hash(&mut h);
     Some(h.finish())
 }
 
@@ -52,7 +45,7 @@ pub fn policy_trigger(policy: &BackupPolicy) -> Option<u64> {
 /// [`job_cache::JobCache`] that reconciles read instead of listing, and trigger
 /// the owning policy's reconcile; pod changes bring a stuck or finished runner to the
 /// status without waiting for the Job's next change.
-pub async fn run_backup_policies(
+pub async fn run(
     ctx: Arc<Context>,
     metrics: Arc<Metrics>,
     readiness: Readiness,
@@ -67,12 +60,7 @@ pub async fn run_backup_policies(
         scopes: scopes.clone(),
     };
     let events = event_queue::EventQueue::start(ctx.recorder.clone(), event_queue::CAPACITY);
-    let state = backup_policy::PolicyState::with_cache(
-        ctx.clone(),
-        metrics.clone(),
-        Some(cache),
-        Some(events),
-    );
+    let state = PolicyState::with_cache(ctx.clone(), metrics.clone(), Some(cache), Some(events));
     let mut stores = Vec::new();
     let controllers: Vec<_> = scopes
         .into_iter()
@@ -109,11 +97,7 @@ pub async fn run_backup_policies(
             let state_for_errors = state.clone();
             controller
                 .graceful_shutdown_on(shutdown.clone())
-                .run(
-                    backup_policy::reconcile,
-                    backup_policy::error_policy,
-                    state.clone(),
-                )
+                .run(reconcile, error_policy, state.clone())
                 .for_each(move |res| {
                     let metrics = metrics.clone();
                     let state = state_for_errors.clone();

@@ -4,12 +4,12 @@
 use kube::runtime::events::{Event, EventType};
 use tidemark_crd::backup_policy::SkippedRun;
 
+use super::decide::Launch;
+use super::results::{RunOutcome, RunResult};
+use super::status::human_size;
+use super::validate::SpecError;
 use crate::jobs::policy::Trigger;
 use crate::naming::RunKind;
-use crate::policy::decide::Launch;
-use crate::policy::results::{RunOutcome, RunResult};
-use crate::policy::status::human_size;
-use crate::policy::validate::SpecError;
 use crate::runtime::events::truncate;
 
 fn noun(kind: RunKind) -> &'static str {

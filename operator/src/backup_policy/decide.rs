@@ -6,10 +6,10 @@ use chrono::{DateTime, Duration, Utc};
 use tidemark_crd::backup_policy::{BackupPolicySpec, BackupPolicyStatus, SkipReason, SkippedRun};
 
 use super::on_demand;
+use super::schedule::{Due, Schedule, ScheduleError, due};
 use crate::jobs::policy::Trigger;
 use crate::naming::{RunKind, follow_up_job_name, scheduled_job_name};
 use crate::runtime::observed::{JobState, ObservedJob};
-use crate::schedule::{Due, Schedule, ScheduleError, due};
 
 /// Everything the decision depends on.
 #[derive(Clone, Debug)]
