@@ -116,14 +116,13 @@ fn run(
     let now = t(now);
     let plan = decide(&Inputs {
         name: "webshop",
-        spec,
+        spec: &validate(spec).unwrap(),
         status: previous,
         created: t(CREATED),
         jobs,
         now,
         run_now_annotation: None,
-    })
-    .unwrap();
+    });
     compute(
         &StatusInputs {
             spec,

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use tidemark_crd::backup_policy::{BackupPolicyStatus, BackupRecord, SkipReason};
 use tidemark_crd::{BackupPolicy, BackupPolicySpec};
-use tidemark_operator::backup_policy::decide::{Inputs, Plan, decide};
+use tidemark_operator::backup_policy::decide::{Inputs, Plan, PolicyJob, decide};
+use tidemark_operator::backup_policy::validate::validate;
 use tidemark_operator::jobs::policy::Trigger;
 use tidemark_operator::naming::RunKind;
 use tidemark_operator::runtime::observed::{JobState, ObservedJob};
@@ -156,8 +157,10 @@ fn retention_runs_after_a_successful_backup_and_never_after_a_failed_one() {
     );
     assert_eq!(names(&p), ["webshop-backup-202611231000-prune"]);
     assert_eq!(
-        p.launch[0].after.as_deref(),
-        Some("webshop-backup-202611231000")
+        p.launch[0].job,
+        PolicyJob::Prune {
+            after: "webshop-backup-202611231000".into()
+        }
     );
 
     let failed = job(
@@ -346,32 +349,14 @@ fn the_controller_wakes_when_the_newest_backup_would_turn_stale() {
 fn an_invalid_schedule_is_reported_with_its_field() {
     let mut s = spec();
     s.verification.schedule = "0 25 * * *".into();
-    let err = decide(&Inputs {
-        name: "webshop",
-        spec: &s,
-        status: &BackupPolicyStatus::default(),
-        created: t("2026-11-20T08:13:00Z"),
-        jobs: &[],
-        now: t("2026-11-23T10:00:00Z"),
-        run_now_annotation: None,
-    })
-    .unwrap_err();
+    let err = validate(&s).unwrap_err();
     assert!(
         err.to_string().starts_with("spec.verification.schedule:"),
         "{err}"
     );
     s.verification.schedule = "0 4 * * *".into();
     s.time_zone = "Europe/Atlantis".into();
-    let err = decide(&Inputs {
-        name: "webshop",
-        spec: &s,
-        status: &BackupPolicyStatus::default(),
-        created: t("2026-11-20T08:13:00Z"),
-        jobs: &[],
-        now: t("2026-11-23T10:00:00Z"),
-        run_now_annotation: None,
-    })
-    .unwrap_err();
+    let err = validate(&s).unwrap_err();
     assert!(err.to_string().starts_with("spec.timeZone:"), "{err}");
 }
 
@@ -384,14 +369,13 @@ fn plan_with(
 ) -> Plan {
     decide(&Inputs {
         name: "webshop",
-        spec,
+        spec: &validate(spec).unwrap(),
         status,
         created: t("2026-11-20T08:13:00Z"),
         jobs,
         now: t(now),
         run_now_annotation: annotation,
     })
-    .unwrap()
 }
 
 fn plan_with_annotation(
@@ -411,7 +395,7 @@ fn immediate_starts_one_backup_at_once_and_never_again() {
     let fresh = BackupPolicyStatus::default();
     let p = plan(&s, &fresh, &[], "2026-11-20T08:14:00Z");
     assert_eq!(p.launch.len(), 1, "{p:?}");
-    assert_eq!(p.launch[0].kind, RunKind::Backup);
+    assert_eq!(p.launch[0].kind(), RunKind::Backup);
     assert!(p.launch[0].name.starts_with("webshop-backup-now-"));
     assert_eq!(
         p.handled.immediate.as_deref(),

@@ -1,12 +1,14 @@
 //! The scheduling decision of a BackupPolicy: which Jobs to launch now, which runs to
 //! record as skipped, and when to look again. Pure: the same inputs always give the
-//! same plan, so a restarted operator or a second replica decides the same.
+//! same plan, so a restarted operator or a second replica decides the same. It works on
+//! a validated spec ([`ParsedSpec`]), so it cannot fail.
 
 use chrono::{DateTime, Duration, Utc};
-use tidemark_crd::backup_policy::{BackupPolicySpec, BackupPolicyStatus, SkipReason, SkippedRun};
+use tidemark_crd::backup_policy::{BackupPolicyStatus, SkipReason, SkippedRun};
 
 use super::on_demand;
-use super::schedule::{Due, Schedule, ScheduleError, due};
+use super::schedule::{Due, Schedule, due};
+use super::validate::ParsedSpec;
 use crate::jobs::policy::Trigger;
 use crate::naming::{RunKind, follow_up_job_name, scheduled_job_name};
 use crate::runtime::observed::{JobState, ObservedJob};
@@ -15,7 +17,7 @@ use crate::runtime::observed::{JobState, ObservedJob};
 #[derive(Clone, Debug)]
 pub struct Inputs<'a> {
     pub name: &'a str,
-    pub spec: &'a BackupPolicySpec,
+    pub spec: &'a ParsedSpec<'a>,
     pub status: &'a BackupPolicyStatus,
     /// The policy's creation time: fire times before it are never due.
     pub created: DateTime<Utc>,
@@ -25,14 +27,43 @@ pub struct Inputs<'a> {
     pub run_now_annotation: Option<&'a str>,
 }
 
+/// The Jobs a BackupPolicy launches: every kind its Job builder must handle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PolicyJob {
+    Backup,
+    /// Retention, after the backup Job named here.
+    Prune {
+        after: String,
+    },
+    Verify,
+    RestoreTest,
+}
+
+impl PolicyJob {
+    /// The kind of run (Job names, labels, metrics).
+    pub fn kind(&self) -> RunKind {
+        match self {
+            PolicyJob::Backup => RunKind::Backup,
+            PolicyJob::Prune { .. } => RunKind::Prune,
+            PolicyJob::Verify => RunKind::Verify,
+            PolicyJob::RestoreTest => RunKind::RestoreTest,
+        }
+    }
+}
+
 /// A Job to create.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Launch {
-    pub kind: RunKind,
+    pub job: PolicyJob,
     pub name: String,
     pub trigger: Trigger,
-    /// For follow-up Jobs (prune): the Job they follow.
-    pub after: Option<String>,
+}
+
+impl Launch {
+    /// The kind of run.
+    pub fn kind(&self) -> RunKind {
+        self.job.kind()
+    }
 }
 
 /// The outcome of a decision.
@@ -77,9 +108,9 @@ fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTi
 
 /// One schedule (backup, verification or restore test) evaluated against its Jobs.
 struct Track<'a> {
-    kind: RunKind,
+    job: PolicyJob,
     label: &'static str,
-    schedule: Schedule,
+    schedule: &'a Schedule,
     last: Option<DateTime<Utc>>,
     inputs: &'a Inputs<'a>,
 }
@@ -95,14 +126,15 @@ struct TrackPlan {
 impl Track<'_> {
     fn decide(&self) -> TrackPlan {
         let i = self.inputs;
-        let deadline = i.spec.starting_deadline_seconds.map(Duration::seconds);
+        let deadline = i.spec.spec.starting_deadline_seconds.map(Duration::seconds);
         let mut plan = TrackPlan {
             launch: None,
             skipped: None,
             last: self.last,
             next: None,
         };
-        match due(&self.schedule, self.last, i.created, i.now, deadline) {
+        let kind = self.job.kind();
+        match due(self.schedule, self.last, i.created, i.now, deadline) {
             Due::NotDue { next } => plan.next = next,
             Due::Missed { scheduled, next } => {
                 plan.next = next;
@@ -120,10 +152,10 @@ impl Track<'_> {
             Due::Run { scheduled, next } => {
                 plan.next = next;
                 plan.last = Some(scheduled);
-                let name = scheduled_job_name(i.name, self.kind, scheduled);
+                let name = scheduled_job_name(i.name, kind, scheduled);
                 if exists(i.jobs, &name) {
                     // Launched before (e.g. the status write was lost): nothing to do.
-                } else if is_active(i.jobs, self.kind) {
+                } else if is_active(i.jobs, kind) {
                     plan.skipped = Some(SkippedRun {
                         kind: self.label.to_string(),
                         scheduled_time: scheduled,
@@ -132,10 +164,9 @@ impl Track<'_> {
                     });
                 } else {
                     plan.launch = Some(Launch {
-                        kind: self.kind,
+                        job: self.job.clone(),
                         name,
                         trigger: Trigger::Scheduled(scheduled),
-                        after: None,
                     });
                 }
             }
@@ -145,30 +176,8 @@ impl Track<'_> {
 }
 
 /// Decides what to do now.
-pub fn decide(i: &Inputs<'_>) -> Result<Plan, ScheduleError> {
-    let spec = i.spec;
-    let tz = spec.time_zone.as_str();
-    let backup = Schedule::parse(&spec.schedule, tz, "spec.schedule", "spec.timeZone")?;
-    let verification = if spec.verification.enabled {
-        Some(Schedule::parse(
-            &spec.verification.schedule,
-            tz,
-            "spec.verification.schedule",
-            "spec.timeZone",
-        )?)
-    } else {
-        None
-    };
-    let restore_test = match &spec.restore_test {
-        Some(rt) if rt.enabled => Some(Schedule::parse(
-            &rt.schedule,
-            tz,
-            "spec.restoreTest.schedule",
-            "spec.timeZone",
-        )?),
-        _ => None,
-    };
-
+pub fn decide(i: &Inputs<'_>) -> Plan {
+    let spec = i.spec.spec;
     let mut plan = Plan {
         last_schedule_time: i.status.last_schedule_time,
         last_verification_schedule_time: i.status.last_verification_schedule_time,
@@ -189,13 +198,14 @@ pub fn decide(i: &Inputs<'_>) -> Result<Plan, ScheduleError> {
         let prune = follow_up_job_name(&b.name, RunKind::Prune);
         if !exists(i.jobs, &prune) {
             plan.launch.push(Launch {
-                kind: RunKind::Prune,
+                job: PolicyJob::Prune {
+                    after: b.name.clone(),
+                },
                 name: prune,
                 trigger: b
                     .scheduled
                     .map(Trigger::Scheduled)
                     .unwrap_or_else(|| Trigger::RunNow(b.run_now.clone().unwrap_or_default())),
-                after: Some(b.name.clone()),
             });
         }
     }
@@ -203,7 +213,7 @@ pub fn decide(i: &Inputs<'_>) -> Result<Plan, ScheduleError> {
     if spec.suspend {
         // Nothing new starts; freshness is still watched.
         plan.wake_at = freshness_deadline(i);
-        return Ok(plan);
+        return plan;
     }
 
     // runNow, the run-now annotation and `immediate`: each new request starts one
@@ -212,46 +222,45 @@ pub fn decide(i: &Inputs<'_>) -> Result<Plan, ScheduleError> {
         if exists(i.jobs, &r.job_name) {
             plan.handled.record(&r);
         } else if !is_active(i.jobs, RunKind::Backup)
-            && !plan.launch.iter().any(|l| l.kind == RunKind::Backup)
+            && !plan.launch.iter().any(|l| l.job == PolicyJob::Backup)
         {
             plan.handled.record(&r);
             plan.launch.push(Launch {
-                kind: RunKind::Backup,
+                job: PolicyJob::Backup,
                 name: r.job_name,
                 trigger: Trigger::RunNow(r.trigger),
-                after: None,
             });
         }
     }
-    let run_now_launched = plan.launch.iter().any(|l| l.kind == RunKind::Backup);
+    let run_now_launched = plan.launch.iter().any(|l| l.job == PolicyJob::Backup);
 
     let tracks = [
         Some((
-            RunKind::Backup,
+            PolicyJob::Backup,
             "backup",
-            backup,
+            &i.spec.backup,
             i.status.last_schedule_time,
         )),
-        verification.map(|s| {
+        i.spec.verification.as_ref().map(|s| {
             (
-                RunKind::Verify,
+                PolicyJob::Verify,
                 "verify",
                 s,
                 i.status.last_verification_schedule_time,
             )
         }),
-        restore_test.map(|s| {
+        i.spec.restore_test.as_ref().map(|s| {
             (
-                RunKind::RestoreTest,
+                PolicyJob::RestoreTest,
                 "restore-test",
                 s,
                 i.status.last_restore_test_schedule_time,
             )
         }),
     ];
-    for (kind, label, schedule, last) in tracks.into_iter().flatten() {
+    for (job, label, schedule, last) in tracks.into_iter().flatten() {
         let track = Track {
-            kind,
+            job: job.clone(),
             label,
             schedule,
             last,
@@ -259,7 +268,7 @@ pub fn decide(i: &Inputs<'_>) -> Result<Plan, ScheduleError> {
         };
         let mut t = track.decide();
         // A runNow backup started now covers this tick: never two backups at once.
-        if kind == RunKind::Backup
+        if job == PolicyJob::Backup
             && run_now_launched
             && let Some(Launch {
                 trigger: Trigger::Scheduled(at),
@@ -276,22 +285,23 @@ pub fn decide(i: &Inputs<'_>) -> Result<Plan, ScheduleError> {
         plan.launch.extend(t.launch);
         plan.skipped.extend(t.skipped);
         plan.wake_at = earliest(plan.wake_at, t.next);
-        match kind {
-            RunKind::Backup => {
+        match job {
+            PolicyJob::Backup => {
                 plan.last_schedule_time = t.last;
                 plan.next_schedule_time = t.next;
             }
-            RunKind::Verify => plan.last_verification_schedule_time = t.last,
-            _ => plan.last_restore_test_schedule_time = t.last,
+            PolicyJob::Verify => plan.last_verification_schedule_time = t.last,
+            PolicyJob::RestoreTest => plan.last_restore_test_schedule_time = t.last,
+            PolicyJob::Prune { .. } => {}
         }
     }
     plan.wake_at = earliest(plan.wake_at, freshness_deadline(i));
-    Ok(plan)
+    plan
 }
 
 /// When `BackupFresh` turns False if no new backup arrives, if still in the future.
 pub fn freshness_deadline(i: &Inputs<'_>) -> Option<DateTime<Utc>> {
-    let rpo = super::effective::of(i.spec)?.rpo;
+    let rpo = i.spec.effective.rpo;
     let last = i.status.last_backup.as_ref()?.completed_at;
     Some(last + rpo).filter(|t| *t > i.now)
 }

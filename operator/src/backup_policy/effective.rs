@@ -105,7 +105,12 @@ pub fn of(spec: &BackupPolicySpec) -> Option<Effective> {
         "spec.timeZone",
     )
     .ok()?;
-    let gap = memoised_gap(&spec.schedule, &spec.time_zone, &schedule)?;
+    of_schedule(spec, &schedule)
+}
+
+/// [`of`] for the parsed `spec.schedule` (what validation does once).
+pub fn of_schedule(spec: &BackupPolicySpec, schedule: &Schedule) -> Option<Effective> {
+    let gap = memoised_gap(&spec.schedule, &spec.time_zone, schedule)?;
     derive(spec, gap)
 }
 

@@ -4,7 +4,7 @@
 use kube::runtime::events::{Event, EventType};
 use tidemark_crd::backup_policy::SkippedRun;
 
-use super::decide::Launch;
+use super::decide::{Launch, PolicyJob};
 use super::results::{RunOutcome, RunResult};
 use super::status::human_size;
 use super::validate::SpecError;
@@ -29,14 +29,14 @@ fn noun(kind: RunKind) -> &'static str {
 
 /// `Normal <Kind>Started` for a created Job.
 pub fn launched(l: &Launch) -> Event {
-    let why = match (&l.trigger, &l.after) {
-        (_, Some(after)) => format!("after {after}"),
-        (Trigger::Scheduled(at), None) => format!("scheduled for {}", at.to_rfc3339()),
-        (Trigger::RunNow(v), None) => format!("runNow {v:?}"),
+    let why = match (&l.job, &l.trigger) {
+        (PolicyJob::Prune { after }, _) => format!("after {after}"),
+        (_, Trigger::Scheduled(at)) => format!("scheduled for {}", at.to_rfc3339()),
+        (_, Trigger::RunNow(v)) => format!("runNow {v:?}"),
     };
     Event {
         type_: EventType::Normal,
-        reason: format!("{}Started", noun(l.kind)),
+        reason: format!("{}Started", noun(l.kind())),
         note: Some(format!("created Job {} ({why})", l.name)),
         action: "CreateJob".to_string(),
         secondary: None,

@@ -15,7 +15,7 @@ use kube::{Resource, ResourceExt};
 use tidemark_crd::BackupPolicy;
 
 use super::conditions::READY;
-use super::decide::{Inputs, Launch, decide};
+use super::decide::{Inputs, Launch, PolicyJob, decide};
 use super::events;
 use super::finalizer::{self, FinalizerStep};
 use super::io::{Created, create_job, read_jobs, write_status};
@@ -103,16 +103,11 @@ pub const METRICS_NAME: &str = "backuppolicy";
 
 /// Builds the Job a plan asks for.
 pub fn build(policy: &BackupPolicy, l: &Launch, defaults: &JobDefaults) -> Result<Job, BuildError> {
-    match l.kind {
-        RunKind::Prune => prune_job(
-            policy,
-            l.name.clone(),
-            l.after.as_deref().unwrap_or_default(),
-            defaults,
-        ),
-        RunKind::Verify => verify_job(policy, l.name.clone(), &l.trigger, defaults),
-        RunKind::RestoreTest => restore_test_job(policy, l.name.clone(), &l.trigger, defaults),
-        _ => backup_job(policy, l.name.clone(), &l.trigger, defaults),
+    match &l.job {
+        PolicyJob::Backup => backup_job(policy, l.name.clone(), &l.trigger, defaults),
+        PolicyJob::Prune { after } => prune_job(policy, l.name.clone(), after, defaults),
+        PolicyJob::Verify => verify_job(policy, l.name.clone(), &l.trigger, defaults),
+        PolicyJob::RestoreTest => restore_test_job(policy, l.name.clone(), &l.trigger, defaults),
     }
 }
 
@@ -198,13 +193,12 @@ pub async fn reconcile_policy(
     )
     .await?;
 
-    // Decide.
-    let mut invalid: Option<SpecError> = validate(&policy.spec).err();
-    let plan = match invalid {
-        Some(_) => None,
-        None => match decide(&Inputs {
+    // Validate (parsing the spec once), then decide.
+    let parsed = validate(&policy.spec);
+    let plan = parsed.as_ref().ok().map(|spec| {
+        decide(&Inputs {
             name: &name,
-            spec: &policy.spec,
+            spec,
             status: &previous,
             created,
             jobs: &jobs,
@@ -213,14 +207,9 @@ pub async fn reconcile_policy(
                 .annotations()
                 .get(on_demand::RUN_NOW_ANNOTATION)
                 .map(String::as_str),
-        }) {
-            Ok(plan) => Some(plan),
-            Err(e) => {
-                invalid = Some(e.into());
-                None
-            }
-        },
-    };
+        })
+    });
+    let invalid = parsed.err();
 
     // Build and apply.
     let defaults = ctx.config.job_defaults();
@@ -230,7 +219,7 @@ pub async fn reconcile_policy(
             Ok(job) => {
                 let created = create_job(&ctx.client, &job).await?;
                 if created == Created::New {
-                    tracing::info!(policy = %path_of(policy), job = %l.name, kind = l.kind.label(), "job created");
+                    tracing::info!(policy = %path_of(policy), job = %l.name, kind = l.kind().label(), "job created");
                     publish(st, policy, events::launched(l)).await;
                 }
                 launched.push(l.clone());

@@ -195,7 +195,7 @@ fn active_jobs(jobs: &[ObservedJob], launched: &[Launch]) -> Vec<JobRef> {
         if !jobs.iter().any(|j| j.name == l.name) {
             active.push(JobRef {
                 name: l.name.clone(),
-                kind: l.kind.label().to_string(),
+                kind: l.kind().label().to_string(),
                 scheduled_time: match &l.trigger {
                     crate::jobs::policy::Trigger::Scheduled(t) => Some(*t),
                     crate::jobs::policy::Trigger::RunNow(_) => None,
