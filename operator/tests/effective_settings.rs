@@ -110,7 +110,8 @@ fn a_nightly_policy_with_defaults_is_fresh_all_day() {
     };
     // Just before the next night's backup completes (02:00 start + most of its deadline).
     let now = completed + Duration::hours(23) + Duration::minutes(59);
-    assert!(fresh_until(&p.spec, &status, completed, now).is_some());
+    let e = effective::of(&p.spec);
+    assert!(fresh_until(e.as_ref(), &status, completed, now).is_some());
     let later = completed + Duration::hours(30);
-    assert!(fresh_until(&p.spec, &status, completed, later).is_some());
+    assert!(fresh_until(e.as_ref(), &status, completed, later).is_some());
 }

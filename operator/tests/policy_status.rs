@@ -11,6 +11,7 @@ use tidemark_crd::contract::result::{
 };
 use tidemark_crd::{BackupPolicy, BackupPolicySpec};
 use tidemark_operator::backup_policy::decide::{Inputs, decide};
+use tidemark_operator::backup_policy::effective;
 use tidemark_operator::backup_policy::results::MAX_RECORDED_JOBS;
 use tidemark_operator::backup_policy::status::{StatusInputs, StatusOutcome, compute, human_size};
 use tidemark_operator::backup_policy::validate::{SpecError, validate};
@@ -132,6 +133,7 @@ fn run(
             jobs,
             plan: Some(&plan),
             invalid: None,
+            effective: effective::of(spec),
             launched: &plan.launch,
             now,
         },
@@ -586,6 +588,7 @@ fn invalid_spec_names_the_field_and_does_not_requeue() {
             jobs: &[],
             plan: None,
             invalid: Some(&err),
+            effective: effective::of(&spec),
             launched: &[],
             now,
         },

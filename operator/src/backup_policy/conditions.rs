@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use tidemark_crd::backup_policy::{BackupPolicySpec, BackupPolicyStatus};
 
+use super::effective::Effective;
 use super::validate::SpecError;
 use crate::runtime::observed::PodProblem;
 
@@ -59,6 +60,8 @@ pub struct ConditionInputs<'a> {
     pub status: &'a BackupPolicyStatus,
     /// The spec's first invalid field, if any.
     pub invalid: Option<&'a SpecError>,
+    /// The settings in use (`None`: they cannot be derived from the spec).
+    pub effective: Option<&'a Effective>,
     /// An active Job whose runner cannot start or died without a report.
     pub stuck_job: Option<(&'a str, &'a PodProblem)>,
     pub created: DateTime<Utc>,
@@ -69,8 +72,9 @@ fn ready(i: &ConditionInputs<'_>) -> Verdict {
     if let Some(e) = i.invalid {
         return verdict(READY, Status::False, e.reason, e.message.clone());
     }
-    if let Some((reason, message)) =
-        super::effective::of(i.spec).and_then(|e| super::effective::problem(i.spec, &e))
+    if let Some((reason, message)) = i
+        .effective
+        .and_then(|e| super::effective::problem(i.spec, e))
     {
         return verdict(READY, Status::False, reason, message);
     }
@@ -136,12 +140,12 @@ fn last_backup(i: &ConditionInputs<'_>) -> Verdict {
 /// When `BackupFresh` turns False unless a new backup completes (None: it is not True
 /// now, or the RPO is invalid).
 pub fn fresh_until(
-    spec: &BackupPolicySpec,
+    effective: Option<&Effective>,
     status: &BackupPolicyStatus,
     created: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    let rpo = super::effective::of(spec)?.rpo;
+    let rpo = effective?.rpo;
     let from = status
         .last_backup
         .as_ref()
@@ -150,7 +154,7 @@ pub fn fresh_until(
 }
 
 fn fresh(i: &ConditionInputs<'_>) -> Verdict {
-    let Some(limit) = super::effective::of(i.spec).map(|e| e.rpo) else {
+    let Some(limit) = i.effective.map(|e| e.rpo) else {
         return verdict(
             BACKUP_FRESH,
             Status::Unknown,

@@ -16,6 +16,7 @@ use tidemark_crd::BackupPolicy;
 
 use super::conditions::READY;
 use super::decide::{Inputs, Launch, PolicyJob, decide};
+use super::effective;
 use super::events;
 use super::finalizer::{self, FinalizerStep};
 use super::io::{Created, create_job, read_jobs, write_status};
@@ -194,22 +195,25 @@ pub async fn reconcile_policy(
     .await?;
 
     // Validate (parsing the spec once), then decide.
-    let parsed = validate(&policy.spec);
-    let plan = parsed.as_ref().ok().map(|spec| {
-        decide(&Inputs {
-            name: &name,
-            spec,
-            status: &previous,
-            created,
-            jobs: &jobs,
-            now,
-            run_now_annotation: policy
-                .annotations()
-                .get(on_demand::RUN_NOW_ANNOTATION)
-                .map(String::as_str),
-        })
-    });
-    let invalid = parsed.err();
+    let (plan, effective, invalid) = match validate(&policy.spec) {
+        Ok(spec) => {
+            let plan = decide(&Inputs {
+                name: &name,
+                spec: &spec,
+                status: &previous,
+                created,
+                jobs: &jobs,
+                now,
+                run_now_annotation: policy
+                    .annotations()
+                    .get(on_demand::RUN_NOW_ANNOTATION)
+                    .map(String::as_str),
+            });
+            (Some(plan), Some(spec.effective), None)
+        }
+        // What can still be derived is shown in status (`status.effective`, BackupFresh).
+        Err(e) => (None, effective::of(&policy.spec), Some(e)),
+    };
 
     // Build and apply.
     let defaults = ctx.config.job_defaults();
@@ -241,6 +245,7 @@ pub async fn reconcile_policy(
             jobs: &jobs,
             plan: plan.as_ref(),
             invalid: invalid.as_ref(),
+            effective,
             launched: &launched,
             now,
         },

@@ -13,6 +13,7 @@ use tidemark_crd::contract::result::RunnerReport;
 
 use super::conditions::{self, ConditionInputs};
 use super::decide::{Launch, Plan};
+use super::effective::Effective;
 use super::inventory;
 use super::results::{RunOutcome, RunResult, new_results, recorded_after};
 use super::validate::SpecError;
@@ -30,6 +31,9 @@ pub struct StatusInputs<'a> {
     /// The scheduling plan; `None` when the spec is invalid.
     pub plan: Option<&'a Plan>,
     pub invalid: Option<&'a SpecError>,
+    /// The settings in use: the parsed spec's, or for an invalid spec what
+    /// [`super::effective::of`] can still derive (`None`: nothing).
+    pub effective: Option<Effective>,
     /// Jobs created in this reconcile (not in `jobs` yet).
     pub launched: &'a [Launch],
     pub now: DateTime<Utc>,
@@ -262,18 +266,19 @@ pub fn compute(i: &StatusInputs<'_>, now_k8s: Time) -> StatusOutcome {
         spec: i.spec,
         status: &s,
         invalid: i.invalid,
+        effective: i.effective.as_ref(),
         stuck_job: stuck,
         created: i.created,
         now: i.now,
     });
-    s.effective = super::effective::of(i.spec).map(|e| e.settings());
+    s.effective = i.effective.map(|e| e.settings());
     s.conditions =
         conditions::to_conditions(verdicts, &i.previous.conditions, i.generation, now_k8s);
 
     let wake_at = i.plan.and_then(|plan| {
         earliest(
             plan.wake_at,
-            conditions::fresh_until(i.spec, &s, i.created, i.now),
+            conditions::fresh_until(i.effective.as_ref(), &s, i.created, i.now),
         )
     });
     StatusOutcome {
