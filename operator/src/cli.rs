@@ -7,7 +7,7 @@ use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::context::{LeaderElectionConfig, LogFormat, OperatorConfig, WatchScope};
-use crate::jobs::PodDefaults;
+use crate::runtime::job::PodDefaults;
 
 /// Tidemark: declarative, verified logical PostgreSQL backups to S3.
 #[derive(Parser, Debug)]

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use kube::runtime::events::{Recorder, Reporter};
 
-use crate::jobs::PodDefaults;
-use crate::jobs::policy::JobDefaults;
+use crate::runtime::job::JobDefaults;
+use crate::runtime::job::PodDefaults;
 
 /// The name under which the operator reports events and writes status (field manager).
 pub const CONTROLLER_NAME: &str = "tidemark-operator";

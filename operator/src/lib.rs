@@ -8,7 +8,6 @@ pub mod backup_policy;
 pub mod cli;
 pub mod context;
 pub mod http;
-pub mod jobs;
 pub mod logging;
 pub mod metrics;
 pub mod naming;

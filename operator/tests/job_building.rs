@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::batch::v1::Job;
-use tidemark_operator::jobs::policy::{Trigger, backup_job};
+use tidemark_operator::backup_policy::jobs::{Trigger, backup_job};
 use tidemark_operator::naming::{RunKind, scheduled_job_name};
 
 mod support;

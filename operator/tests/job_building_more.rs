@@ -10,12 +10,13 @@ use k8s_openapi::api::core::v1::{Container, PodSpec};
 use tidemark_crd::BackupPolicy;
 use tidemark_crd::backup_policy::{EphemeralServer, RestoreTestTarget};
 use tidemark_crd::common::{DatabaseConnection, SecretKeyRef};
-use tidemark_operator::jobs::{
-    BuildError, Trigger, prune_job, purge_job, restore_test_job, verify_job,
+use tidemark_operator::backup_policy::jobs::{
+    Trigger, prune_job, purge_job, restore_test_job, verify_job,
 };
 use tidemark_operator::naming::{
     RunKind, follow_up_job_name, request_job_name, scheduled_job_name,
 };
+use tidemark_operator::runtime::job::BuildError;
 
 mod support;
 use support::fixtures::{SENSITIVE_ENV, defaults, golden, webshop};

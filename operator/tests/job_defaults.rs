@@ -9,13 +9,13 @@ use chrono::{DateTime, Utc};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{LocalObjectReference, PodSpec, Toleration};
 use tidemark_crd::{BackupPolicy, RestoreRequest};
-use tidemark_operator::jobs::restore::{list_job, post_restore_job, restore_job};
-use tidemark_operator::jobs::{
-    JobDefaults, PodDefaults, Trigger, backup_job, prune_job, purge_job, restore_test_job,
-    verify_job,
+use tidemark_operator::backup_policy::jobs::{
+    Trigger, backup_job, prune_job, purge_job, restore_test_job, verify_job,
 };
 use tidemark_operator::naming::{RunKind, request_job_name, scheduled_job_name};
+use tidemark_operator::restore_request::jobs::{list_job, post_restore_job, restore_job};
 use tidemark_operator::restore_request::source::BackupSource;
+use tidemark_operator::runtime::job::{JobDefaults, PodDefaults};
 
 mod support;
 use support::fixtures::{defaults, example, golden, webshop};

@@ -6,8 +6,8 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::EnvVar;
 use tidemark_crd::RestoreRequest;
 use tidemark_crd::restore_request::{ExplicitSource, RestoreSource};
-use tidemark_operator::jobs::restore::{list_job, post_restore_job, restore_job};
 use tidemark_operator::naming::{RunKind, request_job_name};
+use tidemark_operator::restore_request::jobs::{list_job, post_restore_job, restore_job};
 use tidemark_operator::restore_request::source::BackupSource;
 
 mod support;

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use tidemark_crd::backup_policy::{BackupPolicyStatus, BackupRecord, SkipReason};
 use tidemark_crd::{BackupPolicy, BackupPolicySpec};
 use tidemark_operator::backup_policy::decide::{Inputs, Plan, PolicyJob, decide};
+use tidemark_operator::backup_policy::jobs::Trigger;
 use tidemark_operator::backup_policy::validate::validate;
-use tidemark_operator::jobs::policy::Trigger;
 use tidemark_operator::naming::RunKind;
 use tidemark_operator::runtime::observed::{JobState, ObservedJob};
 

@@ -11,8 +11,8 @@ use super::on_demand::RUN_NOW_ANNOTATION;
 use super::reconcile::{PolicyState, error_policy, reconcile};
 use crate::context::{CONTROLLER_NAME, Context};
 use crate::http::Readiness;
-use crate::jobs::builder::labels;
 use crate::metrics::Metrics;
+use crate::runtime::job::builder::labels;
 use crate::runtime::job_cache;
 use crate::runtime::{EVENT_DRAIN, Shutdown, api_in, event_queue, watch_scopes};
 

@@ -6,10 +6,10 @@
 use chrono::{DateTime, Duration, Utc};
 use tidemark_crd::backup_policy::{BackupPolicyStatus, SkipReason, SkippedRun};
 
+use super::jobs::Trigger;
 use super::on_demand;
 use super::schedule::{Due, Schedule, due};
 use super::validate::ParsedSpec;
-use crate::jobs::policy::Trigger;
 use crate::naming::{RunKind, follow_up_job_name, scheduled_job_name};
 use crate::runtime::observed::{JobState, ObservedJob};
 

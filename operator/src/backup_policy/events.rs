@@ -5,10 +5,10 @@ use kube::runtime::events::{Event, EventType};
 use tidemark_crd::backup_policy::SkippedRun;
 
 use super::decide::{Launch, PolicyJob};
+use super::jobs::Trigger;
 use super::results::{RunOutcome, RunResult};
 use super::status::human_size;
 use super::validate::SpecError;
-use crate::jobs::policy::Trigger;
 use crate::naming::RunKind;
 use crate::runtime::events::truncate;
 

@@ -10,8 +10,8 @@ use tidemark_crd::BackupPolicy;
 use tidemark_crd::backup_policy::BackupPolicyStatus;
 
 use crate::context::CONTROLLER_NAME;
-use crate::jobs::builder::labels;
 use crate::runtime::error::Error;
+use crate::runtime::job::builder::labels;
 use crate::runtime::job_cache::JobCache;
 use crate::runtime::kube_io;
 pub use crate::runtime::kube_io::Created;

@@ -10,6 +10,7 @@ pub mod events;
 pub mod finalizer;
 pub mod inventory;
 pub mod io;
+pub mod jobs;
 pub mod on_demand;
 pub mod reconcile;
 pub mod results;

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
@@ -15,20 +14,18 @@ use kube::{Resource, ResourceExt};
 use tidemark_crd::BackupPolicy;
 
 use super::conditions::READY;
-use super::decide::{Inputs, Launch, PolicyJob, decide};
+use super::decide::{Inputs, decide};
 use super::effective;
 use super::events;
 use super::finalizer::{self, FinalizerStep};
 use super::io::{Created, create_job, read_jobs, write_status};
+use super::jobs::{build, purge_job};
 use super::on_demand;
 use super::status::{StatusInputs, StatusOutcome, compute};
 use super::validate::{SpecError, validate};
 use super::written_status::WrittenStatuses;
 use crate::alerts;
 use crate::context::Context;
-use crate::jobs::policy::{BuildError, JobDefaults, backup_job};
-use crate::jobs::verify::verify_job;
-use crate::jobs::{prune::prune_job, purge::purge_job, restore_test::restore_test_job};
 use crate::metrics::{self, Metrics};
 use crate::naming::{RunKind, request_job_name};
 use crate::runtime::backoff::Backoff;
@@ -101,16 +98,6 @@ impl PolicyState {
 
 /// Controller name in metrics.
 pub const METRICS_NAME: &str = "backuppolicy";
-
-/// Builds the Job a plan asks for.
-pub fn build(policy: &BackupPolicy, l: &Launch, defaults: &JobDefaults) -> Result<Job, BuildError> {
-    match &l.job {
-        PolicyJob::Backup => backup_job(policy, l.name.clone(), &l.trigger, defaults),
-        PolicyJob::Prune { after } => prune_job(policy, l.name.clone(), after, defaults),
-        PolicyJob::Verify => verify_job(policy, l.name.clone(), &l.trigger, defaults),
-        PolicyJob::RestoreTest => restore_test_job(policy, l.name.clone(), &l.trigger, defaults),
-    }
-}
 
 /// The requeue for a wake-up time (pure).
 pub fn requeue_for(wake_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Action {

@@ -201,8 +201,8 @@ fn active_jobs(jobs: &[ObservedJob], launched: &[Launch]) -> Vec<JobRef> {
                 name: l.name.clone(),
                 kind: l.kind().label().to_string(),
                 scheduled_time: match &l.trigger {
-                    crate::jobs::policy::Trigger::Scheduled(t) => Some(*t),
-                    crate::jobs::policy::Trigger::RunNow(_) => None,
+                    super::jobs::Trigger::Scheduled(t) => Some(*t),
+                    super::jobs::Trigger::RunNow(_) => None,
                 },
             });
         }

@@ -9,8 +9,8 @@ use tidemark_crd::RestoreRequest;
 
 use super::reconcile::{RestoreState, error_policy, reconcile};
 use crate::context::{CONTROLLER_NAME, Context};
-use crate::jobs::builder::labels;
 use crate::metrics::Metrics;
+use crate::runtime::job::builder::labels;
 use crate::runtime::{Shutdown, scoped_apis};
 
 /// Runs the RestoreRequest controllers until `shutdown`.

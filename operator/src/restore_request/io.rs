@@ -15,8 +15,8 @@ use tidemark_crd::{BackupPolicy, RestoreRequest};
 
 use super::observed::{Workload, WorkloadState};
 use crate::context::CONTROLLER_NAME;
-use crate::jobs::builder::labels;
 use crate::runtime::error::Error;
+use crate::runtime::job::builder::labels;
 use crate::runtime::kube_io;
 use crate::runtime::observed::ObservedJob;
 

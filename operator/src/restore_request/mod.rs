@@ -7,6 +7,7 @@ pub mod events;
 pub mod fields;
 pub mod finalizer;
 pub mod io;
+pub mod jobs;
 pub mod observed;
 pub mod preflight;
 pub mod progress;

@@ -18,9 +18,9 @@ use super::observed::{Inputs, PolicyView, Workload};
 use super::source::BackupSource;
 use super::step::{Action, Step};
 use crate::context::Context;
-use crate::jobs::restore::{list_job, post_restore_job, preflight_job, restore_job};
 use crate::metrics::{Metrics, Outcome};
 use crate::naming::RunKind;
+use crate::restore_request::jobs::{list_job, post_restore_job, preflight_job, restore_job};
 use crate::runtime::backoff::Backoff;
 use crate::runtime::error::Error;
 

@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use tidemark_crd::BackupPolicy;
 
 use super::owned_index::OwnedIndex;
-use crate::jobs::builder::labels;
+use crate::runtime::job::builder::labels;
 
 /// How long a reconcile waits for a cache's first list before asking the API itself.
 pub const READY_WAIT: Duration = Duration::from_secs(10);

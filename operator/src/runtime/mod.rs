@@ -14,6 +14,7 @@ pub mod error;
 pub mod event_queue;
 pub mod events;
 pub mod finalizer;
+pub mod job;
 pub mod job_cache;
 pub mod kube_io;
 pub mod leader;

@@ -5,8 +5,8 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use tidemark_crd::contract::result::RunnerReport;
 
-use crate::jobs::builder::{RUNNER_CONTAINER, labels};
 use crate::naming::RunKind;
+use crate::runtime::job::builder::{RUNNER_CONTAINER, labels};
 use crate::time::to_chrono;
 
 /// State of one Job.

@@ -15,7 +15,7 @@ use kube::ResourceExt;
 use kube::runtime::watcher::Event;
 use tokio::sync::watch;
 
-use crate::jobs::builder::labels;
+use crate::runtime::job::builder::labels;
 
 /// `(namespace, policy)`: the index key.
 type Group = (String, String);

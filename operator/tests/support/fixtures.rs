@@ -6,7 +6,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::EnvVar;
 use serde::de::DeserializeOwned;
 use tidemark_crd::BackupPolicy;
-use tidemark_operator::jobs::JobDefaults;
+use tidemark_operator::runtime::job::JobDefaults;
 
 /// The operator crate's directory.
 pub fn root() -> PathBuf {

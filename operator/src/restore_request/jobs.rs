@@ -1,7 +1,7 @@
 //! The Jobs of a RestoreRequest: `list` (resolving the backup of an explicit source or
 //! one the policy's inventory does not show yet), `restore` (checksum-gated, one
 //! transaction), and the optional post-restore Job (the user's image and command, e.g.
-//! schema migrations). All are shaped by [`super::builder`]; credentials are Secret
+//! schema migrations). All are shaped by [`crate::runtime::job::builder`]; credentials are Secret
 //! references only.
 
 use k8s_openapi::api::batch::v1::Job;
@@ -9,13 +9,13 @@ use k8s_openapi::api::core::v1::{EnvVar, Volume, VolumeMount};
 use tidemark_crd::RestoreRequest;
 use tidemark_crd::contract::env as var;
 
-use super::builder::{JobOwner, RUNNER_CONTAINER, RunnerJob, build, labels};
-use super::env::{self, secret, value};
-use super::policy::{BuildError, JobDefaults, owner_of, parent};
-use super::volumes::{DB_CA_PATH, S3_CA_PATH, secret_file};
+use super::select::Selection;
+use super::source::BackupSource;
 use crate::naming::RunKind;
-use crate::restore_request::select::Selection;
-use crate::restore_request::source::BackupSource;
+use crate::runtime::job::builder::{JobOwner, RUNNER_CONTAINER, RunnerJob, build, labels};
+use crate::runtime::job::env::{self, secret, value};
+use crate::runtime::job::volumes::{DB_CA_PATH, S3_CA_PATH, secret_file};
+use crate::runtime::job::{BuildError, JobDefaults, owner_of, parent};
 
 /// Longest a `list` run may take (it reads manifests only).
 pub const LIST_DEADLINE_SECONDS: i64 = 600;

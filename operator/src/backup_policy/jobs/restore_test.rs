@@ -33,14 +33,12 @@ use tidemark_crd::backup_policy::EphemeralServer;
 use tidemark_crd::contract::env as var;
 use tidemark_crd::contract::values::ScratchTarget;
 
-use super::builder::{RunnerJob, build, sidecar_security};
-use super::env::{self, value};
-use super::policy::{
-    BuildError, JobDefaults, Trigger, owner, parent, policy_env, runner_image, storage_mounts,
-    trigger_parts,
-};
-use super::volumes::{DB_CA_PATH, scratch, secret_file};
+use super::{Trigger, owner, policy_env, runner_image, storage_mounts, trigger_parts};
 use crate::naming::RunKind;
+use crate::runtime::job::builder::{RunnerJob, build, sidecar_security};
+use crate::runtime::job::env::{self, value};
+use crate::runtime::job::volumes::{DB_CA_PATH, scratch, secret_file};
+use crate::runtime::job::{BuildError, JobDefaults, parent};
 
 /// Name of the PostgreSQL sidecar container.
 pub const POSTGRES_SIDECAR: &str = "postgres";

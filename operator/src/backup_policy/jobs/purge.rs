@@ -7,10 +7,10 @@ use k8s_openapi::api::batch::v1::Job;
 use tidemark_crd::BackupPolicy;
 use tidemark_crd::contract::env as var;
 
-use super::env::value;
-use super::policy::{BuildError, JobDefaults};
 use super::prune::prune_runner_job;
 use crate::naming::RunKind;
+use crate::runtime::job::env::value;
+use crate::runtime::job::{BuildError, JobDefaults};
 
 /// The prune-everything Job named `name`.
 pub fn purge_job(

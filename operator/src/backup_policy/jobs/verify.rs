@@ -8,13 +8,11 @@ use k8s_openapi::api::batch::v1::Job;
 use tidemark_crd::BackupPolicy;
 use tidemark_crd::contract::env as var;
 
-use super::builder::{RunnerJob, build};
-use super::env::value;
-use super::policy::{
-    BuildError, JobDefaults, Trigger, owner, policy_env, runner_image, storage_mounts,
-    trigger_parts,
-};
+use super::{Trigger, owner, policy_env, runner_image, storage_mounts, trigger_parts};
 use crate::naming::RunKind;
+use crate::runtime::job::builder::{RunnerJob, build};
+use crate::runtime::job::env::value;
+use crate::runtime::job::{BuildError, JobDefaults};
 
 /// The verification Job for one trigger. Fails with [`BuildError::NotConfigured`] when
 /// `spec.verification.enabled` is false.

@@ -10,10 +10,11 @@ use tidemark_crd::BackupPolicy;
 use tidemark_crd::backup_policy::Retention;
 use tidemark_crd::contract::env as var;
 
-use super::builder::{RunnerJob, build};
-use super::env::value;
-use super::policy::{BuildError, JobDefaults, owner, policy_env, runner_image, storage_mounts};
+use super::{owner, policy_env, runner_image, storage_mounts};
 use crate::naming::RunKind;
+use crate::runtime::job::builder::{RunnerJob, build};
+use crate::runtime::job::env::value;
+use crate::runtime::job::{BuildError, JobDefaults};
 
 /// Annotation on a prune Job naming the backup Job it follows.
 pub const AFTER_JOB_ANNOTATION: &str = "tidemark.dev/after-job";
