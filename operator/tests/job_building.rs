@@ -6,6 +6,8 @@ use k8s_openapi::api::batch::v1::Job;
 use tidemark_operator::backup_policy::jobs::{Trigger, backup_job};
 use tidemark_operator::naming::{RunKind, scheduled_job_name};
 
+use tidemark_operator::backup_policy::validate::validate;
+
 mod support;
 use support::fixtures::{assert_secret_refs, defaults, golden, webshop};
 
@@ -13,7 +15,14 @@ fn scheduled_backup() -> Job {
     let when: DateTime<Utc> = "2026-11-23T11:00:00Z".parse().unwrap();
     let policy = webshop();
     let name = scheduled_job_name("webshop", RunKind::Backup, when);
-    backup_job(&policy, name, &Trigger::Scheduled(when), &defaults()).unwrap()
+    backup_job(
+        &policy,
+        &validate(&policy.spec).unwrap(),
+        name,
+        &Trigger::Scheduled(when),
+        &defaults(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -85,6 +94,7 @@ fn a_policy_without_uid_cannot_own_a_job() {
     policy.metadata.uid = None;
     let r = backup_job(
         &policy,
+        &validate(&policy.spec).unwrap(),
         "x".into(),
         &Trigger::RunNow("1".into()),
         &defaults(),
@@ -98,6 +108,7 @@ fn the_policy_image_overrides_the_operator_default() {
     policy.spec.job_template.image = Some("registry.example/runner:dev".into());
     let job = backup_job(
         &policy,
+        &validate(&policy.spec).unwrap(),
         "x".into(),
         &Trigger::RunNow("1".into()),
         &defaults(),

@@ -18,6 +18,8 @@ use tidemark_operator::naming::{
 };
 use tidemark_operator::runtime::job::BuildError;
 
+use tidemark_operator::backup_policy::validate::validate;
+
 mod support;
 use support::fixtures::{SENSITIVE_ENV, defaults, golden, webshop};
 
@@ -29,13 +31,27 @@ const BACKUP_JOB: &str = "webshop-backup-202611231100";
 
 fn prune() -> Job {
     let name = follow_up_job_name(BACKUP_JOB, RunKind::Prune);
-    prune_job(&webshop(), name, BACKUP_JOB, &defaults()).unwrap()
+    prune_job(
+        &webshop(),
+        &validate(&webshop().spec).unwrap(),
+        name,
+        BACKUP_JOB,
+        &defaults(),
+    )
+    .unwrap()
 }
 
 fn verify() -> Job {
     let when = at("2026-11-24T04:00:00Z");
     let name = scheduled_job_name("webshop", RunKind::Verify, when);
-    verify_job(&webshop(), name, &Trigger::Scheduled(when), &defaults()).unwrap()
+    verify_job(
+        &webshop(),
+        &validate(&webshop().spec).unwrap(),
+        name,
+        &Trigger::Scheduled(when),
+        &defaults(),
+    )
+    .unwrap()
 }
 
 fn restore_test(policy: &BackupPolicy) -> Result<Job, BuildError> {
@@ -93,7 +109,14 @@ fn prune_carries_the_retention_counts_time_zone_and_grace_period() {
     policy.spec.time_zone = "Europe/Berlin".into();
     policy.spec.retention.monthly = 12;
     policy.spec.retention.orphan_grace_period = "6h".into();
-    let job = prune_job(&policy, "p".into(), BACKUP_JOB, &defaults()).unwrap();
+    let job = prune_job(
+        &policy,
+        &validate(&policy.spec).unwrap(),
+        "p".into(),
+        BACKUP_JOB,
+        &defaults(),
+    )
+    .unwrap();
     let env = plain_env(&job);
     assert_eq!(env["TIDEMARK_KEEP_HOURLY"], "24");
     assert_eq!(env["TIDEMARK_KEEP_DAILY"], "7");
@@ -137,6 +160,7 @@ fn verify_carries_min_size_and_max_age_and_can_be_disabled() {
     policy.spec.verification.enabled = false;
     let r = verify_job(
         &policy,
+        &validate(&policy.spec).unwrap(),
         "v".into(),
         &Trigger::RunNow("1".into()),
         &defaults(),

@@ -17,6 +17,8 @@ use tidemark_operator::restore_request::jobs::{list_job, post_restore_job, resto
 use tidemark_operator::restore_request::source::BackupSource;
 use tidemark_operator::runtime::job::{JobDefaults, PodDefaults};
 
+use tidemark_operator::backup_policy::validate::validate;
+
 mod support;
 use support::fixtures::{defaults, example, golden, webshop};
 
@@ -65,16 +67,31 @@ fn every_job(policy: &BackupPolicy, d: &JobDefaults) -> Vec<(&'static str, Job)>
     vec![
         (
             "backup",
-            backup_job(policy, backup.clone(), &Trigger::Scheduled(when), d).unwrap(),
+            backup_job(
+                policy,
+                &validate(&policy.spec).unwrap(),
+                backup.clone(),
+                &Trigger::Scheduled(when),
+                d,
+            )
+            .unwrap(),
         ),
         (
             "prune",
-            prune_job(policy, "webshop-prune".into(), &backup, d).unwrap(),
+            prune_job(
+                policy,
+                &validate(&policy.spec).unwrap(),
+                "webshop-prune".into(),
+                &backup,
+                d,
+            )
+            .unwrap(),
         ),
         (
             "verify",
             verify_job(
                 policy,
+                &validate(&policy.spec).unwrap(),
                 "webshop-verify".into(),
                 &Trigger::Scheduled(when),
                 d,
@@ -159,7 +176,14 @@ fn a_setting_of_the_policy_wins_over_the_chart_and_the_others_still_default() {
     let webshop_resources = policy.spec.job_template.resources.clone();
     assert!(webshop_resources.is_some());
     let when = at("2026-11-23T11:00:00Z");
-    let job = backup_job(&policy, "b".into(), &Trigger::Scheduled(when), &d).unwrap();
+    let job = backup_job(
+        &policy,
+        &validate(&policy.spec).unwrap(),
+        "b".into(),
+        &Trigger::Scheduled(when),
+        &d,
+    )
+    .unwrap();
     let pod = pod(&job);
     // Taken as a whole from the policy: its tolerations only, its resources only.
     assert_eq!(pod.tolerations, Some(own_tolerations));
@@ -199,6 +223,7 @@ fn the_backup_job_with_chart_defaults_matches_the_golden_yaml() {
     let name = scheduled_job_name("webshop", RunKind::Backup, when);
     let job = backup_job(
         &bare_policy(),
+        &validate(&bare_policy().spec).unwrap(),
         name,
         &Trigger::Scheduled(when),
         &chart_defaults(),

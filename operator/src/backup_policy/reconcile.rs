@@ -182,45 +182,48 @@ pub async fn reconcile_policy(
     .await?;
 
     // Validate (parsing the spec once), then decide.
-    let (plan, effective, invalid) = match validate(&policy.spec) {
-        Ok(spec) => {
-            let plan = decide(&Inputs {
-                name: &name,
-                spec: &spec,
-                status: &previous,
-                created,
-                jobs: &jobs,
-                now,
-                run_now_annotation: policy
-                    .annotations()
-                    .get(on_demand::RUN_NOW_ANNOTATION)
-                    .map(String::as_str),
-            });
-            (Some(plan), Some(spec.effective), None)
-        }
-        // What can still be derived is shown in status (`status.effective`, BackupFresh).
-        Err(e) => (None, effective::of(&policy.spec), Some(e)),
-    };
+    let parsed = validate(&policy.spec);
+    let plan = parsed.as_ref().ok().map(|spec| {
+        decide(&Inputs {
+            name: &name,
+            spec,
+            status: &previous,
+            created,
+            jobs: &jobs,
+            now,
+            run_now_annotation: policy
+                .annotations()
+                .get(on_demand::RUN_NOW_ANNOTATION)
+                .map(String::as_str),
+        })
+    });
 
     // Build and apply.
     let defaults = ctx.config.job_defaults();
     let mut launched = Vec::new();
-    for l in plan.iter().flat_map(|p| p.launch.iter()) {
-        match build(policy, l, &defaults) {
-            Ok(job) => {
-                let created = create_job(&ctx.client, &job).await?;
-                if created == Created::New {
-                    tracing::info!(policy = %path_of(policy), job = %l.name, kind = l.kind().label(), "job created");
-                    publish(st, policy, events::launched(l)).await;
+    if let (Ok(spec), Some(plan)) = (&parsed, &plan) {
+        for l in &plan.launch {
+            match build(policy, spec, l, &defaults) {
+                Ok(job) => {
+                    let created = create_job(&ctx.client, &job).await?;
+                    if created == Created::New {
+                        tracing::info!(policy = %path_of(policy), job = %l.name, kind = l.kind().label(), "job created");
+                        publish(st, policy, events::launched(l)).await;
+                    }
+                    launched.push(l.clone());
                 }
-                launched.push(l.clone());
-            }
-            Err(e) => {
-                tracing::warn!(policy = %path_of(policy), job = %l.name, error = %e, "cannot build job");
-                publish(st, policy, events::build_failed(&l.name, &e.to_string())).await;
+                Err(e) => {
+                    tracing::warn!(policy = %path_of(policy), job = %l.name, error = %e, "cannot build job");
+                    publish(st, policy, events::build_failed(&l.name, &e.to_string())).await;
+                }
             }
         }
     }
+    let (effective, invalid) = match parsed {
+        Ok(spec) => (Some(spec.effective), None),
+        // What can still be derived is shown in status (`status.effective`, BackupFresh).
+        Err(e) => (effective::of(&policy.spec), Some(e)),
+    };
 
     // Status.
     let outcome = compute(

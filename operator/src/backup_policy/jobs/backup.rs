@@ -5,6 +5,7 @@ use tidemark_crd::BackupPolicy;
 use tidemark_crd::contract::env as var;
 
 use super::{Trigger, owner, policy_env, storage_mounts};
+use crate::backup_policy::validate::ParsedSpec;
 use crate::naming::RunKind;
 use crate::runtime::job::builder::{RunnerJob, build};
 use crate::runtime::job::env::{self, value};
@@ -14,6 +15,7 @@ use crate::runtime::job::{BuildError, JobDefaults, parent};
 /// The backup Job for one trigger.
 pub fn backup_job(
     policy: &BackupPolicy,
+    parsed: &ParsedSpec<'_>,
     name: String,
     trigger: &Trigger,
     defaults: &JobDefaults,
@@ -54,7 +56,7 @@ pub fn backup_job(
         mounts,
         template: &spec.job_template,
         pod_defaults: &defaults.pod,
-        deadline_seconds: crate::backup_policy::effective::deadline_seconds(spec),
+        deadline_seconds: parsed.effective.deadline_seconds,
         scheduled,
         run_now,
         sidecars: Vec::new(),

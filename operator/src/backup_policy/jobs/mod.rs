@@ -16,6 +16,7 @@ use tidemark_crd::BackupPolicy;
 use tidemark_crd::contract::env as var;
 
 use super::decide::{Launch, PolicyJob};
+use super::validate::ParsedSpec;
 use crate::runtime::job::builder::{JobOwner, labels};
 use crate::runtime::job::env::{self, value};
 use crate::runtime::job::volumes::{S3_CA_PATH, secret_file};
@@ -34,13 +35,19 @@ pub enum Trigger {
     RunNow(String),
 }
 
-/// Builds the Job a plan asks for.
-pub fn build(policy: &BackupPolicy, l: &Launch, defaults: &JobDefaults) -> Result<Job, BuildError> {
+/// Builds the Job a plan asks for (every kind of [`PolicyJob`], from the parsed spec).
+pub fn build(
+    policy: &BackupPolicy,
+    parsed: &ParsedSpec<'_>,
+    l: &Launch,
+    defaults: &JobDefaults,
+) -> Result<Job, BuildError> {
+    let name = l.name.clone();
     match &l.job {
-        PolicyJob::Backup => backup_job(policy, l.name.clone(), &l.trigger, defaults),
-        PolicyJob::Prune { after } => prune_job(policy, l.name.clone(), after, defaults),
-        PolicyJob::Verify => verify_job(policy, l.name.clone(), &l.trigger, defaults),
-        PolicyJob::RestoreTest => restore_test_job(policy, l.name.clone(), &l.trigger, defaults),
+        PolicyJob::Backup => backup_job(policy, parsed, name, &l.trigger, defaults),
+        PolicyJob::Prune { after } => prune_job(policy, parsed, name, after, defaults),
+        PolicyJob::Verify => verify_job(policy, parsed, name, &l.trigger, defaults),
+        PolicyJob::RestoreTest => restore_test_job(policy, name, &l.trigger, defaults),
     }
 }
 

@@ -11,6 +11,7 @@ use tidemark_crd::backup_policy::Retention;
 use tidemark_crd::contract::env as var;
 
 use super::{owner, policy_env, runner_image, storage_mounts};
+use crate::backup_policy::validate::ParsedSpec;
 use crate::naming::RunKind;
 use crate::runtime::job::builder::{RunnerJob, build};
 use crate::runtime::job::env::value;
@@ -40,6 +41,7 @@ pub fn retention_env(retention: &Retention, time_zone: &str) -> Vec<EnvVar> {
 /// succeeded. Retention applies to this policy's prefix only.
 pub fn prune_job(
     policy: &BackupPolicy,
+    parsed: &ParsedSpec<'_>,
     name: String,
     after_backup_job: &str,
     defaults: &JobDefaults,
@@ -49,6 +51,7 @@ pub fn prune_job(
         name,
         RunKind::Prune,
         retention_env(&policy.spec.retention, &policy.spec.time_zone),
+        parsed.effective.deadline_seconds,
         defaults,
     )?;
     job.metadata
@@ -62,12 +65,13 @@ pub fn prune_job(
 }
 
 /// A `tidemark-runner prune` Job of `kind` for the policy's storage, with the policy's
-/// environment followed by `extra_env`.
+/// environment followed by `extra_env`, running at most `deadline_seconds`.
 pub(crate) fn prune_runner_job(
     policy: &BackupPolicy,
     name: String,
     kind: RunKind,
     extra_env: Vec<EnvVar>,
+    deadline_seconds: i64,
     defaults: &JobDefaults,
 ) -> Result<Job, BuildError> {
     let (owner, ns) = owner(policy)?;
@@ -85,7 +89,7 @@ pub(crate) fn prune_runner_job(
         mounts: storage_mounts(policy),
         template: &spec.job_template,
         pod_defaults: &defaults.pod,
-        deadline_seconds: crate::backup_policy::effective::deadline_seconds(spec),
+        deadline_seconds,
         scheduled: None,
         run_now: None,
         sidecars: Vec::new(),

@@ -8,6 +8,7 @@ use tidemark_crd::BackupPolicy;
 use tidemark_crd::contract::env as var;
 
 use super::prune::prune_runner_job;
+use crate::backup_policy::effective;
 use crate::naming::RunKind;
 use crate::runtime::job::env::value;
 use crate::runtime::job::{BuildError, JobDefaults};
@@ -23,6 +24,8 @@ pub fn purge_job(
         name,
         RunKind::Purge,
         vec![value(var::PRUNE_ALL, "true")],
+        // Also for a policy whose spec no longer validates: it is being deleted.
+        effective::deadline_seconds(&policy.spec),
         defaults,
     )
 }

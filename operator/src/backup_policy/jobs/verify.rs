@@ -9,6 +9,8 @@ use tidemark_crd::BackupPolicy;
 use tidemark_crd::contract::env as var;
 
 use super::{Trigger, owner, policy_env, runner_image, storage_mounts, trigger_parts};
+use crate::backup_policy::effective;
+use crate::backup_policy::validate::ParsedSpec;
 use crate::naming::RunKind;
 use crate::runtime::job::builder::{RunnerJob, build};
 use crate::runtime::job::env::value;
@@ -18,23 +20,19 @@ use crate::runtime::job::{BuildError, JobDefaults};
 /// `spec.verification.enabled` is false.
 pub fn verify_job(
     policy: &BackupPolicy,
+    parsed: &ParsedSpec<'_>,
     name: String,
     trigger: &Trigger,
     defaults: &JobDefaults,
 ) -> Result<Job, BuildError> {
     let (owner, ns) = owner(policy)?;
     let spec = &policy.spec;
-    if !spec.verification.enabled {
+    if parsed.verification.is_none() {
         return Err(BuildError::NotConfigured("spec.verification"));
     }
-    let effective = crate::backup_policy::effective::of(spec).ok_or(BuildError::Invalid(
-        "spec.schedule: no longest gap between runs (invalid schedule or duration)",
-    ))?;
+    let effective = parsed.effective;
     let mut env = policy_env(policy, &ns);
-    if let Some(min_size) = &spec.verification.min_size {
-        let min_size = crate::quantity::bytes(min_size).ok_or(BuildError::Invalid(
-            "spec.verification.minSize: not a Kubernetes quantity",
-        ))?;
+    if let Some(min_size) = parsed.verify_min_size {
         // In bytes: the runner's own size units are binary, Kubernetes' `M` is 10⁶.
         env.push(value(var::VERIFY_MIN_SIZE, min_size.to_string()));
     } else {
@@ -43,7 +41,7 @@ pub fn verify_job(
     }
     env.push(value(
         var::VERIFY_MAX_AGE,
-        crate::backup_policy::effective::duration_text(effective.max_age),
+        effective::duration_text(effective.max_age),
     ));
     env.push(value(
         var::VERIFY_MAX_SHRINK_PERCENT,

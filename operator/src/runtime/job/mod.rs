@@ -21,9 +21,6 @@ pub enum BuildError {
     /// The policy does not configure this kind of run (e.g. no `spec.restoreTest`).
     #[error("{0} is not configured in the policy")]
     NotConfigured(&'static str),
-    /// A field holds a value the API schema should have refused.
-    #[error("{0}")]
-    Invalid(&'static str),
 }
 
 /// The controller owner reference of `obj` with its owner `label` (e.g.
