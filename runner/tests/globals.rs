@@ -138,7 +138,7 @@ async fn globals_recreate_the_roles_a_database_needs_on_a_new_server() {
     let wanted = source
         .psql("postgres", &ROLES.replace("'app_reader', ", ""))
         .unwrap();
-    assert_eq!(target.psql("postgres", &ROLES).unwrap(), wanted);
+    assert_eq!(target.psql("postgres", ROLES).unwrap(), wanted);
     assert_eq!(
         target
             .psql(
