@@ -15,7 +15,9 @@ use tidemark_crd::contract::result::BackupResult;
 use tokio::runtime::Handle;
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::cli::{BackupArgs, DumpFormat, RowCountMode, Sha256Stamp};
+use tidemark_crd::contract::values::{DumpFormat, RowCountMode};
+
+use crate::cli::{BackupArgs, Sha256Stamp};
 use crate::error::{Error, Result};
 use crate::inventory::Inventory;
 use crate::pg::archive_rows::ArchiveRowCounter;

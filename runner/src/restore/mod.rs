@@ -30,7 +30,7 @@ use tidemark_crd::contract::keys;
 use tidemark_crd::contract::manifest::Manifest;
 use tidemark_crd::contract::result::RestoreResult;
 
-use crate::cli::{PolicyArgs, RestoreArgs, RestoreContent, S3Args, SelectorArgs};
+use crate::cli::{PolicyArgs, RestoreArgs, S3Args, SelectorArgs};
 use crate::error::{Error, Result};
 use crate::inventory::Inventory;
 use crate::outcome::{self, Failure, Payload};
@@ -40,6 +40,7 @@ use crate::restore::plan::Plan;
 use crate::restore::stream::Decoding;
 use crate::restore::target::Session;
 use crate::signals::Shutdown;
+use tidemark_crd::contract::values::RestoreContent;
 
 /// Runs one restore.
 pub async fn run(args: &RestoreArgs, shutdown: &Shutdown) -> outcome::Outcome {
