@@ -1,4 +1,5 @@
-//! The BackupPolicy controller and how it is run.
+//! Running the BackupPolicy controller: per watched scope, one watch each on policies,
+//! their Jobs and those Jobs' pods, feeding the Job caches and triggering reconciles.
 
 use std::sync::Arc;
 

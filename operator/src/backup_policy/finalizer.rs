@@ -1,6 +1,7 @@
 //! `deletionPolicy: Delete`: the `tidemark.dev/purge` finalizer keeps a deleted policy
 //! until a prune-everything Job has emptied its prefix. `Retain` policies carry no
 //! finalizer (ours is removed when a policy is switched to `Retain`).
+//!
 //! Changing the list: [`crate::runtime::finalizer`].
 
 use tidemark_crd::BackupPolicy;
