@@ -15,7 +15,9 @@ use tidemark_crd::contract::result::BackupResult;
 use tokio::runtime::Handle;
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::cli::{BackupArgs, DumpFormat, RowCountMode, Sha256Stamp};
+use tidemark_crd::contract::values::{DumpFormat, RowCountMode};
+
+use crate::cli::{BackupArgs, Sha256Stamp};
 use crate::error::{Error, Result};
 use crate::inventory::Inventory;
 use crate::pg::archive_rows::ArchiveRowCounter;
@@ -53,7 +55,12 @@ async fn in_snapshot(
     let server = &session.server;
     tracing::info!(server = %server.version, database = %server.database,
         snapshot = %session.snapshot, "snapshot exported");
-    let pg_dump = binary::locate(&args.db.pg_bin_root, server.version_num, "pg_dump")?;
+    let pg_dump = binary::locate(
+        &args.db.pg_bin_root,
+        server.version_num,
+        server.version_num / 10_000,
+        "pg_dump",
+    )?;
     let pg_dump_version = binary::version_of(&pg_dump).await?;
     let client = crate::s3::client::build(&args.s3).await?;
     let ext = keys::extension(

@@ -1,9 +1,12 @@
 //! Validated settings of one backup run, built from the command line before any
 //! connection is made: every configuration error surfaces here, with exit code 2.
 
+use tidemark_crd::contract::env as var;
 use tidemark_crd::contract::manifest::{CompressionTag, DumpFormatTag, RowCountModeTag};
 
-use crate::cli::{BackupArgs, Compression, DumpFormat, RowCountMode};
+use tidemark_crd::contract::values::{CompressionAlgorithm, DumpFormat, RowCountMode};
+
+use crate::cli::BackupArgs;
 use crate::error::{Error, Result};
 use crate::pg::connect::DbTarget;
 use crate::pg::filter::TableFilter;
@@ -29,9 +32,9 @@ impl Settings {
     /// Validates `args`.
     pub fn from_args(args: &BackupArgs) -> Result<Self> {
         for (name, value) in [
-            ("TIDEMARK_POLICY_NAMESPACE", &args.policy.policy_namespace),
-            ("TIDEMARK_POLICY_NAME", &args.policy.policy_name),
-            ("TIDEMARK_S3_BUCKET", &args.s3.bucket),
+            (var::POLICY_NAMESPACE, &args.policy.policy_namespace),
+            (var::POLICY_NAME, &args.policy.policy_name),
+            (var::S3_BUCKET, &args.s3.bucket),
         ] {
             if value.trim().is_empty() || value.contains('/') {
                 return Err(Error::config(format!(
@@ -83,11 +86,11 @@ pub fn format_tag(f: DumpFormat) -> DumpFormatTag {
 }
 
 /// Contract tag of a compression.
-pub fn compression_tag(c: Compression) -> CompressionTag {
+pub fn compression_tag(c: CompressionAlgorithm) -> CompressionTag {
     match c {
-        Compression::Zstd => CompressionTag::Zstd,
-        Compression::Gzip => CompressionTag::Gzip,
-        Compression::None => CompressionTag::None,
+        CompressionAlgorithm::Zstd => CompressionTag::Zstd,
+        CompressionAlgorithm::Gzip => CompressionTag::Gzip,
+        CompressionAlgorithm::None => CompressionTag::None,
     }
 }
 

@@ -8,8 +8,8 @@ use std::process::{Child, ChildStdout, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::cli::DumpFormat;
 use crate::error::{Error, Result};
+use tidemark_crd::contract::values::DumpFormat;
 
 /// How much of pg_dump's stderr is kept for the error message.
 const STDERR_TAIL_BYTES: usize = 1500;

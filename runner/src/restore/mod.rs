@@ -19,6 +19,7 @@ pub mod result;
 pub mod settings;
 pub mod stream;
 pub mod target;
+pub mod versions;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,7 +30,7 @@ use tidemark_crd::contract::keys;
 use tidemark_crd::contract::manifest::Manifest;
 use tidemark_crd::contract::result::RestoreResult;
 
-use crate::cli::{PolicyArgs, RestoreArgs, RestoreContent, S3Args, SelectorArgs};
+use crate::cli::{PolicyArgs, RestoreArgs, S3Args, SelectorArgs};
 use crate::error::{Error, Result};
 use crate::inventory::Inventory;
 use crate::outcome::{self, Failure, Payload};
@@ -39,6 +40,7 @@ use crate::restore::plan::Plan;
 use crate::restore::stream::Decoding;
 use crate::restore::target::Session;
 use crate::signals::Shutdown;
+use tidemark_crd::contract::values::RestoreContent;
 
 /// Runs one restore.
 pub async fn run(args: &RestoreArgs, shutdown: &Shutdown) -> outcome::Outcome {
@@ -68,6 +70,15 @@ pub async fn run(args: &RestoreArgs, shutdown: &Shutdown) -> outcome::Outcome {
         }))
     };
 
+    versions::check(
+        &db,
+        &args.options.maintenance_database,
+        &manifest,
+        &plan.route,
+        &args.db.pg_bin_root,
+    )
+    .await
+    .map_err(|e| Failure::with(e, partial(false)))?;
     let created = prepare_target(&db, &args.options, &plan)
         .await
         .map_err(|e| Failure::with(e, partial(false)))?;

@@ -3,16 +3,19 @@
 //! environment only and never appears in a message.
 
 use std::str::FromStr;
+use tidemark_crd::contract::env as var;
 
 use tidemark_crd::contract::manifest::Manifest;
 
-use crate::cli::{RestoreContent, RestoreOptions};
+use tidemark_crd::contract::values::RestoreContent;
+
+use crate::cli::RestoreOptions;
 use crate::error::{Error, Result};
 use crate::restore::plan::{Request, TableName};
 use crate::restore::stream::Decoding;
 
 /// Environment variable holding the age identity (`AGE-SECRET-KEY-1…`; a secret).
-pub const AGE_IDENTITY_ENV: &str = "TIDEMARK_AGE_IDENTITY";
+pub const AGE_IDENTITY_ENV: &str = var::AGE_IDENTITY;
 
 /// The request described by the options.
 pub fn request(o: &RestoreOptions) -> Result<Request> {

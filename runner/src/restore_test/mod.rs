@@ -12,7 +12,9 @@
 
 pub mod scratch;
 
-use crate::cli::{RestoreContent, RestoreTestArgs};
+use tidemark_crd::contract::values::RestoreContent;
+
+use crate::cli::RestoreTestArgs;
 use crate::error::Error;
 use crate::outcome::{self, Failure, Payload};
 use crate::pg::connect::DbTarget;

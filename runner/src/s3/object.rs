@@ -3,7 +3,9 @@
 
 use aws_sdk_s3::types::{ServerSideEncryption, StorageClass};
 
-use crate::cli::{S3Args, SseMode};
+use tidemark_crd::contract::values::SseAlgorithm;
+
+use crate::cli::S3Args;
 use crate::error::{Error, Result};
 
 /// User-metadata key carrying the SHA-256 of the stored backup bytes.
@@ -22,11 +24,11 @@ impl ObjectOptions {
     pub fn from_args(args: &S3Args) -> Result<Self> {
         let kms_key = args.sse_kms_key_id.clone().filter(|k| !k.is_empty());
         let sse = match args.sse {
-            SseMode::Aes256 => Some(ServerSideEncryption::Aes256),
-            SseMode::Kms => Some(ServerSideEncryption::AwsKms),
-            SseMode::None => None,
+            SseAlgorithm::Aes256 => Some(ServerSideEncryption::Aes256),
+            SseAlgorithm::AwsKms => Some(ServerSideEncryption::AwsKms),
+            SseAlgorithm::None => None,
         };
-        if kms_key.is_some() && args.sse != SseMode::Kms {
+        if kms_key.is_some() && args.sse != SseAlgorithm::AwsKms {
             return Err(Error::config(
                 "TIDEMARK_S3_SSE_KMS_KEY_ID is set but TIDEMARK_S3_SSE is not aws:kms",
             ));
