@@ -166,7 +166,8 @@ fn start_tools(
     app: &str,
     verdict: std_mpsc::Receiver<Verdict>,
 ) -> Result<(Output, Tools)> {
-    let locate = |tool| binary::locate(job.pg_bin_root, job.server_version_num, tool);
+    let min_major = crate::restore::versions::archive_major(job.manifest);
+    let locate = |tool| binary::locate(job.pg_bin_root, job.server_version_num, min_major, tool);
     match job.route {
         Route::PgRestore { args } | Route::Psql { args } => {
             let (name, binary) = if matches!(job.route, Route::PgRestore { .. }) {

@@ -19,6 +19,7 @@ pub mod result;
 pub mod settings;
 pub mod stream;
 pub mod target;
+pub mod versions;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -69,6 +70,15 @@ pub async fn run(args: &RestoreArgs, shutdown: &Shutdown) -> outcome::Outcome {
         }))
     };
 
+    versions::check(
+        &db,
+        &args.options.maintenance_database,
+        &manifest,
+        &plan.route,
+        &args.db.pg_bin_root,
+    )
+    .await
+    .map_err(|e| Failure::with(e, partial(false)))?;
     let created = prepare_target(&db, &args.options, &plan)
         .await
         .map_err(|e| Failure::with(e, partial(false)))?;
