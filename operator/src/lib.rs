@@ -11,7 +11,6 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod naming;
-pub mod quantity;
 pub mod restore_request;
 pub mod run;
 pub mod runtime;

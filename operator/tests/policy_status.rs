@@ -9,11 +9,12 @@ use tidemark_crd::contract::result::{
     BackupResult, ErrorKind, KeptBackup, Outcome, PruneResult, ReportedError, RunnerCommand,
     RunnerReport, VerifyCheck, VerifyCheckName, VerifyResult,
 };
+use tidemark_crd::units::human_size;
 use tidemark_crd::{BackupPolicy, BackupPolicySpec};
 use tidemark_operator::backup_policy::decide::{Inputs, decide};
 use tidemark_operator::backup_policy::effective;
 use tidemark_operator::backup_policy::results::MAX_RECORDED_JOBS;
-use tidemark_operator::backup_policy::status::{StatusInputs, StatusOutcome, compute, human_size};
+use tidemark_operator::backup_policy::status::{StatusInputs, StatusOutcome, compute};
 use tidemark_operator::backup_policy::validate::{SpecError, validate};
 use tidemark_operator::naming::RunKind;
 use tidemark_operator::runtime::observed::{JobState, ObservedJob, PodProblem};

@@ -7,10 +7,10 @@ use tidemark_crd::backup_policy::SkippedRun;
 use super::decide::{Launch, PolicyJob};
 use super::jobs::Trigger;
 use super::results::{RunOutcome, RunResult};
-use super::status::human_size;
 use super::validate::SpecError;
 use crate::naming::RunKind;
 use crate::runtime::events::truncate;
+use tidemark_crd::units::human_size;
 
 fn noun(kind: RunKind) -> &'static str {
     match kind {

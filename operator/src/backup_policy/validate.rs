@@ -5,9 +5,9 @@
 
 use tidemark_crd::backup_policy::BackupPolicySpec;
 
-use super::decide::parse_duration;
 use super::effective::{self, Effective};
 use super::schedule::{Schedule, ScheduleError};
+use tidemark_crd::units::{parse_size, parse_time_delta};
 
 /// An invalid field.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -54,7 +54,7 @@ pub struct ParsedSpec<'a> {
 }
 
 fn duration(field: &str, value: &str) -> Result<(), SpecError> {
-    match parse_duration(value) {
+    match parse_time_delta(value) {
         Some(d) if d > chrono::Duration::zero() => Ok(()),
         _ => Err(SpecError {
             reason: "InvalidDuration",
@@ -95,7 +95,7 @@ pub fn validate(spec: &BackupPolicySpec) -> Result<ParsedSpec<'_>, SpecError> {
     }
     let verify_min_size = match &spec.verification.min_size {
         Some(text) if spec.verification.enabled => {
-            Some(crate::quantity::bytes(text).ok_or_else(|| SpecError {
+            Some(parse_size(text).map_err(|_| SpecError {
                 reason: "InvalidQuantity",
                 message: format!(
                     "spec.verification.minSize: invalid quantity {text:?} (expected e.g. 1Mi, 500M)"

@@ -33,7 +33,7 @@ pub fn verify_job(
     let effective = parsed.effective;
     let mut env = policy_env(policy, &ns);
     if let Some(min_size) = parsed.verify_min_size {
-        // In bytes: the runner's own size units are binary, Kubernetes' `M` is 10⁶.
+        // In bytes: the plainest spelling of the size the runner reads back.
         env.push(value(var::VERIFY_MIN_SIZE, min_size.to_string()));
     } else {
         // No absolute floor: only an empty object fails MinimumSize.
