@@ -27,6 +27,8 @@ use crate::pipeline::sink::PartSink;
 use crate::pipeline::stream::{self, StreamTotals};
 use crate::s3::commit;
 use crate::s3::listing::head_size;
+use crate::s3::object::ObjectOptions;
+use crate::s3::store::{ObjectStore, PartReceipt};
 use crate::s3::upload::MultipartUpload;
 use crate::signals::Shutdown;
 use settings::{Settings, compression_tag, format_tag};
@@ -55,19 +57,19 @@ async fn in_snapshot(
         snapshot = %session.snapshot, "snapshot exported");
     let pg_dump = binary::locate(&args.db.pg_bin_root, server.version_num, "pg_dump")?;
     let pg_dump_version = binary::version_of(&pg_dump).await?;
-    let client = crate::s3::client::build(&args.s3).await?;
+    let store = crate::s3::client::connect(&args.s3).await?;
     let ext = keys::extension(
         format_tag(args.dump.dump_format),
         compression_tag(args.dump.compression),
         !settings.recipients.is_empty(),
     );
-    let bucket = &args.s3.bucket;
-    let part_size = choose_part_size(&client, args, settings, server.database_size).await;
-    let (started_at, key) = unused_key(&client, args, &ext, &settings.object).await?;
+    let bucket = store.bucket();
+    let part_size = choose_part_size(store.as_ref(), args, settings, server.database_size).await;
+    let (started_at, key) = unused_key(store.as_ref(), args, &ext, &settings.object).await?;
     let result: Result<BackupResult> = async {
         let mut stop = shutdown.clone();
         let upload = tokio::select! {
-            u = MultipartUpload::create(&client, bucket, &key, &settings.object) => u?,
+            u = MultipartUpload::create(&store, &key, &settings.object) => u?,
             sig = stop.wait() => return Err(Error::Interrupted(sig)),
         };
         tracing::info!(bucket = %bucket, key = %key, pg_dump = %pg_dump.display(), "upload started");
@@ -95,7 +97,7 @@ async fn in_snapshot(
         if let Err(e) = upload.complete(parts, totals.stored.bytes).await {
             upload.abort().await;
             // The completion may have taken effect even though it reported an error.
-            commit::delete_quietly(&client, bucket, &key).await;
+            commit::delete_quietly(store.as_ref(), &key).await;
             return Err(e);
         }
         tracing::info!(key = %key, parts = totals.stored.parts, "upload completed");
@@ -118,11 +120,10 @@ async fn in_snapshot(
         let body = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| Error::Internal(format!("manifest not serialisable: {e}")))?;
         let stamped = match args.upload.sha256_stamp {
-            Sha256Stamp::Tag => commit::tag_sha256(&client, bucket, &key, &sha256).await,
+            Sha256Stamp::Tag => commit::tag_sha256(store.as_ref(), &key, &sha256).await,
             Sha256Stamp::Copy => {
                 commit::stamp_sha256(
-                    &client,
-                    bucket,
+                    store.as_ref(),
                     &key,
                     totals.stored.bytes,
                     &sha256,
@@ -134,12 +135,11 @@ async fn in_snapshot(
         };
         if let Err(e) = stamped {
             // No manifest was written yet: the data object goes.
-            commit::delete_quietly(&client, bucket, &key).await;
+            commit::delete_quietly(store.as_ref(), &key).await;
             return Err(e);
         }
         let committed = commit::put_manifest(
-            &client,
-            bucket,
+            store.as_ref(),
             &manifest_key,
             body,
             &sha256,
@@ -150,7 +150,7 @@ async fn in_snapshot(
             // Data first, manifest last: the data object is removed only when the manifest
             // is known to be absent, so no manifest ever outlives its data.
             if failure.absent {
-                commit::delete_quietly(&client, bucket, &key).await;
+                commit::delete_quietly(store.as_ref(), &key).await;
             }
             return Err(failure.error);
         }
@@ -159,7 +159,7 @@ async fn in_snapshot(
         Ok(manifest::result(&manifest, manifest_key, duration_ms))
     }
     .await;
-    commit::release(&client, bucket, &key).await;
+    commit::release(store.as_ref(), &key).await;
     result
 }
 
@@ -167,7 +167,7 @@ async fn in_snapshot(
 /// backup's stored size with headroom and the database's size on disk. An unreadable
 /// inventory only loses the first input (with a warning).
 async fn choose_part_size(
-    client: &aws_sdk_s3::Client,
+    store: &dyn ObjectStore,
     args: &BackupArgs,
     settings: &Settings,
     database_size: Option<u64>,
@@ -177,7 +177,7 @@ async fn choose_part_size(
         &args.policy.policy_namespace,
         &args.policy.policy_name,
     );
-    let previous_stored = match Inventory::load(client, &args.s3.bucket, &prefix).await {
+    let previous_stored = match Inventory::load(store, &prefix).await {
         Ok(inventory) => inventory.newest().map(|e| e.manifest.stored_size),
         Err(e) => {
             tracing::warn!(error = %e, "previous backups unreadable; part size from the database size");
@@ -204,12 +204,11 @@ async fn choose_part_size(
 /// used by a committed backup, moves on to the next second. The caller releases the
 /// claim when the run ends.
 async fn unused_key(
-    client: &aws_sdk_s3::Client,
+    store: &dyn ObjectStore,
     args: &BackupArgs,
     ext: &str,
-    opts: &crate::s3::object::ObjectOptions,
+    opts: &ObjectOptions,
 ) -> Result<(chrono::DateTime<Utc>, String)> {
-    let bucket = &args.s3.bucket;
     for _ in 0..CLAIM_ATTEMPTS {
         let started_at = Utc::now();
         let key = keys::backup_key(
@@ -219,14 +218,14 @@ async fn unused_key(
             started_at,
             ext,
         );
-        if commit::claim(client, bucket, &key, opts).await? == commit::Claim::Won {
+        if commit::claim(store, &key, opts).await? == commit::Claim::Won {
             let manifest = keys::manifest_key(&key);
-            if head_size(client, bucket, &key).await?.is_none()
-                && head_size(client, bucket, &manifest).await?.is_none()
+            if head_size(store, &key).await?.is_none()
+                && head_size(store, &manifest).await?.is_none()
             {
                 return Ok((started_at, key));
             }
-            commit::release(client, bucket, &key).await;
+            commit::release(store, &key).await;
         }
         tracing::info!(key = %key, "another run has this key; waiting for the next second");
         let into_second = u64::from(started_at.timestamp_subsec_millis());
@@ -243,11 +242,7 @@ async fn unused_key(
 /// Seconds tried for a free key (each concurrent run of a policy needs one).
 const CLAIM_ATTEMPTS: u32 = 30;
 
-type Streamed = (
-    StreamTotals,
-    BTreeMap<String, i64>,
-    Vec<aws_sdk_s3::types::CompletedPart>,
-);
+type Streamed = (StreamTotals, BTreeMap<String, i64>, Vec<PartReceipt>);
 
 /// Runs pg_dump, the stream thread, the part uploads and the row counts together;
 /// the first failure (or a signal) stops everything.

@@ -23,13 +23,13 @@ use render::Row;
 pub async fn run(args: &ListArgs) -> Outcome {
     let selector = args.selector.selector()?;
     let tz = args.retention.tz()?;
-    let client = crate::s3::client::build(&args.s3).await?;
+    let store = crate::s3::client::connect(&args.s3).await?;
     let prefix = keys::policy_prefix(
         &args.s3.prefix,
         &args.policy.policy_namespace,
         &args.policy.policy_name,
     );
-    let inventory = Inventory::load(&client, &args.s3.bucket, &prefix).await?;
+    let inventory = Inventory::load(store.as_ref(), &prefix).await?;
 
     let retention = args
         .retention

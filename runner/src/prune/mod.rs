@@ -32,7 +32,8 @@ use crate::inventory::Inventory;
 use crate::list::{count, newest_keys};
 use crate::outcome::{Failure, Outcome, Payload};
 use crate::retention::PolicyPrefix;
-use crate::s3::listing::{self, ListedObject};
+use crate::s3::listing;
+use crate::s3::store::{ListedObject, ObjectStore};
 use crate::signals::Shutdown;
 use decide::{Decision, DoomedBackup, Rules};
 use execute::{Deleter, Done, Scope};
@@ -59,31 +60,42 @@ pub async fn run(args: &PruneArgs, shutdown: &Shutdown) -> Outcome {
         &args.policy.policy_name,
     )
     .map_err(|e| Error::config(format!("policy prefix {prefix:?}: {e}")))?;
-    let client = crate::s3::client::build(&args.s3).await?;
-    let bucket = args.s3.bucket.as_str();
+    let store = crate::s3::client::connect(&args.s3).await?;
     if args.all {
-        return all(&client, bucket, &prefix, args.dry_run, shutdown).await;
+        return all(store.as_ref(), &prefix, args.dry_run, shutdown).await;
     }
-
-    let scan = Inventory::scan(&client, bucket, prefix.as_str()).await?;
-    let uploads = listing::list_uploads(&client, bucket, prefix.as_str()).await?;
     let rules = Rules {
         policy: args.retention.policy(),
         tz,
         grace: args.orphan_grace_period.0,
         now: Utc::now(),
     };
-    let decision = decide::decide(&prefix, &scan.inventory, &scan.objects, &uploads, &rules)?;
+    retain(store.as_ref(), &prefix, &rules, args.dry_run, shutdown).await
+}
+
+/// Retention, orphans and stale uploads under `prefix`: decides, then deletes (unless
+/// `dry_run`).
+pub async fn retain(
+    store: &dyn ObjectStore,
+    prefix: &PolicyPrefix,
+    rules: &Rules,
+    dry_run: bool,
+    shutdown: &Shutdown,
+) -> Outcome {
+    let bucket = store.bucket();
+    let scan = Inventory::scan(store, prefix.as_str()).await?;
+    let uploads = listing::list_uploads(store, prefix.as_str()).await?;
+    let decision = decide::decide(prefix, &scan.inventory, &scan.objects, &uploads, rules)?;
     for manifest in &decision.broken {
         tracing::warn!(bucket, manifest = %manifest,
             "backup without its data object: left for a person to look at");
     }
     tracing::info!(bucket, prefix = %prefix, kept = decision.plan.keep.len(),
         deleted = decision.backups.len(), orphans = decision.orphans.len(),
-        uploads = decision.uploads.len(), dry_run = args.dry_run, "retention decided");
+        uploads = decision.uploads.len(), dry_run, "retention decided");
 
     let sizes = sizes(&scan.objects);
-    let done = if args.dry_run {
+    let done = if dry_run {
         Done {
             backups: decision.backups.iter().map(|b| b.key.clone()).collect(),
             objects: count(decision.orphans.len()),
@@ -92,9 +104,8 @@ pub async fn run(args: &PruneArgs, shutdown: &Shutdown) -> Outcome {
         }
     } else {
         let deleter = Deleter {
-            client: &client,
-            bucket,
-            prefix: &prefix,
+            store,
+            prefix,
             scope: Scope::Children,
             sizes: &sizes,
             shutdown,
@@ -110,19 +121,19 @@ pub async fn run(args: &PruneArgs, shutdown: &Shutdown) -> Outcome {
         }
         done
     };
-    Ok(Payload::Prune(result(&decision, done, args.dry_run)))
+    Ok(Payload::Prune(result(&decision, done, dry_run)))
 }
 
 /// `--all`: every object under the prefix (manifests first), every upload.
-async fn all(
-    client: &aws_sdk_s3::Client,
-    bucket: &str,
+pub async fn all(
+    store: &dyn ObjectStore,
     prefix: &PolicyPrefix,
     dry_run: bool,
     shutdown: &Shutdown,
 ) -> Outcome {
-    let objects = listing::list_objects(client, bucket, prefix.as_str()).await?;
-    let uploads = listing::list_uploads(client, bucket, prefix.as_str()).await?;
+    let bucket = store.bucket();
+    let objects = listing::list_objects(store, prefix.as_str()).await?;
+    let uploads = listing::list_uploads(store, prefix.as_str()).await?;
     // Backups (direct children with a manifest) are reported by key; manifests go
     // first, so no listing ever shows a backup whose data is already gone.
     let mut backups = Vec::new();
@@ -170,8 +181,7 @@ async fn all(
         return Ok(Payload::Prune(fit(report(done))));
     }
     let deleter = Deleter {
-        client,
-        bucket,
+        store,
         prefix,
         scope: Scope::Subtree,
         sizes: &sizes,

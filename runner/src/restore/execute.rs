@@ -10,7 +10,6 @@ use std::path::Path;
 use std::sync::mpsc as std_mpsc;
 use std::time::Instant;
 
-use aws_sdk_s3::Client;
 use tidemark_crd::contract::manifest::Manifest;
 use tidemark_crd::contract::result::ErrorKind;
 use tokio::sync::mpsc;
@@ -25,12 +24,12 @@ use crate::restore::plan::Route;
 use crate::restore::stream::{self, Decoding, Hashed, Output, StreamReport, Verdict};
 use crate::restore::target::Session;
 use crate::s3::download::{CHANNEL_CHUNKS, Download};
+use crate::s3::store::{ObjectStore, Store};
 use crate::signals::Shutdown;
 
 /// Everything one restore run needs.
 pub struct Job<'a> {
-    pub client: &'a Client,
-    pub bucket: &'a str,
+    pub store: &'a Store,
     pub manifest: &'a Manifest,
     pub route: &'a Route,
     pub decoding: Decoding,
@@ -73,7 +72,7 @@ pub async fn execute(job: Job<'_>, shutdown: &Shutdown) -> Result<Executed> {
     let manifest = job.manifest;
     let mut stop = shutdown.clone();
     let download = tokio::select! {
-        d = Download::open(job.client, job.bucket, &manifest.key) => d?,
+        d = Download::open(job.store, &manifest.key) => d?,
         sig = stop.wait() => return Err(Error::RestoreInterrupted(sig)),
     };
     if download.size != manifest.stored_size {
@@ -117,7 +116,7 @@ pub async fn execute(job: Job<'_>, shutdown: &Shutdown) -> Result<Executed> {
             // verdict_tx is gone (moved into drive): the threads abort and kill.
             tools.kill();
             pump.abort();
-            let e = explain_tool_failure(job.client, job.bucket, manifest, e, shutdown).await;
+            let e = explain_tool_failure(job.store.as_ref(), manifest, e, shutdown).await;
             match Session::open(job.db).await {
                 Ok(s) => s.end_sessions(&app).await,
                 Err(err) => {
@@ -134,8 +133,7 @@ pub async fn execute(job: Job<'_>, shutdown: &Shutdown) -> Result<Executed> {
 /// differing object as the cause, a check failure, instead of a tool failure that
 /// retrying could fix. Nothing was committed either way: the end was never released.
 async fn explain_tool_failure(
-    client: &aws_sdk_s3::Client,
-    bucket: &str,
+    store: &dyn ObjectStore,
     manifest: &Manifest,
     error: Error,
     shutdown: &Shutdown,
@@ -143,7 +141,7 @@ async fn explain_tool_failure(
     if !matches!(error, Error::Restore { .. }) {
         return error;
     }
-    match crate::verify::sha256_of(client, bucket, &manifest.key, shutdown).await {
+    match crate::verify::sha256_of(store, &manifest.key, shutdown).await {
         Ok(d) if d.sha256 != manifest.sha256 || d.bytes != manifest.stored_size => Error::Check {
             reason: "ChecksumMismatch",
             message: format!(

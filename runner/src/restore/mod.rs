@@ -23,7 +23,6 @@ pub mod target;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aws_sdk_s3::Client;
 use sha2::{Digest, Sha256};
 use tidemark_crd::contract::keys;
 use tidemark_crd::contract::manifest::Manifest;
@@ -38,6 +37,7 @@ use crate::restore::compare::Comparison;
 use crate::restore::plan::Plan;
 use crate::restore::stream::Decoding;
 use crate::restore::target::Session;
+use crate::s3::store::{ObjectStore, Store};
 use crate::signals::Shutdown;
 
 /// Runs one restore.
@@ -49,8 +49,15 @@ pub async fn run(args: &RestoreArgs, shutdown: &Shutdown) -> outcome::Outcome {
     let identities = settings::identities_from_env()?;
     let db = DbTarget::resolve(&args.db)?;
     let selector = args.selector.selector()?;
-    let client = crate::s3::client::build(&args.s3).await?;
-    let manifest = select(&client, &args.s3, &args.policy, &args.selector, shutdown).await?;
+    let store = crate::s3::client::connect(&args.s3).await?;
+    let manifest = select(
+        store.as_ref(),
+        &args.s3,
+        &args.policy,
+        &args.selector,
+        shutdown,
+    )
+    .await?;
     tracing::info!(key = %manifest.key, selector = %selector, "backup selected");
     let plan = plan::plan(&manifest, &request)?;
     let decoding = settings::decoding(&manifest, &identities)?;
@@ -73,8 +80,7 @@ pub async fn run(args: &RestoreArgs, shutdown: &Shutdown) -> outcome::Outcome {
         .map_err(|e| Failure::with(e, partial(false)))?;
     let restored = restore_and_compare(
         Restore {
-            client: &client,
-            bucket: &args.s3.bucket,
+            store: &store,
             manifest: &manifest,
             plan: &plan,
             decoding,
@@ -111,7 +117,7 @@ pub async fn run(args: &RestoreArgs, shutdown: &Shutdown) -> outcome::Outcome {
 
 /// The backup the selector chooses among the policy's manifests.
 pub async fn select(
-    client: &Client,
+    store: &dyn ObjectStore,
     s3: &S3Args,
     policy: &PolicyArgs,
     selector: &SelectorArgs,
@@ -121,7 +127,7 @@ pub async fn select(
     let prefix = keys::policy_prefix(&s3.prefix, &policy.policy_namespace, &policy.policy_name);
     let mut stop = shutdown.clone();
     let inventory = tokio::select! {
-        i = Inventory::load(client, &s3.bucket, &prefix) => i?,
+        i = Inventory::load(store, &prefix) => i?,
         sig = stop.wait() => return Err(Error::RestoreInterrupted(sig)),
     };
     Ok(inventory.select(&selector)?.manifest.clone())
@@ -176,8 +182,7 @@ async fn drop_created(db: &DbTarget, maintenance: &str, name: &str) {
 
 /// One restore into a prepared target.
 pub struct Restore<'a> {
-    pub client: &'a Client,
-    pub bucket: &'a str,
+    pub store: &'a Store,
     pub manifest: &'a Manifest,
     pub plan: &'a Plan,
     pub decoding: Decoding,
@@ -230,8 +235,7 @@ pub async fn restore_and_compare(
     drop(session);
     let executed = execute::execute(
         execute::Job {
-            client: r.client,
-            bucket: r.bucket,
+            store: r.store,
             manifest: r.manifest,
             route: &route,
             decoding: r.decoding,

@@ -27,9 +27,15 @@ pub async fn run(args: &RestoreTestArgs, shutdown: &Shutdown) -> outcome::Outcom
     let server = DbTarget::resolve(&args.db)?;
     scratch::check_prefix(&args.scratch_database_prefix)?;
     let wait = scratch::wait_time(args.target, args.wait_for_server);
-    let client = crate::s3::client::build(&args.s3).await?;
-    let manifest =
-        restore::select(&client, &args.s3, &args.policy, &args.selector, shutdown).await?;
+    let store = crate::s3::client::connect(&args.s3).await?;
+    let manifest = restore::select(
+        store.as_ref(),
+        &args.s3,
+        &args.policy,
+        &args.selector,
+        shutdown,
+    )
+    .await?;
     tracing::info!(key = %manifest.key, "backup selected for the restore test");
     let request = Request {
         content: RestoreContent::Full,
@@ -49,8 +55,7 @@ pub async fn run(args: &RestoreTestArgs, shutdown: &Shutdown) -> outcome::Outcom
     let scratch_db = server.with_database(&name);
     let restored = restore::restore_and_compare(
         Restore {
-            client: &client,
-            bucket: &args.s3.bucket,
+            store: &store,
             manifest: &manifest,
             plan: &plan,
             decoding,

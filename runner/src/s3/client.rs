@@ -4,7 +4,7 @@
 //! Spaces and R2.
 
 use aws_config::BehaviorVersion;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -15,6 +15,8 @@ use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider:
 
 use crate::cli::S3Args;
 use crate::error::{Error, Result};
+use crate::s3::sdk::SdkStore;
+use crate::s3::store::Store;
 
 /// Region used when neither the settings nor the SDK chain name one (custom endpoints
 /// usually ignore it, but SigV4 needs one).
@@ -32,8 +34,14 @@ pub fn body_timeout() -> Duration {
     BODY_TIMEOUT.get().copied().unwrap_or(DEFAULT_BODY_TIMEOUT)
 }
 
+/// The store of the bucket `args` name, on the client they describe.
+pub async fn connect(args: &S3Args) -> Result<Store> {
+    let client = build(args).await?;
+    Ok(Arc::new(SdkStore::new(client, args.bucket.clone())))
+}
+
 /// Builds the client described by `args`.
-pub async fn build(args: &S3Args) -> Result<Client> {
+async fn build(args: &S3Args) -> Result<Client> {
     if let Some(endpoint) = args.endpoint.as_deref().filter(|e| !e.is_empty()) {
         check_endpoint(endpoint)?;
     }

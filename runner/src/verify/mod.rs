@@ -29,14 +29,14 @@ pub use checksum::{Digested, sha256_of};
 /// Runs `verify`.
 pub async fn run(args: &VerifyArgs, shutdown: &Shutdown) -> Outcome {
     let selector = args.selector.selector()?;
-    let client = crate::s3::client::build(&args.s3).await?;
-    let bucket = &args.s3.bucket;
+    let store = crate::s3::client::connect(&args.s3).await?;
+    let bucket = store.bucket();
     let prefix = keys::policy_prefix(
         &args.s3.prefix,
         &args.policy.policy_namespace,
         &args.policy.policy_name,
     );
-    let scan = Inventory::scan(&client, bucket, &prefix).await?;
+    let scan = Inventory::scan(store.as_ref(), &prefix).await?;
     let mut result = VerifyResult {
         key: None,
         backup_completed_at: None,
@@ -79,7 +79,7 @@ pub async fn run(args: &VerifyArgs, shutdown: &Shutdown) -> Outcome {
         .push(checks::manifest_present(&entry.manifest_key, manifest));
     tracing::info!(bucket = %bucket, key = %entry.key, "verifying");
 
-    let size = match head_size(&client, bucket, &entry.key).await {
+    let size = match head_size(store.as_ref(), &entry.key).await {
         Ok(size) => size,
         Err(e) => return Err(Failure::with(e, Payload::Verify(result))),
     };
@@ -91,7 +91,7 @@ pub async fn run(args: &VerifyArgs, shutdown: &Shutdown) -> Outcome {
     result
         .checks
         .push(checks::minimum_size(size, args.min_size));
-    let digested = match sha256_of(&client, bucket, &entry.key, shutdown).await {
+    let digested = match sha256_of(store.as_ref(), &entry.key, shutdown).await {
         Ok(d) => d,
         Err(e) => return Err(Failure::with(e, Payload::Verify(result))),
     };
