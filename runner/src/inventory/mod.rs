@@ -11,7 +11,11 @@
 //! warning: it is not a backup. [`Inventory::select`] then picks one backup by
 //! [`Selector`] without any I/O.
 
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod select;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -19,6 +19,8 @@
 pub mod decide;
 pub mod execute;
 pub mod summary;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 
