@@ -20,7 +20,8 @@ use crate::error::{Error, Result};
 use crate::inventory::Inventory;
 use crate::pg::archive_rows::ArchiveRowCounter;
 use crate::pg::binary;
-use crate::pg::dump::{DumpProcess, DumpSpec};
+use crate::pg::child::{Started, ToolProcess};
+use crate::pg::dump::DumpSpec;
 use crate::pg::snapshot::SnapshotSession;
 use crate::pipeline::part_size;
 use crate::pipeline::sink::PartSink;
@@ -258,7 +259,12 @@ async fn stream_and_upload(
     let permits = Arc::new(Semaphore::new(settings.parts_in_flight));
     let (tx, rx) = mpsc::unbounded_channel();
     let sink = PartSink::new(tx, permits.clone(), Handle::current(), part_size);
-    let (mut dump, stdout) = DumpProcess::spawn(spec)?;
+    let Started {
+        process: dump,
+        stdout,
+        ..
+    } = ToolProcess::spawn(&spec.tool())?;
+    let stdout = stdout.ok_or_else(|| Error::Internal("pg_dump stdout missing".into()))?;
     // Exact counts of a custom-format dump are read from the archive itself; other
     // cases ask the server inside the snapshot (concurrently with the dump).
     let from_archive = args.dump.row_count_mode == RowCountMode::Exact

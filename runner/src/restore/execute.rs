@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
 use crate::pg::binary;
-use crate::pg::child::{Started, ToolProcess, ToolSpec};
+use crate::pg::child::{Started, Tool, ToolProcess, ToolSpec};
 use crate::pg::connect::DbTarget;
 use crate::restore::compare::check_object;
 use crate::restore::forward;
@@ -164,21 +164,25 @@ fn start_tools(
     app: &str,
     verdict: std_mpsc::Receiver<Verdict>,
 ) -> Result<(Output, Tools)> {
-    let locate = |tool| binary::locate(job.pg_bin_root, job.server_version_num, tool);
+    let locate = |tool: Tool| binary::locate(job.pg_bin_root, job.server_version_num, tool.name());
+    let missing = |tool: Tool| Error::Internal(format!("{} stdin missing", tool.name()));
     match job.route {
         Route::PgRestore { args } | Route::Psql { args } => {
-            let (name, binary) = if matches!(job.route, Route::PgRestore { .. }) {
-                ("pg_restore", locate("pg_restore")?)
+            let tool = if matches!(job.route, Route::PgRestore { .. }) {
+                Tool::PgRestore
             } else {
-                ("psql", locate("psql")?)
+                Tool::Psql
             };
+            let name = tool.name();
             let Started { process, stdin, .. } = ToolProcess::spawn(&ToolSpec {
-                name,
-                binary,
+                tool,
+                binary: locate(tool)?,
                 args: args.clone(),
                 env: tool_env(job.db, app, "warning"),
+                stdin: true,
                 capture_stdout: false,
             })?;
+            let stdin = stdin.ok_or_else(|| missing(tool))?;
             tracing::info!(tool = name, ?args, "restore tool started");
             let plain = matches!(job.route, Route::Psql { .. });
             Ok((
@@ -201,32 +205,36 @@ fn start_tools(
             suffix,
         } => {
             let psql = ToolProcess::spawn(&ToolSpec {
-                name: "psql",
-                binary: locate("psql")?,
+                tool: Tool::Psql,
+                binary: locate(Tool::Psql)?,
                 args: psql_args.clone(),
                 // pg_restore's own BEGIN/COMMIT inside psql's transaction only warn.
                 env: tool_env(job.db, app, "error"),
+                stdin: true,
                 capture_stdout: false,
             })?;
             let converter = ToolProcess::spawn(&ToolSpec {
-                name: "pg_restore",
-                binary: locate("pg_restore")?,
+                tool: Tool::PgRestore,
+                binary: locate(Tool::PgRestore)?,
                 args: pg_restore_args.clone(),
                 // Writes SQL only: no connection, no credentials.
                 env: Vec::new(),
+                stdin: true,
                 capture_stdout: true,
             })?;
             let Some(sql) = converter.stdout else {
                 return Err(Error::Internal("pg_restore stdout missing".into()));
             };
+            let psql_stdin = psql.stdin.ok_or_else(|| missing(Tool::Psql))?;
+            let converter_stdin = converter.stdin.ok_or_else(|| missing(Tool::PgRestore))?;
             let forwarder =
-                forward::spawn(sql, psql.stdin, prefix.clone(), suffix.clone(), verdict)?;
+                forward::spawn(sql, psql_stdin, prefix.clone(), suffix.clone(), verdict)?;
             tracing::info!(
                 ?pg_restore_args,
                 "restore tools started (pg_restore -f - | psql)"
             );
             Ok((
-                Output::Feed(converter.stdin),
+                Output::Feed(converter_stdin),
                 Tools {
                     owner: psql.process,
                     converter: Some(converter.process),
