@@ -19,6 +19,7 @@ mod prune;
 mod restore;
 mod restore_test;
 mod retention;
+mod settings;
 mod verify;
 
 pub use list::{ListArgs, ListOutput};
@@ -27,9 +28,6 @@ pub use restore::{RestoreArgs, RestoreContent, RestoreOptions};
 pub use restore_test::{RestoreTestArgs, ScratchTarget};
 pub use retention::RetentionArgs;
 pub use verify::VerifyArgs;
-
-/// Default termination-message path of a Kubernetes container.
-pub const DEFAULT_TERMINATION_LOG: &str = "/dev/termination-log";
 
 /// tidemark-runner: the data path of Tidemark, run inside Kubernetes Jobs.
 #[derive(Debug, Parser)]

@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 
 use tidemark_crd::contract::result::{MAX_REPORT_BYTES, RunnerReport};
 
-use crate::cli::DEFAULT_TERMINATION_LOG;
 use crate::error::{Error, Result};
+
+/// Default termination-message path of a Kubernetes container.
+pub const DEFAULT_TERMINATION_LOG: &str = "/dev/termination-log";
 
 /// Marker appended to a truncated message.
 const ELLIPSIS: &str = "…";

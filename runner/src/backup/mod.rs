@@ -15,7 +15,7 @@ use tidemark_crd::contract::result::BackupResult;
 use tokio::runtime::Handle;
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::cli::{BackupArgs, DumpFormat, RowCountMode, Sha256Stamp};
+use crate::cli::{DumpFormat, RowCountMode};
 use crate::error::{Error, Result};
 use crate::inventory::Inventory;
 use crate::pg::archive_rows::ArchiveRowCounter;
@@ -28,27 +28,24 @@ use crate::pipeline::sink::PartSink;
 use crate::pipeline::stream::{self, StreamTotals};
 use crate::s3::commit;
 use crate::s3::listing::head_size;
-use crate::s3::object::ObjectOptions;
 use crate::s3::store::{ObjectStore, PartReceipt};
 use crate::s3::upload::MultipartUpload;
 use crate::signals::Shutdown;
-use settings::{Settings, compression_tag, format_tag};
+use settings::{Settings, Sha256Stamp, compression_tag, format_tag};
 
 /// Runs one backup.
-pub async fn run(args: &BackupArgs, shutdown: &Shutdown) -> Result<BackupResult> {
-    let settings = Settings::from_args(args)?;
+pub async fn run(settings: &Settings, shutdown: &Shutdown) -> Result<BackupResult> {
     let mut stop = shutdown.clone();
     let session = tokio::select! {
         s = SnapshotSession::open(&settings.db) => s?,
         sig = stop.wait() => return Err(Error::Interrupted(sig)),
     };
-    let result = in_snapshot(args, &settings, &session, shutdown).await;
+    let result = in_snapshot(settings, &session, shutdown).await;
     session.close().await;
     result
 }
 
 async fn in_snapshot(
-    args: &BackupArgs,
     settings: &Settings,
     session: &SnapshotSession,
     shutdown: &Shutdown,
@@ -56,17 +53,17 @@ async fn in_snapshot(
     let server = &session.server;
     tracing::info!(server = %server.version, database = %server.database,
         snapshot = %session.snapshot, "snapshot exported");
-    let pg_dump = binary::locate(&args.db.pg_bin_root, server.version_num, "pg_dump")?;
+    let pg_dump = binary::locate(&settings.pg_bin_root, server.version_num, "pg_dump")?;
     let pg_dump_version = binary::version_of(&pg_dump).await?;
-    let store = crate::s3::client::connect(&args.s3).await?;
+    let store = crate::s3::client::connect(&settings.s3).await?;
     let ext = keys::extension(
-        format_tag(args.dump.dump_format),
-        compression_tag(args.dump.compression),
+        format_tag(settings.dump.format),
+        compression_tag(settings.dump.compression),
         !settings.recipients.is_empty(),
     );
     let bucket = store.bucket();
-    let part_size = choose_part_size(store.as_ref(), args, settings, server.database_size).await;
-    let (started_at, key) = unused_key(store.as_ref(), args, &ext, &settings.object).await?;
+    let part_size = choose_part_size(store.as_ref(), settings, server.database_size).await;
+    let (started_at, key) = unused_key(store.as_ref(), settings, &ext).await?;
     let result: Result<BackupResult> = async {
         let mut stop = shutdown.clone();
         let upload = tokio::select! {
@@ -77,17 +74,17 @@ async fn in_snapshot(
 
         let spec = DumpSpec {
             binary: pg_dump,
-            format: args.dump.dump_format,
+            format: settings.dump.format,
             snapshot: session.snapshot.clone(),
-            include_schemas: args.dump.include_schemas.clone(),
-            exclude_schemas: args.dump.exclude_schemas.clone(),
-            include_tables: args.dump.include_tables.clone(),
-            exclude_tables: args.dump.exclude_tables.clone(),
+            include_schemas: settings.dump.include_schemas.clone(),
+            exclude_schemas: settings.dump.exclude_schemas.clone(),
+            include_tables: settings.dump.include_tables.clone(),
+            exclude_tables: settings.dump.exclude_tables.clone(),
             env: settings.db.child_env(),
         };
         let clock = Instant::now();
         let streamed =
-            stream_and_upload(args, settings, session, &upload, &spec, part_size, shutdown).await;
+            stream_and_upload(settings, session, &upload, &spec, part_size, shutdown).await;
         let (totals, tables, parts) = match streamed {
             Ok(v) => v,
             Err(e) => {
@@ -107,7 +104,6 @@ async fn in_snapshot(
         let sha256 = totals.stored.sha256.clone();
 
         let manifest = manifest::build(manifest::Inputs {
-            args,
             settings,
             server,
             key: &key,
@@ -120,7 +116,7 @@ async fn in_snapshot(
         let manifest_key = keys::manifest_key(&key);
         let body = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| Error::Internal(format!("manifest not serialisable: {e}")))?;
-        let stamped = match args.upload.sha256_stamp {
+        let stamped = match settings.upload.sha256_stamp {
             Sha256Stamp::Tag => commit::tag_sha256(store.as_ref(), &key, &sha256).await,
             Sha256Stamp::Copy => {
                 commit::stamp_sha256(
@@ -129,7 +125,7 @@ async fn in_snapshot(
                     totals.stored.bytes,
                     &sha256,
                     &settings.object,
-                    args.s3.single_copy_max.0,
+                    settings.s3.single_copy_max,
                 )
                 .await
             }
@@ -169,15 +165,10 @@ async fn in_snapshot(
 /// inventory only loses the first input (with a warning).
 async fn choose_part_size(
     store: &dyn ObjectStore,
-    args: &BackupArgs,
     settings: &Settings,
     database_size: Option<u64>,
 ) -> u64 {
-    let prefix = keys::policy_prefix(
-        &args.s3.prefix,
-        &args.policy.policy_namespace,
-        &args.policy.policy_name,
-    );
+    let prefix = settings.policy.prefix(&settings.s3.prefix);
     let previous_stored = match Inventory::load(store, &prefix).await {
         Ok(inventory) => inventory.newest().map(|e| e.manifest.stored_size),
         Err(e) => {
@@ -189,7 +180,7 @@ async fn choose_part_size(
         previous_stored,
         database_size,
     };
-    let chosen = part_size::choose(settings.part_size, &estimate);
+    let chosen = part_size::choose(settings.upload.part_size, &estimate);
     tracing::info!(
         part_size = chosen,
         previous_stored,
@@ -206,16 +197,16 @@ async fn choose_part_size(
 /// claim when the run ends.
 async fn unused_key(
     store: &dyn ObjectStore,
-    args: &BackupArgs,
+    settings: &Settings,
     ext: &str,
-    opts: &ObjectOptions,
 ) -> Result<(chrono::DateTime<Utc>, String)> {
+    let opts = &settings.object;
     for _ in 0..CLAIM_ATTEMPTS {
         let started_at = Utc::now();
         let key = keys::backup_key(
-            &args.s3.prefix,
-            &args.policy.policy_namespace,
-            &args.policy.policy_name,
+            &settings.s3.prefix,
+            &settings.policy.namespace,
+            &settings.policy.name,
             started_at,
             ext,
         );
@@ -248,7 +239,6 @@ type Streamed = (StreamTotals, BTreeMap<String, i64>, Vec<PartReceipt>);
 /// Runs pg_dump, the stream thread, the part uploads and the row counts together;
 /// the first failure (or a signal) stops everything.
 async fn stream_and_upload(
-    args: &BackupArgs,
     settings: &Settings,
     session: &SnapshotSession,
     upload: &MultipartUpload,
@@ -256,7 +246,7 @@ async fn stream_and_upload(
     part_size: u64,
     shutdown: &Shutdown,
 ) -> Result<Streamed> {
-    let permits = Arc::new(Semaphore::new(settings.parts_in_flight));
+    let permits = Arc::new(Semaphore::new(settings.upload.parts_in_flight));
     let (tx, rx) = mpsc::unbounded_channel();
     let sink = PartSink::new(tx, permits.clone(), Handle::current(), part_size);
     let Started {
@@ -267,8 +257,8 @@ async fn stream_and_upload(
     let stdout = stdout.ok_or_else(|| Error::Internal("pg_dump stdout missing".into()))?;
     // Exact counts of a custom-format dump are read from the archive itself; other
     // cases ask the server inside the snapshot (concurrently with the dump).
-    let from_archive = args.dump.row_count_mode == RowCountMode::Exact
-        && args.dump.dump_format == DumpFormat::Custom;
+    let from_archive = settings.dump.row_count_mode == RowCountMode::Exact
+        && settings.dump.format == DumpFormat::Custom;
     let counter = from_archive.then(ArchiveRowCounter::new);
     let handle = stream::spawn(
         stdout,
@@ -291,7 +281,7 @@ async fn stream_and_upload(
                     Ok(BTreeMap::new())
                 } else {
                     session
-                        .row_counts(&settings.filter, args.dump.row_count_mode)
+                        .row_counts(&settings.filter, settings.dump.row_count_mode)
                         .await
                 }
             };

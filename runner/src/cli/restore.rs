@@ -119,17 +119,6 @@ pub enum RestoreContent {
     SchemaOnly,
 }
 
-impl RestoreContent {
-    /// The name reports use (`Full`, `DataOnly`, `SchemaOnly`).
-    pub fn report_name(self) -> &'static str {
-        match self {
-            RestoreContent::Full => "Full",
-            RestoreContent::DataOnly => "DataOnly",
-            RestoreContent::SchemaOnly => "SchemaOnly",
-        }
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -36,6 +36,20 @@ const FETCH_CONCURRENCY: usize = 8;
 /// Largest manifest read; anything bigger is not one of ours.
 const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 
+/// The BackupPolicy a run belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyRef {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl PolicyRef {
+    /// The policy's prefix `<prefix>/<namespace>/<policy>/` under the bucket prefix.
+    pub fn prefix(&self, bucket_prefix: &str) -> String {
+        tidemark_crd::contract::keys::policy_prefix(bucket_prefix, &self.namespace, &self.name)
+    }
+}
+
 /// One backup: its data object key, its manifest's key, and the parsed manifest.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {

@@ -28,22 +28,39 @@ use chrono::Utc;
 use tidemark_crd::contract::keys::{self, MANIFEST_SUFFIX};
 use tidemark_crd::contract::result::PruneResult;
 
-use crate::cli::PruneArgs;
 use crate::error::Error;
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, PolicyRef};
 use crate::list::{count, newest_keys};
 use crate::outcome::{Failure, Outcome, Payload};
-use crate::retention::PolicyPrefix;
+use crate::retention::{PolicyPrefix, RetentionPolicy};
 use crate::s3::listing;
+use crate::s3::settings::S3Settings;
 use crate::s3::store::{ListedObject, ObjectStore};
 use crate::signals::Shutdown;
 use decide::{Decision, DoomedBackup, Rules};
 use execute::{Deleter, Done, Scope};
 
+/// Settings of `prune`: the retention policy, the grace period for leftovers, and the
+/// modes (`dry_run`, `all`).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub policy: PolicyRef,
+    pub s3: S3Settings,
+    pub retention: RetentionPolicy,
+    /// The time zone retention periods are computed in.
+    pub tz: chrono_tz::Tz,
+    /// Objects without a manifest and uploads are removed once older than this.
+    pub orphan_grace_period: std::time::Duration,
+    /// Decide and report, delete nothing.
+    pub dry_run: bool,
+    /// Delete everything under the policy prefix (`deletionPolicy: Delete`).
+    pub all: bool,
+}
+
 /// Runs `prune`.
-pub async fn run(args: &PruneArgs, shutdown: &Shutdown) -> Outcome {
-    let tz = args.retention.tz()?;
-    if !args.all && !args.retention.any() {
+pub async fn run(args: &Settings, shutdown: &Shutdown) -> Outcome {
+    let tz = args.tz;
+    if !args.all && args.retention == RetentionPolicy::default() {
         return Err(Error::config(
             "no retention tier is configured: set at least one of TIDEMARK_KEEP_HOURLY, \
              TIDEMARK_KEEP_DAILY, TIDEMARK_KEEP_WEEKLY, TIDEMARK_KEEP_MONTHLY, \
@@ -51,25 +68,18 @@ pub async fn run(args: &PruneArgs, shutdown: &Shutdown) -> Outcome {
         )
         .into());
     }
-    let prefix = keys::policy_prefix(
-        &args.s3.prefix,
-        &args.policy.policy_namespace,
-        &args.policy.policy_name,
-    );
-    let prefix = PolicyPrefix::for_policy(
-        &args.s3.prefix,
-        &args.policy.policy_namespace,
-        &args.policy.policy_name,
-    )
-    .map_err(|e| Error::config(format!("policy prefix {prefix:?}: {e}")))?;
+    let prefix = args.policy.prefix(&args.s3.prefix);
+    let prefix =
+        PolicyPrefix::for_policy(&args.s3.prefix, &args.policy.namespace, &args.policy.name)
+            .map_err(|e| Error::config(format!("policy prefix {prefix:?}: {e}")))?;
     let store = crate::s3::client::connect(&args.s3).await?;
     if args.all {
         return all(store.as_ref(), &prefix, args.dry_run, shutdown).await;
     }
     let rules = Rules {
-        policy: args.retention.policy(),
+        policy: args.retention,
         tz,
-        grace: args.orphan_grace_period.0,
+        grace: args.orphan_grace_period,
         now: Utc::now(),
     };
     retain(store.as_ref(), &prefix, &rules, args.dry_run, shutdown).await

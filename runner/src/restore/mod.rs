@@ -24,31 +24,31 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
-use tidemark_crd::contract::keys;
 use tidemark_crd::contract::manifest::Manifest;
 use tidemark_crd::contract::result::RestoreResult;
 
-use crate::cli::{PolicyArgs, RestoreArgs, RestoreContent, S3Args, SelectorArgs};
 use crate::error::{Error, Result};
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, PolicyRef, Selector};
 use crate::outcome::{self, Failure, Payload};
 use crate::pg::connect::DbTarget;
 use crate::restore::compare::Comparison;
 use crate::restore::plan::Plan;
+use crate::restore::settings::{RestoreContent, RestoreOptions, Settings};
 use crate::restore::stream::Decoding;
 use crate::restore::target::Session;
+use crate::s3::settings::S3Settings;
 use crate::s3::store::{ObjectStore, Store};
 use crate::signals::Shutdown;
 
 /// Runs one restore.
-pub async fn run(args: &RestoreArgs, shutdown: &Shutdown) -> outcome::Outcome {
+pub async fn run(args: &Settings, shutdown: &Shutdown) -> outcome::Outcome {
     if args.preflight {
         return preflight::run(&DbTarget::resolve(&args.db)?, &args.options).await;
     }
     let request = settings::request(&args.options)?;
     let identities = settings::identities_from_env()?;
     let db = DbTarget::resolve(&args.db)?;
-    let selector = args.selector.selector()?;
+    let selector = &args.selector;
     let store = crate::s3::client::connect(&args.s3).await?;
     let manifest = select(
         store.as_ref(),
@@ -84,7 +84,7 @@ pub async fn run(args: &RestoreArgs, shutdown: &Shutdown) -> outcome::Outcome {
             manifest: &manifest,
             plan: &plan,
             decoding,
-            pg_bin_root: &args.db.pg_bin_root,
+            pg_bin_root: &args.pg_bin_root,
             db: &db,
             content: request.content,
             database_created: created,
@@ -118,28 +118,23 @@ pub async fn run(args: &RestoreArgs, shutdown: &Shutdown) -> outcome::Outcome {
 /// The backup the selector chooses among the policy's manifests.
 pub async fn select(
     store: &dyn ObjectStore,
-    s3: &S3Args,
-    policy: &PolicyArgs,
-    selector: &SelectorArgs,
+    s3: &S3Settings,
+    policy: &PolicyRef,
+    selector: &Selector,
     shutdown: &Shutdown,
 ) -> Result<Manifest> {
-    let selector = selector.selector()?;
-    let prefix = keys::policy_prefix(&s3.prefix, &policy.policy_namespace, &policy.policy_name);
+    let prefix = policy.prefix(&s3.prefix);
     let mut stop = shutdown.clone();
     let inventory = tokio::select! {
         i = Inventory::load(store, &prefix) => i?,
         sig = stop.wait() => return Err(Error::RestoreInterrupted(sig)),
     };
-    Ok(inventory.select(&selector)?.manifest.clone())
+    Ok(inventory.select(selector)?.manifest.clone())
 }
 
 /// Creates the database if asked and missing; refuses a non-empty target that the
 /// restore would not clean. Returns whether the database was created.
-async fn prepare_target(
-    db: &DbTarget,
-    options: &crate::cli::RestoreOptions,
-    plan: &Plan,
-) -> Result<bool> {
+async fn prepare_target(db: &DbTarget, options: &RestoreOptions, plan: &Plan) -> Result<bool> {
     let name = db.database();
     let mut created = false;
     if options.create_database {

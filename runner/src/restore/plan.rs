@@ -25,9 +25,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tidemark_crd::contract::manifest::{DumpFormatTag, Manifest, RowCountModeTag};
 
-use crate::cli::RestoreContent;
 use crate::error::{Error, Result};
 use crate::pg::snapshot::quote_ident;
+use crate::restore::settings::RestoreContent;
 
 /// A table named `schema.table`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]

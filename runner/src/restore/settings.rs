@@ -6,13 +6,75 @@ use std::str::FromStr;
 
 use tidemark_crd::contract::manifest::Manifest;
 
-use crate::cli::{RestoreContent, RestoreOptions};
+use std::path::PathBuf;
+
 use crate::error::{Error, Result};
+use crate::inventory::{PolicyRef, Selector};
+use crate::pg::connect::DbSettings;
 use crate::restore::plan::{Request, TableName};
 use crate::restore::stream::Decoding;
+use crate::s3::settings::S3Settings;
 
 /// Environment variable holding the age identity (`AGE-SECRET-KEY-1…`; a secret).
 pub const AGE_IDENTITY_ENV: &str = "TIDEMARK_AGE_IDENTITY";
+
+/// Settings of `restore`: which backup, which target, what to restore.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub policy: PolicyRef,
+    pub s3: S3Settings,
+    pub db: DbSettings,
+    /// Root of the client installations: `<root>/<major>/bin/pg_restore`.
+    pub pg_bin_root: PathBuf,
+    pub selector: Selector,
+    pub options: RestoreOptions,
+    /// Only check the target and report it; nothing is selected, read or changed.
+    pub preflight: bool,
+}
+
+/// What a restore puts into the target, as the command line says it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RestoreOptions {
+    pub content: RestoreContent,
+    /// Only these tables (`schema.table`).
+    pub tables: Vec<String>,
+    /// Full restore: drop the backup's objects before recreating them.
+    pub clean: bool,
+    /// Full restore without dropping anything first (overrides `clean`).
+    pub no_clean: bool,
+    /// Data-only restore: empty the restored tables first, in the same transaction.
+    pub truncate: bool,
+    /// Create the target database first if it does not exist.
+    pub create_database: bool,
+    /// Database to connect to for CREATE DATABASE.
+    pub maintenance_database: String,
+    /// `pg_restore --no-owner`.
+    pub no_owner: bool,
+    /// `pg_restore --no-privileges`.
+    pub no_privileges: bool,
+}
+
+/// Restore content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestoreContent {
+    /// Definitions and data (`--clean --if-exists` unless no-clean).
+    Full,
+    /// Table data only (`--data-only`).
+    DataOnly,
+    /// Definitions only (`--schema-only`).
+    SchemaOnly,
+}
+
+impl RestoreContent {
+    /// The name reports use (`Full`, `DataOnly`, `SchemaOnly`).
+    pub fn report_name(self) -> &'static str {
+        match self {
+            RestoreContent::Full => "Full",
+            RestoreContent::DataOnly => "DataOnly",
+            RestoreContent::SchemaOnly => "SchemaOnly",
+        }
+    }
+}
 
 /// The request described by the options.
 pub fn request(o: &RestoreOptions) -> Result<Request> {

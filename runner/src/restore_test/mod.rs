@@ -12,17 +12,37 @@
 
 pub mod scratch;
 
-use crate::cli::{RestoreContent, RestoreTestArgs};
 use crate::error::Error;
+use crate::inventory::{PolicyRef, Selector};
 use crate::outcome::{self, Failure, Payload};
+use crate::pg::connect::DbSettings;
 use crate::pg::connect::DbTarget;
 use crate::restore::plan::{self, Request};
+use crate::restore::settings::RestoreContent;
 use crate::restore::target::Session;
 use crate::restore::{self, Restore, settings};
+use crate::s3::settings::S3Settings;
 use crate::signals::Shutdown;
+use scratch::ScratchTarget;
+
+/// Settings of `restore-test`: which backup, and the scratch server.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub policy: PolicyRef,
+    pub s3: S3Settings,
+    /// The scratch server (its database is only used to connect for CREATE DATABASE).
+    pub db: DbSettings,
+    pub pg_bin_root: std::path::PathBuf,
+    pub selector: Selector,
+    pub target: ScratchTarget,
+    /// How long to wait for the server to accept connections.
+    pub wait_for_server: Option<crate::duration::HumanDuration>,
+    /// Prefix of the temporary database's name.
+    pub scratch_database_prefix: String,
+}
 
 /// Runs one restore test.
-pub async fn run(args: &RestoreTestArgs, shutdown: &Shutdown) -> outcome::Outcome {
+pub async fn run(args: &Settings, shutdown: &Shutdown) -> outcome::Outcome {
     let identities = settings::identities_from_env()?;
     let server = DbTarget::resolve(&args.db)?;
     scratch::check_prefix(&args.scratch_database_prefix)?;
@@ -59,7 +79,7 @@ pub async fn run(args: &RestoreTestArgs, shutdown: &Shutdown) -> outcome::Outcom
             manifest: &manifest,
             plan: &plan,
             decoding,
-            pg_bin_root: &args.db.pg_bin_root,
+            pg_bin_root: &args.pg_bin_root,
             db: &scratch_db,
             content: RestoreContent::Full,
             database_created: true,

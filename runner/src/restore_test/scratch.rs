@@ -3,12 +3,20 @@
 
 use std::time::{Duration, Instant};
 
-use crate::cli::ScratchTarget;
 use crate::duration::HumanDuration;
 use crate::error::{Error, Result};
 use crate::pg::connect::DbTarget;
 use crate::restore::target::Session;
 use crate::signals::Shutdown;
+
+/// Where the scratch database lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScratchTarget {
+    /// A freshly started empty server next to the runner (a sidecar), waited for.
+    Ephemeral,
+    /// A configured server.
+    Existing,
+}
 
 /// Default wait for an ephemeral (just started) server.
 pub const EPHEMERAL_WAIT: Duration = Duration::from_secs(120);

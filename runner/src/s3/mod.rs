@@ -11,5 +11,6 @@ pub mod listing;
 pub mod memory;
 pub mod object;
 pub mod sdk;
+pub mod settings;
 pub mod store;
 pub mod upload;
