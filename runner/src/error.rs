@@ -17,12 +17,32 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     Config(String),
 
-    /// The `pg_dump` for the server's major version is not installed.
+    /// No client tool new enough for the server (and the archive) is installed.
     #[error(
-        "PostgreSQL server major {major} needs {path}, which does not exist; install that \
-         major's client binaries or set TIDEMARK_PG_BIN_ROOT"
+        "PostgreSQL server major {major} needs {tool} of major {needed} or newer, and {root} \
+         has none (installed: {installed}); an older {tool} cannot work with a newer server \
+         or archive: install that major's client binaries or set TIDEMARK_PG_BIN_ROOT"
     )]
-    PgDumpMissing { major: String, path: PathBuf },
+    PgDumpMissing {
+        tool: &'static str,
+        major: String,
+        needed: String,
+        root: PathBuf,
+        installed: String,
+    },
+
+    /// The backup comes from a newer PostgreSQL major than the restore's target server:
+    /// refused before anything changes.
+    #[error(
+        "backup {key} was taken from PostgreSQL {backup_major} and the target server runs \
+         PostgreSQL {target_major}: a dump restores only into the same or a newer major; \
+         nothing was changed: restore into a server of PostgreSQL {backup_major} or newer"
+    )]
+    TargetServerTooOld {
+        key: String,
+        backup_major: u32,
+        target_major: u32,
+    },
 
     /// Connecting to or querying PostgreSQL failed.
     #[error("PostgreSQL ({context}): {message}")]
@@ -117,9 +137,10 @@ impl Error {
     /// Category of the failure, which decides the exit code.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Config(_) | Error::PgDumpMissing { .. } | Error::S3Denied { .. } => {
-                ErrorKind::Config
-            }
+            Error::Config(_)
+            | Error::PgDumpMissing { .. }
+            | Error::TargetServerTooOld { .. }
+            | Error::S3Denied { .. } => ErrorKind::Config,
             Error::PostgresAuth { .. } | Error::BackupNotFound { .. } => ErrorKind::Config,
             Error::NoBackupFound { .. }
             | Error::VerifyFailed { .. }
@@ -142,6 +163,7 @@ impl Error {
         match self {
             Error::Config(_) => "InvalidConfig",
             Error::PgDumpMissing { .. } => "PgDumpMissing",
+            Error::TargetServerTooOld { .. } => "TargetServerTooOld",
             Error::Postgres { .. } => "PostgresFailed",
             Error::PostgresAuth { .. } => "PostgresRejected",
             Error::PgDump(_) => "PgDumpFailed",
@@ -179,11 +201,26 @@ mod tests {
     #[test]
     fn configuration_problems_map_to_the_config_exit_code() {
         let e = Error::PgDumpMissing {
+            tool: "pg_dump",
             major: "17".into(),
-            path: PathBuf::from("/usr/lib/postgresql/17/bin/pg_dump"),
+            needed: "17".into(),
+            root: PathBuf::from("/usr/lib/postgresql"),
+            installed: "15, 16".into(),
         };
         assert_eq!(e.kind().exit_code(), 2);
-        assert!(e.to_string().contains("/usr/lib/postgresql/17/bin/pg_dump"));
+        let text = e.to_string();
+        assert!(text.contains("pg_dump of major 17 or newer"), "{text}");
+        assert!(
+            text.contains("/usr/lib/postgresql has none (installed: 15, 16)"),
+            "{text}"
+        );
+        let e = Error::TargetServerTooOld {
+            key: "k".into(),
+            backup_major: 18,
+            target_major: 16,
+        };
+        assert_eq!(e.kind().exit_code(), 2);
+        assert_eq!(e.reason(), "TargetServerTooOld");
         assert_eq!(Error::PgDump("exit 1".into()).kind().exit_code(), 1);
         assert_eq!(Error::Interrupted("SIGTERM").reason(), "Interrupted");
     }

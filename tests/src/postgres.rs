@@ -23,7 +23,10 @@ pub const PASSWORD: &str = "tidemark-test-pw";
 /// A running throwaway PostgreSQL.
 pub struct TestPostgres {
     dir: TempDir,
+    /// The server's binaries (`postgres`, `initdb`).
     bin: PathBuf,
+    /// Client tools (`psql`, `pg_dump`, `pg_isready`): the server's own when it has them.
+    client_bin: PathBuf,
     port: u16,
     child: Option<Child>,
     /// CA certificate (PEM) of the server certificate, when TLS is on.
@@ -33,18 +36,39 @@ pub struct TestPostgres {
 impl TestPostgres {
     /// initdb + start; waits until the server accepts connections.
     pub fn start() -> Result<Self> {
-        Self::start_with(false)
+        let bin = tools::pg_bin_dir()?;
+        Self::start_with(false, bin.clone(), bin)
+    }
+
+    /// A server of PostgreSQL `major` (13–18) from the version-matrix installs
+    /// (`scripts/pg-majors.sh`, [`majors_root`]). Its client tools are its own when the
+    /// install has them, otherwise the newest installed major's.
+    pub fn start_major(major: u32) -> Result<Self> {
+        let root = majors_root()?;
+        let bin = root.join(major.to_string()).join("bin");
+        if !bin.join("postgres").is_file() {
+            bail!(
+                "no PostgreSQL {major} server under {}; run `bash scripts/pg-majors.sh`",
+                root.display()
+            );
+        }
+        let client_bin = if bin.join("psql").is_file() {
+            bin.clone()
+        } else {
+            newest_client(&root)?
+        };
+        Self::start_with(false, bin, client_bin)
     }
 
     /// Like [`Self::start`], but TCP connections must use TLS (`hostssl` only) with a
     /// server certificate for `localhost`/127.0.0.1 signed by a fresh test CA
     /// ([`Self::tls_ca`]).
     pub fn start_tls() -> Result<Self> {
-        Self::start_with(true)
+        let bin = tools::pg_bin_dir()?;
+        Self::start_with(true, bin.clone(), bin)
     }
 
-    fn start_with(tls: bool) -> Result<Self> {
-        let bin = tools::pg_bin_dir()?;
+    fn start_with(tls: bool, bin: PathBuf, client_bin: PathBuf) -> Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("tidemark-pg-")
             .tempdir()
@@ -103,6 +127,7 @@ impl TestPostgres {
         let pg = Self {
             dir,
             bin,
+            client_bin,
             port,
             child: Some(child),
             tls_ca,
@@ -114,7 +139,7 @@ impl TestPostgres {
     fn wait_ready(&self) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let ok = Command::new(self.bin.join("pg_isready"))
+            let ok = Command::new(self.client_bin.join("pg_isready"))
                 .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-q"])
                 .status()
                 .map(|s| s.success())
@@ -136,9 +161,18 @@ impl TestPostgres {
         self.port
     }
 
-    /// Directory of the PostgreSQL binaries used.
+    /// Directory of the PostgreSQL client tools used with this server.
     pub fn bin_dir(&self) -> &Path {
-        &self.bin
+        &self.client_bin
+    }
+
+    /// The server's major version (`server_version_num / 10000`).
+    pub fn major(&self) -> Result<u32> {
+        let num: u32 = self
+            .psql("postgres", "SHOW server_version_num")?
+            .parse()
+            .context("server_version_num")?;
+        Ok(num / 10_000)
     }
 
     /// The root that holds `<major>/bin` (for `TIDEMARK_PG_BIN_ROOT`).
@@ -177,7 +211,7 @@ impl TestPostgres {
 
     /// A client-tool command (`psql`, `pg_restore`, `pgbench`…) aimed at `db`.
     pub fn tool(&self, name: &str, db: &str) -> Command {
-        let mut cmd = Command::new(self.bin.join(name));
+        let mut cmd = Command::new(self.client_bin.join(name));
         cmd.envs(self.env(db));
         cmd
     }
@@ -233,6 +267,43 @@ impl TestPostgres {
     /// The cluster directory (logs live there).
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+}
+
+/// Where `scripts/pg-majors.sh` installed a `<major>/bin` per supported major:
+/// `TIDEMARK_PG_MAJORS`, or the script's default cache.
+pub fn majors_root() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("TIDEMARK_PG_MAJORS").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    let cache = if tools::running_as_root() {
+        PathBuf::from("/var/cache/tidemark")
+    } else if let Some(xdg) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        PathBuf::from(xdg).join("tidemark")
+    } else {
+        PathBuf::from(std::env::var_os("HOME").context("HOME is not set")?).join(".cache/tidemark")
+    };
+    let root = cache.join("pg").join("root");
+    if !root.is_dir() {
+        bail!(
+            "no PostgreSQL version matrix at {}; run `bash scripts/pg-majors.sh`",
+            root.display()
+        );
+    }
+    Ok(root)
+}
+
+/// The `bin` of the newest installed major that has the client tools.
+fn newest_client(root: &Path) -> Result<PathBuf> {
+    let mut majors: Vec<u32> = std::fs::read_dir(root)
+        .with_context(|| format!("reading {}", root.display()))?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|m: &u32| root.join(m.to_string()).join("bin/psql").is_file())
+        .collect();
+    majors.sort_unstable();
+    match majors.pop() {
+        Some(m) => Ok(root.join(m.to_string()).join("bin")),
+        None => bail!("no client tools (psql) under {}", root.display()),
     }
 }
 

@@ -53,7 +53,12 @@ async fn in_snapshot(
     let server = &session.server;
     tracing::info!(server = %server.version, database = %server.database,
         snapshot = %session.snapshot, "snapshot exported");
-    let pg_dump = binary::locate(&settings.pg_bin_root, server.version_num, "pg_dump")?;
+    let pg_dump = binary::locate(
+        &settings.pg_bin_root,
+        server.version_num,
+        server.version_num / 10_000,
+        "pg_dump",
+    )?;
     let pg_dump_version = binary::version_of(&pg_dump).await?;
     let store = crate::s3::client::connect(&settings.s3).await?;
     let ext = keys::extension(

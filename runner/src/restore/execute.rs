@@ -164,7 +164,15 @@ fn start_tools(
     app: &str,
     verdict: std_mpsc::Receiver<Verdict>,
 ) -> Result<(Output, Tools)> {
-    let locate = |tool: Tool| binary::locate(job.pg_bin_root, job.server_version_num, tool.name());
+    let min_major = crate::restore::versions::archive_major(job.manifest);
+    let locate = |tool: Tool| {
+        binary::locate(
+            job.pg_bin_root,
+            job.server_version_num,
+            min_major,
+            tool.name(),
+        )
+    };
     let missing = |tool: Tool| Error::Internal(format!("{} stdin missing", tool.name()));
     match job.route {
         Route::PgRestore { args } | Route::Psql { args } => {

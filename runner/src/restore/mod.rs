@@ -19,6 +19,7 @@ pub mod result;
 pub mod settings;
 pub mod stream;
 pub mod target;
+pub mod versions;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -75,6 +76,15 @@ pub async fn run(args: &Settings, shutdown: &Shutdown) -> outcome::Outcome {
         }))
     };
 
+    versions::check(
+        &db,
+        &args.options.maintenance_database,
+        &manifest,
+        &plan.route,
+        &args.pg_bin_root,
+    )
+    .await
+    .map_err(|e| Failure::with(e, partial(false)))?;
     let created = prepare_target(&db, &args.options, &plan)
         .await
         .map_err(|e| Failure::with(e, partial(false)))?;
