@@ -31,7 +31,7 @@ use crate::s3::listing::head_size;
 use crate::s3::store::{ObjectStore, PartReceipt};
 use crate::s3::upload::MultipartUpload;
 use crate::signals::Shutdown;
-use settings::{Settings, Sha256Stamp, compression_tag, format_tag};
+use settings::{Settings, compression_tag, format_tag};
 
 /// Runs one backup.
 pub async fn run(settings: &Settings, shutdown: &Shutdown) -> Result<BackupResult> {
@@ -121,20 +121,16 @@ async fn in_snapshot(
         let manifest_key = keys::manifest_key(&key);
         let body = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| Error::Internal(format!("manifest not serialisable: {e}")))?;
-        let stamped = match settings.upload.sha256_stamp {
-            Sha256Stamp::Tag => commit::tag_sha256(store.as_ref(), &key, &sha256).await,
-            Sha256Stamp::Copy => {
-                commit::stamp_sha256(
-                    store.as_ref(),
-                    &key,
-                    totals.stored.bytes,
-                    &sha256,
-                    &settings.object,
-                    settings.s3.single_copy_max,
-                )
-                .await
-            }
-        };
+        let stamped = commit::stamp_sha256(
+            store.as_ref(),
+            settings.upload.sha256_stamp,
+            &key,
+            totals.stored.bytes,
+            &sha256,
+            &settings.object,
+            settings.s3.single_copy_max,
+        )
+        .await;
         if let Err(e) = stamped {
             // No manifest was written yet: the data object goes.
             commit::delete_quietly(store.as_ref(), &key).await;

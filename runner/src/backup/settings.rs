@@ -13,6 +13,7 @@ use crate::pg::connect::{DbSettings, DbTarget};
 use crate::pg::filter::TableFilter;
 use crate::pipeline::part_size::{MAX_PART_SIZE, MIN_PART_SIZE};
 use crate::pipeline::stages::{CompressionSpec, parse_recipients};
+use crate::s3::commit::Sha256Stamp;
 use crate::s3::object::ObjectOptions;
 use crate::s3::settings::S3Settings;
 use crate::size::ByteSize;
@@ -40,15 +41,6 @@ pub struct UploadOptions {
     pub part_size: u64,
     pub parts_in_flight: usize,
     pub sha256_stamp: Sha256Stamp,
-}
-
-/// Where the data object's SHA-256 is recorded on the object itself.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Sha256Stamp {
-    /// An object tag `sha256`: no data is copied.
-    Tag,
-    /// User metadata `sha256`, by a server-side copy of the object onto itself.
-    Copy,
 }
 
 /// What the command line says about one backup run (parsed, not yet validated).

@@ -7,6 +7,7 @@ use crate::inventory::PolicyRef;
 use crate::pg::connect::DbSettings;
 use crate::restore::settings as restore;
 use crate::restore_test::scratch::ScratchTarget as Scratch;
+use crate::s3::commit;
 use crate::s3::settings::S3Settings;
 use crate::{list, prune, restore_test, verify};
 
@@ -82,8 +83,8 @@ impl BackupArgs {
                 part_size: u.part_size.0,
                 parts_in_flight: u.parts_in_flight,
                 sha256_stamp: match u.sha256_stamp {
-                    Sha256Stamp::Tag => backup::Sha256Stamp::Tag,
-                    Sha256Stamp::Copy => backup::Sha256Stamp::Copy,
+                    Sha256Stamp::Tag => commit::Sha256Stamp::Tag,
+                    Sha256Stamp::Copy => commit::Sha256Stamp::Copy,
                 },
             },
             age_recipients: self.age_recipients.clone(),

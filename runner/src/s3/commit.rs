@@ -9,23 +9,34 @@ use crate::error::{Error, Result};
 use crate::s3::object::{ObjectOptions, SHA256_METADATA};
 use crate::s3::store::{Conditional, ObjectStore, Put, in_operation};
 
-/// Tags the data object with its SHA-256 (`sha256=<hex>`); no data is copied.
-pub async fn tag_sha256(store: &dyn ObjectStore, key: &str, sha256: &str) -> Result<()> {
-    store.tag(key, SHA256_METADATA, sha256).await
+/// Where the data object's SHA-256 is recorded on the object itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sha256Stamp {
+    /// An object tag `sha256`: no data is copied.
+    Tag,
+    /// User metadata `sha256`, by a server-side copy of the object onto itself.
+    Copy,
 }
 
-/// Replaces the data object's user metadata with its SHA-256.
+/// Records the data object's SHA-256 on it: as the object tag `sha256=<hex>` (no data
+/// is copied), or in its user metadata by a server-side copy onto itself.
 pub async fn stamp_sha256(
     store: &dyn ObjectStore,
+    stamp: Sha256Stamp,
     key: &str,
     size: u64,
     sha256: &str,
     opts: &ObjectOptions,
     single_copy_max: u64,
 ) -> Result<()> {
-    store
-        .stamp_sha256(key, size, sha256, opts, single_copy_max)
-        .await
+    match stamp {
+        Sha256Stamp::Tag => store.tag(key, SHA256_METADATA, sha256).await,
+        Sha256Stamp::Copy => {
+            store
+                .stamp_sha256(key, size, sha256, opts, single_copy_max)
+                .await
+        }
+    }
 }
 
 /// A manifest PUT that failed, and whether the manifest is known to be absent (only

@@ -34,6 +34,19 @@ pub struct Object {
     pub options: ObjectOptions,
 }
 
+impl Object {
+    fn new(data: Bytes, last_modified: DateTime<Utc>, options: ObjectOptions) -> Self {
+        Self {
+            etag: etag_of(&data),
+            data,
+            sha256: None,
+            tags: BTreeMap::new(),
+            last_modified,
+            options,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Upload {
     key: String,
@@ -97,18 +110,8 @@ impl MemoryStore {
 
     /// Stores an object as if written at `at`.
     pub fn insert(&self, key: &str, data: impl Into<Bytes>, at: DateTime<Utc>) {
-        let data = data.into();
-        self.state().objects.insert(
-            key.to_string(),
-            Object {
-                etag: etag_of(&data),
-                data,
-                sha256: None,
-                tags: BTreeMap::new(),
-                last_modified: at,
-                options: ObjectOptions::default(),
-            },
-        );
+        let object = Object::new(data.into(), at, ObjectOptions::default());
+        self.state().objects.insert(key.to_string(), object);
     }
 
     /// Starts a multipart upload as if at `at` (a stale one, for prune).
@@ -174,18 +177,8 @@ impl MemoryStore {
     }
 
     fn store(state: &mut State, key: &str, data: Bytes, options: ObjectOptions) {
-        let last_modified = Self::now(state);
-        state.objects.insert(
-            key.to_string(),
-            Object {
-                etag: etag_of(&data),
-                data,
-                sha256: None,
-                tags: BTreeMap::new(),
-                last_modified,
-                options,
-            },
-        );
+        let object = Object::new(data, Self::now(state), options);
+        state.objects.insert(key.to_string(), object);
     }
 }
 

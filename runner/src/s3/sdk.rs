@@ -62,7 +62,15 @@ fn to_chrono(t: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }
 
-/// The SDK's body as a stream of chunks.
+/// A GetObject answer: its length, ETag and body as a stream of chunks.
+fn body_of(out: aws_sdk_s3::operation::get_object::GetObjectOutput) -> Body {
+    Body {
+        size: size_of(out.content_length()),
+        etag: out.e_tag().map(str::to_string),
+        bytes: body_stream(out.body),
+    }
+}
+
 fn body_stream(body: ByteStream) -> BodyStream {
     Box::pin(futures::stream::unfold(body, |mut body| async move {
         match body.try_next().await {
@@ -326,11 +334,7 @@ impl ObjectStore for SdkStore {
             .send()
             .await
         {
-            Ok(out) => Ok(Some(Body {
-                size: size_of(out.content_length()),
-                etag: out.e_tag().map(str::to_string),
-                bytes: body_stream(out.body),
-            })),
+            Ok(out) => Ok(Some(body_of(out))),
             Err(e) if is_missing(&e) => Ok(None),
             Err(e) => Err(classify(e, "GetObject", &self.bucket, key)),
         }
@@ -347,11 +351,7 @@ impl ObjectStore for SdkStore {
             .send()
             .await
             .map_err(|e| classify(e, "GetObject", &self.bucket, key))?;
-        Ok(Body {
-            size: size_of(out.content_length()),
-            etag: out.e_tag().map(str::to_string),
-            bytes: body_stream(out.body),
-        })
+        Ok(body_of(out))
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ListedObject>> {
