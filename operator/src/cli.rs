@@ -1,6 +1,7 @@
 //! The operator's command line: `crd` and `run` with its flags (each also an env var).
 
 use std::net::SocketAddr;
+use tidemark_crd::contract::env::operator as settings;
 
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand};
@@ -29,13 +30,13 @@ pub enum Command {
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
     /// Default runner image for Jobs (a policy's `jobTemplate.image` overrides it).
-    #[arg(long, env = "TIDEMARK_RUNNER_IMAGE")]
+    #[arg(long, env = settings::RUNNER_IMAGE)]
     pub runner_image: String,
     /// Pod settings of every runner Job unless its `jobTemplate` sets its own: a JSON
     /// object with `imagePullSecrets`, `resources`, `nodeSelector`, `tolerations`.
     #[arg(
         long,
-        env = "TIDEMARK_JOB_DEFAULTS",
+        env = settings::JOB_DEFAULTS,
         default_value = "",
         value_parser = parse_job_defaults
     )]
@@ -43,18 +44,18 @@ pub struct RunArgs {
     /// Namespaces to watch, comma-separated; empty means all namespaces.
     #[arg(
         long,
-        env = "TIDEMARK_WATCH_NAMESPACES",
+        env = settings::WATCH_NAMESPACES,
         value_delimiter = ',',
         default_value = ""
     )]
     pub namespaces: Vec<String>,
     /// Address serving /metrics, /healthz and /readyz.
-    #[arg(long, env = "TIDEMARK_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    #[arg(long, env = settings::METRICS_ADDR, default_value = "0.0.0.0:8080")]
     pub metrics_addr: SocketAddr,
     /// Hold a coordination.k8s.io Lease; only the holder runs the controllers.
     #[arg(
         long,
-        env = "TIDEMARK_LEADER_ELECTION",
+        env = settings::LEADER_ELECTION,
         num_args = 0..=1,
         default_value_t = false,
         default_missing_value = "true",
@@ -63,16 +64,16 @@ pub struct RunArgs {
     )]
     pub leader_election: bool,
     /// Name of the Lease.
-    #[arg(long, env = "TIDEMARK_LEASE_NAME", default_value = "tidemark-operator")]
+    #[arg(long, env = settings::LEASE_NAME, default_value = "tidemark-operator")]
     pub lease_name: String,
     /// Namespace of the Lease (default: the kube client's default namespace).
-    #[arg(long, env = "POD_NAMESPACE")]
+    #[arg(long, env = settings::POD_NAMESPACE)]
     pub lease_namespace: Option<String>,
     /// This replica's identity in the Lease (default: hostname + pid).
-    #[arg(long, env = "POD_NAME")]
+    #[arg(long, env = settings::POD_NAME)]
     pub identity: Option<String>,
     /// Log format.
-    #[arg(long, env = "TIDEMARK_LOG_FORMAT", value_enum, default_value = "json")]
+    #[arg(long, env = settings::LOG_FORMAT, value_enum, default_value = "json")]
     pub log_format: LogFormat,
 }
 

@@ -6,9 +6,13 @@
 //! are separate structs so `restore`, `verify`, `prune`, … can flatten them later.
 
 use std::path::PathBuf;
+use tidemark_crd::contract::env as var;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tidemark_crd::contract::result::RunnerCommand;
+use tidemark_crd::contract::values::{
+    CompressionAlgorithm, DumpFormat, RowCountMode, SseAlgorithm,
+};
 
 use crate::duration::HumanDuration;
 use crate::inventory::Selector;
@@ -24,8 +28,8 @@ mod verify;
 
 pub use list::{ListArgs, ListOutput};
 pub use prune::PruneArgs;
-pub use restore::{RestoreArgs, RestoreContent, RestoreOptions};
-pub use restore_test::{RestoreTestArgs, ScratchTarget};
+pub use restore::{RestoreArgs, RestoreOptions};
+pub use restore_test::RestoreTestArgs;
 pub use retention::RetentionArgs;
 pub use verify::VerifyArgs;
 
@@ -35,7 +39,7 @@ pub use verify::VerifyArgs;
 pub struct Cli {
     /// File the result report is written to (the container's termination-message path).
     /// When unset, /dev/termination-log is tried and a failure there only warns.
-    #[arg(long, env = "TIDEMARK_TERMINATION_LOG", global = true)]
+    #[arg(long, env = var::TERMINATION_LOG, global = true)]
     pub termination_log: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -102,7 +106,7 @@ pub struct BackupArgs {
 
     /// age X25519 recipients (public keys, `age1…`), separated by commas or newlines.
     /// Empty: the backup is stored unencrypted.
-    #[arg(long, env = "TIDEMARK_AGE_RECIPIENTS", default_value = "")]
+    #[arg(long, env = var::AGE_RECIPIENTS, default_value = "")]
     pub age_recipients: String,
 }
 
@@ -111,11 +115,11 @@ pub struct BackupArgs {
 #[derive(Debug, Clone, Default, Args)]
 pub struct SelectorArgs {
     /// Exact backup key (full key, manifest key, or the name under the policy prefix).
-    #[arg(long = "key", env = "TIDEMARK_BACKUP_KEY", conflicts_with = "before")]
+    #[arg(long = "key", env = var::BACKUP_KEY, conflicts_with = "before")]
     pub key: Option<String>,
     /// Use the newest backup completed strictly before this RFC 3339 time
     /// (e.g. `2026-11-23T14:00:00Z`).
-    #[arg(long = "before", env = "TIDEMARK_BACKUP_BEFORE")]
+    #[arg(long = "before", env = var::BACKUP_BEFORE)]
     pub before: Option<String>,
 }
 
@@ -150,10 +154,10 @@ impl SelectorArgs {
 #[derive(Debug, Args)]
 pub struct PolicyArgs {
     /// Namespace of the BackupPolicy.
-    #[arg(long, env = "TIDEMARK_POLICY_NAMESPACE")]
+    #[arg(long, env = var::POLICY_NAMESPACE)]
     pub policy_namespace: String,
     /// Name of the BackupPolicy.
-    #[arg(long, env = "TIDEMARK_POLICY_NAME")]
+    #[arg(long, env = var::POLICY_NAME)]
     pub policy_name: String,
 }
 
@@ -162,27 +166,27 @@ pub struct PolicyArgs {
 #[derive(Debug, Args)]
 pub struct DbArgs {
     /// Database host (or Unix socket directory).
-    #[arg(long = "pg-host", env = "PGHOST")]
+    #[arg(long = "pg-host", env = var::PG_HOST)]
     pub host: Option<String>,
     /// Database port.
-    #[arg(long = "pg-port", env = "PGPORT")]
+    #[arg(long = "pg-port", env = var::PG_PORT)]
     pub port: Option<u16>,
     /// Database name.
-    #[arg(long = "pg-database", env = "PGDATABASE")]
+    #[arg(long = "pg-database", env = var::PG_DATABASE)]
     pub database: Option<String>,
     /// Database user.
-    #[arg(long = "pg-user", env = "PGUSER")]
+    #[arg(long = "pg-user", env = var::PG_USER)]
     pub user: Option<String>,
     /// libpq sslmode: disable, allow, prefer, require, verify-ca, verify-full.
-    #[arg(long = "pg-sslmode", env = "PGSSLMODE")]
+    #[arg(long = "pg-sslmode", env = var::PG_SSLMODE)]
     pub sslmode: Option<String>,
     /// PEM file with the CA certificates that sign the server certificate.
-    #[arg(long = "pg-sslrootcert", env = "PGSSLROOTCERT")]
+    #[arg(long = "pg-sslrootcert", env = var::PG_SSLROOTCERT)]
     pub sslrootcert: Option<PathBuf>,
     /// Root of the PostgreSQL client installations: `<root>/<major>/bin/pg_dump`.
     #[arg(
         long,
-        env = "TIDEMARK_PG_BIN_ROOT",
+        env = var::PG_BIN_ROOT,
         default_value = "/usr/lib/postgresql"
     )]
     pub pg_bin_root: PathBuf,
@@ -192,21 +196,21 @@ pub struct DbArgs {
 #[derive(Debug, Args)]
 pub struct S3Args {
     /// Bucket name.
-    #[arg(long = "s3-bucket", env = "TIDEMARK_S3_BUCKET")]
+    #[arg(long = "s3-bucket", env = var::S3_BUCKET)]
     pub bucket: String,
     /// Key prefix under which `<namespace>/<policy>/` lives.
-    #[arg(long = "s3-prefix", env = "TIDEMARK_S3_PREFIX", default_value = "")]
+    #[arg(long = "s3-prefix", env = var::S3_PREFIX, default_value = "")]
     pub prefix: String,
     /// AWS region (us-east-1 when unset and no other source of the SDK chain has one).
-    #[arg(long = "s3-region", env = "AWS_REGION")]
+    #[arg(long = "s3-region", env = var::AWS_REGION)]
     pub region: Option<String>,
     /// Custom endpoint URL (SeaweedFS, MinIO, Spaces, R2, …).
-    #[arg(long = "s3-endpoint", env = "TIDEMARK_S3_ENDPOINT")]
+    #[arg(long = "s3-endpoint", env = var::S3_ENDPOINT)]
     pub endpoint: Option<String>,
     /// Path-style addressing (`endpoint/bucket/key`) instead of virtual hosts.
     #[arg(
         long = "s3-force-path-style",
-        env = "TIDEMARK_S3_FORCE_PATH_STYLE",
+        env = var::S3_FORCE_PATH_STYLE,
         default_value_t = false,
         num_args = 0..=1,
         default_missing_value = "true",
@@ -214,27 +218,27 @@ pub struct S3Args {
     )]
     pub force_path_style: bool,
     /// PEM bundle of CA certificates trusted for the S3 endpoint, added to the system roots.
-    #[arg(long = "s3-ca-bundle", env = "TIDEMARK_S3_CA_BUNDLE")]
+    #[arg(long = "s3-ca-bundle", env = var::S3_CA_BUNDLE)]
     pub ca_bundle: Option<PathBuf>,
     /// Server-side encryption of both objects.
     #[arg(
         long = "s3-sse",
-        env = "TIDEMARK_S3_SSE",
+        env = var::S3_SSE,
         value_enum,
         default_value = "AES256"
     )]
-    pub sse: SseMode,
+    pub sse: SseAlgorithm,
     /// KMS key id for `aws:kms` (the bucket's default key when unset).
-    #[arg(long = "s3-sse-kms-key-id", env = "TIDEMARK_S3_SSE_KMS_KEY_ID")]
+    #[arg(long = "s3-sse-kms-key-id", env = var::S3_SSE_KMS_KEY_ID)]
     pub sse_kms_key_id: Option<String>,
     /// Storage class of both objects (e.g. STANDARD_IA); the bucket default when unset.
-    #[arg(long = "s3-storage-class", env = "TIDEMARK_S3_STORAGE_CLASS")]
+    #[arg(long = "s3-storage-class", env = var::S3_STORAGE_CLASS)]
     pub storage_class: Option<String>,
     /// Largest object whose metadata is stamped with one CopyObject (S3's limit);
     /// larger ones use a multipart copy. Lowered only by tests of that path.
     #[arg(
         long,
-        env = "TIDEMARK_S3_SINGLE_COPY_MAX",
+        env = var::S3_SINGLE_COPY_MAX,
         default_value = "5GiB",
         hide = true
     )]
@@ -242,7 +246,7 @@ pub struct S3Args {
     /// Longest wait for a TCP/TLS connection to the S3 endpoint.
     #[arg(
         long = "s3-connect-timeout",
-        env = "TIDEMARK_S3_CONNECT_TIMEOUT",
+        env = var::S3_CONNECT_TIMEOUT,
         default_value = "10s"
     )]
     pub connect_timeout: HumanDuration,
@@ -250,32 +254,18 @@ pub struct S3Args {
     /// endpoint fails the request after this.
     #[arg(
         long = "s3-read-timeout",
-        env = "TIDEMARK_S3_READ_TIMEOUT",
+        env = var::S3_READ_TIMEOUT,
         default_value = "60s"
     )]
     pub read_timeout: HumanDuration,
     /// Attempts per S3 request (1 = no retry), with exponential backoff between them.
     #[arg(
         long = "s3-max-attempts",
-        env = "TIDEMARK_S3_MAX_ATTEMPTS",
+        env = var::S3_MAX_ATTEMPTS,
         default_value_t = 5,
         value_parser = clap::value_parser!(u32).range(1..=20),
     )]
     pub max_attempts: u32,
-}
-
-/// Server-side encryption mode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum SseMode {
-    /// SSE-S3 (`AES256`).
-    #[value(name = "AES256", alias = "aes256")]
-    Aes256,
-    /// SSE-KMS (`aws:kms`).
-    #[value(name = "aws:kms", alias = "kms")]
-    Kms,
-    /// No server-side encryption header.
-    #[value(name = "none")]
-    None,
 }
 
 /// What is dumped and how the stream is compressed.
@@ -284,80 +274,54 @@ pub struct DumpArgs {
     /// pg_dump output format.
     #[arg(
         long,
-        env = "TIDEMARK_DUMP_FORMAT",
+        env = var::DUMP_FORMAT,
         value_enum,
         default_value = "custom"
     )]
     pub dump_format: DumpFormat,
     /// Compression of the stream (pg_dump's own compression is always off).
-    #[arg(long, env = "TIDEMARK_COMPRESSION", value_enum, default_value = "zstd")]
-    pub compression: Compression,
+    #[arg(long, env = var::COMPRESSION, value_enum, default_value = "zstd")]
+    pub compression: CompressionAlgorithm,
     /// Compression level (zstd 1–19, default 3; gzip 0–9, default 6).
-    #[arg(long, env = "TIDEMARK_COMPRESSION_LEVEL")]
+    #[arg(long, env = var::COMPRESSION_LEVEL)]
     pub compression_level: Option<i32>,
     /// zstd worker threads (default: the available CPUs; 0 = compress on the stream thread).
-    #[arg(long, env = "TIDEMARK_COMPRESSION_THREADS")]
+    #[arg(long, env = var::COMPRESSION_THREADS)]
     pub compression_threads: Option<u32>,
     /// Schemas to dump (pg_dump -n patterns), comma-separated.
-    #[arg(long, env = "TIDEMARK_INCLUDE_SCHEMAS", value_delimiter = ',')]
+    #[arg(long, env = var::INCLUDE_SCHEMAS, value_delimiter = ',')]
     pub include_schemas: Vec<String>,
     /// Schemas to skip (pg_dump -N patterns), comma-separated.
-    #[arg(long, env = "TIDEMARK_EXCLUDE_SCHEMAS", value_delimiter = ',')]
+    #[arg(long, env = var::EXCLUDE_SCHEMAS, value_delimiter = ',')]
     pub exclude_schemas: Vec<String>,
     /// Tables to dump (pg_dump -t patterns), comma-separated.
-    #[arg(long, env = "TIDEMARK_INCLUDE_TABLES", value_delimiter = ',')]
+    #[arg(long, env = var::INCLUDE_TABLES, value_delimiter = ',')]
     pub include_tables: Vec<String>,
     /// Tables to skip (pg_dump -T patterns), comma-separated.
-    #[arg(long, env = "TIDEMARK_EXCLUDE_TABLES", value_delimiter = ',')]
+    #[arg(long, env = var::EXCLUDE_TABLES, value_delimiter = ',')]
     pub exclude_tables: Vec<String>,
     /// How row counts are taken inside the dump's snapshot.
     #[arg(
         long,
-        env = "TIDEMARK_ROW_COUNT_MODE",
+        env = var::ROW_COUNT_MODE,
         value_enum,
         default_value = "exact"
     )]
     pub row_count_mode: RowCountMode,
 }
 
-/// pg_dump output format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum DumpFormat {
-    Custom,
-    Plain,
-}
-
-/// Stream compression.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Compression {
-    Zstd,
-    Gzip,
-    None,
-}
-
-/// Row-count mode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum RowCountMode {
-    /// `count(*)` per table inside the snapshot.
-    Exact,
-    /// `pg_class.reltuples` (cheap, approximate).
-    Estimate,
-    /// No counts.
-    Off,
-}
-
 /// Multipart upload tuning. Memory use is about part size × parts in flight.
 #[derive(Debug, Args)]
 pub struct UploadArgs {
     /// Initial part size (≥ 5MiB), e.g. `8MiB`; doubles every 900 parts.
-    #[arg(long, env = "TIDEMARK_PART_SIZE", default_value = "8MiB")]
+    #[arg(long, env = var::PART_SIZE, default_value = "8MiB")]
     pub part_size: ByteSize,
     /// Parts buffered or uploading at once; the stream waits when all are busy.
-    #[arg(long, env = "TIDEMARK_PARTS_IN_FLIGHT", default_value_t = 3)]
+    #[arg(long, env = var::PARTS_IN_FLIGHT, default_value_t = 3)]
     pub parts_in_flight: usize,
     /// How the data object carries its SHA-256, which is known only when the stream
     /// ends (the manifest always has it, in its body and its user metadata).
-    #[arg(long, env = "TIDEMARK_SHA256_STAMP", value_enum, default_value = "tag")]
+    #[arg(long, env = var::SHA256_STAMP, value_enum, default_value = "tag")]
     pub sha256_stamp: Sha256Stamp,
 }
 
@@ -439,7 +403,7 @@ mod tests {
             panic!("parsed as another subcommand");
         };
         assert!(args.s3.force_path_style);
-        assert_eq!(args.s3.sse, SseMode::Aes256);
+        assert_eq!(args.s3.sse, SseAlgorithm::Aes256);
         assert_eq!(args.dump.include_tables, vec!["public.a", "public.b"]);
         assert_eq!(args.upload.part_size.0, 8 << 20);
         assert_eq!(args.dump.dump_format, DumpFormat::Custom);

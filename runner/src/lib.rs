@@ -22,6 +22,7 @@ pub mod size;
 pub mod verify;
 
 use chrono::Utc;
+use tidemark_crd::contract::env as var;
 use tidemark_crd::contract::result::{
     ErrorKind, Outcome, ReportedError, RunnerCommand, RunnerReport, exit_code,
 };
@@ -110,7 +111,7 @@ pub fn report_usage_error(message: &str) -> i32 {
                 .join("\n"),
         ),
     });
-    let path = std::env::var_os("TIDEMARK_TERMINATION_LOG").map(Into::into);
+    let path = std::env::var_os(var::TERMINATION_LOG).map(Into::into);
     let sink = ReportSink::prepare(path).unwrap_or_else(|_| ReportSink::default_path());
     let _ = sink.write(&report);
     exit_code::CONFIG

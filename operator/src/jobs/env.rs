@@ -3,10 +3,9 @@
 //! never appear in arguments.
 
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, SecretKeySelector};
-use tidemark_crd::backup_policy::{CompressionAlgorithm, DumpFormat, DumpOptions, RowCountMode};
-use tidemark_crd::common::{
-    DatabaseConnection, S3Destination, SecretKeyRef, SseAlgorithm, StorageClass,
-};
+use tidemark_crd::backup_policy::DumpOptions;
+use tidemark_crd::common::{DatabaseConnection, S3Destination, SecretKeyRef};
+use tidemark_crd::contract::env as var;
 
 use super::volumes::{DB_CA_PATH, S3_CA_PATH};
 
@@ -39,118 +38,85 @@ pub fn secret(name: &str, r: &SecretKeyRef) -> EnvVar {
 pub fn database(conn: &DatabaseConnection) -> Vec<EnvVar> {
     let mut env = Vec::new();
     if let Some(uri) = &conn.uri_secret_ref {
-        env.push(secret("TIDEMARK_DATABASE_URL", uri));
+        env.push(secret(var::DATABASE_URL, uri));
     }
     if let Some(host) = &conn.host {
-        env.push(value("PGHOST", host.clone()));
-        env.push(value("PGPORT", conn.port.to_string()));
+        env.push(value(var::PG_HOST, host.clone()));
+        env.push(value(var::PG_PORT, conn.port.to_string()));
     }
     if let Some(db) = &conn.database {
-        env.push(value("PGDATABASE", db.clone()));
+        env.push(value(var::PG_DATABASE, db.clone()));
     }
     if let Some(user) = &conn.user {
-        env.push(value("PGUSER", user.clone()));
+        env.push(value(var::PG_USER, user.clone()));
     }
     if let Some(user) = &conn.user_secret_ref {
-        env.push(secret("PGUSER", user));
+        env.push(secret(var::PG_USER, user));
     }
     if let Some(password) = &conn.password_secret_ref {
-        env.push(secret("PGPASSWORD", password));
+        env.push(secret(var::PG_PASSWORD, password));
     }
-    env.push(value("PGSSLMODE", conn.ssl_mode.as_libpq()));
+    env.push(value(var::PG_SSLMODE, conn.ssl_mode.as_libpq()));
     if conn.ca_secret_ref.is_some() {
-        env.push(value("PGSSLROOTCERT", DB_CA_PATH));
+        env.push(value(var::PG_SSLROOTCERT, DB_CA_PATH));
     }
     env
-}
-
-fn storage_class(class: StorageClass) -> &'static str {
-    match class {
-        StorageClass::Standard => "STANDARD",
-        StorageClass::StandardIa => "STANDARD_IA",
-        StorageClass::OnezoneIa => "ONEZONE_IA",
-        StorageClass::IntelligentTiering => "INTELLIGENT_TIERING",
-        StorageClass::GlacierIr => "GLACIER_IR",
-        StorageClass::ReducedRedundancy => "REDUCED_REDUNDANCY",
-    }
 }
 
 /// S3 location, credentials (as Secret references) and object settings.
 pub fn s3(dest: &S3Destination) -> Vec<EnvVar> {
     let mut env = vec![
-        value("TIDEMARK_S3_BUCKET", dest.bucket.clone()),
-        value("TIDEMARK_S3_PREFIX", dest.prefix.clone()),
-        value("AWS_REGION", dest.region.clone()),
-        value(
-            "TIDEMARK_S3_FORCE_PATH_STYLE",
-            dest.force_path_style.to_string(),
-        ),
+        value(var::S3_BUCKET, dest.bucket.clone()),
+        value(var::S3_PREFIX, dest.prefix.clone()),
+        value(var::AWS_REGION, dest.region.clone()),
+        value(var::S3_FORCE_PATH_STYLE, dest.force_path_style.to_string()),
     ];
     if let Some(endpoint) = &dest.endpoint {
-        env.push(value("TIDEMARK_S3_ENDPOINT", endpoint.clone()));
+        env.push(value(var::S3_ENDPOINT, endpoint.clone()));
     }
     if let Some(creds) = &dest.credentials {
-        env.push(secret("AWS_ACCESS_KEY_ID", &creds.access_key_id_secret_ref));
         env.push(secret(
-            "AWS_SECRET_ACCESS_KEY",
+            var::AWS_ACCESS_KEY_ID,
+            &creds.access_key_id_secret_ref,
+        ));
+        env.push(secret(
+            var::AWS_SECRET_ACCESS_KEY,
             &creds.secret_access_key_secret_ref,
         ));
         if let Some(token) = &creds.session_token_secret_ref {
-            env.push(secret("AWS_SESSION_TOKEN", token));
+            env.push(secret(var::AWS_SESSION_TOKEN, token));
         }
     }
     let sse = &dest.server_side_encryption;
-    let algorithm = match sse.algorithm {
-        SseAlgorithm::Aes256 => "AES256",
-        SseAlgorithm::AwsKms => "aws:kms",
-        SseAlgorithm::None => "none",
-    };
-    env.push(value("TIDEMARK_S3_SSE", algorithm));
+    env.push(value(var::S3_SSE, sse.algorithm.env_value()));
     if let Some(key) = &sse.kms_key_id {
-        env.push(value("TIDEMARK_S3_SSE_KMS_KEY_ID", key.clone()));
+        env.push(value(var::S3_SSE_KMS_KEY_ID, key.clone()));
     }
-    env.push(value(
-        "TIDEMARK_S3_STORAGE_CLASS",
-        storage_class(dest.storage_class),
-    ));
+    env.push(value(var::S3_STORAGE_CLASS, dest.storage_class.env_value()));
     if dest.ca_bundle_secret_ref.is_some() {
-        env.push(value("TIDEMARK_S3_CA_BUNDLE", S3_CA_PATH));
+        env.push(value(var::S3_CA_BUNDLE, S3_CA_PATH));
     }
     env
 }
 
 /// pg_dump, compression and row-count settings of a backup.
 pub fn dump(opts: &DumpOptions) -> Vec<EnvVar> {
-    let format = match opts.format {
-        DumpFormat::Custom => "custom",
-        DumpFormat::Plain => "plain",
-    };
-    let compression = match opts.compression.algorithm {
-        CompressionAlgorithm::Zstd => "zstd",
-        CompressionAlgorithm::Gzip => "gzip",
-        CompressionAlgorithm::None => "none",
-    };
-    let rows = match opts.row_counts {
-        RowCountMode::Exact => "exact",
-        RowCountMode::Estimate => "estimate",
-        RowCountMode::Off => "off",
-    };
     let mut env = vec![
-        value("TIDEMARK_DUMP_FORMAT", format),
-        value("TIDEMARK_COMPRESSION", compression),
-        value("TIDEMARK_ROW_COUNT_MODE", rows),
+        value(var::DUMP_FORMAT, opts.format.env_value()),
+        value(var::COMPRESSION, opts.compression.algorithm.env_value()),
+        value(var::ROW_COUNT_MODE, opts.row_counts.env_value()),
     ];
     if let Some(level) = opts.compression.level {
-        env.push(value("TIDEMARK_COMPRESSION_LEVEL", level.to_string()));
+        env.push(value(var::COMPRESSION_LEVEL, level.to_string()));
     }
     if let Some(threads) = opts.compression.threads {
-        env.push(value("TIDEMARK_COMPRESSION_THREADS", threads.to_string()));
+        env.push(value(var::COMPRESSION_THREADS, threads.to_string()));
     }
     for (name, list) in [
-        ("TIDEMARK_INCLUDE_SCHEMAS", &opts.include_schemas),
-        ("TIDEMARK_EXCLUDE_SCHEMAS", &opts.exclude_schemas),
-        ("TIDEMARK_INCLUDE_TABLES", &opts.include_tables),
-        ("TIDEMARK_EXCLUDE_TABLES", &opts.exclude_tables),
+        (var::INCLUDE_SCHEMAS, &opts.include_schemas),
+        (var::EXCLUDE_SCHEMAS, &opts.exclude_schemas),
+        (var::INCLUDE_TABLES, &opts.include_tables),
+        (var::EXCLUDE_TABLES, &opts.exclude_tables),
     ] {
         if !list.is_empty() {
             env.push(value(name, list.join(",")));

@@ -5,6 +5,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::EnvVar;
 use kube::Resource;
 use tidemark_crd::BackupPolicy;
+use tidemark_crd::contract::env as var;
 
 use super::builder::{JobOwner, RunnerJob, build, labels};
 use super::env::{self, value};
@@ -56,9 +57,9 @@ pub(crate) fn owner(policy: &BackupPolicy) -> Result<(JobOwner, String), BuildEr
 
 pub(crate) fn policy_env(policy: &BackupPolicy, ns: &str) -> Vec<EnvVar> {
     let mut env = vec![
-        value("TIDEMARK_POLICY_NAMESPACE", ns),
+        value(var::POLICY_NAMESPACE, ns),
         value(
-            "TIDEMARK_POLICY_NAME",
+            var::POLICY_NAME,
             policy.meta().name.clone().unwrap_or_default(),
         ),
     ];
@@ -115,10 +116,10 @@ pub fn backup_job(
     env.extend(env::dump(&spec.dump));
     if let Some(enc) = &spec.encryption {
         if let Some(list) = &enc.recipients {
-            env.push(value("TIDEMARK_AGE_RECIPIENTS", list.join(",")));
+            env.push(value(var::AGE_RECIPIENTS, list.join(",")));
         }
         if let Some(r) = &enc.recipients_secret_ref {
-            env.push(env::secret("TIDEMARK_AGE_RECIPIENTS", r));
+            env.push(env::secret(var::AGE_RECIPIENTS, r));
         }
     }
     let mut mounts = storage_mounts(policy);

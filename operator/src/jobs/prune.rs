@@ -8,6 +8,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::EnvVar;
 use tidemark_crd::BackupPolicy;
 use tidemark_crd::backup_policy::Retention;
+use tidemark_crd::contract::env as var;
 
 use super::builder::{RunnerJob, build};
 use super::env::value;
@@ -21,14 +22,14 @@ pub const AFTER_JOB_ANNOTATION: &str = "tidemark.dev/after-job";
 /// (retention periods are local days/weeks/months) and the orphan grace period.
 pub fn retention_env(retention: &Retention, time_zone: &str) -> Vec<EnvVar> {
     vec![
-        value("TIDEMARK_KEEP_HOURLY", retention.hourly.to_string()),
-        value("TIDEMARK_KEEP_DAILY", retention.daily.to_string()),
-        value("TIDEMARK_KEEP_WEEKLY", retention.weekly.to_string()),
-        value("TIDEMARK_KEEP_MONTHLY", retention.monthly.to_string()),
-        value("TIDEMARK_KEEP_YEARLY", retention.yearly.to_string()),
-        value("TIDEMARK_TIME_ZONE", time_zone),
+        value(var::KEEP_HOURLY, retention.hourly.to_string()),
+        value(var::KEEP_DAILY, retention.daily.to_string()),
+        value(var::KEEP_WEEKLY, retention.weekly.to_string()),
+        value(var::KEEP_MONTHLY, retention.monthly.to_string()),
+        value(var::KEEP_YEARLY, retention.yearly.to_string()),
+        value(var::TIME_ZONE, time_zone),
         value(
-            "TIDEMARK_ORPHAN_GRACE_PERIOD",
+            var::ORPHAN_GRACE_PERIOD,
             retention.orphan_grace_period.clone(),
         ),
     ]

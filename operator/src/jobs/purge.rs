@@ -5,6 +5,7 @@
 
 use k8s_openapi::api::batch::v1::Job;
 use tidemark_crd::BackupPolicy;
+use tidemark_crd::contract::env as var;
 
 use super::env::value;
 use super::policy::{BuildError, JobDefaults};
@@ -21,7 +22,7 @@ pub fn purge_job(
         policy,
         name,
         RunKind::Purge,
-        vec![value("TIDEMARK_PRUNE_ALL", "true")],
+        vec![value(var::PRUNE_ALL, "true")],
         defaults,
     )
 }

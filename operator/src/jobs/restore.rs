@@ -7,7 +7,7 @@
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{EnvVar, Volume, VolumeMount};
 use tidemark_crd::RestoreRequest;
-use tidemark_crd::restore_request::RestoreContent;
+use tidemark_crd::contract::env as var;
 
 use super::builder::{JobOwner, RUNNER_CONTAINER, RunnerJob, build, labels};
 use super::env::{self, secret, value};
@@ -49,8 +49,8 @@ fn image(request: &RestoreRequest, defaults: &JobDefaults) -> String {
 /// Policy identity and bucket settings of the source.
 fn source_env(source: &BackupSource<'_>) -> Vec<EnvVar> {
     let mut env = vec![
-        value("TIDEMARK_POLICY_NAMESPACE", source.policy_namespace),
-        value("TIDEMARK_POLICY_NAME", source.policy_name),
+        value(var::POLICY_NAMESPACE, source.policy_namespace),
+        value(var::POLICY_NAME, source.policy_name),
     ];
     env.extend(env::s3(source.s3));
     env
@@ -63,15 +63,6 @@ fn source_mounts(source: &BackupSource<'_>) -> Vec<(Volume, VolumeMount)> {
         .iter()
         .map(|ca| secret_file("s3-ca", parent(S3_CA_PATH), ca))
         .collect()
-}
-
-/// The runner's spelling of a restore content.
-pub fn content_name(content: RestoreContent) -> &'static str {
-    match content {
-        RestoreContent::Full => "full",
-        RestoreContent::DataOnly => "data-only",
-        RestoreContent::SchemaOnly => "schema-only",
-    }
 }
 
 /// The `list` Job: lists the source and selects the backup `spec.backup` asks for
@@ -87,9 +78,9 @@ pub fn list_job(
     let mut env = source_env(source);
     match Selection::of(&spec.backup) {
         Selection::Latest => {}
-        Selection::Key(key) => env.push(value("TIDEMARK_BACKUP_KEY", key)),
+        Selection::Key(key) => env.push(value(var::BACKUP_KEY, key)),
         Selection::Before(t) => env.push(value(
-            "TIDEMARK_BACKUP_BEFORE",
+            var::BACKUP_BEFORE,
             t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
         )),
     }
@@ -167,28 +158,19 @@ fn runner_restore_job(
     let spec = &request.spec;
     let mut env = source_env(source);
     env.extend(env::database(&spec.target.connection));
-    env.push(value("TIDEMARK_BACKUP_KEY", key));
-    env.push(value(
-        "TIDEMARK_RESTORE_CONTENT",
-        content_name(spec.mode.content),
-    ));
+    env.push(value(var::BACKUP_KEY, key));
+    env.push(value(var::RESTORE_CONTENT, spec.mode.content.env_value()));
     if !spec.mode.tables.is_empty() {
-        env.push(value("TIDEMARK_RESTORE_TABLES", spec.mode.tables.join(",")));
+        env.push(value(var::RESTORE_TABLES, spec.mode.tables.join(",")));
     }
+    env.push(value(var::RESTORE_CLEAN, spec.mode.cleans().to_string()));
+    env.push(value(var::RESTORE_TRUNCATE, spec.mode.truncate.to_string()));
     env.push(value(
-        "TIDEMARK_RESTORE_CLEAN",
-        spec.mode.cleans().to_string(),
-    ));
-    env.push(value(
-        "TIDEMARK_RESTORE_TRUNCATE",
-        spec.mode.truncate.to_string(),
-    ));
-    env.push(value(
-        "TIDEMARK_CREATE_DATABASE",
+        var::CREATE_DATABASE,
         spec.target.create_database.to_string(),
     ));
     if let Some(identity) = &spec.decryption_identity_secret_ref {
-        env.push(secret("TIDEMARK_AGE_IDENTITY", identity));
+        env.push(secret(var::AGE_IDENTITY, identity));
     }
     let mut mounts = source_mounts(source);
     if let Some(ca) = &spec.target.connection.ca_secret_ref {

@@ -30,6 +30,8 @@ use k8s_openapi::api::core::v1::{
 };
 use tidemark_crd::BackupPolicy;
 use tidemark_crd::backup_policy::EphemeralServer;
+use tidemark_crd::contract::env as var;
+use tidemark_crd::contract::values::ScratchTarget;
 
 use super::builder::{RunnerJob, build, sidecar_security};
 use super::env::{self, value};
@@ -146,14 +148,17 @@ pub fn restore_test_job(
         .ok_or(BuildError::NotConfigured("spec.restoreTest"))?;
     let mut env = policy_env(policy, &ns);
     if let Some(identity) = &test.decryption_identity_secret_ref {
-        env.push(env::secret("TIDEMARK_AGE_IDENTITY", identity));
+        env.push(env::secret(var::AGE_IDENTITY, identity));
     }
     let mut mounts = storage_mounts(policy);
     let mut sidecars = Vec::new();
     let mut sidecar_volumes: Vec<Volume> = Vec::new();
     match (&test.target.existing, &test.target.ephemeral) {
         (Some(existing), _) => {
-            env.push(value("TIDEMARK_RESTORE_TEST_TARGET", "existing"));
+            env.push(value(
+                var::RESTORE_TEST_TARGET,
+                ScratchTarget::Existing.env_value(),
+            ));
             env.extend(env::database(existing));
             if let Some(ca) = &existing.ca_secret_ref {
                 mounts.push(secret_file("db-ca", parent(DB_CA_PATH), ca));
@@ -161,13 +166,16 @@ pub fn restore_test_job(
         }
         (None, ephemeral) => {
             let server = ephemeral.clone().unwrap_or_default();
-            env.push(value("TIDEMARK_RESTORE_TEST_TARGET", "ephemeral"));
+            env.push(value(
+                var::RESTORE_TEST_TARGET,
+                ScratchTarget::Ephemeral.env_value(),
+            ));
             env.extend([
-                value("PGHOST", "localhost"),
-                value("PGPORT", POSTGRES_PORT.to_string()),
-                value("PGUSER", POSTGRES_USER),
-                value("PGDATABASE", POSTGRES_USER),
-                value("PGSSLMODE", "disable"),
+                value(var::PG_HOST, "localhost"),
+                value(var::PG_PORT, POSTGRES_PORT.to_string()),
+                value(var::PG_USER, POSTGRES_USER),
+                value(var::PG_DATABASE, POSTGRES_USER),
+                value(var::PG_SSLMODE, "disable"),
             ]);
             let (container, volumes) = postgres_sidecar(&server);
             sidecars.push(container);

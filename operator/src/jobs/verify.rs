@@ -6,6 +6,7 @@
 
 use k8s_openapi::api::batch::v1::Job;
 use tidemark_crd::BackupPolicy;
+use tidemark_crd::contract::env as var;
 
 use super::builder::{RunnerJob, build};
 use super::env::value;
@@ -37,17 +38,17 @@ pub fn verify_job(
             "spec.verification.minSize: not a Kubernetes quantity",
         ))?;
         // In bytes: the runner's own size units are binary, Kubernetes' `M` is 10⁶.
-        env.push(value("TIDEMARK_VERIFY_MIN_SIZE", min_size.to_string()));
+        env.push(value(var::VERIFY_MIN_SIZE, min_size.to_string()));
     } else {
         // No absolute floor: only an empty object fails MinimumSize.
-        env.push(value("TIDEMARK_VERIFY_MIN_SIZE", "1"));
+        env.push(value(var::VERIFY_MIN_SIZE, "1"));
     }
     env.push(value(
-        "TIDEMARK_VERIFY_MAX_AGE",
+        var::VERIFY_MAX_AGE,
         crate::policy::effective::duration_text(effective.max_age),
     ));
     env.push(value(
-        "TIDEMARK_VERIFY_MAX_SHRINK_PERCENT",
+        var::VERIFY_MAX_SHRINK_PERCENT,
         spec.verification.max_shrink_percent.to_string(),
     ));
     let (scheduled, run_now) = trigger_parts(trigger);

@@ -4,6 +4,7 @@
 
 use tidemark_crd::backup_policy::BackupPolicySpec;
 use tidemark_crd::common::{DatabaseConnection, S3Destination, SecretKeyRef};
+use tidemark_crd::contract::env as var;
 use tidemark_crd::restore_request::RestoreRequestSpec;
 
 fn connection_refs<'a>(prefix: &str, c: &'a DatabaseConnection) -> Vec<(String, &'a SecretKeyRef)> {
@@ -138,15 +139,15 @@ fn post_restore_secret_fields(
 /// variables) its message names.
 pub fn field_of_runner_failure(reason: &str, message: &str) -> Option<&'static str> {
     let by_setting = [
-        ("TIDEMARK_AGE_IDENTITY", "decryptionIdentitySecretRef"),
-        ("TIDEMARK_DATABASE_URL", "target.connection.uriSecretRef"),
-        ("PGPASSWORD", "target.connection.passwordSecretRef"),
-        ("PGUSER", "target.connection"),
-        ("PGHOST", "target.connection.host"),
-        ("PGDATABASE", "target.connection.database"),
-        ("TIDEMARK_RESTORE_TABLES", "mode.tables"),
-        ("TIDEMARK_BACKUP_KEY", "backup.key"),
-        ("TIDEMARK_BACKUP_BEFORE", "backup.before"),
+        (var::AGE_IDENTITY, "decryptionIdentitySecretRef"),
+        (var::DATABASE_URL, "target.connection.uriSecretRef"),
+        (var::PG_PASSWORD, "target.connection.passwordSecretRef"),
+        (var::PG_USER, "target.connection"),
+        (var::PG_HOST, "target.connection.host"),
+        (var::PG_DATABASE, "target.connection.database"),
+        (var::RESTORE_TABLES, "mode.tables"),
+        (var::BACKUP_KEY, "backup.key"),
+        (var::BACKUP_BEFORE, "backup.before"),
     ];
     if let Some((_, field)) = by_setting.iter().find(|(env, _)| message.contains(env)) {
         return Some(field);

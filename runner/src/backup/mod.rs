@@ -15,7 +15,8 @@ use tidemark_crd::contract::result::BackupResult;
 use tokio::runtime::Handle;
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::cli::{DumpFormat, RowCountMode};
+use tidemark_crd::contract::values::{DumpFormat, RowCountMode};
+
 use crate::error::{Error, Result};
 use crate::inventory::Inventory;
 use crate::pg::archive_rows::ArchiveRowCounter;

@@ -2,11 +2,13 @@
 //! ([`Request`]) before any connection is made: every configuration error surfaces
 //! here, with exit code 2.
 
+use tidemark_crd::contract::env as var;
 use tidemark_crd::contract::manifest::{CompressionTag, DumpFormatTag, RowCountModeTag};
 
 use std::path::PathBuf;
 
-use crate::cli::{Compression, DumpFormat, RowCountMode};
+use tidemark_crd::contract::values::{CompressionAlgorithm, DumpFormat, RowCountMode};
+
 use crate::error::{Error, Result};
 use crate::inventory::PolicyRef;
 use crate::pg::connect::{DbSettings, DbTarget};
@@ -25,7 +27,7 @@ pub const MAX_PARTS_IN_FLIGHT: usize = 64;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DumpOptions {
     pub format: DumpFormat,
-    pub compression: Compression,
+    pub compression: CompressionAlgorithm,
     pub compression_level: Option<i32>,
     pub compression_threads: Option<u32>,
     pub include_schemas: Vec<String>,
@@ -84,9 +86,9 @@ impl Settings {
             age_recipients,
         } = request;
         for (name, value) in [
-            ("TIDEMARK_POLICY_NAMESPACE", &policy.namespace),
-            ("TIDEMARK_POLICY_NAME", &policy.name),
-            ("TIDEMARK_S3_BUCKET", &s3.bucket),
+            (var::POLICY_NAMESPACE, &policy.namespace),
+            (var::POLICY_NAME, &policy.name),
+            (var::S3_BUCKET, &s3.bucket),
         ] {
             if value.trim().is_empty() || value.contains('/') {
                 return Err(Error::config(format!(
@@ -141,11 +143,11 @@ pub fn format_tag(f: DumpFormat) -> DumpFormatTag {
 }
 
 /// Contract tag of a compression.
-pub fn compression_tag(c: Compression) -> CompressionTag {
+pub fn compression_tag(c: CompressionAlgorithm) -> CompressionTag {
     match c {
-        Compression::Zstd => CompressionTag::Zstd,
-        Compression::Gzip => CompressionTag::Gzip,
-        Compression::None => CompressionTag::None,
+        CompressionAlgorithm::Zstd => CompressionTag::Zstd,
+        CompressionAlgorithm::Gzip => CompressionTag::Gzip,
+        CompressionAlgorithm::None => CompressionTag::None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Settings of `list`.
 
 use clap::{Args, ValueEnum};
+use tidemark_crd::contract::env as var;
 
 use super::{PolicyArgs, RetentionArgs, S3Args, SelectorArgs};
 
@@ -20,7 +21,7 @@ pub struct ListArgs {
     /// `table` for a person, `json` for one JSON array of backups.
     #[arg(
         long,
-        env = "TIDEMARK_LIST_OUTPUT",
+        env = var::LIST_OUTPUT,
         value_enum,
         default_value = "table"
     )]

@@ -1,6 +1,7 @@
 //! Settings of `prune`.
 
 use clap::Args;
+use tidemark_crd::contract::env as var;
 
 use super::{PolicyArgs, RetentionArgs, S3Args};
 use crate::duration::HumanDuration;
@@ -18,12 +19,12 @@ pub struct PruneArgs {
 
     /// Objects without a manifest and multipart uploads are removed once older than
     /// this; it must exceed the longest backup run.
-    #[arg(long, env = "TIDEMARK_ORPHAN_GRACE_PERIOD", default_value = "24h")]
+    #[arg(long, env = var::ORPHAN_GRACE_PERIOD, default_value = "24h")]
     pub orphan_grace_period: HumanDuration,
     /// Decide and report, delete nothing.
     #[arg(
         long,
-        env = "TIDEMARK_DRY_RUN",
+        env = var::DRY_RUN,
         default_value_t = false,
         num_args = 0..=1,
         default_missing_value = "true",
@@ -34,7 +35,7 @@ pub struct PruneArgs {
     /// retention says (the operator's `deletionPolicy: Delete`).
     #[arg(
         long,
-        env = "TIDEMARK_PRUNE_ALL",
+        env = var::PRUNE_ALL,
         default_value_t = false,
         num_args = 0..=1,
         default_missing_value = "true",

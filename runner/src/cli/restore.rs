@@ -1,7 +1,9 @@
 //! Settings of `restore`. The age identity that decrypts backups is read from the
 //! environment only (`TIDEMARK_AGE_IDENTITY`), never from a flag.
 
-use clap::{Args, ValueEnum};
+use clap::Args;
+use tidemark_crd::contract::env as var;
+use tidemark_crd::contract::values::RestoreContent;
 
 use super::{DbArgs, PolicyArgs, S3Args, SelectorArgs};
 
@@ -20,7 +22,7 @@ pub struct RestoreArgs {
     pub options: RestoreOptions,
     /// Only check the target (does the database exist, does it hold user tables) and
     /// report it; nothing is selected, read or changed.
-    #[arg(long, env = "TIDEMARK_RESTORE_PREFLIGHT", default_value_t = false)]
+    #[arg(long, env = var::RESTORE_PREFLIGHT, default_value_t = false)]
     pub preflight: bool,
 }
 
@@ -30,7 +32,7 @@ pub struct RestoreOptions {
     /// What is restored: everything (`full`), table data only, or definitions only.
     #[arg(
         long,
-        env = "TIDEMARK_RESTORE_CONTENT",
+        env = var::RESTORE_CONTENT,
         value_enum,
         default_value = "full"
     )]
@@ -39,7 +41,7 @@ pub struct RestoreOptions {
     /// or comma-separated. Custom-format backups only.
     #[arg(
         long = "tables",
-        env = "TIDEMARK_RESTORE_TABLES",
+        env = var::RESTORE_TABLES,
         value_delimiter = ','
     )]
     pub tables: Vec<String>,
@@ -47,7 +49,7 @@ pub struct RestoreOptions {
     /// (`pg_restore --clean --if-exists`).
     #[arg(
         long,
-        env = "TIDEMARK_RESTORE_CLEAN",
+        env = var::RESTORE_CLEAN,
         default_value_t = true,
         num_args = 0..=1,
         default_missing_value = "true",
@@ -60,7 +62,7 @@ pub struct RestoreOptions {
     /// Data-only restore: empty the restored tables first, in the same transaction.
     #[arg(
         long,
-        env = "TIDEMARK_RESTORE_TRUNCATE",
+        env = var::RESTORE_TRUNCATE,
         default_value_t = false,
         num_args = 0..=1,
         default_missing_value = "true",
@@ -71,7 +73,7 @@ pub struct RestoreOptions {
     /// maintenance database of the same server).
     #[arg(
         long,
-        env = "TIDEMARK_CREATE_DATABASE",
+        env = var::CREATE_DATABASE,
         default_value_t = false,
         num_args = 0..=1,
         default_missing_value = "true",
@@ -81,7 +83,7 @@ pub struct RestoreOptions {
     /// Database to connect to for CREATE DATABASE.
     #[arg(
         long,
-        env = "TIDEMARK_MAINTENANCE_DATABASE",
+        env = var::MAINTENANCE_DATABASE,
         default_value = "postgres"
     )]
     pub maintenance_database: String,
@@ -89,7 +91,7 @@ pub struct RestoreOptions {
     /// connecting user. Needed when the backup's roles do not exist on the target.
     #[arg(
         long,
-        env = "TIDEMARK_RESTORE_NO_OWNER",
+        env = var::RESTORE_NO_OWNER,
         default_value_t = false,
         num_args = 0..=1,
         default_missing_value = "true",
@@ -99,7 +101,7 @@ pub struct RestoreOptions {
     /// Do not restore privileges (`pg_restore --no-privileges`).
     #[arg(
         long,
-        env = "TIDEMARK_RESTORE_NO_PRIVILEGES",
+        env = var::RESTORE_NO_PRIVILEGES,
         default_value_t = false,
         num_args = 0..=1,
         default_missing_value = "true",
@@ -108,23 +110,14 @@ pub struct RestoreOptions {
     pub no_privileges: bool,
 }
 
-/// Restore content.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum RestoreContent {
-    /// Definitions and data (`--clean --if-exists` unless no-clean).
-    Full,
-    /// Table data only (`--data-only`).
-    DataOnly,
-    /// Definitions only (`--schema-only`).
-    SchemaOnly,
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use clap::Parser;
 
-    use crate::cli::{Cli, Command, RestoreContent};
+    use tidemark_crd::contract::values::RestoreContent;
+
+    use crate::cli::{Cli, Command};
 
     #[test]
     fn restore_flags_parse_tables_repeatable_and_comma_separated() {

@@ -1,6 +1,8 @@
 //! Settings of `restore-test`. The scratch server is the libpq target (`PG*`).
 
-use clap::{Args, ValueEnum};
+use clap::Args;
+use tidemark_crd::contract::env as var;
+use tidemark_crd::contract::values::ScratchTarget;
 
 use super::{DbArgs, PolicyArgs, S3Args, SelectorArgs};
 use crate::duration::HumanDuration;
@@ -22,28 +24,21 @@ pub struct RestoreTestArgs {
     /// waited for; `existing`: a configured server.
     #[arg(
         long,
-        env = "TIDEMARK_RESTORE_TEST_TARGET",
+        env = var::RESTORE_TEST_TARGET,
         value_enum,
         default_value = "existing"
     )]
     pub target: ScratchTarget,
     /// How long to wait for the server to accept connections (default: 120s for an
     /// ephemeral server, 0 for an existing one).
-    #[arg(long, env = "TIDEMARK_SCRATCH_WAIT")]
+    #[arg(long, env = var::SCRATCH_WAIT)]
     pub wait_for_server: Option<HumanDuration>,
     /// Prefix of the temporary database's name (a random suffix follows); the database
     /// is dropped afterwards, also after a failure or a signal.
     #[arg(
         long,
-        env = "TIDEMARK_SCRATCH_DATABASE_PREFIX",
+        env = var::SCRATCH_DATABASE_PREFIX,
         default_value = "tidemark_restore_test_"
     )]
     pub scratch_database_prefix: String,
-}
-
-/// Where the scratch database lives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ScratchTarget {
-    Ephemeral,
-    Existing,
 }

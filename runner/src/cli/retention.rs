@@ -3,6 +3,7 @@
 
 use chrono_tz::Tz;
 use clap::Args;
+use tidemark_crd::contract::env as var;
 
 use crate::error::{Error, Result};
 use crate::retention::RetentionPolicy;
@@ -11,22 +12,22 @@ use crate::retention::RetentionPolicy;
 #[derive(Debug, Clone, Args)]
 pub struct RetentionArgs {
     /// Keep the newest backup of each of the last N local hours that have one.
-    #[arg(long, env = "TIDEMARK_KEEP_HOURLY", default_value_t = 0)]
+    #[arg(long, env = var::KEEP_HOURLY, default_value_t = 0)]
     pub keep_hourly: u32,
     /// Keep the newest backup of each of the last N local days that have one.
-    #[arg(long, env = "TIDEMARK_KEEP_DAILY", default_value_t = 0)]
+    #[arg(long, env = var::KEEP_DAILY, default_value_t = 0)]
     pub keep_daily: u32,
     /// Keep the newest backup of each of the last N ISO weeks that have one.
-    #[arg(long, env = "TIDEMARK_KEEP_WEEKLY", default_value_t = 0)]
+    #[arg(long, env = var::KEEP_WEEKLY, default_value_t = 0)]
     pub keep_weekly: u32,
     /// Keep the newest backup of each of the last N months that have one.
-    #[arg(long, env = "TIDEMARK_KEEP_MONTHLY", default_value_t = 0)]
+    #[arg(long, env = var::KEEP_MONTHLY, default_value_t = 0)]
     pub keep_monthly: u32,
     /// Keep the newest backup of each of the last N years that have one.
-    #[arg(long, env = "TIDEMARK_KEEP_YEARLY", default_value_t = 0)]
+    #[arg(long, env = var::KEEP_YEARLY, default_value_t = 0)]
     pub keep_yearly: u32,
     /// IANA time zone the periods are computed in (e.g. `Europe/Berlin`).
-    #[arg(long, env = "TIDEMARK_TIME_ZONE", default_value = "UTC")]
+    #[arg(long, env = var::TIME_ZONE, default_value = "UTC")]
     pub time_zone: String,
 }
 

@@ -6,14 +6,13 @@ use crate::error::Result;
 use crate::inventory::PolicyRef;
 use crate::pg::connect::DbSettings;
 use crate::restore::settings as restore;
-use crate::restore_test::scratch::ScratchTarget as Scratch;
 use crate::s3::commit;
 use crate::s3::settings::S3Settings;
 use crate::{list, prune, restore_test, verify};
 
 use super::{
-    BackupArgs, DbArgs, ListArgs, ListOutput, PolicyArgs, PruneArgs, RestoreArgs, RestoreContent,
-    RestoreOptions, RestoreTestArgs, S3Args, ScratchTarget, Sha256Stamp, VerifyArgs,
+    BackupArgs, DbArgs, ListArgs, ListOutput, PolicyArgs, PruneArgs, RestoreArgs, RestoreOptions,
+    RestoreTestArgs, S3Args, Sha256Stamp, VerifyArgs,
 };
 
 impl PolicyArgs {
@@ -138,20 +137,10 @@ impl PruneArgs {
     }
 }
 
-impl From<RestoreContent> for restore::RestoreContent {
-    fn from(c: RestoreContent) -> Self {
-        match c {
-            RestoreContent::Full => Self::Full,
-            RestoreContent::DataOnly => Self::DataOnly,
-            RestoreContent::SchemaOnly => Self::SchemaOnly,
-        }
-    }
-}
-
 impl RestoreOptions {
     fn options(&self) -> restore::RestoreOptions {
         restore::RestoreOptions {
-            content: self.content.into(),
+            content: self.content,
             tables: self.tables.clone(),
             clean: self.clean,
             no_clean: self.no_clean,
@@ -193,10 +182,7 @@ impl RestoreTestArgs {
             s3: self.s3.settings(),
             db: self.db.settings(),
             pg_bin_root: self.db.pg_bin_root.clone(),
-            target: match self.target {
-                ScratchTarget::Ephemeral => Scratch::Ephemeral,
-                ScratchTarget::Existing => Scratch::Existing,
-            },
+            target: self.target,
             wait_for_server: self.wait_for_server,
             scratch_database_prefix: self.scratch_database_prefix.clone(),
         })

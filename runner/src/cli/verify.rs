@@ -1,6 +1,7 @@
 //! Settings of `verify`.
 
 use clap::Args;
+use tidemark_crd::contract::env as var;
 
 use super::{PolicyArgs, S3Args, SelectorArgs};
 use crate::duration::HumanDuration;
@@ -17,16 +18,16 @@ pub struct VerifyArgs {
     pub selector: SelectorArgs,
 
     /// Smallest acceptable stored object (e.g. `1Ki`, `10Mi`): catches empty dumps.
-    #[arg(long, env = "TIDEMARK_VERIFY_MIN_SIZE", default_value = "1Ki")]
+    #[arg(long, env = var::VERIFY_MIN_SIZE, default_value = "1Ki")]
     pub min_size: ByteSize,
     /// Oldest acceptable completion time, as an age (e.g. `26h`, `90m`).
-    #[arg(long, env = "TIDEMARK_VERIFY_MAX_AGE", default_value = "26h")]
+    #[arg(long, env = var::VERIFY_MAX_AGE, default_value = "26h")]
     pub max_age: HumanDuration,
     /// The backup fails `NotShrunk` when smaller than (100 - this)% of the previous
     /// backup's stored size.
     #[arg(
         long,
-        env = "TIDEMARK_VERIFY_MAX_SHRINK_PERCENT",
+        env = var::VERIFY_MAX_SHRINK_PERCENT,
         default_value_t = 50,
         value_parser = clap::value_parser!(u8).range(1..=99)
     )]

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::time::Duration;
+use tidemark_crd::contract::env as var;
 
 use tokio_postgres::config::{Host, SslMode as PgSslMode};
 use tokio_postgres::{Client, Config, NoTls};
@@ -15,9 +16,9 @@ use crate::error::{Error, Result};
 use crate::pg::tls;
 
 /// Environment variable with a full `postgres://` URI (a secret: it may hold a password).
-pub const DATABASE_URL_ENV: &str = "TIDEMARK_DATABASE_URL";
+pub const DATABASE_URL_ENV: &str = var::DATABASE_URL;
 /// libpq's password variable (a secret).
-pub const PASSWORD_ENV: &str = "PGPASSWORD";
+pub const PASSWORD_ENV: &str = var::PG_PASSWORD;
 
 /// Parses libpq's `sslmode` spelling.
 fn parse_sslmode(s: &str) -> Result<SslMode> {

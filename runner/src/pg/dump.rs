@@ -5,7 +5,8 @@
 
 use std::path::PathBuf;
 
-use crate::cli::DumpFormat;
+use tidemark_crd::contract::values::DumpFormat;
+
 use crate::pg::child::{Tool, ToolSpec};
 
 /// Everything needed to start `pg_dump`.

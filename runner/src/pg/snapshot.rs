@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use futures::{StreamExt, TryStreamExt};
 use tokio_postgres::Client;
 
-use crate::cli::RowCountMode;
 use crate::error::Result;
 use crate::pg::connect::{DbTarget, classify_error};
 use crate::pg::filter::{TableFilter, TableRef};
+use tidemark_crd::contract::values::RowCountMode;
 
 /// How many count queries are pipelined on the one connection.
 const COUNT_PIPELINE: usize = 8;

@@ -8,9 +8,9 @@ use std::str::FromStr;
 use flate2::write::GzEncoder;
 use sha2::Digest;
 
-use crate::cli::Compression;
 use crate::error::{Error, Result};
 use crate::pipeline::sink::PartSink;
+use tidemark_crd::contract::values::CompressionAlgorithm;
 
 /// Default zstd level (what `zstd` and the benchmark baseline use).
 pub const ZSTD_DEFAULT_LEVEL: i32 = 3;
@@ -22,20 +22,24 @@ pub const GZIP_DEFAULT_LEVEL: i32 = 6;
 /// Compression choice with a validated level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CompressionSpec {
-    pub algorithm: Compression,
+    pub algorithm: CompressionAlgorithm,
     pub level: Option<i32>,
     pub threads: u32,
 }
 
 impl CompressionSpec {
     /// Validates the level for the algorithm and fills in defaults.
-    pub fn new(algorithm: Compression, level: Option<i32>, threads: Option<u32>) -> Result<Self> {
+    pub fn new(
+        algorithm: CompressionAlgorithm,
+        level: Option<i32>,
+        threads: Option<u32>,
+    ) -> Result<Self> {
         let level = match (algorithm, level) {
-            (Compression::Zstd, None) => Some(ZSTD_DEFAULT_LEVEL),
-            (Compression::Zstd, Some(l)) if (1..=19).contains(&l) => Some(l),
-            (Compression::Gzip, None) => Some(GZIP_DEFAULT_LEVEL),
-            (Compression::Gzip, Some(l)) if (0..=9).contains(&l) => Some(l),
-            (Compression::None, _) => None,
+            (CompressionAlgorithm::Zstd, None) => Some(ZSTD_DEFAULT_LEVEL),
+            (CompressionAlgorithm::Zstd, Some(l)) if (1..=19).contains(&l) => Some(l),
+            (CompressionAlgorithm::Gzip, None) => Some(GZIP_DEFAULT_LEVEL),
+            (CompressionAlgorithm::Gzip, Some(l)) if (0..=9).contains(&l) => Some(l),
+            (CompressionAlgorithm::None, _) => None,
             (alg, Some(l)) => {
                 return Err(Error::config(format!(
                     "compression level {l} is out of range for {alg:?} (zstd 1-19, gzip 0-9)"
@@ -145,7 +149,7 @@ impl Compress {
     pub fn new(inner: Encrypt, spec: &CompressionSpec) -> io::Result<Self> {
         let level = spec.level.unwrap_or(0);
         Ok(match spec.algorithm {
-            Compression::Zstd => {
+            CompressionAlgorithm::Zstd => {
                 let mut enc = zstd::stream::write::Encoder::new(inner, level)?;
                 if spec.threads > 0 {
                     enc.multithread(spec.threads)?;
@@ -156,11 +160,11 @@ impl Compress {
                 }
                 Compress::Zstd(Box::new(enc))
             }
-            Compression::Gzip => Compress::Gzip(GzEncoder::new(
+            CompressionAlgorithm::Gzip => Compress::Gzip(GzEncoder::new(
                 inner,
                 flate2::Compression::new(u32::try_from(level).unwrap_or(6)),
             )),
-            Compression::None => Compress::None(inner),
+            CompressionAlgorithm::None => Compress::None(inner),
         })
     }
 
@@ -206,13 +210,13 @@ mod tests {
 
     #[test]
     fn levels_are_validated_per_algorithm() {
-        let z = CompressionSpec::new(Compression::Zstd, None, Some(2));
+        let z = CompressionSpec::new(CompressionAlgorithm::Zstd, None, Some(2));
         assert_eq!(z.ok().and_then(|s| s.level), Some(3));
-        assert!(CompressionSpec::new(Compression::Zstd, Some(25), None).is_err());
-        assert!(CompressionSpec::new(Compression::Gzip, Some(10), None).is_err());
-        let g = CompressionSpec::new(Compression::Gzip, Some(9), None);
+        assert!(CompressionSpec::new(CompressionAlgorithm::Zstd, Some(25), None).is_err());
+        assert!(CompressionSpec::new(CompressionAlgorithm::Gzip, Some(10), None).is_err());
+        let g = CompressionSpec::new(CompressionAlgorithm::Gzip, Some(9), None);
         assert_eq!(g.ok().and_then(|s| s.level), Some(9));
-        let n = CompressionSpec::new(Compression::None, Some(99), None);
+        let n = CompressionSpec::new(CompressionAlgorithm::None, Some(99), None);
         assert_eq!(n.ok().and_then(|s| s.level), None);
     }
 

@@ -8,10 +8,10 @@ use std::io::{Cursor, Read};
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
+use tidemark_crd::contract::values::CompressionAlgorithm;
 use tokio::runtime::Handle;
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::cli::Compression;
 use crate::error::Result;
 use crate::pipeline::part_size::MIN_PART_SIZE;
 use crate::pipeline::sink::PartSink;
@@ -47,7 +47,7 @@ async fn stream_into(
     let permits = Arc::new(Semaphore::new(3));
     let (tx, rx) = mpsc::unbounded_channel();
     let sink = PartSink::new(tx, permits.clone(), Handle::current(), MIN_PART_SIZE);
-    let spec = CompressionSpec::new(Compression::Zstd, Some(1), Some(0)).unwrap();
+    let spec = CompressionSpec::new(CompressionAlgorithm::Zstd, Some(1), Some(0)).unwrap();
     let handle = stream::spawn(Cursor::new(input), spec, recipients, sink, None).unwrap();
     let streamed = async { handle.done.await.unwrap() };
     tokio::join!(streamed, upload.upload_parts(rx, permits))

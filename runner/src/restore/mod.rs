@@ -34,12 +34,13 @@ use crate::outcome::{self, Failure, Payload};
 use crate::pg::connect::DbTarget;
 use crate::restore::compare::Comparison;
 use crate::restore::plan::Plan;
-use crate::restore::settings::{RestoreContent, RestoreOptions, Settings};
+use crate::restore::settings::{RestoreOptions, Settings};
 use crate::restore::stream::Decoding;
 use crate::restore::target::Session;
 use crate::s3::settings::S3Settings;
 use crate::s3::store::{ObjectStore, Store};
 use crate::signals::Shutdown;
+use tidemark_crd::contract::values::RestoreContent;
 
 /// Runs one restore.
 pub async fn run(args: &Settings, shutdown: &Shutdown) -> outcome::Outcome {

@@ -27,7 +27,7 @@ use tidemark_crd::contract::manifest::{DumpFormatTag, Manifest, RowCountModeTag}
 
 use crate::error::{Error, Result};
 use crate::pg::snapshot::quote_ident;
-use crate::restore::settings::RestoreContent;
+use tidemark_crd::contract::values::RestoreContent;
 
 /// A table named `schema.table`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]

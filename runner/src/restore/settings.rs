@@ -3,10 +3,13 @@
 //! environment only and never appears in a message.
 
 use std::str::FromStr;
+use tidemark_crd::contract::env as var;
 
 use tidemark_crd::contract::manifest::Manifest;
 
 use std::path::PathBuf;
+
+use tidemark_crd::contract::values::RestoreContent;
 
 use crate::error::{Error, Result};
 use crate::inventory::{PolicyRef, Selector};
@@ -16,7 +19,7 @@ use crate::restore::stream::Decoding;
 use crate::s3::settings::S3Settings;
 
 /// Environment variable holding the age identity (`AGE-SECRET-KEY-1…`; a secret).
-pub const AGE_IDENTITY_ENV: &str = "TIDEMARK_AGE_IDENTITY";
+pub const AGE_IDENTITY_ENV: &str = var::AGE_IDENTITY;
 
 /// Settings of `restore`: which backup, which target, what to restore.
 #[derive(Clone, Debug)]
@@ -52,28 +55,6 @@ pub struct RestoreOptions {
     pub no_owner: bool,
     /// `pg_restore --no-privileges`.
     pub no_privileges: bool,
-}
-
-/// Restore content.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RestoreContent {
-    /// Definitions and data (`--clean --if-exists` unless no-clean).
-    Full,
-    /// Table data only (`--data-only`).
-    DataOnly,
-    /// Definitions only (`--schema-only`).
-    SchemaOnly,
-}
-
-impl RestoreContent {
-    /// The name reports use (`Full`, `DataOnly`, `SchemaOnly`).
-    pub fn report_name(self) -> &'static str {
-        match self {
-            RestoreContent::Full => "Full",
-            RestoreContent::DataOnly => "DataOnly",
-            RestoreContent::SchemaOnly => "SchemaOnly",
-        }
-    }
 }
 
 /// The request described by the options.

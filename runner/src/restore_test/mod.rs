@@ -12,18 +12,18 @@
 
 pub mod scratch;
 
+use tidemark_crd::contract::values::{RestoreContent, ScratchTarget};
+
 use crate::error::Error;
 use crate::inventory::{PolicyRef, Selector};
 use crate::outcome::{self, Failure, Payload};
 use crate::pg::connect::DbSettings;
 use crate::pg::connect::DbTarget;
 use crate::restore::plan::{self, Request};
-use crate::restore::settings::RestoreContent;
 use crate::restore::target::Session;
 use crate::restore::{self, Restore, settings};
 use crate::s3::settings::S3Settings;
 use crate::signals::Shutdown;
-use scratch::ScratchTarget;
 
 /// Settings of `restore-test`: which backup, and the scratch server.
 #[derive(Clone, Debug)]

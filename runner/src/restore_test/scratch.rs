@@ -8,15 +8,7 @@ use crate::error::{Error, Result};
 use crate::pg::connect::DbTarget;
 use crate::restore::target::Session;
 use crate::signals::Shutdown;
-
-/// Where the scratch database lives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ScratchTarget {
-    /// A freshly started empty server next to the runner (a sidecar), waited for.
-    Ephemeral,
-    /// A configured server.
-    Existing,
-}
+use tidemark_crd::contract::values::ScratchTarget;
 
 /// Default wait for an ephemeral (just started) server.
 pub const EPHEMERAL_WAIT: Duration = Duration::from_secs(120);

@@ -3,7 +3,8 @@
 
 use aws_sdk_s3::types::{ServerSideEncryption, StorageClass};
 
-use crate::cli::SseMode;
+use tidemark_crd::contract::values::SseAlgorithm;
+
 use crate::error::{Error, Result};
 use crate::s3::settings::S3Settings;
 
@@ -23,11 +24,11 @@ impl ObjectOptions {
     pub fn new(args: &S3Settings) -> Result<Self> {
         let kms_key = args.sse_kms_key_id.clone().filter(|k| !k.is_empty());
         let sse = match args.sse {
-            SseMode::Aes256 => Some(ServerSideEncryption::Aes256),
-            SseMode::Kms => Some(ServerSideEncryption::AwsKms),
-            SseMode::None => None,
+            SseAlgorithm::Aes256 => Some(ServerSideEncryption::Aes256),
+            SseAlgorithm::AwsKms => Some(ServerSideEncryption::AwsKms),
+            SseAlgorithm::None => None,
         };
-        if kms_key.is_some() && args.sse != SseMode::Kms {
+        if kms_key.is_some() && args.sse != SseAlgorithm::AwsKms {
             return Err(Error::config(
                 "TIDEMARK_S3_SSE_KMS_KEY_ID is set but TIDEMARK_S3_SSE is not aws:kms",
             ));

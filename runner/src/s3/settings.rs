@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::SseMode;
+use tidemark_crd::contract::values::SseAlgorithm;
 
 /// The S3 settings of a run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,7 +21,7 @@ pub struct S3Settings {
     /// Server-side encryption of written objects (checked by
     /// [`ObjectOptions::new`](crate::s3::object::ObjectOptions::new) where objects are
     /// written).
-    pub sse: SseMode,
+    pub sse: SseAlgorithm,
     pub sse_kms_key_id: Option<String>,
     pub storage_class: Option<String>,
     /// Largest object stamped with one CopyObject.
