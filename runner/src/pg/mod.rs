@@ -1,5 +1,5 @@
 //! PostgreSQL: connection settings, TLS, the snapshot transaction and row counts,
-//! table filters, choosing and running `pg_dump`.
+//! table filters, the globals (roles, database settings), choosing and running `pg_dump`.
 
 pub mod archive_rows;
 pub mod binary;
@@ -8,5 +8,6 @@ pub mod connect;
 pub mod dump;
 pub mod env;
 pub mod filter;
+pub mod globals;
 pub mod snapshot;
 pub mod tls;
