@@ -15,7 +15,7 @@ pub const DEFAULT_TERMINATION_LOG: &str = "/dev/termination-log";
 const ELLIPSIS: &str = "…";
 
 /// `message` on one line: its lines trimmed, empty ones dropped, joined with ` | `
-/// (tool output, SDK error chains and clap's usage text come in several lines).
+/// (tool output, SDK error chains and the command line's usage text come in several lines).
 pub fn one_line(message: &str) -> String {
     message
         .lines()
