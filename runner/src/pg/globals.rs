@@ -315,6 +315,60 @@ pub fn parse(script: &str) -> Result<Vec<Piece>> {
     Ok(pieces)
 }
 
+/// What a restore does about the roles its database needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RolePlan {
+    /// The SQL that creates the missing roles, their settings and the memberships of the
+    /// roles it creates (empty when nothing is missing).
+    pub sql: String,
+    /// The roles it creates, in order.
+    pub created: Vec<String>,
+}
+
+/// Decides, before anything changes, about the roles a restore needs (`pieces` of the
+/// backup's globals) that the target server lacks (`existing` role names): create them
+/// when `create` is set (never altering an existing one; memberships only for the roles
+/// it creates), otherwise a configuration error naming them. Owners and privileges do
+/// not need roles when the restore skips them (`owners_needed` false).
+pub fn plan_roles(
+    pieces: &[Piece],
+    existing: &std::collections::BTreeSet<String>,
+    create: bool,
+    owners_needed: bool,
+) -> Result<RolePlan> {
+    let missing: Vec<&Piece> = pieces
+        .iter()
+        .filter(|p| p.kind == "role" && !existing.contains(&p.name))
+        .collect();
+    if missing.is_empty() || !owners_needed {
+        return Ok(RolePlan {
+            sql: String::new(),
+            created: Vec::new(),
+        });
+    }
+    let created: Vec<String> = missing.iter().map(|p| p.name.clone()).collect();
+    if !create {
+        return Err(Error::config(format!(
+            "the target server lacks the role(s) {} that the backup's objects are owned by or \
+             granted to; nothing was changed: allow creating them (roles: CreateMissing) or \
+             restore without owners and privileges (noOwner, noPrivileges)",
+            created
+                .iter()
+                .map(|n| serde_json::to_string(n).unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let mut sql: String = missing.iter().map(|p| p.sql.as_str()).collect();
+    for p in pieces
+        .iter()
+        .filter(|p| p.kind == "member" && created.contains(&p.name))
+    {
+        sql.push_str(&p.sql);
+    }
+    Ok(RolePlan { sql, created })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -377,6 +431,36 @@ mod tests {
             pieces[1].sql
         );
         assert!(script.contains("Role passwords: included"));
+    }
+
+    fn names(list: &[&str]) -> std::collections::BTreeSet<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn missing_roles_are_created_or_named_before_anything_changes() {
+        let pieces = parse(&render(&sample())).unwrap();
+        // Both exist: nothing to do.
+        let plan = plan_roles(&pieces, &names(&["app owner", "o'brien"]), false, true).unwrap();
+        assert!(plan.created.is_empty() && plan.sql.is_empty());
+        // One missing, creation allowed: only that one, with its membership.
+        let plan = plan_roles(&pieces, &names(&["o'brien"]), true, true).unwrap();
+        assert_eq!(plan.created, vec!["app owner"]);
+        assert!(plan.sql.contains("CREATE ROLE \"app owner\""));
+        assert!(!plan.sql.contains("CREATE ROLE \"o'brien\""));
+        assert!(plan.sql.contains("GRANT \"o'brien\" TO \"app owner\""));
+        // An existing member's memberships are left alone.
+        let plan = plan_roles(&pieces, &names(&["app owner"]), true, true).unwrap();
+        assert_eq!(plan.created, vec!["o'brien"]);
+        assert!(!plan.sql.contains("GRANT"));
+        // Not allowed: an error naming every missing role.
+        let e = plan_roles(&pieces, &names(&[]), false, true).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("\"app owner\", \"o'brien\""), "{text}");
+        assert!(text.contains("nothing was changed"), "{text}");
+        // Without owners and privileges no role is needed.
+        let plan = plan_roles(&pieces, &names(&[]), false, false).unwrap();
+        assert!(plan.created.is_empty());
     }
 
     #[test]
