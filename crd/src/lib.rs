@@ -7,6 +7,7 @@ pub mod contract;
 pub mod crddoc;
 pub mod crdgen;
 pub mod restore_request;
+pub mod units;
 
 pub use backup_policy::{BackupPolicy, BackupPolicySpec, BackupPolicyStatus};
 pub use restore_request::{RestoreRequest, RestoreRequestSpec, RestoreRequestStatus};

@@ -15,7 +15,6 @@ pub mod logging;
 pub mod metrics;
 pub mod naming;
 pub mod policy;
-pub mod quantity;
 pub mod restore;
 pub mod run;
 pub mod schedule;

@@ -9,12 +9,13 @@ use tidemark_crd::contract::result::{
     BackupResult, ErrorKind, KeptBackup, Outcome, PruneResult, ReportedError, RunnerCommand,
     RunnerReport, VerifyCheck, VerifyCheckName, VerifyResult,
 };
+use tidemark_crd::units::human_size;
 use tidemark_crd::{BackupPolicy, BackupPolicySpec};
 use tidemark_operator::naming::RunKind;
 use tidemark_operator::policy::decide::{Inputs, decide};
 use tidemark_operator::policy::observed::{JobState, ObservedJob, PodProblem};
 use tidemark_operator::policy::results::MAX_RECORDED_JOBS;
-use tidemark_operator::policy::status::{StatusInputs, StatusOutcome, compute, human_size};
+use tidemark_operator::policy::status::{StatusInputs, StatusOutcome, compute};
 use tidemark_operator::policy::validate::{SpecError, validate};
 
 mod support;

@@ -123,7 +123,7 @@ fn a_data_only_restore_of_two_tables_says_so() {
     );
     assert_eq!(
         plain(&job, "TIDEMARK_RESTORE_TABLES").as_deref(),
-        Some("public.orders,public.order_items")
+        Some("public.orders,public.users")
     );
     assert_eq!(
         plain(&job, "TIDEMARK_RESTORE_TRUNCATE").as_deref(),

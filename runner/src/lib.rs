@@ -3,7 +3,6 @@
 
 pub mod backup;
 pub mod cli;
-pub mod duration;
 pub mod error;
 pub mod inventory;
 pub mod list;
@@ -18,7 +17,6 @@ pub mod restore_test;
 pub mod retention;
 pub mod s3;
 pub mod signals;
-pub mod size;
 pub mod verify;
 
 use chrono::Utc;

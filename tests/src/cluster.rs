@@ -52,11 +52,11 @@ use tidemark_crd::contract::keys::{manifest_key, policy_prefix};
 use tidemark_crd::contract::manifest::Manifest;
 use tidemark_crd::{BackupPolicy, RestoreRequest};
 
-use crate::operator::{LeaderElection, OperatorProcess, OperatorSettings, tail};
+use crate::operator::{LeaderElection, OperatorContainer, OperatorProcess, OperatorSettings, tail};
 use crate::postgres::{self, TestPostgres};
 use crate::s3::{self, S3Server};
 use crate::standin::{Executor, ExecutorOptions, Standin};
-use crate::{binaries, tools, webshop};
+use crate::{binaries, images, tools, webshop};
 
 /// The default runner image of the operators; the executor runs `tidemark-runner` for it.
 pub const RUNNER_IMAGE: &str = "tidemark/runner:test";
@@ -96,6 +96,12 @@ pub struct ClusterOptions {
     pub age: bool,
     /// Extra arguments for every operator.
     pub operator_args: Vec<String>,
+    /// Run Jobs as real containers of the images `scripts/build-images` builds (the runner
+    /// image for [`RUNNER_IMAGE`], the test PostgreSQL image for `postgres` sidecars and
+    /// for the post-restore step's image `webshop/backend`) instead of local processes.
+    pub containers: bool,
+    /// Run the operators as containers of this image, with these extra `/etc/hosts` names.
+    pub operator_container: Option<OperatorContainer>,
 }
 
 impl ClusterOptions {
@@ -109,7 +115,27 @@ impl ClusterOptions {
             orders: 2_000,
             age: false,
             operator_args: Vec::new(),
+            containers: false,
+            operator_container: None,
         }
+    }
+
+    /// Runs every Job's pod as real containers (see [`ClusterOptions::containers`]).
+    pub fn containers(mut self) -> Self {
+        self.containers = true;
+        self
+    }
+
+    /// Runs the operators as containers of `image` that resolve `hosts` (name, IP).
+    pub fn operator_container(mut self, image: &str, hosts: &[(&str, &str)]) -> Self {
+        self.operator_container = Some(OperatorContainer {
+            image: image.to_string(),
+            hosts: hosts
+                .iter()
+                .map(|(h, ip)| (h.to_string(), ip.to_string()))
+                .collect(),
+        });
+        self
     }
 
     /// Sets the number of operator processes.
@@ -195,11 +221,34 @@ impl Cluster {
         )?;
         std::fs::copy(standin.kubeconfig_path(), logs.join("kubeconfig"))?;
         let client = standin.client()?;
-        let executor = standin.executor(&ExecutorOptions {
-            runner_paths: vec![(RUNNER_IMAGE.to_string(), runner_binary)],
-            default_binary: None,
-            pg_bin: Some(pg.bin_dir().to_path_buf()),
-        })?;
+        let executor_options = if options.containers {
+            images::require(&[images::RUNNER_IMAGE, images::POSTGRES_IMAGE])?;
+            ExecutorOptions {
+                // No binary for the runner image: its pods can only run as containers.
+                runner_paths: Vec::new(),
+                default_binary: None,
+                pg_bin: None,
+                container_images: vec![
+                    (RUNNER_IMAGE.to_string(), images::RUNNER_IMAGE.to_string()),
+                    ("*postgres*".to_string(), images::POSTGRES_IMAGE.to_string()),
+                    (
+                        "webshop/backend".to_string(),
+                        images::POSTGRES_IMAGE.to_string(),
+                    ),
+                ],
+            }
+        } else {
+            ExecutorOptions {
+                runner_paths: vec![(RUNNER_IMAGE.to_string(), runner_binary)],
+                default_binary: None,
+                pg_bin: Some(pg.bin_dir().to_path_buf()),
+                container_images: Vec::new(),
+            }
+        };
+        if let Some(container) = &options.operator_container {
+            images::require(&[&container.image])?;
+        }
+        let executor = standin.executor(&executor_options)?;
         let age = options.age.then(|| {
             let identity = age::x25519::Identity::generate();
             AgeKeys {
@@ -296,6 +345,7 @@ impl Cluster {
             namespaces: Vec::new(),
             extra_args: self.options.operator_args.clone(),
             log: self.logs.join(format!("operator-{index}.log")),
+            container: self.options.operator_container.clone(),
         };
         self.operators.push(OperatorProcess::start(settings)?);
         Ok(index)

@@ -1,5 +1,6 @@
 pub mod binaries;
 pub mod cluster;
+pub mod images;
 pub mod monitoring;
 pub mod operator;
 pub mod postgres;

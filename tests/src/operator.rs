@@ -36,7 +36,23 @@ pub struct OperatorSettings {
     pub extra_args: Vec<String>,
     /// Where stdout and stderr go (appended across restarts).
     pub log: PathBuf,
+    /// Run the operator image as a container instead of `binary` (see [`OperatorContainer`]).
+    pub container: Option<OperatorContainer>,
 }
+
+/// The operator as a container of its image: `podman run --network=host` as UID/GID
+/// 65532 with a read-only root filesystem and no capabilities (the chart's security
+/// context), the kubeconfig mounted read-only, and extra `/etc/hosts` entries.
+#[derive(Clone, Debug)]
+pub struct OperatorContainer {
+    /// The image ([`crate::images::OPERATOR_IMAGE`]).
+    pub image: String,
+    /// `--add-host NAME:IP` entries: names only the container's resolver knows.
+    pub hosts: Vec<(String, String)>,
+}
+
+/// Where the kubeconfig is mounted in the operator container.
+const CONTAINER_KUBECONFIG: &str = "/etc/tidemark/kubeconfig";
 
 /// Leader-election settings.
 #[derive(Clone, Debug)]
@@ -104,20 +120,25 @@ impl OperatorProcess {
             .append(true)
             .open(&self.settings.log)
             .with_context(|| format!("opening {}", self.settings.log.display()))?;
-        let mut cmd = Command::new(&self.settings.binary);
-        cmd.args(self.settings.args());
-        for (key, _) in std::env::vars_os() {
-            let k = key.to_string_lossy();
-            if SCRUBBED_PREFIXES.iter().any(|p| k.starts_with(p)) {
-                cmd.env_remove(&key);
+        let rust_log =
+            std::env::var("TIDEMARK_E2E_RUST_LOG").unwrap_or_else(|_| "info".to_string());
+        let mut cmd = match &self.settings.container {
+            None => {
+                let mut cmd = Command::new(&self.settings.binary);
+                cmd.args(self.settings.args());
+                for (key, _) in std::env::vars_os() {
+                    let k = key.to_string_lossy();
+                    if SCRUBBED_PREFIXES.iter().any(|p| k.starts_with(p)) {
+                        cmd.env_remove(&key);
+                    }
+                }
+                cmd.env("KUBECONFIG", &self.settings.kubeconfig)
+                    .env("RUST_LOG", rust_log);
+                cmd
             }
-        }
-        cmd.env("KUBECONFIG", &self.settings.kubeconfig)
-            .env(
-                "RUST_LOG",
-                std::env::var("TIDEMARK_E2E_RUST_LOG").unwrap_or_else(|_| "info".to_string()),
-            )
-            .stdin(Stdio::null())
+            Some(container) => self.container_command(container, &rust_log),
+        };
+        cmd.stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
         let child = cmd
@@ -157,8 +178,52 @@ impl OperatorProcess {
         }
     }
 
+    /// The container's name (from the metrics port, unique among running operators).
+    fn container_name(&self) -> String {
+        let port = self.settings.metrics_addr.rsplit(':').next().unwrap_or("0");
+        format!("tidemark-operator-test-{port}")
+    }
+
+    fn container_command(&self, container: &OperatorContainer, rust_log: &str) -> Command {
+        let name = self.container_name();
+        remove_container(&name);
+        let mut cmd = crate::images::podman();
+        cmd.args([
+            "run",
+            "--rm",
+            "--pull=never",
+            "--name",
+            &name,
+            "--network=host",
+        ])
+        .args([
+            "--user",
+            "65532:65532",
+            "--read-only",
+            "--read-only-tmpfs=false",
+        ])
+        .args(["--cap-drop", "ALL", "--security-opt", "no-new-privileges"])
+        .arg("--volume")
+        .arg(format!(
+            "{}:{CONTAINER_KUBECONFIG}:ro",
+            self.settings.kubeconfig.display()
+        ))
+        .args(["--env", &format!("KUBECONFIG={CONTAINER_KUBECONFIG}")])
+        .args(["--env", &format!("RUST_LOG={rust_log}")]);
+        for (host, ip) in &container.hosts {
+            cmd.args(["--add-host", &format!("{host}:{ip}")]);
+        }
+        cmd.arg(&container.image).args(self.settings.args());
+        cmd
+    }
+
     /// SIGKILL: a crash, no cleanup (a held Lease stays until it expires).
     pub fn kill(&mut self) {
+        if self.settings.container.is_some() {
+            let _ = crate::images::podman()
+                .args(["kill", "--signal", "KILL", &self.container_name()])
+                .output();
+        }
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -167,8 +232,16 @@ impl OperatorProcess {
 
     /// SIGTERM, then SIGKILL after 5 s: a graceful shutdown.
     pub fn stop(&mut self) {
+        if self.settings.container.is_some() && self.child.is_some() {
+            let _ = crate::images::podman()
+                .args(["stop", "--time", "5", &self.container_name()])
+                .output();
+        }
         if let Some(mut child) = self.child.take() {
             stop_child(&mut child, Duration::from_secs(5));
+        }
+        if self.settings.container.is_some() {
+            remove_container(&self.container_name());
         }
     }
 
@@ -199,6 +272,12 @@ impl Drop for OperatorProcess {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+fn remove_container(name: &str) {
+    let _ = crate::images::podman()
+        .args(["rm", "--force", "--ignore", "--time", "0", name])
+        .output();
 }
 
 /// The last `n` lines of a file.

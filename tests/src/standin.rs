@@ -90,6 +90,7 @@ fn spawn_ready(args: &[String], log: &Path) -> Result<(Guard, String, Duration)>
         .arg("tidemark_standin")
         .args(args)
         .env("PYTHONPATH", package_dir())
+        .env("CONTAINERS_CONF", crate::images::containers_conf())
         .env("PYTHONUNBUFFERED", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -224,6 +225,10 @@ pub struct ExecutorOptions {
     pub default_binary: Option<PathBuf>,
     /// PostgreSQL's bin dir for restore-test sidecars (default: the newest installed).
     pub pg_bin: Option<PathBuf>,
+    /// `(image, local podman image)`: pods whose first container has `image` run as real
+    /// containers (podman, see `tests/standin/README.md`), every container's image mapped
+    /// here (patterns as for `runner_paths`).
+    pub container_images: Vec<(String, String)>,
 }
 
 /// A running executor.
@@ -255,6 +260,10 @@ impl Executor {
         if let Some(pg_bin) = &options.pg_bin {
             args.push("--pg-bin".into());
             args.push(pg_bin.display().to_string());
+        }
+        for (image, local) in &options.container_images {
+            args.push("--container-image".into());
+            args.push(format!("{image}={local}"));
         }
         let (process, _, _) = spawn_ready(&args, &standin.dir().join("executor.log"))?;
         Ok(Executor {

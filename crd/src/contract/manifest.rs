@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::backup_policy::{CompressionAlgorithm, DumpFormat, RowCountMode};
+
 /// Current manifest format version. Readers accept this version and older ones.
 pub const MANIFEST_FORMAT_VERSION: u32 = 1;
 
@@ -70,44 +72,12 @@ impl Manifest {
     }
 }
 
-/// `pg_dump` output format recorded in a manifest.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DumpFormatTag {
-    /// `pg_dump -Fc`, restored with `pg_restore`.
-    Custom,
-    /// `pg_dump -Fp`, restored with `psql`.
-    Plain,
-}
+// The manifest records the API's own enums (same lower-case spelling as in a spec); the
+// `*Tag` names stay as aliases for the code that reads manifests.
 
-/// Compression recorded in a manifest.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CompressionTag {
-    Zstd,
-    Gzip,
-    None,
-}
-
-impl CompressionTag {
-    /// File-name extension of the compression layer (empty for none).
-    pub fn extension(self) -> &'static str {
-        match self {
-            CompressionTag::Zstd => ".zst",
-            CompressionTag::Gzip => ".gz",
-            CompressionTag::None => "",
-        }
-    }
-}
-
-/// Row-count mode recorded in a manifest.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RowCountModeTag {
-    /// `count(*)` per table inside the dump's snapshot: exactly what the dump holds.
-    Exact,
-    /// `pg_class.reltuples`: approximate, cheap.
-    Estimate,
-    /// No counts recorded.
-    Off,
-}
+/// `pg_dump` output format recorded in a manifest: the API's [`DumpFormat`].
+pub type DumpFormatTag = DumpFormat;
+/// Compression recorded in a manifest: the API's [`CompressionAlgorithm`].
+pub type CompressionTag = CompressionAlgorithm;
+/// Row-count mode recorded in a manifest: the API's [`RowCountMode`].
+pub type RowCountModeTag = RowCountMode;

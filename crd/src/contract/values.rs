@@ -7,6 +7,17 @@ pub use crate::backup_policy::{CompressionAlgorithm, DumpFormat, RowCountMode};
 pub use crate::common::{SseAlgorithm, StorageClass};
 pub use crate::restore_request::RestoreContent;
 
+impl CompressionAlgorithm {
+    /// File-name extension of the compression layer (empty for none).
+    pub fn extension(self) -> &'static str {
+        match self {
+            CompressionAlgorithm::Zstd => ".zst",
+            CompressionAlgorithm::Gzip => ".gz",
+            CompressionAlgorithm::None => "",
+        }
+    }
+}
+
 impl RestoreContent {
     /// The name reports use: the API's spelling (`Full`, `DataOnly`, `SchemaOnly`).
     pub fn report_name(self) -> &'static str {

@@ -8,8 +8,8 @@ use crate::jobs::policy::Trigger;
 use crate::naming::RunKind;
 use crate::policy::decide::Launch;
 use crate::policy::results::{RunOutcome, RunResult};
-use crate::policy::status::human_size;
 use crate::policy::validate::SpecError;
+use tidemark_crd::units::human_size;
 
 fn noun(kind: RunKind) -> &'static str {
     match kind {

@@ -34,10 +34,10 @@ pub fn verify_job(
     ))?;
     let mut env = policy_env(policy, &ns);
     if let Some(min_size) = &spec.verification.min_size {
-        let min_size = crate::quantity::bytes(min_size).ok_or(BuildError::Invalid(
-            "spec.verification.minSize: not a Kubernetes quantity",
-        ))?;
-        // In bytes: the runner's own size units are binary, Kubernetes' `M` is 10⁶.
+        let min_size = tidemark_crd::units::parse_size(min_size).map_err(|_| {
+            BuildError::Invalid("spec.verification.minSize: not a Kubernetes quantity")
+        })?;
+        // In bytes: the plainest spelling of the size the runner reads back.
         env.push(value(var::VERIFY_MIN_SIZE, min_size.to_string()));
     } else {
         // No absolute floor: only an empty object fails MinimumSize.

@@ -10,9 +10,9 @@ use tidemark_crd::backup_policy::{BackupPolicySpec, BackupPolicyStatus};
 
 use super::interval::interval_of;
 use crate::policy::conditions::READY;
-use crate::policy::decide::parse_duration;
 use crate::policy::effective;
 use crate::time::to_chrono;
+use tidemark_crd::units::parse_time_delta;
 
 /// Annotation of a BackupPolicy: `"true"` keeps its freshness and schedule alerts on
 /// while `spec.suspend` is set (exported as `tidemark_policy_alert_when_suspended`).
@@ -182,9 +182,9 @@ pub fn rpo_seconds(spec: &BackupPolicySpec, status: &BackupPolicyStatus) -> Opti
     let published = status
         .effective
         .as_ref()
-        .and_then(|e| parse_duration(&e.rpo));
+        .and_then(|e| parse_time_delta(&e.rpo));
     published
-        .or_else(|| spec.rpo.as_deref().and_then(parse_duration))
+        .or_else(|| spec.rpo.as_deref().and_then(parse_time_delta))
         .or_else(|| effective::of(spec).map(|e| e.rpo))
         .map(|d| d.num_milliseconds() as f64 / 1000.0)
 }

@@ -60,13 +60,6 @@ fn is_active(jobs: &[ObservedJob], kind: RunKind) -> bool {
         .any(|j| j.kind == Some(kind) && !j.state.is_finished())
 }
 
-/// A Kubernetes-style duration (`1h`, `90m`, `1h30m`) as a chrono duration.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    text.parse::<kube::core::Duration>()
-        .ok()
-        .and_then(|d| Duration::from_std(d.into()).ok())
-}
-
 fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     match (a, b) {
         (Some(x), Some(y)) => Some(x.min(y)),

@@ -19,8 +19,8 @@ use std::sync::{LazyLock, Mutex};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tidemark_crd::backup_policy::{BackupPolicySpec, EffectiveSettings};
 
-use super::decide::parse_duration;
 use crate::schedule::Schedule;
+use tidemark_crd::units::parse_time_delta;
 
 /// Fire times are looked at over this long from [`anchor`].
 pub const HORIZON_DAYS: i64 = 366;
@@ -57,7 +57,7 @@ pub fn longest_gap(schedule: &Schedule, from: DateTime<Utc>) -> Option<Duration>
     longest
 }
 
-/// Compact duration text that [`parse_duration`] reads back (`1h55m`, `46h`, `90s`).
+/// Compact duration text that [`parse_time_delta`] reads back (`1h55m`, `46h`, `90s`).
 pub fn duration_text(d: Duration) -> String {
     let total = d.num_seconds().max(0);
     let (h, m, s) = (total / 3600, (total % 3600) / 60, total % 60);
@@ -144,11 +144,11 @@ pub fn derive(spec: &BackupPolicySpec, gap: Duration) -> Option<Effective> {
         .unwrap_or_else(|| (gap.num_seconds() * 11 / 12).clamp(MIN_DEADLINE, MAX_DEADLINE));
     let derived = gap + Duration::seconds(deadline_seconds);
     let rpo = match &spec.rpo {
-        Some(text) => parse_duration(text)?,
+        Some(text) => parse_time_delta(text)?,
         None => derived,
     };
     let max_age = match &spec.verification.max_age {
-        Some(text) => parse_duration(text)?,
+        Some(text) => parse_time_delta(text)?,
         None => derived,
     };
     Some(Effective {

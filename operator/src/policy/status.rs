@@ -10,6 +10,7 @@ use tidemark_crd::backup_policy::{
 };
 use tidemark_crd::common::JobRef;
 use tidemark_crd::contract::result::RunnerReport;
+use tidemark_crd::units::human_size;
 
 use super::conditions::{self, ConditionInputs};
 use super::decide::{Launch, Plan};
@@ -42,21 +43,6 @@ pub struct StatusOutcome {
     pub status: BackupPolicyStatus,
     pub recorded: Vec<RunResult>,
     pub wake_at: Option<DateTime<Utc>>,
-}
-
-/// Bytes for people: `512 B`, `12.3 MiB`.
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 fn failure_record(r: &RunResult) -> Option<FailureRecord> {

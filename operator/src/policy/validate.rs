@@ -3,8 +3,8 @@
 
 use tidemark_crd::backup_policy::BackupPolicySpec;
 
-use super::decide::parse_duration;
 use crate::schedule::{Schedule, ScheduleError};
+use tidemark_crd::units::parse_time_delta;
 
 /// An invalid field.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -32,7 +32,7 @@ impl From<ScheduleError> for SpecError {
 }
 
 fn duration(field: &str, value: &str) -> Result<(), SpecError> {
-    match parse_duration(value) {
+    match parse_time_delta(value) {
         Some(d) if d > chrono::Duration::zero() => Ok(()),
         _ => Err(SpecError {
             reason: "InvalidDuration",

@@ -14,9 +14,9 @@ use tidemark_crd::contract::values::{
     CompressionAlgorithm, DumpFormat, RowCountMode, SseAlgorithm,
 };
 
-use crate::duration::HumanDuration;
 use crate::inventory::Selector;
-use crate::size::ByteSize;
+use tidemark_crd::units::ByteSize;
+use tidemark_crd::units::HumanDuration;
 
 mod list;
 mod prune;

@@ -4,7 +4,7 @@ use clap::Args;
 use tidemark_crd::contract::env as var;
 
 use super::{PolicyArgs, RetentionArgs, S3Args};
-use crate::duration::HumanDuration;
+use tidemark_crd::units::HumanDuration;
 
 /// Settings of `prune`: the retention policy, the grace period for leftovers, and the
 /// modes (`--dry-run`, `--all`).

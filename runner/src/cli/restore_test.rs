@@ -5,7 +5,7 @@ use tidemark_crd::contract::env as var;
 use tidemark_crd::contract::values::ScratchTarget;
 
 use super::{DbArgs, PolicyArgs, S3Args, SelectorArgs};
-use crate::duration::HumanDuration;
+use tidemark_crd::units::HumanDuration;
 
 /// Settings of `restore-test`: which backup, and the scratch server.
 #[derive(Debug, Args)]

@@ -4,8 +4,8 @@ use clap::Args;
 use tidemark_crd::contract::env as var;
 
 use super::{PolicyArgs, S3Args, SelectorArgs};
-use crate::duration::HumanDuration;
-use crate::size::ByteSize;
+use tidemark_crd::units::ByteSize;
+use tidemark_crd::units::HumanDuration;
 
 /// Settings of `verify`: which backup, and the thresholds of its checks.
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
+use tidemark_crd::units::human_size;
 
 use crate::inventory::{Broken, Entry};
 
@@ -130,34 +131,10 @@ pub fn table(all: &[Row]) -> String {
     out
 }
 
-/// A byte count for people: `512 B`, `1.5 KiB`, `20.0 MiB`, `2.19 GiB`.
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    let precision = if value < 10.0 { 2 } else { 1 };
-    format!("{value:.precision$} {}", UNITS[unit])
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_are_human() {
-        assert_eq!(human_size(512), "512 B");
-        assert_eq!(human_size(1536), "1.50 KiB");
-        assert_eq!(human_size(20 << 20), "20.0 MiB");
-        assert_eq!(human_size(2_190_000_000), "2.04 GiB");
-    }
 
     #[test]
     fn empty_table_says_so() {

@@ -3,12 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use crate::duration::HumanDuration;
 use crate::error::{Error, Result};
 use crate::pg::connect::DbTarget;
 use crate::restore::target::Session;
 use crate::signals::Shutdown;
 use tidemark_crd::contract::values::ScratchTarget;
+use tidemark_crd::units::HumanDuration;
 
 /// Default wait for an ephemeral (just started) server.
 pub const EPHEMERAL_WAIT: Duration = Duration::from_secs(120);

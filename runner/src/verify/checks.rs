@@ -6,8 +6,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use tidemark_crd::contract::manifest::Manifest;
 use tidemark_crd::contract::result::{VerifyCheck, VerifyCheckName};
 
-use crate::duration::HumanDuration;
-use crate::size::ByteSize;
+use tidemark_crd::units::ByteSize;
+use tidemark_crd::units::HumanDuration;
 
 fn check(name: VerifyCheckName, passed: bool, message: String) -> VerifyCheck {
     VerifyCheck {

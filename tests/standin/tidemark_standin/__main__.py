@@ -27,6 +27,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="IMAGE=PATH",
         help="run containers of IMAGE (an image name, or a prefix ending in '*') with the local binary PATH",
     )
+    execu.add_argument(
+        "--container-image", action="append", default=[], metavar="IMAGE=LOCAL",
+        help="pods whose first container has IMAGE (exact, repository, short name or glob) run as real "
+             "containers (podman, --network=host); their containers' images map to LOCAL podman images",
+    )
     execu.add_argument("--default-binary", default=None, help="binary for images without a mapping")
     execu.add_argument("--kill-grace", type=float, default=None, help="override terminationGracePeriodSeconds")
     execu.add_argument("--pg-bin", default=None, help="PostgreSQL bin dir for sidecars (default: newest installed)")

@@ -35,7 +35,7 @@ pub mod exit_code {
 }
 
 /// Which subcommand produced a report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RunnerCommand {
     Backup,

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import os
 import pathlib
+import shutil
 import signal
 from typing import Any
 
@@ -14,7 +15,8 @@ from ..meta import now
 from .client import Client, collection_path
 from .envres import ConfigError, resolve_env
 from .pgsidecar import PostgresSidecar, is_postgres_sidecar, newest_pg_bin
-from .processes import ContainerProcess, StartError, map_path, resolve_argv, termination_message
+from .processes import ContainerProcess, StartError, map_path, match_image, resolve_argv, termination_message
+from .containers import PodmanContainer, PortMap, container_name, prepare_volumes, remove
 
 log = logging.getLogger("tidemark_standin.executor")
 Obj = dict[str, Any]
@@ -29,6 +31,9 @@ class Settings:
     kill_grace: float | None = None
     pg_bin: str | None = None
     config_retry: float = 1.0
+    # Pod image → local podman image: pods whose first container's image maps here run as
+    # real containers (containers.py); all others as local processes.
+    container_images: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -180,6 +185,8 @@ class Kubelet:
         waited = await self._wait_config(pod, main, others, deadline)
         if waited is not None:
             return waited
+        if match_image(main.get("image", ""), self.settings.container_images):
+            return await self._run_in_containers(pod, main, others, pod_dir, deadline, kill_after)
         env = self._base_env(pod, pod_dir)
         env.update(await resolve_env(self.client, pod, main))
         sidecars: list[PostgresSidecar] = []
@@ -204,8 +211,6 @@ class Kubelet:
     async def _run_main(self, pod: Obj, main: Obj, others: list[Obj], env: dict[str, str], pod_dir: pathlib.Path,
                         deadline: float | None, kill_after: float | None, sidecars: list[PostgresSidecar],
                         started_at: str) -> Outcome:
-        uid = pod["metadata"]["uid"]
-        loop = asyncio.get_running_loop()
         term_path = pod_dir / "termination-log"
         term_path.unlink(missing_ok=True)
         container_term = main.get("terminationMessagePath") or "/dev/termination-log"
@@ -223,6 +228,75 @@ class Kubelet:
             log_path.write_text(str(exc) + "\n")
             return await self._finish(pod, main, others, Outcome("Failed", "StartError", 128, str(exc)), started_at)
         log.info("pod %s/%s: started %s", pod["metadata"]["namespace"], pod["metadata"]["name"], argv)
+        return await self._supervise(pod, main, others, process, term_path, log_path, deadline, kill_after,
+                                     started_at)
+
+    async def _run_in_containers(self, pod: Obj, main: Obj, others: list[Obj], pod_dir: pathlib.Path,
+                                 deadline: float | None, kill_after: float | None) -> Outcome:
+        """The pod as podman containers: init containers in order, then native sidecars (each
+        until its startup probe passes), then the main container; sidecars stop after it."""
+        spec = pod.get("spec") or {}
+        inits = [c for c in spec.get("initContainers") or [] if not _is_native_sidecar(c)]
+        ports = PortMap()
+        for container in others:
+            ports.add(container)
+        started_at = now()
+        names = [container_name(pod, c) for c in [*inits, *others, main]]
+        sidecars: list[PodmanContainer] = []
+        term_path = pod_dir / "termination-log"
+        log_path = pod_dir / f"{main.get('name', 'main')}.log"
+
+        async def make(container: Obj, term: pathlib.Path | None) -> PodmanContainer:
+            image = match_image(container.get("image", ""), self.settings.container_images)
+            if image is None:
+                raise StartError(f"image {container.get('image')!r} is not available on the node (ErrImageNeverPull)")
+            env = await resolve_env(self.client, pod, container)
+            return PodmanContainer(container_name(pod, container), image, pod, container, env, volumes, ports,
+                                   pod_dir / f"{container.get('name', 'c')}.log", term)
+
+        try:
+            try:
+                volumes = await prepare_volumes(self.client, pod, pod_dir / "volumes")
+                for container in inits:
+                    init = await make(container, pod_dir / f"{container.get('name')}-termination-log")
+                    await init.start()
+                    code = await init.wait()
+                    if code != 0:
+                        failure = Outcome("Failed", "Init:Error", code, f"init container {container.get('name')} exited {code}")
+                        return await self._finish(pod, main, others, failure, started_at)
+                for container in others:
+                    sidecar = await make(container, None)
+                    sidecars.append(sidecar)
+                    await sidecar.start()
+                    await sidecar.started()
+                process = await make(main, term_path)
+                await process.start()
+            except (StartError, ConfigError) as exc:
+                log_path.write_text(str(exc) + "\n")
+                failure = Outcome("Failed", "StartError", 128, str(exc))
+                return await self._finish(pod, main, others, failure, started_at)
+            log.info("pod %s/%s: started container %s", pod["metadata"]["namespace"], pod["metadata"]["name"],
+                     process.name)
+            outcome = await self._supervise(pod, main, others, process, term_path, log_path, deadline, kill_after,
+                                            started_at)
+            labels = pod["metadata"].get("labels") or {}
+            log.info("container pod %s/%s run-kind=%s image=%s: %s exit=%s", pod["metadata"]["namespace"],
+                     pod["metadata"]["name"], labels.get("tidemark.dev/run-kind", "-"), process.image,
+                     outcome.phase, outcome.exit_code)
+            return outcome
+        finally:
+            for sidecar in reversed(sidecars):
+                await sidecar.stop(self._grace(pod))
+            await remove(names)
+            # The volumes go with the pod's containers (Secret files are not left on disk).
+            shutil.rmtree(pod_dir / "volumes", ignore_errors=True)
+
+    async def _supervise(self, pod: Obj, main: Obj, others: list[Obj], process: ContainerProcess | PodmanContainer,
+                         term_path: pathlib.Path, log_path: pathlib.Path, deadline: float | None,
+                         kill_after: float | None, started_at: str) -> Outcome:
+        """From the main container's start to its end: status Running, then the outcome."""
+        uid = pod["metadata"]["uid"]
+        loop = asyncio.get_running_loop()
         running = {"running": {"startedAt": started_at}}
         await self._patch_status(pod, {
             "phase": "Running", "startTime": started_at, "podIP": "127.0.0.1",
@@ -273,7 +347,9 @@ class Kubelet:
             "message": outcome.message,
             "startedAt": started_at,
             "finishedAt": finished,
-            "containerID": f"standin://{pod['metadata']['uid']}",
+            "containerID": (f"podman://{container_name(pod, main)}"
+                            if match_image(main.get("image", ""), self.settings.container_images)
+                            else f"standin://{pod['metadata']['uid']}"),
         }}
         if not outcome.message:
             del terminated["terminated"]["message"]

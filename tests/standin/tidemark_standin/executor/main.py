@@ -16,13 +16,13 @@ from .kubelet import Kubelet, Settings
 from .workloads import WorkloadController
 
 
-def parse_mapping(items: list[str]) -> dict[str, str]:
+def parse_mapping(items: list[str], flag: str = "--runner-path-map", paths: bool = True) -> dict[str, str]:
     mapping = {}
     for item in items:
         image, sep, path = item.partition("=")
         if not sep or not image or not path:
-            raise SystemExit(f"--runner-path-map wants IMAGE=PATH, got {item!r}")
-        mapping[image] = str(pathlib.Path(path).resolve())
+            raise SystemExit(f"{flag} wants IMAGE={'PATH' if paths else 'LOCAL'}, got {item!r}")
+        mapping[image] = str(pathlib.Path(path).resolve()) if paths else path
     return mapping
 
 
@@ -30,7 +30,8 @@ async def run(args: argparse.Namespace) -> None:
     workdir = pathlib.Path(args.workdir or tempfile.mkdtemp(prefix="tidemark-executor-"))
     workdir.mkdir(parents=True, exist_ok=True)
     settings = Settings(workdir=workdir, runner_paths=parse_mapping(args.runner_path_map),
-                        default_binary=args.default_binary, kill_grace=args.kill_grace, pg_bin=args.pg_bin)
+                        default_binary=args.default_binary, kill_grace=args.kill_grace, pg_bin=args.pg_bin,
+                        container_images=parse_mapping(args.container_image, "--container-image", paths=False))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
