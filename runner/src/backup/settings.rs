@@ -18,7 +18,7 @@ use crate::pipeline::stages::{CompressionSpec, parse_recipients};
 use crate::s3::commit::Sha256Stamp;
 use crate::s3::object::ObjectOptions;
 use crate::s3::settings::S3Settings;
-use crate::size::ByteSize;
+use tidemark_crd::units::ByteSize;
 
 /// Largest accepted number of parts in flight.
 pub const MAX_PARTS_IN_FLIGHT: usize = 64;

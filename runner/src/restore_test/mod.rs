@@ -36,7 +36,7 @@ pub struct Settings {
     pub selector: Selector,
     pub target: ScratchTarget,
     /// How long to wait for the server to accept connections.
-    pub wait_for_server: Option<crate::duration::HumanDuration>,
+    pub wait_for_server: Option<tidemark_crd::units::HumanDuration>,
     /// Prefix of the temporary database's name.
     pub scratch_database_prefix: String,
 }

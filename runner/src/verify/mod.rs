@@ -25,7 +25,7 @@ use crate::outcome::{Failure, Outcome, Payload};
 use crate::s3::listing::head_size;
 use crate::s3::settings::S3Settings;
 use crate::signals::Shutdown;
-use crate::size::ByteSize;
+use tidemark_crd::units::ByteSize;
 
 pub use checksum::{Digested, sha256_of};
 
