@@ -74,15 +74,18 @@ pub async fn execute(cli: Cli) -> i32 {
     code
 }
 
-/// Calls the subcommand. Each returns its payload, or a [`Failure`] that may carry one.
+/// Builds the subcommand's settings and runs it. Each returns its payload, or a
+/// [`Failure`] that may carry one.
 async fn dispatch(command: &Command, shutdown: &Shutdown) -> outcome::Outcome {
     match command {
-        Command::Backup(args) => Ok(Payload::Backup(backup::run(args, shutdown).await?)),
-        Command::Verify(args) => verify::run(args, shutdown).await,
-        Command::Prune(args) => prune::run(args, shutdown).await,
-        Command::List(args) => list::run(args).await,
-        Command::Restore(args) => restore::run(args, shutdown).await,
-        Command::RestoreTest(args) => restore_test::run(args, shutdown).await,
+        Command::Backup(args) => Ok(Payload::Backup(
+            backup::run(&args.settings()?, shutdown).await?,
+        )),
+        Command::Verify(args) => verify::run(&args.settings()?, shutdown).await,
+        Command::Prune(args) => prune::run(&args.settings()?, shutdown).await,
+        Command::List(args) => list::run(&args.settings()?).await,
+        Command::Restore(args) => restore::run(&args.settings()?, shutdown).await,
+        Command::RestoreTest(args) => restore_test::run(&args.settings()?, shutdown).await,
     }
 }
 

@@ -6,14 +6,16 @@ use std::path::{Path, PathBuf};
 
 use tidemark_crd::contract::result::{MAX_REPORT_BYTES, RunnerReport};
 
-use crate::cli::DEFAULT_TERMINATION_LOG;
 use crate::error::{Error, Result};
+
+/// Default termination-message path of a Kubernetes container.
+pub const DEFAULT_TERMINATION_LOG: &str = "/dev/termination-log";
 
 /// Marker appended to a truncated message.
 const ELLIPSIS: &str = "…";
 
 /// `message` on one line: its lines trimmed, empty ones dropped, joined with ` | `
-/// (tool output, SDK error chains and clap's usage text come in several lines).
+/// (tool output, SDK error chains and the command line's usage text come in several lines).
 pub fn one_line(message: &str) -> String {
     message
         .lines()

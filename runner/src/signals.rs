@@ -35,6 +35,12 @@ impl Shutdown {
         Ok(Self { rx })
     }
 
+    /// A handle no signal ever reaches (tests; callers that do not stop).
+    pub fn never() -> Self {
+        let (_tx, rx) = watch::channel(None);
+        Self { rx }
+    }
+
     /// Waits for a signal and returns its name.
     pub async fn wait(&mut self) -> &'static str {
         loop {

@@ -190,12 +190,6 @@ async fn wrong_database_password_is_a_config_error_without_the_password() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_pg_dump_major_is_a_config_error_naming_the_path() {
     let fx = Fixture::seaweed().await;
-    let empty = tempfile::tempdir().unwrap();
-    let out = fx
-        .backup(&[("TIDEMARK_PG_BIN_ROOT", empty.path().to_str().unwrap())])
-        .run()
-        .unwrap();
-    assert_failed(&out, 2, "PgDumpMissing");
     let major = fx
         .pg
         .bin_dir()
@@ -206,12 +200,34 @@ async fn missing_pg_dump_major_is_a_config_error_naming_the_path() {
         .to_str()
         .unwrap()
         .to_string();
-    let expected = empty.path().join(major).join("bin/pg_dump");
-    let message = out.report.as_ref().unwrap()["error"]["message"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(message.contains(expected.to_str().unwrap()), "{message}");
+    // Nothing installed, then only a pg_dump older than the server: both are refused,
+    // naming the server's major, the root and what is installed.
+    let empty = tempfile::tempdir().unwrap();
+    let older = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(older.path().join("13/bin")).unwrap();
+    std::fs::write(older.path().join("13/bin/pg_dump"), "#!/bin/sh\nexit 1\n").unwrap();
+    for (root, installed) in [(&empty, "none"), (&older, "13")] {
+        let out = fx
+            .backup(&[("TIDEMARK_PG_BIN_ROOT", root.path().to_str().unwrap())])
+            .run()
+            .unwrap();
+        assert_failed(&out, 2, "PgDumpMissing");
+        let message = out.report.as_ref().unwrap()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            message.contains(&format!(
+                "server major {major} needs pg_dump of major {major} or newer"
+            )),
+            "{message}"
+        );
+        assert!(message.contains(root.path().to_str().unwrap()), "{message}");
+        assert!(
+            message.contains(&format!("(installed: {installed})")),
+            "{message}"
+        );
+    }
     assert!(fx.keys().await.is_empty());
     assert!(fx.pending_uploads().await.is_empty());
 }

@@ -73,6 +73,9 @@ async fn tools_get_only_the_environment_they_need() {
         .backup(&[
             ("TIDEMARK_PG_BIN_ROOT", &root_str),
             ("TIDEMARK_AGE_RECIPIENTS", &recipient),
+            // Not needed by a backup, but present in the runner's environment: it must
+            // not reach pg_dump either.
+            ("TIDEMARK_AGE_IDENTITY", &identity),
         ])
         .run()
         .unwrap();
@@ -91,6 +94,7 @@ async fn tools_get_only_the_environment_they_need() {
             !env.contains(&fx.s3.secret_key),
             "S3 secret reached pg_dump"
         );
+        assert!(!env.contains(&identity), "the age identity reached pg_dump");
     }
     // The dump itself connects: it needs the password (`--version` does not).
     assert!(
@@ -128,6 +132,10 @@ async fn tools_get_only_the_environment_they_need() {
             "{names:?}"
         );
         assert!(!env.contains(&identity), "the age identity reached a tool");
+        assert!(
+            !env.contains(&fx.s3.secret_key),
+            "S3 secret reached a restore tool"
+        );
     }
     for env in &converters {
         assert!(!env.contains(PASSWORD), "the converter got the password");

@@ -8,7 +8,6 @@ use tidemark_crd::contract::manifest::{MANIFEST_FORMAT_VERSION, Manifest};
 use tidemark_crd::contract::result::BackupResult;
 
 use crate::backup::settings::{Settings, compression_tag, format_tag, row_count_tag};
-use crate::cli::BackupArgs;
 use crate::pg::snapshot::ServerInfo;
 use crate::pipeline::stream::StreamTotals;
 
@@ -17,7 +16,6 @@ pub const RUNNER_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// What goes into a manifest.
 pub struct Inputs<'a> {
-    pub args: &'a BackupArgs,
     pub settings: &'a Settings,
     pub server: &'a ServerInfo,
     pub key: &'a str,
@@ -32,16 +30,16 @@ pub struct Inputs<'a> {
 pub fn build(i: Inputs<'_>) -> Manifest {
     Manifest {
         format_version: MANIFEST_FORMAT_VERSION,
-        policy_namespace: i.args.policy.policy_namespace.clone(),
-        policy_name: i.args.policy.policy_name.clone(),
+        policy_namespace: i.settings.policy.namespace.clone(),
+        policy_name: i.settings.policy.name.clone(),
         key: i.key.to_string(),
         started_at: i.started_at,
         completed_at: i.completed_at,
         stored_size: i.totals.stored.bytes,
         raw_size: i.totals.raw_bytes,
         sha256: i.totals.stored.sha256.clone(),
-        dump_format: format_tag(i.args.dump.dump_format),
-        compression: compression_tag(i.args.dump.compression),
+        dump_format: format_tag(i.settings.dump.format),
+        compression: compression_tag(i.settings.dump.compression),
         compression_level: i.settings.compression.level,
         encryption_recipients: i
             .settings
@@ -53,7 +51,7 @@ pub fn build(i: Inputs<'_>) -> Manifest {
         server_version_num: i.server.version_num,
         pg_dump_version: i.pg_dump_version.to_string(),
         database: i.server.database.clone(),
-        row_count_mode: row_count_tag(i.args.dump.row_count_mode),
+        row_count_mode: row_count_tag(i.settings.dump.row_count_mode),
         tables: i.tables,
         runner_version: RUNNER_VERSION.to_string(),
     }

@@ -17,37 +17,36 @@ use tokio::sync::{Semaphore, mpsc};
 
 use tidemark_crd::contract::values::{DumpFormat, RowCountMode};
 
-use crate::cli::{BackupArgs, Sha256Stamp};
 use crate::error::{Error, Result};
 use crate::inventory::Inventory;
 use crate::pg::archive_rows::ArchiveRowCounter;
 use crate::pg::binary;
-use crate::pg::dump::{DumpProcess, DumpSpec};
+use crate::pg::child::{Started, ToolProcess};
+use crate::pg::dump::DumpSpec;
 use crate::pg::snapshot::SnapshotSession;
 use crate::pipeline::part_size;
 use crate::pipeline::sink::PartSink;
 use crate::pipeline::stream::{self, StreamTotals};
 use crate::s3::commit;
 use crate::s3::listing::head_size;
+use crate::s3::store::{ObjectStore, PartReceipt};
 use crate::s3::upload::MultipartUpload;
 use crate::signals::Shutdown;
 use settings::{Settings, compression_tag, format_tag};
 
 /// Runs one backup.
-pub async fn run(args: &BackupArgs, shutdown: &Shutdown) -> Result<BackupResult> {
-    let settings = Settings::from_args(args)?;
+pub async fn run(settings: &Settings, shutdown: &Shutdown) -> Result<BackupResult> {
     let mut stop = shutdown.clone();
     let session = tokio::select! {
         s = SnapshotSession::open(&settings.db) => s?,
         sig = stop.wait() => return Err(Error::Interrupted(sig)),
     };
-    let result = in_snapshot(args, &settings, &session, shutdown).await;
+    let result = in_snapshot(settings, &session, shutdown).await;
     session.close().await;
     result
 }
 
 async fn in_snapshot(
-    args: &BackupArgs,
     settings: &Settings,
     session: &SnapshotSession,
     shutdown: &Shutdown,
@@ -56,42 +55,42 @@ async fn in_snapshot(
     tracing::info!(server = %server.version, database = %server.database,
         snapshot = %session.snapshot, "snapshot exported");
     let pg_dump = binary::locate(
-        &args.db.pg_bin_root,
+        &settings.pg_bin_root,
         server.version_num,
         server.version_num / 10_000,
         "pg_dump",
     )?;
     let pg_dump_version = binary::version_of(&pg_dump).await?;
-    let client = crate::s3::client::build(&args.s3).await?;
+    let store = crate::s3::client::connect(&settings.s3).await?;
     let ext = keys::extension(
-        format_tag(args.dump.dump_format),
-        compression_tag(args.dump.compression),
+        format_tag(settings.dump.format),
+        compression_tag(settings.dump.compression),
         !settings.recipients.is_empty(),
     );
-    let bucket = &args.s3.bucket;
-    let part_size = choose_part_size(&client, args, settings, server.database_size).await;
-    let (started_at, key) = unused_key(&client, args, &ext, &settings.object).await?;
+    let bucket = store.bucket();
+    let part_size = choose_part_size(store.as_ref(), settings, server.database_size).await;
+    let (started_at, key) = unused_key(store.as_ref(), settings, &ext).await?;
     let result: Result<BackupResult> = async {
         let mut stop = shutdown.clone();
         let upload = tokio::select! {
-            u = MultipartUpload::create(&client, bucket, &key, &settings.object) => u?,
+            u = MultipartUpload::create(&store, &key, &settings.object) => u?,
             sig = stop.wait() => return Err(Error::Interrupted(sig)),
         };
         tracing::info!(bucket = %bucket, key = %key, pg_dump = %pg_dump.display(), "upload started");
 
         let spec = DumpSpec {
             binary: pg_dump,
-            format: args.dump.dump_format,
+            format: settings.dump.format,
             snapshot: session.snapshot.clone(),
-            include_schemas: args.dump.include_schemas.clone(),
-            exclude_schemas: args.dump.exclude_schemas.clone(),
-            include_tables: args.dump.include_tables.clone(),
-            exclude_tables: args.dump.exclude_tables.clone(),
+            include_schemas: settings.dump.include_schemas.clone(),
+            exclude_schemas: settings.dump.exclude_schemas.clone(),
+            include_tables: settings.dump.include_tables.clone(),
+            exclude_tables: settings.dump.exclude_tables.clone(),
             env: settings.db.child_env(),
         };
         let clock = Instant::now();
         let streamed =
-            stream_and_upload(args, settings, session, &upload, &spec, part_size, shutdown).await;
+            stream_and_upload(settings, session, &upload, &spec, part_size, shutdown).await;
         let (totals, tables, parts) = match streamed {
             Ok(v) => v,
             Err(e) => {
@@ -102,7 +101,7 @@ async fn in_snapshot(
         if let Err(e) = upload.complete(parts, totals.stored.bytes).await {
             upload.abort().await;
             // The completion may have taken effect even though it reported an error.
-            commit::delete_quietly(&client, bucket, &key).await;
+            commit::delete_quietly(store.as_ref(), &key).await;
             return Err(e);
         }
         tracing::info!(key = %key, parts = totals.stored.parts, "upload completed");
@@ -111,7 +110,6 @@ async fn in_snapshot(
         let sha256 = totals.stored.sha256.clone();
 
         let manifest = manifest::build(manifest::Inputs {
-            args,
             settings,
             server,
             key: &key,
@@ -124,29 +122,23 @@ async fn in_snapshot(
         let manifest_key = keys::manifest_key(&key);
         let body = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| Error::Internal(format!("manifest not serialisable: {e}")))?;
-        let stamped = match args.upload.sha256_stamp {
-            Sha256Stamp::Tag => commit::tag_sha256(&client, bucket, &key, &sha256).await,
-            Sha256Stamp::Copy => {
-                commit::stamp_sha256(
-                    &client,
-                    bucket,
-                    &key,
-                    totals.stored.bytes,
-                    &sha256,
-                    &settings.object,
-                    args.s3.single_copy_max.0,
-                )
-                .await
-            }
-        };
+        let stamped = commit::stamp_sha256(
+            store.as_ref(),
+            settings.upload.sha256_stamp,
+            &key,
+            totals.stored.bytes,
+            &sha256,
+            &settings.object,
+            settings.s3.single_copy_max,
+        )
+        .await;
         if let Err(e) = stamped {
             // No manifest was written yet: the data object goes.
-            commit::delete_quietly(&client, bucket, &key).await;
+            commit::delete_quietly(store.as_ref(), &key).await;
             return Err(e);
         }
         let committed = commit::put_manifest(
-            &client,
-            bucket,
+            store.as_ref(),
             &manifest_key,
             body,
             &sha256,
@@ -157,7 +149,7 @@ async fn in_snapshot(
             // Data first, manifest last: the data object is removed only when the manifest
             // is known to be absent, so no manifest ever outlives its data.
             if failure.absent {
-                commit::delete_quietly(&client, bucket, &key).await;
+                commit::delete_quietly(store.as_ref(), &key).await;
             }
             return Err(failure.error);
         }
@@ -166,7 +158,7 @@ async fn in_snapshot(
         Ok(manifest::result(&manifest, manifest_key, duration_ms))
     }
     .await;
-    commit::release(&client, bucket, &key).await;
+    commit::release(store.as_ref(), &key).await;
     result
 }
 
@@ -174,17 +166,12 @@ async fn in_snapshot(
 /// backup's stored size with headroom and the database's size on disk. An unreadable
 /// inventory only loses the first input (with a warning).
 async fn choose_part_size(
-    client: &aws_sdk_s3::Client,
-    args: &BackupArgs,
+    store: &dyn ObjectStore,
     settings: &Settings,
     database_size: Option<u64>,
 ) -> u64 {
-    let prefix = keys::policy_prefix(
-        &args.s3.prefix,
-        &args.policy.policy_namespace,
-        &args.policy.policy_name,
-    );
-    let previous_stored = match Inventory::load(client, &args.s3.bucket, &prefix).await {
+    let prefix = settings.policy.prefix(&settings.s3.prefix);
+    let previous_stored = match Inventory::load(store, &prefix).await {
         Ok(inventory) => inventory.newest().map(|e| e.manifest.stored_size),
         Err(e) => {
             tracing::warn!(error = %e, "previous backups unreadable; part size from the database size");
@@ -195,7 +182,7 @@ async fn choose_part_size(
         previous_stored,
         database_size,
     };
-    let chosen = part_size::choose(settings.part_size, &estimate);
+    let chosen = part_size::choose(settings.upload.part_size, &estimate);
     tracing::info!(
         part_size = chosen,
         previous_stored,
@@ -211,29 +198,28 @@ async fn choose_part_size(
 /// used by a committed backup, moves on to the next second. The caller releases the
 /// claim when the run ends.
 async fn unused_key(
-    client: &aws_sdk_s3::Client,
-    args: &BackupArgs,
+    store: &dyn ObjectStore,
+    settings: &Settings,
     ext: &str,
-    opts: &crate::s3::object::ObjectOptions,
 ) -> Result<(chrono::DateTime<Utc>, String)> {
-    let bucket = &args.s3.bucket;
+    let opts = &settings.object;
     for _ in 0..CLAIM_ATTEMPTS {
         let started_at = Utc::now();
         let key = keys::backup_key(
-            &args.s3.prefix,
-            &args.policy.policy_namespace,
-            &args.policy.policy_name,
+            &settings.s3.prefix,
+            &settings.policy.namespace,
+            &settings.policy.name,
             started_at,
             ext,
         );
-        if commit::claim(client, bucket, &key, opts).await? == commit::Claim::Won {
+        if commit::claim(store, &key, opts).await? == commit::Claim::Won {
             let manifest = keys::manifest_key(&key);
-            if head_size(client, bucket, &key).await?.is_none()
-                && head_size(client, bucket, &manifest).await?.is_none()
+            if head_size(store, &key).await?.is_none()
+                && head_size(store, &manifest).await?.is_none()
             {
                 return Ok((started_at, key));
             }
-            commit::release(client, bucket, &key).await;
+            commit::release(store, &key).await;
         }
         tracing::info!(key = %key, "another run has this key; waiting for the next second");
         let into_second = u64::from(started_at.timestamp_subsec_millis());
@@ -250,16 +236,11 @@ async fn unused_key(
 /// Seconds tried for a free key (each concurrent run of a policy needs one).
 const CLAIM_ATTEMPTS: u32 = 30;
 
-type Streamed = (
-    StreamTotals,
-    BTreeMap<String, i64>,
-    Vec<aws_sdk_s3::types::CompletedPart>,
-);
+type Streamed = (StreamTotals, BTreeMap<String, i64>, Vec<PartReceipt>);
 
 /// Runs pg_dump, the stream thread, the part uploads and the row counts together;
 /// the first failure (or a signal) stops everything.
 async fn stream_and_upload(
-    args: &BackupArgs,
     settings: &Settings,
     session: &SnapshotSession,
     upload: &MultipartUpload,
@@ -267,14 +248,19 @@ async fn stream_and_upload(
     part_size: u64,
     shutdown: &Shutdown,
 ) -> Result<Streamed> {
-    let permits = Arc::new(Semaphore::new(settings.parts_in_flight));
+    let permits = Arc::new(Semaphore::new(settings.upload.parts_in_flight));
     let (tx, rx) = mpsc::unbounded_channel();
     let sink = PartSink::new(tx, permits.clone(), Handle::current(), part_size);
-    let (mut dump, stdout) = DumpProcess::spawn(spec)?;
+    let Started {
+        process: dump,
+        stdout,
+        ..
+    } = ToolProcess::spawn(&spec.tool())?;
+    let stdout = stdout.ok_or_else(|| Error::Internal("pg_dump stdout missing".into()))?;
     // Exact counts of a custom-format dump are read from the archive itself; other
     // cases ask the server inside the snapshot (concurrently with the dump).
-    let from_archive = args.dump.row_count_mode == RowCountMode::Exact
-        && args.dump.dump_format == DumpFormat::Custom;
+    let from_archive = settings.dump.row_count_mode == RowCountMode::Exact
+        && settings.dump.format == DumpFormat::Custom;
     let counter = from_archive.then(ArchiveRowCounter::new);
     let handle = stream::spawn(
         stdout,
@@ -297,7 +283,7 @@ async fn stream_and_upload(
                     Ok(BTreeMap::new())
                 } else {
                     session
-                        .row_counts(&settings.filter, args.dump.row_count_mode)
+                        .row_counts(&settings.filter, settings.dump.row_count_mode)
                         .await
                 }
             };

@@ -1,40 +1,94 @@
-//! Validated settings of one backup run, built from the command line before any
-//! connection is made: every configuration error surfaces here, with exit code 2.
+//! Validated settings of one backup run, built from what the command line parsed
+//! ([`Request`]) before any connection is made: every configuration error surfaces
+//! here, with exit code 2.
 
 use tidemark_crd::contract::env as var;
 use tidemark_crd::contract::manifest::{CompressionTag, DumpFormatTag, RowCountModeTag};
 
+use std::path::PathBuf;
+
 use tidemark_crd::contract::values::{CompressionAlgorithm, DumpFormat, RowCountMode};
 
-use crate::cli::BackupArgs;
 use crate::error::{Error, Result};
-use crate::pg::connect::DbTarget;
+use crate::inventory::PolicyRef;
+use crate::pg::connect::{DbSettings, DbTarget};
 use crate::pg::filter::TableFilter;
 use crate::pipeline::part_size::{MAX_PART_SIZE, MIN_PART_SIZE};
 use crate::pipeline::stages::{CompressionSpec, parse_recipients};
+use crate::s3::commit::Sha256Stamp;
 use crate::s3::object::ObjectOptions;
+use crate::s3::settings::S3Settings;
+use tidemark_crd::units::ByteSize;
 
 /// Largest accepted number of parts in flight.
 pub const MAX_PARTS_IN_FLIGHT: usize = 64;
 
+/// What is dumped and how the stream is compressed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DumpOptions {
+    pub format: DumpFormat,
+    pub compression: CompressionAlgorithm,
+    pub compression_level: Option<i32>,
+    pub compression_threads: Option<u32>,
+    pub include_schemas: Vec<String>,
+    pub exclude_schemas: Vec<String>,
+    pub include_tables: Vec<String>,
+    pub exclude_tables: Vec<String>,
+    pub row_count_mode: RowCountMode,
+}
+
+/// Multipart upload tuning and where the data object's SHA-256 is recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UploadOptions {
+    pub part_size: u64,
+    pub parts_in_flight: usize,
+    pub sha256_stamp: Sha256Stamp,
+}
+
+/// What the command line says about one backup run (parsed, not yet validated).
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub policy: PolicyRef,
+    pub s3: S3Settings,
+    pub db: DbSettings,
+    /// Root of the client installations: `<root>/<major>/bin/pg_dump`.
+    pub pg_bin_root: PathBuf,
+    pub dump: DumpOptions,
+    pub upload: UploadOptions,
+    /// age recipients, separated by commas or newlines; empty: unencrypted.
+    pub age_recipients: String,
+}
+
 /// Everything a backup run needs, validated.
 pub struct Settings {
+    pub policy: PolicyRef,
+    pub s3: S3Settings,
+    pub pg_bin_root: PathBuf,
+    pub dump: DumpOptions,
+    pub upload: UploadOptions,
     pub db: DbTarget,
     pub filter: TableFilter,
     pub compression: CompressionSpec,
     pub recipients: Vec<age::x25519::Recipient>,
     pub object: ObjectOptions,
-    pub part_size: u64,
-    pub parts_in_flight: usize,
 }
 
 impl Settings {
-    /// Validates `args`.
-    pub fn from_args(args: &BackupArgs) -> Result<Self> {
+    /// Validates `request`.
+    pub fn new(request: Request) -> Result<Self> {
+        let Request {
+            policy,
+            s3,
+            db,
+            pg_bin_root,
+            dump,
+            upload,
+            age_recipients,
+        } = request;
         for (name, value) in [
-            (var::POLICY_NAMESPACE, &args.policy.policy_namespace),
-            (var::POLICY_NAME, &args.policy.policy_name),
-            (var::S3_BUCKET, &args.s3.bucket),
+            (var::POLICY_NAMESPACE, &policy.namespace),
+            (var::POLICY_NAME, &policy.name),
+            (var::S3_BUCKET, &s3.bucket),
         ] {
             if value.trim().is_empty() || value.contains('/') {
                 return Err(Error::config(format!(
@@ -42,22 +96,22 @@ impl Settings {
                 )));
             }
         }
-        let part_size = args.upload.part_size.0;
+        let part_size = upload.part_size;
         if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&part_size) {
             return Err(Error::config(format!(
                 "TIDEMARK_PART_SIZE {} is outside S3's part limits (5MiB to 5GiB)",
-                args.upload.part_size
+                ByteSize(part_size)
             )));
         }
-        let parts_in_flight = args.upload.parts_in_flight;
+        let parts_in_flight = upload.parts_in_flight;
         if !(1..=MAX_PARTS_IN_FLIGHT).contains(&parts_in_flight) {
             return Err(Error::config(format!(
                 "TIDEMARK_PARTS_IN_FLIGHT {parts_in_flight} must be between 1 and {MAX_PARTS_IN_FLIGHT}"
             )));
         }
-        let d = &args.dump;
+        let d = &dump;
         Ok(Self {
-            db: DbTarget::resolve(&args.db)?,
+            db: DbTarget::resolve(&db)?,
             filter: TableFilter::new(
                 &d.include_schemas,
                 &d.exclude_schemas,
@@ -69,10 +123,13 @@ impl Settings {
                 d.compression_level,
                 d.compression_threads,
             )?,
-            recipients: parse_recipients(&args.age_recipients)?,
-            object: ObjectOptions::from_args(&args.s3)?,
-            part_size,
-            parts_in_flight,
+            recipients: parse_recipients(&age_recipients)?,
+            object: ObjectOptions::new(&s3)?,
+            policy,
+            s3,
+            pg_bin_root,
+            dump,
+            upload,
         })
     }
 }

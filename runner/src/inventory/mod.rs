@@ -11,18 +11,22 @@
 //! warning: it is not a backup. [`Inventory::select`] then picks one backup by
 //! [`Selector`] without any I/O.
 
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod select;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_s3::Client;
 use futures::{StreamExt, TryStreamExt};
 use tidemark_crd::contract::keys::{MANIFEST_SUFFIX, backup_key_of_manifest};
 use tidemark_crd::contract::manifest::{MANIFEST_FORMAT_VERSION, Manifest};
 
 use crate::error::{Error, Result};
 use crate::retention::{Backup, PolicyPrefix};
-use crate::s3::listing::{self, ListedObject, SmallObject};
+use crate::s3::listing::{self, SmallObject};
+use crate::s3::store::{ListedObject, ObjectStore};
 
 pub use select::Selector;
 
@@ -31,6 +35,20 @@ const FETCH_CONCURRENCY: usize = 8;
 
 /// Largest manifest read; anything bigger is not one of ours.
 const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+
+/// The BackupPolicy a run belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyRef {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl PolicyRef {
+    /// The policy's prefix `<prefix>/<namespace>/<policy>/` under the bucket prefix.
+    pub fn prefix(&self, bucket_prefix: &str) -> String {
+        tidemark_crd::contract::keys::policy_prefix(bucket_prefix, &self.namespace, &self.name)
+    }
+}
 
 /// One backup: its data object key, its manifest's key, and the parsed manifest.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,16 +96,18 @@ pub struct Scan {
 }
 
 impl Inventory {
-    /// Lists the manifests directly under `policy_prefix` in `bucket` (paginated), reads
-    /// and parses them (up to 8 at a time), and sorts the backups by completion time.
-    pub async fn load(client: &Client, bucket: &str, policy_prefix: &str) -> Result<Inventory> {
-        Ok(Self::scan(client, bucket, policy_prefix).await?.inventory)
+    /// Lists the manifests directly under `policy_prefix` in the store's bucket
+    /// (paginated), reads and parses them (up to 8 at a time), and sorts the backups by
+    /// completion time.
+    pub async fn load(store: &dyn ObjectStore, policy_prefix: &str) -> Result<Inventory> {
+        Ok(Self::scan(store, policy_prefix).await?.inventory)
     }
 
     /// Like [`Inventory::load`], also returning the full listing of the prefix.
-    pub async fn scan(client: &Client, bucket: &str, policy_prefix: &str) -> Result<Scan> {
+    pub async fn scan(store: &dyn ObjectStore, policy_prefix: &str) -> Result<Scan> {
+        let bucket = store.bucket();
         let prefix = checked_prefix(policy_prefix)?;
-        let objects = listing::list_objects(client, bucket, prefix.as_str()).await?;
+        let objects = listing::list_objects(store, prefix.as_str()).await?;
         let manifest_keys: Vec<&str> = objects
             .iter()
             .map(|o| o.key.as_str())
@@ -100,7 +120,7 @@ impl Inventory {
         let fetched: Vec<(String, std::result::Result<Manifest, String>)> =
             futures::stream::iter(manifest_keys)
                 .map(|key| async move {
-                    let parsed = read_manifest(client, bucket, key).await?;
+                    let parsed = read_manifest(store, key).await?;
                     Ok::<_, Error>((key.to_string(), parsed))
                 })
                 .buffer_unordered(FETCH_CONCURRENCY)
@@ -218,12 +238,11 @@ pub fn checked_prefix(policy_prefix: &str) -> Result<PolicyPrefix> {
 /// Reads one manifest: `Ok(Err(why))` when it exists but is not a readable manifest
 /// (or vanished since the listing), `Err` when S3 failed.
 async fn read_manifest(
-    client: &Client,
-    bucket: &str,
+    store: &dyn ObjectStore,
     key: &str,
 ) -> Result<std::result::Result<Manifest, String>> {
     Ok(
-        match listing::get_small(client, bucket, key, MAX_MANIFEST_BYTES).await? {
+        match listing::get_small(store, key, MAX_MANIFEST_BYTES).await? {
             SmallObject::Found(bytes) => serde_json::from_slice::<Manifest>(&bytes)
                 .map_err(|e| format!("not a manifest: {e}")),
             SmallObject::Missing => Err("deleted since it was listed".to_string()),

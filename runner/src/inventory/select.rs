@@ -97,16 +97,12 @@ impl Inventory {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use chrono::TimeZone;
     use tidemark_crd::contract::keys;
-    use tidemark_crd::contract::manifest::{
-        CompressionTag, DumpFormatTag, Manifest, RowCountModeTag,
-    };
     use tidemark_crd::contract::result::ErrorKind;
 
     use super::*;
+    use crate::inventory::fixtures;
 
     const PREFIX: &str = "b/shop/web/";
 
@@ -119,28 +115,7 @@ mod tests {
         let key = keys::backup_key("b", "shop", "web", started, "dump.zst");
         Entry {
             manifest_key: keys::manifest_key(&key),
-            manifest: Manifest {
-                format_version: 1,
-                policy_namespace: "shop".into(),
-                policy_name: "web".into(),
-                key: key.clone(),
-                started_at: started,
-                completed_at: completed,
-                stored_size: 10,
-                raw_size: 20,
-                sha256: "0".repeat(64),
-                dump_format: DumpFormatTag::Custom,
-                compression: CompressionTag::Zstd,
-                compression_level: None,
-                encryption_recipients: vec![],
-                server_version: "17.0".into(),
-                server_version_num: 170000,
-                pg_dump_version: "pg_dump (PostgreSQL) 17.0".into(),
-                database: "shop".into(),
-                row_count_mode: RowCountModeTag::Exact,
-                tables: BTreeMap::new(),
-                runner_version: "0.1.0".into(),
-            },
+            manifest: fixtures::manifest(&key, started, completed, 10),
             key,
         }
     }

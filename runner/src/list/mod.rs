@@ -8,33 +8,48 @@ pub mod render;
 
 use std::io::Write;
 
-use tidemark_crd::contract::keys;
 use tidemark_crd::contract::result::{ListResult, ListedBackup, MAX_BROKEN_KEYS};
 
-use crate::cli::{ListArgs, ListOutput};
 use crate::error::Error;
-use crate::inventory::{Entry, Inventory, Selector};
+use chrono_tz::Tz;
+
+use crate::inventory::{Entry, Inventory, PolicyRef, Selector};
 use crate::outcome::{Failure, Outcome, Payload};
 use crate::prune::summary::tier_name;
-use crate::retention::plan;
+use crate::retention::{RetentionPolicy, plan};
+use crate::s3::settings::S3Settings;
 use render::Row;
 
-/// Runs `list`.
-pub async fn run(args: &ListArgs) -> Outcome {
-    let selector = args.selector.selector()?;
-    let tz = args.retention.tz()?;
-    let client = crate::s3::client::build(&args.s3).await?;
-    let prefix = keys::policy_prefix(
-        &args.s3.prefix,
-        &args.policy.policy_namespace,
-        &args.policy.policy_name,
-    );
-    let inventory = Inventory::load(&client, &args.s3.bucket, &prefix).await?;
+/// Settings of `list`: the inventory, the backup a selector picks, and the tiers
+/// retention would keep each backup by.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub policy: PolicyRef,
+    pub s3: S3Settings,
+    pub selector: Selector,
+    pub retention: RetentionPolicy,
+    /// The time zone retention periods are computed in.
+    pub tz: Tz,
+    pub output: Output,
+}
 
-    let retention = args
-        .retention
-        .any()
-        .then(|| plan(&inventory.backups(), &args.retention.policy(), tz));
+/// How `list` prints the inventory on stdout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+/// Runs `list`.
+pub async fn run(args: &Settings) -> Outcome {
+    let selector = &args.selector;
+    let tz = args.tz;
+    let store = crate::s3::client::connect(&args.s3).await?;
+    let prefix = args.policy.prefix(&args.s3.prefix);
+    let inventory = Inventory::load(store.as_ref(), &prefix).await?;
+
+    let retention = (args.retention != RetentionPolicy::default())
+        .then(|| plan(&inventory.backups(), &args.retention, tz));
     let rows: Vec<Row> = inventory
         .entries()
         .iter()
@@ -51,8 +66,8 @@ pub async fn run(args: &ListArgs) -> Outcome {
         .chain(inventory.broken().iter().map(Row::broken))
         .collect();
     let text = match args.output {
-        ListOutput::Table => render::table(&rows),
-        ListOutput::Json => render::json(&rows) + "\n",
+        Output::Table => render::table(&rows),
+        Output::Json => render::json(&rows) + "\n",
     };
     let mut stdout = std::io::stdout().lock();
     stdout
@@ -63,10 +78,10 @@ pub async fn run(args: &ListArgs) -> Outcome {
 
     let mut result = summary(&inventory);
     // Without an explicit selector an empty inventory is just empty, not an error.
-    if selector == Selector::Latest && inventory.entries().is_empty() {
+    if *selector == Selector::Latest && inventory.entries().is_empty() {
         return Ok(Payload::List(result));
     }
-    match inventory.select(&selector) {
+    match inventory.select(selector) {
         Ok(entry) => {
             result.selected = Some(listed(entry));
             Ok(Payload::List(result))

@@ -1,13 +1,17 @@
-//! A client tool run as a child process for a restore (`pg_restore`, `psql`): started
-//! with its connection settings in its environment (never argv), stderr kept (tail) for
-//! messages, and a stdin that can only end in two ways — released on purpose, or with
-//! the process killed *first*.
+//! Every PostgreSQL client tool the runner starts — `pg_dump` for a backup,
+//! `pg_restore` and `psql` for a restore — runs through [`ToolProcess`]: started with
+//! an environment of exactly the connection settings its spec names (see
+//! [`crate::pg::env`]: nothing of the runner's own secrets) and never a setting in argv,
+//! in its own process group, with the tail of its stderr kept for the error message,
+//! and killed when its handle is dropped.
 //!
-//! That ordering is the point of [`GatedStdin`]: `psql --single-transaction` commits
-//! when its input ends, so closing the pipe of a half-fed restore would commit half a
-//! restore. A [`GatedStdin`] that is dropped without [`GatedStdin::release`] (an error,
-//! a signal, a panic unwinding) kills the process before the pipe closes; the server
-//! then sees the connection vanish and rolls the transaction back.
+//! A tool that reads its input from the runner gets a [`GatedStdin`], a stdin that can
+//! only end in two ways — released on purpose, or with the process killed *first*.
+//! That ordering is the point: `psql --single-transaction` commits when its input
+//! ends, so closing the pipe of a half-fed restore would commit half a restore. A
+//! [`GatedStdin`] that is dropped without [`GatedStdin::release`] (an error, a signal,
+//! a panic unwinding) kills the process before the pipe closes; the server then sees
+//! the connection vanish and rolls the transaction back.
 
 use std::io::{self, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -21,16 +25,49 @@ use crate::error::{Error, Result};
 /// How much of the tool's stderr is kept for the error message.
 const STDERR_TAIL_BYTES: usize = 1500;
 
+/// The client tools the runner runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tool {
+    PgDump,
+    PgRestore,
+    Psql,
+}
+
+impl Tool {
+    /// The binary's name (`<root>/<major>/bin/<name>`), also used in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::PgDump => "pg_dump",
+            Tool::PgRestore => "pg_restore",
+            Tool::Psql => "psql",
+        }
+    }
+
+    /// The runner error of this tool failing: a failed dump is `PgDumpFailed`, a
+    /// failed restore tool `RestoreFailed`.
+    pub fn error(self, message: String) -> Error {
+        match self {
+            Tool::PgDump => Error::PgDump(message),
+            Tool::PgRestore | Tool::Psql => Error::Restore {
+                tool: self.name(),
+                message,
+            },
+        }
+    }
+}
+
 /// What to start.
 #[derive(Clone, Debug)]
 pub struct ToolSpec {
-    /// `pg_restore` or `psql`, for messages.
-    pub name: &'static str,
+    pub tool: Tool,
     pub binary: PathBuf,
     /// Arguments: no connection settings, no secrets.
     pub args: Vec<String>,
-    /// libpq variables (connection, password) for the child's environment.
+    /// libpq variables (connection, password) for the child's environment; nothing
+    /// else of the runner's environment but locale, time zone and `PATH` reaches it.
     pub env: Vec<(&'static str, String)>,
+    /// Whether the runner feeds the tool's stdin (a [`GatedStdin`]; else /dev/null).
+    pub stdin: bool,
     /// Whether stdout is piped back to the runner (else discarded).
     pub capture_stdout: bool,
 }
@@ -64,6 +101,8 @@ impl Killer {
 /// A running tool.
 #[derive(Debug)]
 pub struct ToolProcess {
+    pub tool: Tool,
+    /// The tool's name, for messages.
     pub name: &'static str,
     killer: Killer,
     stderr_tail: Arc<Mutex<Vec<u8>>>,
@@ -72,49 +111,47 @@ pub struct ToolProcess {
 /// A started tool and its pipes.
 pub struct Started {
     pub process: ToolProcess,
-    pub stdin: GatedStdin,
+    /// Present when the spec asked for `stdin`.
+    pub stdin: Option<GatedStdin>,
+    /// Present when the spec asked for `capture_stdout`.
     pub stdout: Option<ChildStdout>,
 }
 
 impl ToolProcess {
-    /// Starts the tool with stdin piped.
+    /// Starts the tool.
     pub fn spawn(spec: &ToolSpec) -> Result<Started> {
+        let tool = spec.tool;
+        let piped = |yes: bool| if yes { Stdio::piped() } else { Stdio::null() };
         let mut cmd = crate::pg::env::command(&spec.binary, &spec.env);
         cmd.args(&spec.args)
-            .stdin(Stdio::piped())
-            .stdout(if spec.capture_stdout {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+            .stdin(piped(spec.stdin))
+            .stdout(piped(spec.capture_stdout))
             .stderr(Stdio::piped())
             // Own process group: a terminal's Ctrl-C reaches the runner only, which
             // then stops the tool itself, in order.
             .process_group(0);
-        let mut child = cmd.spawn().map_err(|e| Error::Restore {
-            tool: spec.name,
-            message: format!("cannot start {}: {e}", spec.binary.display()),
-        })?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| tool.error(format!("cannot start {}: {e}", spec.binary.display())))?;
         let stdin = child.stdin.take();
         let stdout = child.stdout.take();
         let stderr = child.stderr.take();
         let killer = Killer {
             child: Arc::new(Mutex::new(child)),
         };
-        let stdin = match stdin {
-            Some(s) => GatedStdin::new(s, killer.clone()),
-            None => {
-                killer.kill();
-                return Err(Error::Internal(format!("{} stdin missing", spec.name)));
-            }
-        };
+        if spec.stdin != stdin.is_some() || spec.capture_stdout != stdout.is_some() {
+            killer.kill();
+            return Err(Error::Internal(format!("{} pipes missing", tool.name())));
+        }
+        let stdin = stdin.map(|s| GatedStdin::new(s, killer.clone()));
         let stderr_tail = Arc::new(Mutex::new(Vec::new()));
         if let Some(stderr) = stderr {
-            spawn_stderr_reader(spec.name, stderr, stderr_tail.clone())?;
+            spawn_stderr_reader(tool.name(), stderr, stderr_tail.clone())?;
         }
         Ok(Started {
             process: ToolProcess {
-                name: spec.name,
+                tool,
+                name: tool.name(),
                 killer,
                 stderr_tail,
             },
@@ -145,10 +182,7 @@ impl ToolProcess {
                 Ok(Some(s)) => return Ok(s),
                 Ok(None) => tokio::time::sleep(Duration::from_millis(20)).await,
                 Err(e) => {
-                    return Err(Error::Restore {
-                        tool: self.name,
-                        message: format!("waiting for the process: {e}"),
-                    });
+                    return Err(self.tool.error(format!("waiting for the process: {e}")));
                 }
             }
         }
@@ -173,14 +207,11 @@ impl ToolProcess {
             _ => status.to_string(),
         };
         let tail = self.stderr_tail();
-        Error::Restore {
-            tool: self.name,
-            message: if tail.is_empty() {
-                how
-            } else {
-                format!("{how}: {tail}")
-            },
-        }
+        self.tool.error(if tail.is_empty() {
+            how
+        } else {
+            format!("{how}: {tail}")
+        })
     }
 
     /// The last lines the tool wrote to stderr.
@@ -276,5 +307,65 @@ impl Drop for GatedStdin {
             // Kill first, then let the pipe close (field drop after this body).
             self.killer.kill();
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn sh(tool: Tool, script: &str, stdin: bool) -> Started {
+        ToolProcess::spawn(&ToolSpec {
+            tool,
+            binary: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+            env: vec![("PGUSER", "u".into())],
+            stdin,
+            capture_stdout: true,
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_failing_tool_reports_its_status_and_stderr_as_its_own_error() {
+        let script = "echo \"user $PGUSER\"; echo 'FATAL: no such table' >&2; exit 3";
+        for (tool, reason) in [
+            (Tool::PgDump, "PgDumpFailed"),
+            (Tool::PgRestore, "RestoreFailed"),
+            (Tool::Psql, "RestoreFailed"),
+        ] {
+            let started = sh(tool, script, false);
+            assert!(started.stdin.is_none());
+            let mut out = String::new();
+            started.stdout.unwrap().read_to_string(&mut out).unwrap();
+            assert_eq!(out, "user u\n", "the spec's variables are the child's");
+            let err = started.process.wait_success().await.unwrap_err();
+            assert_eq!(err.reason(), reason);
+            let text = err.to_string();
+            assert!(
+                text.contains("exited with status 3: FATAL: no such table"),
+                "{text}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn stdin_ends_only_when_released_or_after_the_tool_was_killed() {
+        let script = "cat >/dev/null; echo done";
+        let released = sh(Tool::Psql, script, true);
+        let mut stdin = released.stdin.unwrap();
+        stdin.write_all(b"SELECT 1;\n").unwrap();
+        stdin.release().unwrap();
+        released.process.wait_success().await.unwrap();
+
+        // Dropped without a release: the tool never sees the end of its input.
+        let dropped = sh(Tool::Psql, script, true);
+        let mut out = String::new();
+        drop(dropped.stdin);
+        dropped.stdout.unwrap().read_to_string(&mut out).unwrap();
+        let status = dropped.process.wait().await.unwrap();
+        assert_eq!(status.signal(), Some(9), "{status:?}");
+        assert_eq!(out, "", "the tool saw the end of its input");
     }
 }

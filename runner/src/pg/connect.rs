@@ -12,7 +12,6 @@ use tokio_postgres::{Client, Config, NoTls};
 
 pub use tidemark_crd::common::SslMode;
 
-use crate::cli::DbArgs;
 use crate::error::{Error, Result};
 use crate::pg::tls;
 
@@ -28,6 +27,18 @@ fn parse_sslmode(s: &str) -> Result<SslMode> {
             "PGSSLMODE `{s}` is not one of disable, allow, prefer, require, verify-ca, verify-full"
         ))
     })
+}
+
+/// The non-secret connection settings of the command line (libpq names); the
+/// password and a full URI come from the environment only.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DbSettings {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub database: Option<String>,
+    pub user: Option<String>,
+    pub sslmode: Option<String>,
+    pub sslrootcert: Option<PathBuf>,
 }
 
 /// A resolved database target.
@@ -47,7 +58,7 @@ impl std::fmt::Debug for DbTarget {
 impl DbTarget {
     /// Resolves the target from `TIDEMARK_DATABASE_URL` if set, else from the libpq
     /// variables (flags override them). The password is read from the environment only.
-    pub fn resolve(args: &DbArgs) -> Result<Self> {
+    pub fn resolve(args: &DbSettings) -> Result<Self> {
         let url = std::env::var(DATABASE_URL_ENV)
             .ok()
             .filter(|s| !s.is_empty());

@@ -5,3 +5,6 @@ pub mod part_size;
 pub mod sink;
 pub mod stages;
 pub mod stream;
+
+#[cfg(test)]
+mod tests;

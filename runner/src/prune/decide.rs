@@ -13,7 +13,7 @@ use crate::retention::{
     MultipartUpload, PolicyPrefix, RetentionPlan, RetentionPolicy, StoredObject, find_orphans,
     plan, stale_uploads,
 };
-use crate::s3::listing::ListedObject;
+use crate::s3::store::ListedObject;
 
 /// A backup to delete: its manifest goes first, then its data object.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,13 +6,12 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_s3::Client;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 
 use crate::error::{Error, Result};
 use crate::retention::{MultipartUpload, PolicyPrefix};
-use crate::s3::errors::classify;
+use crate::s3::store::{Aborted, ObjectStore};
 use crate::signals::Shutdown;
 
 use super::decide::DoomedBackup;
@@ -31,8 +30,7 @@ pub enum Scope {
 
 /// Where deletions go and what they may touch.
 pub struct Deleter<'a> {
-    pub client: &'a Client,
-    pub bucket: &'a str,
+    pub store: &'a dyn ObjectStore,
     pub prefix: &'a PolicyPrefix,
     pub scope: Scope,
     /// Object sizes from the listing, for the freed-bytes total.
@@ -140,41 +138,19 @@ impl Deleter<'_> {
 
     async fn delete(&self, key: &str) -> Result<()> {
         self.guard(key)?;
-        self.client
-            .delete_object()
-            .bucket(self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| classify(e, "DeleteObject", self.bucket, key))?;
-        tracing::info!(bucket = self.bucket, key, "deleted");
+        self.store.delete(key).await?;
+        tracing::info!(bucket = self.store.bucket(), key, "deleted");
         Ok(())
     }
 
     async fn abort(&self, upload: &MultipartUpload) -> Result<()> {
         self.guard(&upload.key)?;
-        let result = self
-            .client
-            .abort_multipart_upload()
-            .bucket(self.bucket)
-            .key(&upload.key)
-            .upload_id(&upload.upload_id)
-            .send()
-            .await;
-        match result {
-            Ok(_) => {}
-            // Completed or aborted meanwhile: nothing left to clean up.
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_upload()) => {}
-            Err(e) => {
-                return Err(classify(
-                    e,
-                    "AbortMultipartUpload",
-                    self.bucket,
-                    &upload.key,
-                ));
-            }
-        }
-        tracing::info!(bucket = self.bucket, key = %upload.key, "multipart upload aborted");
+        // Gone means completed or aborted meanwhile: nothing left to clean up.
+        let _: Aborted = self
+            .store
+            .abort_upload(&upload.key, &upload.upload_id)
+            .await?;
+        tracing::info!(bucket = self.store.bucket(), key = %upload.key, "multipart upload aborted");
         Ok(())
     }
 }

@@ -19,6 +19,8 @@
 pub mod decide;
 pub mod execute;
 pub mod summary;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,21 +28,39 @@ use chrono::Utc;
 use tidemark_crd::contract::keys::{self, MANIFEST_SUFFIX};
 use tidemark_crd::contract::result::PruneResult;
 
-use crate::cli::PruneArgs;
 use crate::error::Error;
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, PolicyRef};
 use crate::list::{count, newest_keys};
 use crate::outcome::{Failure, Outcome, Payload};
-use crate::retention::PolicyPrefix;
-use crate::s3::listing::{self, ListedObject};
+use crate::retention::{PolicyPrefix, RetentionPolicy};
+use crate::s3::listing;
+use crate::s3::settings::S3Settings;
+use crate::s3::store::{ListedObject, ObjectStore};
 use crate::signals::Shutdown;
 use decide::{Decision, DoomedBackup, Rules};
 use execute::{Deleter, Done, Scope};
 
+/// Settings of `prune`: the retention policy, the grace period for leftovers, and the
+/// modes (`dry_run`, `all`).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub policy: PolicyRef,
+    pub s3: S3Settings,
+    pub retention: RetentionPolicy,
+    /// The time zone retention periods are computed in.
+    pub tz: chrono_tz::Tz,
+    /// Objects without a manifest and uploads are removed once older than this.
+    pub orphan_grace_period: std::time::Duration,
+    /// Decide and report, delete nothing.
+    pub dry_run: bool,
+    /// Delete everything under the policy prefix (`deletionPolicy: Delete`).
+    pub all: bool,
+}
+
 /// Runs `prune`.
-pub async fn run(args: &PruneArgs, shutdown: &Shutdown) -> Outcome {
-    let tz = args.retention.tz()?;
-    if !args.all && !args.retention.any() {
+pub async fn run(args: &Settings, shutdown: &Shutdown) -> Outcome {
+    let tz = args.tz;
+    if !args.all && args.retention == RetentionPolicy::default() {
         return Err(Error::config(
             "no retention tier is configured: set at least one of TIDEMARK_KEEP_HOURLY, \
              TIDEMARK_KEEP_DAILY, TIDEMARK_KEEP_WEEKLY, TIDEMARK_KEEP_MONTHLY, \
@@ -48,42 +68,46 @@ pub async fn run(args: &PruneArgs, shutdown: &Shutdown) -> Outcome {
         )
         .into());
     }
-    let prefix = keys::policy_prefix(
-        &args.s3.prefix,
-        &args.policy.policy_namespace,
-        &args.policy.policy_name,
-    );
-    let prefix = PolicyPrefix::for_policy(
-        &args.s3.prefix,
-        &args.policy.policy_namespace,
-        &args.policy.policy_name,
-    )
-    .map_err(|e| Error::config(format!("policy prefix {prefix:?}: {e}")))?;
-    let client = crate::s3::client::build(&args.s3).await?;
-    let bucket = args.s3.bucket.as_str();
+    let prefix = args.policy.prefix(&args.s3.prefix);
+    let prefix =
+        PolicyPrefix::for_policy(&args.s3.prefix, &args.policy.namespace, &args.policy.name)
+            .map_err(|e| Error::config(format!("policy prefix {prefix:?}: {e}")))?;
+    let store = crate::s3::client::connect(&args.s3).await?;
     if args.all {
-        return all(&client, bucket, &prefix, args.dry_run, shutdown).await;
+        return all(store.as_ref(), &prefix, args.dry_run, shutdown).await;
     }
-
-    let scan = Inventory::scan(&client, bucket, prefix.as_str()).await?;
-    let uploads = listing::list_uploads(&client, bucket, prefix.as_str()).await?;
     let rules = Rules {
-        policy: args.retention.policy(),
+        policy: args.retention,
         tz,
-        grace: args.orphan_grace_period.0,
+        grace: args.orphan_grace_period,
         now: Utc::now(),
     };
-    let decision = decide::decide(&prefix, &scan.inventory, &scan.objects, &uploads, &rules)?;
+    retain(store.as_ref(), &prefix, &rules, args.dry_run, shutdown).await
+}
+
+/// Retention, orphans and stale uploads under `prefix`: decides, then deletes (unless
+/// `dry_run`).
+pub async fn retain(
+    store: &dyn ObjectStore,
+    prefix: &PolicyPrefix,
+    rules: &Rules,
+    dry_run: bool,
+    shutdown: &Shutdown,
+) -> Outcome {
+    let bucket = store.bucket();
+    let scan = Inventory::scan(store, prefix.as_str()).await?;
+    let uploads = listing::list_uploads(store, prefix.as_str()).await?;
+    let decision = decide::decide(prefix, &scan.inventory, &scan.objects, &uploads, rules)?;
     for manifest in &decision.broken {
         tracing::warn!(bucket, manifest = %manifest,
             "backup without its data object: left for a person to look at");
     }
     tracing::info!(bucket, prefix = %prefix, kept = decision.plan.keep.len(),
         deleted = decision.backups.len(), orphans = decision.orphans.len(),
-        uploads = decision.uploads.len(), dry_run = args.dry_run, "retention decided");
+        uploads = decision.uploads.len(), dry_run, "retention decided");
 
     let sizes = sizes(&scan.objects);
-    let done = if args.dry_run {
+    let done = if dry_run {
         Done {
             backups: decision.backups.iter().map(|b| b.key.clone()).collect(),
             objects: count(decision.orphans.len()),
@@ -92,9 +116,8 @@ pub async fn run(args: &PruneArgs, shutdown: &Shutdown) -> Outcome {
         }
     } else {
         let deleter = Deleter {
-            client: &client,
-            bucket,
-            prefix: &prefix,
+            store,
+            prefix,
             scope: Scope::Children,
             sizes: &sizes,
             shutdown,
@@ -110,19 +133,19 @@ pub async fn run(args: &PruneArgs, shutdown: &Shutdown) -> Outcome {
         }
         done
     };
-    Ok(Payload::Prune(result(&decision, done, args.dry_run)))
+    Ok(Payload::Prune(result(&decision, done, dry_run)))
 }
 
 /// `--all`: every object under the prefix (manifests first), every upload.
-async fn all(
-    client: &aws_sdk_s3::Client,
-    bucket: &str,
+pub async fn all(
+    store: &dyn ObjectStore,
     prefix: &PolicyPrefix,
     dry_run: bool,
     shutdown: &Shutdown,
 ) -> Outcome {
-    let objects = listing::list_objects(client, bucket, prefix.as_str()).await?;
-    let uploads = listing::list_uploads(client, bucket, prefix.as_str()).await?;
+    let bucket = store.bucket();
+    let objects = listing::list_objects(store, prefix.as_str()).await?;
+    let uploads = listing::list_uploads(store, prefix.as_str()).await?;
     // Backups (direct children with a manifest) are reported by key; manifests go
     // first, so no listing ever shows a backup whose data is already gone.
     let mut backups = Vec::new();
@@ -170,8 +193,7 @@ async fn all(
         return Ok(Payload::Prune(fit(report(done))));
     }
     let deleter = Deleter {
-        client,
-        bucket,
+        store,
         prefix,
         scope: Scope::Subtree,
         sizes: &sizes,

@@ -10,14 +10,13 @@ use std::path::Path;
 use std::sync::mpsc as std_mpsc;
 use std::time::Instant;
 
-use aws_sdk_s3::Client;
 use tidemark_crd::contract::manifest::Manifest;
 use tidemark_crd::contract::result::ErrorKind;
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
 use crate::pg::binary;
-use crate::pg::child::{Started, ToolProcess, ToolSpec};
+use crate::pg::child::{Started, Tool, ToolProcess, ToolSpec};
 use crate::pg::connect::DbTarget;
 use crate::restore::compare::check_object;
 use crate::restore::forward;
@@ -25,12 +24,12 @@ use crate::restore::plan::Route;
 use crate::restore::stream::{self, Decoding, Hashed, Output, StreamReport, Verdict};
 use crate::restore::target::Session;
 use crate::s3::download::{CHANNEL_CHUNKS, Download};
+use crate::s3::store::{ObjectStore, Store};
 use crate::signals::Shutdown;
 
 /// Everything one restore run needs.
 pub struct Job<'a> {
-    pub client: &'a Client,
-    pub bucket: &'a str,
+    pub store: &'a Store,
     pub manifest: &'a Manifest,
     pub route: &'a Route,
     pub decoding: Decoding,
@@ -73,7 +72,7 @@ pub async fn execute(job: Job<'_>, shutdown: &Shutdown) -> Result<Executed> {
     let manifest = job.manifest;
     let mut stop = shutdown.clone();
     let download = tokio::select! {
-        d = Download::open(job.client, job.bucket, &manifest.key) => d?,
+        d = Download::open(job.store, &manifest.key) => d?,
         sig = stop.wait() => return Err(Error::RestoreInterrupted(sig)),
     };
     if download.size != manifest.stored_size {
@@ -117,7 +116,7 @@ pub async fn execute(job: Job<'_>, shutdown: &Shutdown) -> Result<Executed> {
             // verdict_tx is gone (moved into drive): the threads abort and kill.
             tools.kill();
             pump.abort();
-            let e = explain_tool_failure(job.client, job.bucket, manifest, e, shutdown).await;
+            let e = explain_tool_failure(job.store.as_ref(), manifest, e, shutdown).await;
             match Session::open(job.db).await {
                 Ok(s) => s.end_sessions(&app).await,
                 Err(err) => {
@@ -134,8 +133,7 @@ pub async fn execute(job: Job<'_>, shutdown: &Shutdown) -> Result<Executed> {
 /// differing object as the cause, a check failure, instead of a tool failure that
 /// retrying could fix. Nothing was committed either way: the end was never released.
 async fn explain_tool_failure(
-    client: &aws_sdk_s3::Client,
-    bucket: &str,
+    store: &dyn ObjectStore,
     manifest: &Manifest,
     error: Error,
     shutdown: &Shutdown,
@@ -143,7 +141,7 @@ async fn explain_tool_failure(
     if !matches!(error, Error::Restore { .. }) {
         return error;
     }
-    match crate::verify::sha256_of(client, bucket, &manifest.key, shutdown).await {
+    match crate::verify::sha256_of(store, &manifest.key, shutdown).await {
         Ok(d) if d.sha256 != manifest.sha256 || d.bytes != manifest.stored_size => Error::Check {
             reason: "ChecksumMismatch",
             message: format!(
@@ -167,21 +165,32 @@ fn start_tools(
     verdict: std_mpsc::Receiver<Verdict>,
 ) -> Result<(Output, Tools)> {
     let min_major = crate::restore::versions::archive_major(job.manifest);
-    let locate = |tool| binary::locate(job.pg_bin_root, job.server_version_num, min_major, tool);
+    let locate = |tool: Tool| {
+        binary::locate(
+            job.pg_bin_root,
+            job.server_version_num,
+            min_major,
+            tool.name(),
+        )
+    };
+    let missing = |tool: Tool| Error::Internal(format!("{} stdin missing", tool.name()));
     match job.route {
         Route::PgRestore { args } | Route::Psql { args } => {
-            let (name, binary) = if matches!(job.route, Route::PgRestore { .. }) {
-                ("pg_restore", locate("pg_restore")?)
+            let tool = if matches!(job.route, Route::PgRestore { .. }) {
+                Tool::PgRestore
             } else {
-                ("psql", locate("psql")?)
+                Tool::Psql
             };
+            let name = tool.name();
             let Started { process, stdin, .. } = ToolProcess::spawn(&ToolSpec {
-                name,
-                binary,
+                tool,
+                binary: locate(tool)?,
                 args: args.clone(),
                 env: tool_env(job.db, app, "warning"),
+                stdin: true,
                 capture_stdout: false,
             })?;
+            let stdin = stdin.ok_or_else(|| missing(tool))?;
             tracing::info!(tool = name, ?args, "restore tool started");
             let plain = matches!(job.route, Route::Psql { .. });
             Ok((
@@ -204,32 +213,36 @@ fn start_tools(
             suffix,
         } => {
             let psql = ToolProcess::spawn(&ToolSpec {
-                name: "psql",
-                binary: locate("psql")?,
+                tool: Tool::Psql,
+                binary: locate(Tool::Psql)?,
                 args: psql_args.clone(),
                 // pg_restore's own BEGIN/COMMIT inside psql's transaction only warn.
                 env: tool_env(job.db, app, "error"),
+                stdin: true,
                 capture_stdout: false,
             })?;
             let converter = ToolProcess::spawn(&ToolSpec {
-                name: "pg_restore",
-                binary: locate("pg_restore")?,
+                tool: Tool::PgRestore,
+                binary: locate(Tool::PgRestore)?,
                 args: pg_restore_args.clone(),
                 // Writes SQL only: no connection, no credentials.
                 env: Vec::new(),
+                stdin: true,
                 capture_stdout: true,
             })?;
             let Some(sql) = converter.stdout else {
                 return Err(Error::Internal("pg_restore stdout missing".into()));
             };
+            let psql_stdin = psql.stdin.ok_or_else(|| missing(Tool::Psql))?;
+            let converter_stdin = converter.stdin.ok_or_else(|| missing(Tool::PgRestore))?;
             let forwarder =
-                forward::spawn(sql, psql.stdin, prefix.clone(), suffix.clone(), verdict)?;
+                forward::spawn(sql, psql_stdin, prefix.clone(), suffix.clone(), verdict)?;
             tracing::info!(
                 ?pg_restore_args,
                 "restore tools started (pg_restore -f - | psql)"
             );
             Ok((
-                Output::Feed(converter.stdin),
+                Output::Feed(converter_stdin),
                 Tools {
                     owner: psql.process,
                     converter: Some(converter.process),

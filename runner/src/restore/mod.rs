@@ -24,35 +24,42 @@ pub mod versions;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aws_sdk_s3::Client;
 use sha2::{Digest, Sha256};
-use tidemark_crd::contract::keys;
 use tidemark_crd::contract::manifest::Manifest;
 use tidemark_crd::contract::result::RestoreResult;
 
-use crate::cli::{PolicyArgs, RestoreArgs, S3Args, SelectorArgs};
 use crate::error::{Error, Result};
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, PolicyRef, Selector};
 use crate::outcome::{self, Failure, Payload};
 use crate::pg::connect::DbTarget;
 use crate::restore::compare::Comparison;
 use crate::restore::plan::Plan;
+use crate::restore::settings::{RestoreOptions, Settings};
 use crate::restore::stream::Decoding;
 use crate::restore::target::Session;
+use crate::s3::settings::S3Settings;
+use crate::s3::store::{ObjectStore, Store};
 use crate::signals::Shutdown;
 use tidemark_crd::contract::values::RestoreContent;
 
 /// Runs one restore.
-pub async fn run(args: &RestoreArgs, shutdown: &Shutdown) -> outcome::Outcome {
+pub async fn run(args: &Settings, shutdown: &Shutdown) -> outcome::Outcome {
     if args.preflight {
         return preflight::run(&DbTarget::resolve(&args.db)?, &args.options).await;
     }
     let request = settings::request(&args.options)?;
     let identities = settings::identities_from_env()?;
     let db = DbTarget::resolve(&args.db)?;
-    let selector = args.selector.selector()?;
-    let client = crate::s3::client::build(&args.s3).await?;
-    let manifest = select(&client, &args.s3, &args.policy, &args.selector, shutdown).await?;
+    let selector = &args.selector;
+    let store = crate::s3::client::connect(&args.s3).await?;
+    let manifest = select(
+        store.as_ref(),
+        &args.s3,
+        &args.policy,
+        &args.selector,
+        shutdown,
+    )
+    .await?;
     tracing::info!(key = %manifest.key, selector = %selector, "backup selected");
     let plan = plan::plan(&manifest, &request)?;
     let decoding = settings::decoding(&manifest, &identities)?;
@@ -75,7 +82,7 @@ pub async fn run(args: &RestoreArgs, shutdown: &Shutdown) -> outcome::Outcome {
         &args.options.maintenance_database,
         &manifest,
         &plan.route,
-        &args.db.pg_bin_root,
+        &args.pg_bin_root,
     )
     .await
     .map_err(|e| Failure::with(e, partial(false)))?;
@@ -84,12 +91,11 @@ pub async fn run(args: &RestoreArgs, shutdown: &Shutdown) -> outcome::Outcome {
         .map_err(|e| Failure::with(e, partial(false)))?;
     let restored = restore_and_compare(
         Restore {
-            client: &client,
-            bucket: &args.s3.bucket,
+            store: &store,
             manifest: &manifest,
             plan: &plan,
             decoding,
-            pg_bin_root: &args.db.pg_bin_root,
+            pg_bin_root: &args.pg_bin_root,
             db: &db,
             content: request.content,
             database_created: created,
@@ -122,29 +128,24 @@ pub async fn run(args: &RestoreArgs, shutdown: &Shutdown) -> outcome::Outcome {
 
 /// The backup the selector chooses among the policy's manifests.
 pub async fn select(
-    client: &Client,
-    s3: &S3Args,
-    policy: &PolicyArgs,
-    selector: &SelectorArgs,
+    store: &dyn ObjectStore,
+    s3: &S3Settings,
+    policy: &PolicyRef,
+    selector: &Selector,
     shutdown: &Shutdown,
 ) -> Result<Manifest> {
-    let selector = selector.selector()?;
-    let prefix = keys::policy_prefix(&s3.prefix, &policy.policy_namespace, &policy.policy_name);
+    let prefix = policy.prefix(&s3.prefix);
     let mut stop = shutdown.clone();
     let inventory = tokio::select! {
-        i = Inventory::load(client, &s3.bucket, &prefix) => i?,
+        i = Inventory::load(store, &prefix) => i?,
         sig = stop.wait() => return Err(Error::RestoreInterrupted(sig)),
     };
-    Ok(inventory.select(&selector)?.manifest.clone())
+    Ok(inventory.select(selector)?.manifest.clone())
 }
 
 /// Creates the database if asked and missing; refuses a non-empty target that the
 /// restore would not clean. Returns whether the database was created.
-async fn prepare_target(
-    db: &DbTarget,
-    options: &crate::cli::RestoreOptions,
-    plan: &Plan,
-) -> Result<bool> {
+async fn prepare_target(db: &DbTarget, options: &RestoreOptions, plan: &Plan) -> Result<bool> {
     let name = db.database();
     let mut created = false;
     if options.create_database {
@@ -187,8 +188,7 @@ async fn drop_created(db: &DbTarget, maintenance: &str, name: &str) {
 
 /// One restore into a prepared target.
 pub struct Restore<'a> {
-    pub client: &'a Client,
-    pub bucket: &'a str,
+    pub store: &'a Store,
     pub manifest: &'a Manifest,
     pub plan: &'a Plan,
     pub decoding: Decoding,
@@ -241,8 +241,7 @@ pub async fn restore_and_compare(
     drop(session);
     let executed = execute::execute(
         execute::Job {
-            client: r.client,
-            bucket: r.bucket,
+            store: r.store,
             manifest: r.manifest,
             route: &route,
             decoding: r.decoding,

@@ -5,10 +5,10 @@
 
 use tidemark_crd::contract::result::PreflightResult;
 
-use crate::cli::RestoreOptions;
 use crate::error::Result;
 use crate::outcome::{self, Payload};
 use crate::pg::connect::{DbTarget, classify_error};
+use crate::restore::settings::RestoreOptions;
 use crate::restore::target::Session;
 
 /// User tables (ordinary and partitioned) outside the system schemas.

@@ -7,15 +7,55 @@ use tidemark_crd::contract::env as var;
 
 use tidemark_crd::contract::manifest::Manifest;
 
+use std::path::PathBuf;
+
 use tidemark_crd::contract::values::RestoreContent;
 
-use crate::cli::RestoreOptions;
 use crate::error::{Error, Result};
+use crate::inventory::{PolicyRef, Selector};
+use crate::pg::connect::DbSettings;
 use crate::restore::plan::{Request, TableName};
 use crate::restore::stream::Decoding;
+use crate::s3::settings::S3Settings;
 
 /// Environment variable holding the age identity (`AGE-SECRET-KEY-1…`; a secret).
 pub const AGE_IDENTITY_ENV: &str = var::AGE_IDENTITY;
+
+/// Settings of `restore`: which backup, which target, what to restore.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub policy: PolicyRef,
+    pub s3: S3Settings,
+    pub db: DbSettings,
+    /// Root of the client installations: `<root>/<major>/bin/pg_restore`.
+    pub pg_bin_root: PathBuf,
+    pub selector: Selector,
+    pub options: RestoreOptions,
+    /// Only check the target and report it; nothing is selected, read or changed.
+    pub preflight: bool,
+}
+
+/// What a restore puts into the target, as the command line says it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RestoreOptions {
+    pub content: RestoreContent,
+    /// Only these tables (`schema.table`).
+    pub tables: Vec<String>,
+    /// Full restore: drop the backup's objects before recreating them.
+    pub clean: bool,
+    /// Full restore without dropping anything first (overrides `clean`).
+    pub no_clean: bool,
+    /// Data-only restore: empty the restored tables first, in the same transaction.
+    pub truncate: bool,
+    /// Create the target database first if it does not exist.
+    pub create_database: bool,
+    /// Database to connect to for CREATE DATABASE.
+    pub maintenance_database: String,
+    /// `pg_restore --no-owner`.
+    pub no_owner: bool,
+    /// `pg_restore --no-privileges`.
+    pub no_privileges: bool,
+}
 
 /// The request described by the options.
 pub fn request(o: &RestoreOptions) -> Result<Request> {

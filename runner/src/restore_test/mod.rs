@@ -12,26 +12,50 @@
 
 pub mod scratch;
 
-use tidemark_crd::contract::values::RestoreContent;
+use tidemark_crd::contract::values::{RestoreContent, ScratchTarget};
 
-use crate::cli::RestoreTestArgs;
 use crate::error::Error;
+use crate::inventory::{PolicyRef, Selector};
 use crate::outcome::{self, Failure, Payload};
+use crate::pg::connect::DbSettings;
 use crate::pg::connect::DbTarget;
 use crate::restore::plan::{self, Request};
 use crate::restore::target::Session;
 use crate::restore::{self, Restore, settings};
+use crate::s3::settings::S3Settings;
 use crate::signals::Shutdown;
 
+/// Settings of `restore-test`: which backup, and the scratch server.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub policy: PolicyRef,
+    pub s3: S3Settings,
+    /// The scratch server (its database is only used to connect for CREATE DATABASE).
+    pub db: DbSettings,
+    pub pg_bin_root: std::path::PathBuf,
+    pub selector: Selector,
+    pub target: ScratchTarget,
+    /// How long to wait for the server to accept connections.
+    pub wait_for_server: Option<tidemark_crd::units::HumanDuration>,
+    /// Prefix of the temporary database's name.
+    pub scratch_database_prefix: String,
+}
+
 /// Runs one restore test.
-pub async fn run(args: &RestoreTestArgs, shutdown: &Shutdown) -> outcome::Outcome {
+pub async fn run(args: &Settings, shutdown: &Shutdown) -> outcome::Outcome {
     let identities = settings::identities_from_env()?;
     let server = DbTarget::resolve(&args.db)?;
     scratch::check_prefix(&args.scratch_database_prefix)?;
     let wait = scratch::wait_time(args.target, args.wait_for_server);
-    let client = crate::s3::client::build(&args.s3).await?;
-    let manifest =
-        restore::select(&client, &args.s3, &args.policy, &args.selector, shutdown).await?;
+    let store = crate::s3::client::connect(&args.s3).await?;
+    let manifest = restore::select(
+        store.as_ref(),
+        &args.s3,
+        &args.policy,
+        &args.selector,
+        shutdown,
+    )
+    .await?;
     tracing::info!(key = %manifest.key, "backup selected for the restore test");
     let request = Request {
         content: RestoreContent::Full,
@@ -51,12 +75,11 @@ pub async fn run(args: &RestoreTestArgs, shutdown: &Shutdown) -> outcome::Outcom
     let scratch_db = server.with_database(&name);
     let restored = restore::restore_and_compare(
         Restore {
-            client: &client,
-            bucket: &args.s3.bucket,
+            store: &store,
             manifest: &manifest,
             plan: &plan,
             decoding,
-            pg_bin_root: &args.db.pg_bin_root,
+            pg_bin_root: &args.pg_bin_root,
             db: &scratch_db,
             content: RestoreContent::Full,
             database_created: true,

@@ -4,7 +4,7 @@
 //! Spaces and R2.
 
 use aws_config::BehaviorVersion;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -13,8 +13,10 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::Region;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 
-use crate::cli::S3Args;
 use crate::error::{Error, Result};
+use crate::s3::sdk::SdkStore;
+use crate::s3::settings::S3Settings;
+use crate::s3::store::Store;
 
 /// Region used when neither the settings nor the SDK chain name one (custom endpoints
 /// usually ignore it, but SigV4 needs one).
@@ -32,15 +34,21 @@ pub fn body_timeout() -> Duration {
     BODY_TIMEOUT.get().copied().unwrap_or(DEFAULT_BODY_TIMEOUT)
 }
 
-/// Builds the client described by `args`.
-pub async fn build(args: &S3Args) -> Result<Client> {
+/// The store of the bucket `args` name, on the client they describe.
+pub async fn connect(args: &S3Settings) -> Result<Store> {
+    let client = build(args).await?;
+    Ok(Arc::new(SdkStore::new(client, args.bucket.clone())))
+}
+
+/// Builds the client the settings describe.
+async fn build(args: &S3Settings) -> Result<Client> {
     if let Some(endpoint) = args.endpoint.as_deref().filter(|e| !e.is_empty()) {
         check_endpoint(endpoint)?;
     }
-    let read_timeout = args.read_timeout.0.max(Duration::from_millis(100));
+    let read_timeout = args.read_timeout.max(Duration::from_millis(100));
     let _ = BODY_TIMEOUT.set(read_timeout);
     let timeouts = TimeoutConfig::builder()
-        .connect_timeout(args.connect_timeout.0.max(Duration::from_millis(100)))
+        .connect_timeout(args.connect_timeout.max(Duration::from_millis(100)))
         .read_timeout(read_timeout)
         .build();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())

@@ -3,154 +3,40 @@
 //! object onto itself server-side), then write the manifest — the commit marker. If
 //! either step fails the data object is deleted again.
 
-use aws_sdk_s3::Client;
-use aws_sdk_s3::error::ProvideErrorMetadata;
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{
-    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, MetadataDirective, Tag, Tagging,
-};
+use bytes::Bytes;
 
-use crate::apply_object_options;
 use crate::error::{Error, Result};
-use crate::s3::errors::classify;
-use crate::s3::object::{ObjectOptions, SHA256_METADATA, encode_copy_source};
-use crate::s3::upload::DATA_CONTENT_TYPE;
+use crate::s3::object::{ObjectOptions, SHA256_METADATA};
+use crate::s3::store::{Conditional, ObjectStore, Put, in_operation};
 
-/// Largest object a single CopyObject may copy.
-pub const MAX_SINGLE_COPY: u64 = 5 << 30;
-/// Part size of a multipart copy (10,000 of them cover 5 TiB).
-const COPY_PART: u64 = 1 << 30;
-
-/// Tags the data object with its SHA-256 (`sha256=<hex>`); no data is copied.
-pub async fn tag_sha256(client: &Client, bucket: &str, key: &str, sha256: &str) -> Result<()> {
-    let tag = Tag::builder()
-        .key(SHA256_METADATA)
-        .value(sha256)
-        .build()
-        .map_err(|e| crate::error::Error::Internal(format!("building the sha256 tag: {e}")))?;
-    let tagging = Tagging::builder()
-        .tag_set(tag)
-        .build()
-        .map_err(|e| crate::error::Error::Internal(format!("building the tag set: {e}")))?;
-    client
-        .put_object_tagging()
-        .bucket(bucket)
-        .key(key)
-        .tagging(tagging)
-        .send()
-        .await
-        .map_err(|e| classify(e, "PutObjectTagging", bucket, key))?;
-    Ok(())
+/// Where the data object's SHA-256 is recorded on the object itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sha256Stamp {
+    /// An object tag `sha256`: no data is copied.
+    Tag,
+    /// User metadata `sha256`, by a server-side copy of the object onto itself.
+    Copy,
 }
 
-/// Replaces the data object's user metadata with its SHA-256.
+/// Records the data object's SHA-256 on it: as the object tag `sha256=<hex>` (no data
+/// is copied), or in its user metadata by a server-side copy onto itself.
 pub async fn stamp_sha256(
-    client: &Client,
-    bucket: &str,
+    store: &dyn ObjectStore,
+    stamp: Sha256Stamp,
     key: &str,
     size: u64,
     sha256: &str,
     opts: &ObjectOptions,
     single_copy_max: u64,
 ) -> Result<()> {
-    let source = encode_copy_source(bucket, key);
-    if size <= single_copy_max.min(MAX_SINGLE_COPY) {
-        let request = client
-            .copy_object()
-            .bucket(bucket)
-            .key(key)
-            .copy_source(&source)
-            .metadata_directive(MetadataDirective::Replace)
-            .metadata(SHA256_METADATA, sha256)
-            .content_type(DATA_CONTENT_TYPE);
-        apply_object_options!(request, opts)
-            .send()
-            .await
-            .map_err(|e| classify(e, "CopyObject", bucket, key))?;
-        return Ok(());
-    }
-    // Beyond 5 GiB S3 needs a multipart copy.
-    let request = client
-        .create_multipart_upload()
-        .bucket(bucket)
-        .key(key)
-        .metadata(SHA256_METADATA, sha256)
-        .content_type(DATA_CONTENT_TYPE);
-    let created = apply_object_options!(request, opts)
-        .send()
-        .await
-        .map_err(|e| classify(e, "CreateMultipartUpload (copy)", bucket, key))?;
-    let upload_id = created.upload_id().unwrap_or_default().to_string();
-    let result = copy_parts(client, bucket, key, &source, &upload_id, size).await;
-    match result {
-        Ok(parts) => {
-            client
-                .complete_multipart_upload()
-                .bucket(bucket)
-                .key(key)
-                .upload_id(&upload_id)
-                .multipart_upload(
-                    CompletedMultipartUpload::builder()
-                        .set_parts(Some(parts))
-                        .build(),
-                )
-                .send()
+    match stamp {
+        Sha256Stamp::Tag => store.tag(key, SHA256_METADATA, sha256).await,
+        Sha256Stamp::Copy => {
+            store
+                .stamp_sha256(key, size, sha256, opts, single_copy_max)
                 .await
-                .map_err(|e| classify(e, "CompleteMultipartUpload (copy)", bucket, key))?;
-            Ok(())
-        }
-        Err(e) => {
-            let _ = client
-                .abort_multipart_upload()
-                .bucket(bucket)
-                .key(key)
-                .upload_id(&upload_id)
-                .send()
-                .await;
-            Err(e)
         }
     }
-}
-
-async fn copy_parts(
-    client: &Client,
-    bucket: &str,
-    key: &str,
-    source: &str,
-    upload_id: &str,
-    size: u64,
-) -> Result<Vec<CompletedPart>> {
-    let part = COPY_PART.max(size.div_ceil(10_000));
-    let mut parts = Vec::new();
-    let mut start = 0u64;
-    let mut number = 1i32;
-    while start < size {
-        let end = (start + part).min(size) - 1;
-        let out = client
-            .upload_part_copy()
-            .bucket(bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .part_number(number)
-            .copy_source(source)
-            .copy_source_range(format!("bytes={start}-{end}"))
-            .send()
-            .await
-            .map_err(|e| classify(e, "UploadPartCopy", bucket, key))?;
-        let etag = out
-            .copy_part_result()
-            .and_then(|r| r.e_tag())
-            .map(str::to_string);
-        parts.push(
-            CompletedPart::builder()
-                .part_number(number)
-                .set_e_tag(etag)
-                .build(),
-        );
-        start = end + 1;
-        number += 1;
-    }
-    Ok(parts)
 }
 
 /// A manifest PUT that failed, and whether the manifest is known to be absent (only
@@ -166,40 +52,28 @@ pub struct ManifestFailure {
 /// finds its own earlier write), HeadObject decides: the manifest counts as written when
 /// it exists with this body's size and SHA-256 metadata.
 pub async fn put_manifest(
-    client: &Client,
-    bucket: &str,
+    store: &dyn ObjectStore,
     manifest_key: &str,
     body: Vec<u8>,
     sha256: &str,
     opts: &ObjectOptions,
 ) -> std::result::Result<(), ManifestFailure> {
     let len = body.len() as u64;
-    let request = client
-        .put_object()
-        .bucket(bucket)
-        .key(manifest_key)
-        .content_type("application/json")
-        .metadata(SHA256_METADATA, sha256)
-        .checksum_algorithm(ChecksumAlgorithm::Crc32C)
-        .body(ByteStream::from(body));
-    let Err(err) = apply_object_options!(request, opts).send().await else {
+    let put = Put {
+        key: manifest_key,
+        body: Bytes::from(body),
+        content_type: "application/json",
+        sha256: Some(sha256),
+        options: opts,
+        storage_class: true,
+        checksum: true,
+    };
+    let Err(error) = store.put(put).await else {
         return Ok(());
     };
-    let error = classify(err, "PutObject", bucket, manifest_key);
-    match client
-        .head_object()
-        .bucket(bucket)
-        .key(manifest_key)
-        .send()
-        .await
-    {
-        Ok(head) => {
-            let same_size = head.content_length().and_then(|l| u64::try_from(l).ok()) == Some(len);
-            let same_hash = head
-                .metadata()
-                .and_then(|m| m.get(SHA256_METADATA))
-                .is_some_and(|h| h == sha256);
-            if same_size && same_hash {
+    match store.head(manifest_key).await {
+        Ok(Some(head)) => {
+            if head.size == len && head.sha256.as_deref() == Some(sha256) {
                 tracing::warn!(key = %manifest_key, error = %error,
                     "the manifest write answered with an error, but the manifest is stored");
                 Ok(())
@@ -213,23 +87,24 @@ pub async fn put_manifest(
                 })
             }
         }
+        Ok(None) => Err(ManifestFailure {
+            error,
+            absent: true,
+        }),
         Err(e) => {
-            let absent = e.as_service_error().is_some_and(|s| s.is_not_found())
-                || e.raw_response().is_some_and(|r| r.status().as_u16() == 404);
-            if !absent {
-                let e = classify(e, "HeadObject", bucket, manifest_key);
-                tracing::warn!(key = %manifest_key, error = %e,
-                    "cannot tell whether the manifest was stored; the data object stays");
-            }
-            Err(ManifestFailure { error, absent })
+            tracing::warn!(key = %manifest_key, error = %e,
+                "cannot tell whether the manifest was stored; the data object stays");
+            Err(ManifestFailure {
+                error,
+                absent: false,
+            })
         }
     }
 }
 
 /// Deletes an object, logging failures (used to undo a data object without manifest).
-pub async fn delete_quietly(client: &Client, bucket: &str, key: &str) {
-    if let Err(e) = client.delete_object().bucket(bucket).key(key).send().await {
-        let e = classify(e, "DeleteObject", bucket, key);
+pub async fn delete_quietly(store: &dyn ObjectStore, key: &str) {
+    if let Err(e) = store.delete(key).await {
         tracing::warn!(error = %e, "removing an object failed; prune removes it after the grace period");
     }
 }
@@ -250,53 +125,34 @@ pub enum Claim {
 /// (`If-None-Match: *`, atomic on S3 and compatible stores): of several runs started in
 /// the same second exactly one wins. A store that does not implement conditional writes
 /// (`NotImplemented`) gets an unconditional write, with a warning.
-pub async fn claim(
-    client: &Client,
-    bucket: &str,
-    key: &str,
-    opts: &ObjectOptions,
-) -> Result<Claim> {
+pub async fn claim(store: &dyn ObjectStore, key: &str, opts: &ObjectOptions) -> Result<Claim> {
     let claim_key = format!("{key}{CLAIM_SUFFIX}");
-    let put = |conditional: bool| {
-        let request = client
-            .put_object()
-            .bucket(bucket)
-            .key(&claim_key)
-            .content_type("text/plain")
-            .set_if_none_match(conditional.then(|| "*".to_string()))
-            .body(ByteStream::from_static(
-                b"claimed by a tidemark backup run\n",
-            ));
-        // Encrypted like every object, but in the bucket's default storage class: an
-        // infrequent-access class would bill each short-lived claim a minimum duration.
-        request
-            .set_server_side_encryption(opts.sse.clone())
-            .set_ssekms_key_id(opts.sse_kms_key_id.clone())
-            .send()
+    // Encrypted like every object, but in the bucket's default storage class: an
+    // infrequent-access class would bill each short-lived claim a minimum duration.
+    let put = || Put {
+        key: &claim_key,
+        body: Bytes::from_static(b"claimed by a tidemark backup run\n"),
+        content_type: "text/plain",
+        sha256: None,
+        options: opts,
+        storage_class: false,
+        checksum: false,
     };
-    match put(true).await {
-        Ok(_) => Ok(Claim::Won),
-        Err(e) => {
-            let status = e.raw_response().map(|r| r.status().as_u16());
-            let code = e.code().map(str::to_string);
-            if status == Some(412) || code.as_deref() == Some("PreconditionFailed") {
-                return Ok(Claim::Taken);
-            }
-            if status == Some(501) || code.as_deref() == Some("NotImplemented") {
-                tracing::warn!(key = %claim_key,
-                    "the S3 store does not support conditional writes; claiming without");
-                put(false)
-                    .await
-                    .map_err(|e| classify(e, "PutObject (claim)", bucket, &claim_key))?;
-                return Ok(Claim::Won);
-            }
-            Err(classify(e, "PutObject (claim)", bucket, &claim_key))
+    let label = |e| in_operation(e, "PutObject (claim)");
+    match store.put_if_absent(put()).await.map_err(label)? {
+        Conditional::Created => Ok(Claim::Won),
+        Conditional::Exists => Ok(Claim::Taken),
+        Conditional::Unsupported => {
+            tracing::warn!(key = %claim_key,
+                "the S3 store does not support conditional writes; claiming without");
+            store.put(put()).await.map_err(label)?;
+            Ok(Claim::Won)
         }
     }
 }
 
 /// Removes this run's claim of `key` (best effort; a leftover claim is an orphan that
 /// `prune` removes after the grace period).
-pub async fn release(client: &Client, bucket: &str, key: &str) {
-    delete_quietly(client, bucket, &format!("{key}{CLAIM_SUFFIX}")).await;
+pub async fn release(store: &dyn ObjectStore, key: &str) {
+    delete_quietly(store, &format!("{key}{CLAIM_SUFFIX}")).await;
 }

@@ -5,8 +5,8 @@ use aws_sdk_s3::types::{ServerSideEncryption, StorageClass};
 
 use tidemark_crd::contract::values::SseAlgorithm;
 
-use crate::cli::S3Args;
 use crate::error::{Error, Result};
+use crate::s3::settings::S3Settings;
 
 /// User-metadata key carrying the SHA-256 of the stored backup bytes.
 pub const SHA256_METADATA: &str = "sha256";
@@ -20,8 +20,8 @@ pub struct ObjectOptions {
 }
 
 impl ObjectOptions {
-    /// Validates the S3 settings.
-    pub fn from_args(args: &S3Args) -> Result<Self> {
+    /// Validates the object settings of `args`.
+    pub fn new(args: &S3Settings) -> Result<Self> {
         let kms_key = args.sse_kms_key_id.clone().filter(|k| !k.is_empty());
         let sse = match args.sse {
             SseAlgorithm::Aes256 => Some(ServerSideEncryption::Aes256),

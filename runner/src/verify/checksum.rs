@@ -1,10 +1,10 @@
 //! SHA-256 of a stored object, computed from a streaming download in constant memory.
 
-use aws_sdk_s3::Client;
+use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::s3::errors::classify;
+use crate::s3::store::ObjectStore;
 use crate::signals::Shutdown;
 
 /// What the download measured.
@@ -19,23 +19,27 @@ pub struct Digested {
 /// Downloads `bucket`/`key` chunk by chunk, hashing each chunk as it arrives (nothing
 /// but the current chunk is held in memory). A signal stops the download.
 pub async fn sha256_of(
-    client: &Client,
-    bucket: &str,
+    store: &dyn ObjectStore,
     key: &str,
     shutdown: &Shutdown,
 ) -> Result<Digested> {
+    let bucket = store.bucket();
     let mut stop = shutdown.clone();
     let response = tokio::select! {
-        r = client.get_object().bucket(bucket).key(key).send() => r
-            .map_err(|e| classify(e, "GetObject", bucket, key))?,
+        r = store.get(key) => r?.ok_or_else(|| Error::S3 {
+            operation: "GetObject",
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            message: "NoSuchKey: the object does not exist (HTTP 404)".into(),
+        })?,
         sig = stop.wait() => return Err(Error::Interrupted(sig)),
     };
-    let mut body = response.body;
+    let mut body = response.bytes;
     let mut hasher = Sha256::new();
     let mut bytes = 0u64;
     loop {
         let chunk = tokio::select! {
-            c = body.try_next() => c.map_err(|e| Error::S3 {
+            c = body.next() => c.transpose().map_err(|e| Error::S3 {
                 operation: "GetObject",
                 bucket: bucket.to_string(),
                 key: key.to_string(),

@@ -13,30 +13,43 @@
 mod checks;
 mod checksum;
 
+use std::time::Duration;
+
 use chrono::Utc;
 use tidemark_crd::contract::keys;
 use tidemark_crd::contract::result::VerifyResult;
 
-use crate::cli::VerifyArgs;
 use crate::error::Error;
-use crate::inventory::{Entry, Inventory};
+use crate::inventory::{Entry, Inventory, PolicyRef, Selector};
 use crate::outcome::{Failure, Outcome, Payload};
 use crate::s3::listing::head_size;
+use crate::s3::settings::S3Settings;
 use crate::signals::Shutdown;
+use tidemark_crd::units::ByteSize;
 
 pub use checksum::{Digested, sha256_of};
 
+/// Settings of `verify`: which backup, and the thresholds of its checks.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub policy: PolicyRef,
+    pub s3: S3Settings,
+    pub selector: Selector,
+    /// Smallest acceptable stored object.
+    pub min_size: ByteSize,
+    /// Oldest acceptable completion, as an age.
+    pub max_age: Duration,
+    /// `NotShrunk` fails below (100 - this)% of the previous backup's stored size.
+    pub max_shrink_percent: u8,
+}
+
 /// Runs `verify`.
-pub async fn run(args: &VerifyArgs, shutdown: &Shutdown) -> Outcome {
-    let selector = args.selector.selector()?;
-    let client = crate::s3::client::build(&args.s3).await?;
-    let bucket = &args.s3.bucket;
-    let prefix = keys::policy_prefix(
-        &args.s3.prefix,
-        &args.policy.policy_namespace,
-        &args.policy.policy_name,
-    );
-    let scan = Inventory::scan(&client, bucket, &prefix).await?;
+pub async fn run(args: &Settings, shutdown: &Shutdown) -> Outcome {
+    let selector = &args.selector;
+    let store = crate::s3::client::connect(&args.s3).await?;
+    let bucket = store.bucket();
+    let prefix = args.policy.prefix(&args.s3.prefix);
+    let scan = Inventory::scan(store.as_ref(), &prefix).await?;
     let mut result = VerifyResult {
         key: None,
         backup_completed_at: None,
@@ -47,7 +60,7 @@ pub async fn run(args: &VerifyArgs, shutdown: &Shutdown) -> Outcome {
 
     // Verify looks at broken backups too: finding them is its job.
     let all = scan.inventory.including_broken();
-    let entry: &Entry = match all.select(&selector) {
+    let entry: &Entry = match all.select(selector) {
         Ok(entry) => entry,
         Err(e) => {
             let why = match &e {
@@ -79,7 +92,7 @@ pub async fn run(args: &VerifyArgs, shutdown: &Shutdown) -> Outcome {
         .push(checks::manifest_present(&entry.manifest_key, manifest));
     tracing::info!(bucket = %bucket, key = %entry.key, "verifying");
 
-    let size = match head_size(&client, bucket, &entry.key).await {
+    let size = match head_size(store.as_ref(), &entry.key).await {
         Ok(size) => size,
         Err(e) => return Err(Failure::with(e, Payload::Verify(result))),
     };
@@ -91,7 +104,7 @@ pub async fn run(args: &VerifyArgs, shutdown: &Shutdown) -> Outcome {
     result
         .checks
         .push(checks::minimum_size(size, args.min_size));
-    let digested = match sha256_of(&client, bucket, &entry.key, shutdown).await {
+    let digested = match sha256_of(store.as_ref(), &entry.key, shutdown).await {
         Ok(d) => d,
         Err(e) => return Err(Failure::with(e, Payload::Verify(result))),
     };
@@ -102,7 +115,7 @@ pub async fn run(args: &VerifyArgs, shutdown: &Shutdown) -> Outcome {
     ));
     result.checks.push(checks::fresh(
         manifest.completed_at,
-        args.max_age.0,
+        args.max_age,
         Utc::now(),
     ));
     let previous = scan

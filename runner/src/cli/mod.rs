@@ -23,6 +23,7 @@ mod prune;
 mod restore;
 mod restore_test;
 mod retention;
+mod settings;
 mod verify;
 
 pub use list::{ListArgs, ListOutput};
@@ -31,9 +32,6 @@ pub use restore::{RestoreArgs, RestoreOptions};
 pub use restore_test::RestoreTestArgs;
 pub use retention::RetentionArgs;
 pub use verify::VerifyArgs;
-
-/// Default termination-message path of a Kubernetes container.
-pub const DEFAULT_TERMINATION_LOG: &str = "/dev/termination-log";
 
 /// tidemark-runner: the data path of Tidemark, run inside Kubernetes Jobs.
 #[derive(Debug, Parser)]
