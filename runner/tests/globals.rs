@@ -36,6 +36,24 @@ SELECT g.rolname || '>' || m.rolname || ':' || a.admin_option FROM pg_auth_membe
 JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member \
 WHERE m.rolname IN ('app_owner', 'reporting', 'app_reader', 'Batch Job') ORDER BY 1";
 
+/// The by-hand step: `psql -v target=shop_restored -f globals.sql` on the new server.
+fn apply(target: &TestPostgres, file: &std::path::Path) -> std::process::Output {
+    target
+        .tool("psql", "postgres")
+        .args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-v",
+            "target=shop_restored",
+            "-f",
+        ])
+        .arg(file)
+        .output()
+        .unwrap()
+}
+
 fn setup_source(pg: &TestPostgres) {
     pg.psql(
         "postgres",
@@ -88,40 +106,14 @@ async fn globals_recreate_the_roles_a_database_needs_on_a_new_server() {
     let file = dir.path().join("globals.sql");
     std::fs::write(&file, &script).unwrap();
     for round in 0..2 {
-        let out = target
-            .tool("psql", "postgres")
-            .args([
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-v",
-                "target=shop_restored",
-                "-f",
-            ])
-            .arg(&file)
-            .output()
-            .unwrap();
+        let out = apply(&target, &file);
         // The CREATE DATABASE is commented out: the database must exist for its settings.
         if round == 0 {
             assert!(!out.status.success(), "no database yet: the settings fail");
             target
                 .psql("postgres", "CREATE DATABASE shop_restored")
                 .unwrap();
-            let out = target
-                .tool("psql", "postgres")
-                .args([
-                    "-X",
-                    "-q",
-                    "-v",
-                    "ON_ERROR_STOP=1",
-                    "-v",
-                    "target=shop_restored",
-                    "-f",
-                ])
-                .arg(&file)
-                .output()
-                .unwrap();
+            let out = apply(&target, &file);
             assert!(
                 out.status.success(),
                 "{}",
@@ -163,20 +155,7 @@ async fn globals_recreate_the_roles_a_database_needs_on_a_new_server() {
     target
         .psql("postgres", "ALTER ROLE app_owner CONNECTION LIMIT 3")
         .unwrap();
-    let out = target
-        .tool("psql", "postgres")
-        .args([
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-v",
-            "target=shop_restored",
-            "-f",
-        ])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = apply(&target, &file);
     assert!(
         out.status.success(),
         "{}",
