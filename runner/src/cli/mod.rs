@@ -33,9 +33,46 @@ pub use restore_test::RestoreTestArgs;
 pub use retention::RetentionArgs;
 pub use verify::VerifyArgs;
 
+/// The credentials the runner reads from its environment only (never from a flag, so they
+/// never show in a process list), listed at the end of `--help`.
+fn secrets_help() -> String {
+    let lines = [
+        (
+            var::PG_PASSWORD,
+            "the database password (or a libpq password file)",
+        ),
+        (
+            var::DATABASE_URL,
+            "a PostgreSQL connection URL, instead of the host/user settings",
+        ),
+        (
+            var::AWS_ACCESS_KEY_ID,
+            "S3 access key (or the AWS SDK's other sources)",
+        ),
+        (var::AWS_SECRET_ACCESS_KEY, "S3 secret key"),
+        (
+            var::AWS_SESSION_TOKEN,
+            "S3 session token, for temporary credentials",
+        ),
+        (
+            var::AGE_RECIPIENTS,
+            "age public keys to encrypt backups to (backup)",
+        ),
+        (
+            var::AGE_IDENTITY,
+            "age private key to decrypt backups (restore, restore-test)",
+        ),
+    ];
+    let mut out = String::from("Secrets, read from the environment only:\n");
+    for (name, what) in lines {
+        out.push_str(&format!("  {name:<24} {what}\n"));
+    }
+    out
+}
+
 /// tidemark-runner: the data path of Tidemark, run inside Kubernetes Jobs.
 #[derive(Debug, Parser)]
-#[command(name = "tidemark-runner", version, about)]
+#[command(name = "tidemark-runner", version, about, after_help = secrets_help())]
 pub struct Cli {
     /// File the result report is written to (the container's termination-message path).
     /// When unset, /dev/termination-log is tried and a failure there only warns.
@@ -381,6 +418,22 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_lists_every_secret_variable() {
+        let help = Cli::command().render_help().to_string();
+        for name in [
+            var::PG_PASSWORD,
+            var::DATABASE_URL,
+            var::AWS_ACCESS_KEY_ID,
+            var::AWS_SECRET_ACCESS_KEY,
+            var::AWS_SESSION_TOKEN,
+            var::AGE_RECIPIENTS,
+            var::AGE_IDENTITY,
+        ] {
+            assert!(help.contains(name), "{name} missing from --help:\n{help}");
+        }
     }
 
     #[test]
