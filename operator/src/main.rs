@@ -1,10 +1,30 @@
 //! The Tidemark operator binary.
 
+use std::process::ExitCode;
+
 use anyhow::Context as _;
 use clap::Parser;
 use tidemark_operator::cli::{Cli, Command};
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Logged once (run's own failure is already in the log), not printed again.
+            if !e.is::<Logged>() {
+                eprintln!("error: {}", tidemark_operator::logging::error_chain(&e));
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error that was already written to the log.
+#[derive(Debug, thiserror::Error)]
+#[error("the operator stopped (see the log)")]
+struct Logged;
+
+fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Crd => {
             for (_, crd) in tidemark_crd::crdgen::crds() {
@@ -21,7 +41,9 @@ fn main() -> anyhow::Result<()> {
                 .context("starting the async runtime")?;
             let result = runtime.block_on(tidemark_operator::run::run(args));
             if let Err(e) = &result {
-                tracing::error!(error = format!("{e:#}"), "operator stopped");
+                let error = tidemark_operator::logging::error_chain(e);
+                tracing::error!(error, "operator stopped");
+                return Err(Logged.into());
             }
             result
         }
