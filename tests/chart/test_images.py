@@ -37,6 +37,16 @@ def final_stage(dockerfile: pathlib.Path) -> list[tuple[str, str]]:
     return steps[last_from:]
 
 
+def stage_args(stage: list[tuple[str, str]]) -> dict[str, str]:
+    """The ARG defaults of a stage (`ARG NAME=value`)."""
+    return dict(a.split("=", 1) for word, a in stage if word == "ARG" and "=" in a)
+
+
+def expand(text: str, args: dict[str, str]) -> str:
+    """`${NAME}` replaced by the ARG default: what a build without --build-arg copies."""
+    return re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)].strip('"'), text)
+
+
 def dockerignore_allows(path: str) -> bool:
     allowed = False
     for line in (REPO / ".dockerignore").read_text().splitlines():
@@ -54,7 +64,9 @@ def dockerignore_allows(path: str) -> bool:
 def test_image_copies_the_static_binary_and_runs_it_as_non_root(name: str, binary: str) -> None:
     dockerfile = DOCKER / f"{name}.Dockerfile"
     stage = final_stage(dockerfile)
-    copies = [shlex.split(args) for word, args in stage if word == "COPY" and "--from=" not in args]
+    defaults = stage_args(stage)
+    copies = [shlex.split(expand(args, defaults)) for word, args in stage if word == "COPY" and "--from=" not in args]
+    # The published image copies scripts/build-static's output (BIN_DIR's default).
     assert copies == [[f"{STATIC_DIR}/{binary}", copies[0][-1]]], copies
     source, destination = copies[0]
     assert dockerignore_allows(source), f".dockerignore keeps {source} out of the build context"
@@ -82,17 +94,23 @@ def test_operator_image_runs_the_run_subcommand_the_chart_passes() -> None:
 
 def test_runner_image_has_every_postgresql_major_where_the_runner_looks() -> None:
     steps = instructions(DOCKER / "runner.Dockerfile")
-    args = dict(a.split("=", 1) for word, a in steps if word == "ARG" and "=" in a)
-    majors = [int(m) for m in args["PG_MAJORS"].strip('"').split()]
+    # The published image takes its tools from the stage PG_SOURCE names by default (PGDG);
+    # PG_SOURCE=local is the test build's stand-in (docs/images.md).
+    source = stage_args(steps[: next(i for i, (w, _) in enumerate(steps) if w == "FROM")])["PG_SOURCE"]
+    assert source == "pgdg"
+    start = steps.index(("FROM", f"debian:12-slim AS pg-{source}"))
+    end = next(i for i in range(start + 1, len(steps)) if steps[i][0] == "FROM")
+    stage = steps[start:end]
+    majors = [int(m) for m in stage_args(stage)["PG_MAJORS"].strip('"').split()]
     assert majors == list(range(13, 19))
-    run = " ".join(a for word, a in steps if word == "RUN")
+    run = " ".join(a for word, a in stage if word == "RUN")
     assert "postgresql-client-%s" in run
     for tool in ("pg_dump", "pg_restore", "psql"):
         assert tool in run, f"the build does not check {tool}"
     env = dict(a.split("=", 1) for word, a in steps if word == "ENV")
-    cli = (REPO / "runner" / "src" / "cli.rs").read_text()
-    default = re.search(r'env = "TIDEMARK_PG_BIN_ROOT",\s*default_value = "([^"]+)"', cli)
-    assert default, "runner/src/cli.rs: TIDEMARK_PG_BIN_ROOT default not found"
+    cli = (REPO / "runner" / "src" / "cli" / "mod.rs").read_text()
+    default = re.search(r'env = var::PG_BIN_ROOT,\s*default_value = "([^"]+)"', cli)
+    assert default, "runner/src/cli/mod.rs: the PG_BIN_ROOT default not found"
     assert env["TIDEMARK_PG_BIN_ROOT"] == default.group(1) == "/usr/lib/postgresql"
 
 
