@@ -2,7 +2,7 @@
 //! restores into a server of the same or a newer major (never older), and the client
 //! tools that will run must be new enough for both the target server and the archive.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use tidemark_crd::contract::manifest::Manifest;
 
@@ -43,14 +43,16 @@ pub fn tools(route: &Route) -> &'static [&'static str] {
 }
 
 /// Connects to the target server (through `maintenance`, the target database may not
-/// exist yet), refuses an incompatible major and locates every tool of the route.
+/// exist yet), refuses an incompatible major and makes sure every tool of the route is
+/// installed — before anything changes. The tools are located again, by the same rule,
+/// when they start (`execute`), which the restore test reaches without this check.
 pub async fn check(
     db: &DbTarget,
     maintenance: &str,
     manifest: &Manifest,
     route: &Route,
     pg_bin_root: &Path,
-) -> Result<Vec<PathBuf>> {
+) -> Result<()> {
     let version = Session::open(&db.with_database(maintenance))
         .await?
         .server_version_num()
@@ -67,5 +69,5 @@ pub async fn check(
         tools = ?located,
         "PostgreSQL majors checked"
     );
-    Ok(located)
+    Ok(())
 }
