@@ -72,6 +72,9 @@ fn backup_report(stamp: &str, completed: DateTime<Utc>) -> RunnerReport {
         server_version: "15.4".into(),
         pg_dump_version: "15.4".into(),
         database: "webshop".into(),
+        run_id: None,
+        databases: Vec::new(),
+        databases_omitted: 0,
     });
     r
 }

@@ -140,11 +140,39 @@ pub struct BackupArgs {
     pub dump: DumpArgs,
     #[command(flatten)]
     pub upload: UploadArgs,
+    #[command(flatten)]
+    pub databases: DatabasesArgs,
 
     /// age X25519 recipients (public keys, `age1…`), separated by commas or newlines.
     /// Empty: the backup is stored unencrypted.
     #[arg(long, env = var::AGE_RECIPIENTS, default_value = "")]
     pub age_recipients: String,
+}
+
+/// Several databases of the server in one run (instead of `--pg-database`).
+#[derive(Debug, Args)]
+pub struct DatabasesArgs {
+    /// Back up these databases in one run, one object set each (one name per line in
+    /// the environment; the flag may repeat).
+    #[arg(long = "databases", env = var::DATABASES, value_delimiter = '\n')]
+    pub names: Vec<String>,
+    /// Back up every non-template database of the server in one run.
+    #[arg(
+        long = "databases-all",
+        env = var::DATABASES_ALL,
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+    )]
+    pub all: bool,
+    /// With `--databases-all`: databases left out (one per line; the flag may repeat).
+    #[arg(
+        long = "databases-exclude",
+        env = var::DATABASES_EXCLUDE,
+        value_delimiter = '\n'
+    )]
+    pub exclude: Vec<String>,
 }
 
 /// Which backup a command works on: the newest by default, an exact key, or the newest

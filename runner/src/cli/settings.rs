@@ -87,6 +87,12 @@ impl BackupArgs {
                 },
             },
             age_recipients: self.age_recipients.clone(),
+            databases: backup::Databases::new(
+                &self.databases.names,
+                self.databases.all,
+                &self.databases.exclude,
+                self.db.database.as_deref(),
+            )?,
         })
     }
 }
