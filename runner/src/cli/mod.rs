@@ -186,9 +186,22 @@ pub struct SelectorArgs {
     /// (e.g. `2026-11-23T14:00:00Z`).
     #[arg(long = "before", env = var::BACKUP_BEFORE)]
     pub before: Option<String>,
+    /// Only backups of this database (the runs of a multi-database policy hold
+    /// several; `latest`/`before` then need it).
+    #[arg(long = "database", env = var::BACKUP_DATABASE)]
+    pub database: Option<String>,
 }
 
 impl SelectorArgs {
+    /// The database the selection is limited to; empty counts as unset.
+    pub fn database(&self) -> Option<String> {
+        self.database
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(str::to_string)
+    }
+
     /// The selector these arguments describe; empty values count as unset.
     pub fn selector(&self) -> crate::error::Result<Selector> {
         let key = self.key.as_deref().map(str::trim).filter(|k| !k.is_empty());

@@ -419,8 +419,9 @@ pub fn runner_only(command: RunnerCommand) -> Vec<&'static str> {
             names.extend_from_slice(&[PART_SIZE, PARTS_IN_FLIGHT, SHA256_STAMP]);
         }
         RunnerCommand::Verify => {
-            // Scheduled verification always checks the newest backup.
-            names.extend_from_slice(&[BACKUP_KEY, BACKUP_BEFORE]);
+            // Scheduled verification always checks the newest backup (each database of
+            // the newest run); a hand run may narrow it to one database.
+            names.extend_from_slice(&[BACKUP_KEY, BACKUP_BEFORE, BACKUP_DATABASE]);
         }
         RunnerCommand::Prune => {
             // A dry run is for people; the operator's prune always acts.
@@ -446,8 +447,9 @@ pub fn runner_only(command: RunnerCommand) -> Vec<&'static str> {
         }
         RunnerCommand::RestoreTest => {
             names.push(PG_BIN_ROOT);
-            // Restore tests always test the newest backup.
-            names.extend_from_slice(&[BACKUP_KEY, BACKUP_BEFORE]);
+            // Restore tests always test the newest backup (each database of the newest
+            // run); a hand run may narrow it to one database.
+            names.extend_from_slice(&[BACKUP_KEY, BACKUP_BEFORE, BACKUP_DATABASE]);
             // The defaults (wait for an ephemeral server, name prefix) suit every Job.
             names.extend_from_slice(&[SCRATCH_WAIT, SCRATCH_DATABASE_PREFIX]);
         }
