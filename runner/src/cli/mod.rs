@@ -188,14 +188,14 @@ pub struct SelectorArgs {
     pub before: Option<String>,
     /// Only backups of this database (the runs of a multi-database policy hold
     /// several; `latest`/`before` then need it).
-    #[arg(long = "database", env = var::BACKUP_DATABASE)]
-    pub database: Option<String>,
+    #[arg(id = "backup_database", long = "database", env = var::BACKUP_DATABASE)]
+    pub backup_database: Option<String>,
 }
 
 impl SelectorArgs {
     /// The database the selection is limited to; empty counts as unset.
     pub fn database(&self) -> Option<String> {
-        self.database
+        self.backup_database
             .as_deref()
             .map(str::trim)
             .filter(|d| !d.is_empty())
