@@ -25,7 +25,7 @@ pub struct DatabaseSelection {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(
         length(max = 64),
-        inner(regex(pattern = DATABASE_NAME_PATTERN))
+        inner(length(min = 1, max = 63), regex(pattern = DATABASE_NAME_PATTERN))
     )]
     pub names: Vec<String>,
     /// Every database of the server (by name order) except templates and `exclude`;
@@ -36,7 +36,7 @@ pub struct DatabaseSelection {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(
         length(max = 64),
-        inner(regex(pattern = DATABASE_NAME_PATTERN))
+        inner(length(min = 1, max = 63), regex(pattern = DATABASE_NAME_PATTERN))
     )]
     pub exclude: Vec<String>,
 }

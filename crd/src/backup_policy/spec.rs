@@ -83,6 +83,9 @@ use crate::common::{DatabaseConnection, JobTemplate, S3Destination};
     validation = Rule::new("!has(self.encryption) || !has(self.restoreTest) || !self.restoreTest.enabled || has(self.restoreTest.decryptionIdentitySecretRef)")
         .message("restoreTest.decryptionIdentitySecretRef is required when encryption is set: a restore test must decrypt the backup")
         .field_path(".restoreTest"),
+    validation = Rule::new("!has(self.database.host) || has(self.database.database) || has(self.databases)")
+        .message("database is required when host is set")
+        .field_path(".database.database"),
     validation = Rule::new("!has(self.databases) || !has(self.database.database)")
         .message("set either database.database (one database) or databases (several), not both")
         .field_path(".databases"),

@@ -55,7 +55,7 @@ pub(super) fn resolving(i: &Inputs<'_>) -> Step {
                 if let Some(b) = policy
                     .status
                     .as_ref()
-                    .and_then(|st| from_inventory(sel, st))
+                    .and_then(|st| from_inventory(sel, i.spec.backup.database.as_deref(), st))
                 {
                     return resolved(i, s, b, "the policy's inventory");
                 }
