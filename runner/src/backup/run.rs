@@ -92,11 +92,26 @@ pub async fn run(settings: &Settings, shutdown: &Shutdown) -> Outcome {
         outcomes.push((name.clone(), result));
     }
     commit::release(store.as_ref(), &claim).await;
-    summarize(&run.id, outcomes)
+    let Summary { payload, error } = summarize(&run.id, outcomes);
+    let payload = payload.map(Payload::Backup);
+    match (payload, error) {
+        (Some(p), None) => Ok(p),
+        (Some(p), Some(e)) => Err(Failure::with(e, p)),
+        (None, Some(e)) => Err(e.into()),
+        (None, None) => Err(Error::Internal("a run without databases".into()).into()),
+    }
+}
+
+/// What a run reports: the backup section (when a database succeeded) and the error
+/// (when one failed).
+#[derive(Debug)]
+pub struct Summary {
+    pub payload: Option<BackupResult>,
+    pub error: Option<Error>,
 }
 
 /// The report of a run from each database's outcome (in run order). Pure.
-pub fn summarize(run_id: &str, outcomes: Vec<(String, Result<BackupResult>)>) -> Outcome {
+pub fn summarize(run_id: &str, outcomes: Vec<(String, Result<BackupResult>)>) -> Summary {
     let total = outcomes.len();
     let mut rows = Vec::new();
     let mut last_good: Option<BackupResult> = None;
@@ -133,10 +148,13 @@ pub fn summarize(run_id: &str, outcomes: Vec<(String, Result<BackupResult>)>) ->
         r.run_id = Some(run_id.to_string());
         r.databases = rows;
         r.databases_omitted = u32::try_from(omitted).unwrap_or(u32::MAX);
-        Payload::Backup(r)
+        r
     });
     if failed.is_empty() {
-        return payload.ok_or_else(|| Error::Internal("a run without databases".into()).into());
+        return Summary {
+            payload,
+            error: None,
+        };
     }
     // Retrying helps when one failure may be passing; otherwise the setting is wrong.
     let kind = if failed.iter().any(|(_, e)| e.kind() == ErrorKind::Runtime) {
@@ -168,10 +186,10 @@ pub fn summarize(run_id: &str, outcomes: Vec<(String, Result<BackupResult>)>) ->
             listed.join("; ")
         ),
     };
-    Err(match payload {
-        Some(p) => Failure::with(error, p),
-        None => error.into(),
-    })
+    Summary {
+        payload,
+        error: Some(error),
+    }
 }
 
 /// The server's databases that a run with `all` may cover: not templates, accepting
@@ -189,4 +207,98 @@ async fn server_databases(db: &DbTarget) -> Result<Vec<String>> {
         .await
         .map_err(|e| classify_error(&describe, "listing the databases of", e))?;
     Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+
+    fn good(db: &str) -> Result<BackupResult> {
+        let t = Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 5).unwrap();
+        Ok(BackupResult {
+            key: format!("b/ns/p/20261123T140005Z.{db}.dump.zst"),
+            manifest_key: String::new(),
+            stored_size: 10,
+            raw_size: 30,
+            sha256: "00".into(),
+            total_rows: 7,
+            table_count: 1,
+            started_at: t,
+            completed_at: t,
+            duration_ms: 1,
+            server_version: "17".into(),
+            pg_dump_version: "17".into(),
+            database: db.into(),
+            run_id: None,
+            databases: Vec::new(),
+            databases_omitted: 0,
+        })
+    }
+
+    fn refused() -> Result<BackupResult> {
+        Err(Error::PostgresAuth {
+            context: "connecting".into(),
+            message: "database \"gone\" does not exist".into(),
+        })
+    }
+
+    #[test]
+    fn a_partial_run_reports_every_database_failures_first() {
+        let s = summarize(
+            "R",
+            vec![
+                ("a".into(), good("a")),
+                ("gone".into(), refused()),
+                ("b".into(), good("b")),
+            ],
+        );
+        let p = s.payload.unwrap();
+        assert_eq!(p.database, "b", "the last good database's object");
+        assert_eq!(p.run_id.as_deref(), Some("R"));
+        let order: Vec<(&str, bool)> = p
+            .databases
+            .iter()
+            .map(|d| (d.database.as_str(), d.ok))
+            .collect();
+        assert_eq!(order, vec![("gone", false), ("a", true), ("b", true)]);
+        assert_eq!(p.databases[0].reason.as_deref(), Some("PostgresRejected"));
+        let e = s.error.unwrap();
+        assert_eq!(e.reason(), "PartialBackup");
+        assert_eq!(e.kind(), ErrorKind::Config);
+        assert!(e.to_string().contains("1 of 3 databases failed"), "{e}");
+    }
+
+    #[test]
+    fn a_runtime_failure_makes_the_run_retryable_and_all_failed_keeps_the_first_reason() {
+        let s = summarize(
+            "R",
+            vec![
+                ("gone".into(), refused()),
+                ("x".into(), Err(Error::PgDump("exit 1".into()))),
+            ],
+        );
+        assert!(s.payload.is_none());
+        let e = s.error.unwrap();
+        assert_eq!(e.kind(), ErrorKind::Runtime);
+        assert_eq!(e.reason(), "PostgresRejected");
+    }
+
+    #[test]
+    fn long_runs_stay_bounded() {
+        let outcomes = (0..40)
+            .map(|i| {
+                let db = format!("db{i}");
+                let r = if i == 39 { refused() } else { good(&db) };
+                (db, r)
+            })
+            .collect();
+        let p = summarize("R", outcomes).payload.unwrap();
+        assert_eq!(p.databases.len(), MAX_DATABASE_RESULTS);
+        assert_eq!(p.databases_omitted, 40 - MAX_DATABASE_RESULTS as u32);
+        assert!(!p.databases[0].ok, "the failure is listed");
+        assert!(serde_json::to_vec(&p).unwrap().len() < 3000);
+    }
 }
