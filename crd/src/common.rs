@@ -9,8 +9,10 @@ use k8s_openapi::api::core::v1::{
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
-/// Regular expression for a Kubernetes duration such as `1h`, `90m`, `2h30m`, `45s`.
-pub const DURATION_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$";
+/// Regular expression for a duration such as `1h`, `90m`, `2h30m`, `45s`, `2d`: the grammar
+/// of [`crate::units::parse_duration`] (Go's units plus `d` for 24 hours), so what the API
+/// server accepts is exactly what the operator and the runner read.
+pub const DURATION_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d))+$";
 
 /// Regular expression for a Kubernetes quantity of bytes such as `1Mi`, `500M`, `1048576`.
 pub const QUANTITY_PATTERN: &str = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|K|M|G|T|P|E)?$";

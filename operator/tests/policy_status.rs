@@ -602,6 +602,12 @@ fn invalid_spec_names_the_field_and_does_not_requeue() {
     assert_eq!(ready.status, "False");
     assert_eq!(ready.reason, "UnknownTimeZone");
     assert!(ready.message.contains("spec.timeZone"));
+    // BackupFresh cannot be judged either, and names the invalid field, not `rpo`.
+    let fresh = condition(&out.status, "BackupFresh");
+    assert_eq!(fresh.status, "Unknown");
+    assert_eq!(fresh.reason, "UnknownTimeZone");
+    assert!(fresh.message.contains("spec.timeZone"), "{}", fresh.message);
+    assert!(!fresh.message.contains("rpo"), "{}", fresh.message);
     assert_eq!(out.wake_at, None);
     assert_eq!(out.status.next_schedule_time, None);
 

@@ -37,7 +37,9 @@ use crate::common::{DatabaseConnection, JobTemplate, S3Destination};
         type_ = "date",
         json_path = ".status.lastBackup.completedAt"
     ),
-    printcolumn(name = "Next", type_ = "date", json_path = ".status.nextScheduleTime"),
+    // A `date` column prints the time since a moment, `<invalid>` for one in the future:
+    // the next run is shown as its timestamp.
+    printcolumn(name = "Next", type_ = "string", json_path = ".status.nextScheduleTime"),
     printcolumn(
         name = "Failures",
         type_ = "integer",
