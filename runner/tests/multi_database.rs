@@ -195,8 +195,27 @@ async fn three_databases_back_up_in_one_run_and_each_restores_alone() {
     assert_eq!(exists, "0");
 
     // Verify checks each database's object of the newest run.
-    let out = policy_run(&fx.s3, "verify", "webshop", &[]).run().unwrap();
+    let out = policy_run(
+        &fx.s3,
+        "verify",
+        "webshop",
+        &[("TIDEMARK_VERIFY_MIN_SIZE", "1")],
+    )
+    .run()
+    .unwrap();
     assert_eq!(out.code, Some(0), "stdout: {}", out.stdout);
+
+    // The restore test takes one database of the newest run (by rotation) into a
+    // scratch database and compares its counts.
+    let out = fx
+        .restore_run("restore-test", "postgres", &[])
+        .run()
+        .unwrap();
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let report = out.report.unwrap();
+    let tested = report["restoreTest"]["key"].as_str().unwrap();
+    assert!(tested.contains(&run_id), "{tested}");
+    assert_eq!(report["restoreTest"]["mismatchCount"], 0);
     eprintln!(
         "multi_database three-database test: {:?}",
         started.elapsed()
@@ -229,6 +248,21 @@ async fn a_failing_database_leaves_the_others_good_and_prune_removes_whole_runs(
     let partial_run = report["backup"]["runId"].as_str().unwrap().to_string();
     let partial_keys = data_keys(&fx.keys().await);
     assert_eq!(partial_keys.len(), 2, "{partial_keys:?}");
+    // Verify of the newest run finds the database that is missing from it.
+    let out = policy_run(
+        &fx.s3,
+        "verify",
+        "webshop",
+        &[("TIDEMARK_VERIFY_MIN_SIZE", "1")],
+    )
+    .run()
+    .unwrap();
+    assert_eq!(out.code, Some(3), "stdout: {}", out.stdout);
+    let verify = out.report.unwrap();
+    assert!(
+        verify["verify"]["key"].as_str().unwrap().contains(".gone."),
+        "{verify}"
+    );
     // The good databases of the partial run restore.
     let out = restore_one(&fx, "beta", "beta_back");
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
