@@ -94,6 +94,26 @@ async fn a_three_database_policy_backs_up_one_run_and_restores_one_database() {
         .psql("beta_restored", "SELECT count(*) FROM t")
         .unwrap();
     assert_eq!(count, "4");
+
+    // Without backup.database the newest backup is ambiguous: refused, nothing touched.
+    let request = cluster.restore_request("restore-which", POLICY, "never_made");
+    cluster.apply_json(&request).await.unwrap();
+    let r = cluster
+        .wait_for_restore("restore-which", Duration::from_secs(60), |r| {
+            r.status.as_ref().is_some_and(|s| s.phase.is_terminal())
+        })
+        .await
+        .unwrap();
+    let s = r.status.unwrap();
+    assert_eq!(s.phase, RestorePhase::Failed, "{s:?}");
+    assert_eq!(s.reason.as_deref(), Some("DatabaseRequired"), "{s:?}");
+    assert!(
+        s.message
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("backup.database"),
+        "{s:?}"
+    );
     cluster.assert_no_secret_leaks().await.unwrap();
     eprintln!("e2e multi-database: {:?}", started.elapsed());
 }
