@@ -91,13 +91,13 @@ impl SslMode {
 
 /// How to reach a PostgreSQL database. Either `uriSecretRef` (a complete
 /// `postgresql://` connection URI kept in a Secret), or `host` plus `database` with
-/// the user and password from Secrets. The operator never reads these Secrets: it maps
+/// the user and password from Secrets (a BackupPolicy with `databases` names its
+/// databases there instead). The operator never reads these Secrets: it maps
 /// them into the runner Job's environment.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
     validation = Rule::new("has(self.uriSecretRef) != has(self.host)").message("set exactly one of uriSecretRef or host"),
-    validation = Rule::new("!has(self.host) || has(self.database)").message("database is required when host is set").field_path(".database"),
     validation = Rule::new("!has(self.host) || has(self.user) || has(self.userSecretRef)").message("user or userSecretRef is required when host is set"),
     validation = Rule::new("!(has(self.user) && has(self.userSecretRef))").message("set at most one of user or userSecretRef"),
     validation = Rule::new("!has(self.caSecretRef) || self.sslMode in ['verify-ca', 'verify-full', 'require']").message("caSecretRef needs sslMode require, verify-ca or verify-full").field_path(".caSecretRef"),

@@ -58,6 +58,25 @@ pub struct Manifest {
     pub tables: BTreeMap<String, i64>,
     /// Version of the runner that wrote the backup.
     pub runner_version: String,
+    /// The run this backup belongs to, when the policy backs up several databases in
+    /// one run (absent for single-database policies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunInfo>,
+}
+
+/// The run a backup of a multi-database policy belongs to: one run, one timestamp, one
+/// object set per database. Inventory groups a run's backups by `id`; retention keeps or
+/// deletes a run as one unit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunInfo {
+    /// Run id: the run's key timestamp (`20261123T140005Z`).
+    pub id: String,
+    /// When the run started (the timestamp in every key of the run).
+    pub started_at: DateTime<Utc>,
+    /// Every database the run was meant to cover, in the order backed up. A run is
+    /// complete when each of them has a good backup.
+    pub databases: Vec<String>,
 }
 
 impl Manifest {

@@ -152,6 +152,15 @@ pub struct BackupSelector {
     /// accidental deletion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<DateTime<Utc>>,
+    /// The database to restore from a policy that backs up several databases in one
+    /// run (`spec.databases`): only that database's backups are chosen from. Required
+    /// for `latest` and `before` when the chosen run holds several databases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = crate::backup_policy::databases::DATABASE_NAME_PATTERN)
+    )]
+    pub database: Option<String>,
 }
 
 /// The database to restore into.

@@ -30,6 +30,9 @@ pub struct Settings {
     /// Root of the client installations: `<root>/<major>/bin/pg_restore`.
     pub pg_bin_root: PathBuf,
     pub selector: Selector,
+    /// The database of a multi-database run to restore (required when the selected
+    /// run holds several).
+    pub database: Option<String>,
     pub options: RestoreOptions,
     /// Only check the target and report it; nothing is selected, read or changed.
     pub preflight: bool,
