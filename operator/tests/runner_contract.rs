@@ -114,8 +114,9 @@ fn request(alternative: bool) -> RestoreRequest {
             "source": {"policyRef": {"name": "web"}},
             "decryptionIdentitySecretRef": secret("identity"),
             "backup": backup,
-            "target": {"connection": connection, "createDatabase": true},
-            "mode": {"content": "DataOnly", "truncate": true, "tables": ["public.a"]}
+            "target": {"connection": connection, "createDatabase": true, "roles": "CreateMissing"},
+            "mode": {"content": "DataOnly", "truncate": true, "tables": ["public.a"],
+                     "noOwner": true, "noPrivileges": true}
         }
     }))
     .unwrap()

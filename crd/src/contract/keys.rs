@@ -85,6 +85,30 @@ pub fn escape_database(name: &str) -> String {
     out
 }
 
+/// What follows a data object's key in the key of its globals object.
+pub const GLOBALS_INFIX: &str = ".globals.sql";
+
+/// Key of the globals object beside the data object `backup_key`: the data key, then
+/// `.globals.sql`, the compression's extension and `.age` when encrypted
+/// (`20261123T140005Z.dump.zst.age.globals.sql.zst.age`).
+pub fn globals_key(backup_key: &str, compression: CompressionTag, encrypted: bool) -> String {
+    let age = if encrypted { ".age" } else { "" };
+    format!(
+        "{backup_key}{GLOBALS_INFIX}{}{age}",
+        compression.extension()
+    )
+}
+
+/// The data object key a globals object key belongs to, if it is one.
+pub fn backup_key_of_globals(globals_key: &str) -> Option<&str> {
+    let at = globals_key.rfind(GLOBALS_INFIX)?;
+    let rest = &globals_key[at + GLOBALS_INFIX.len()..];
+    let known = ["", ".zst", ".gz"]
+        .iter()
+        .any(|c| rest == *c || rest.strip_suffix(".age") == Some(*c));
+    known.then_some(&globals_key[..at])
+}
+
 /// Key of the manifest belonging to a backup data object.
 pub fn manifest_key(backup_key: &str) -> String {
     format!("{backup_key}{MANIFEST_SUFFIX}")
@@ -125,6 +149,18 @@ mod tests {
             Some(key.as_str())
         );
         assert_eq!(timestamp_of_key(&key), Some(t));
+        let globals = globals_key(&key, CompressionTag::Zstd, true);
+        assert_eq!(
+            globals,
+            "backups/shop/webshop/20261123T140005Z.dump.zst.age.globals.sql.zst.age"
+        );
+        assert_eq!(backup_key_of_globals(&globals), Some(key.as_str()));
+        assert_eq!(backup_key_of_globals(&key), None);
+        assert_eq!(
+            backup_key_of_globals("x/20261123T140005Z.sql.globals.sql"),
+            Some("x/20261123T140005Z.sql")
+        );
+        assert_eq!(timestamp_of_key(&globals), Some(t));
     }
 
     #[test]

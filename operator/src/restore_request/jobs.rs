@@ -175,6 +175,16 @@ fn runner_restore_job(
         var::CREATE_DATABASE,
         spec.target.create_database.to_string(),
     ));
+    if spec.mode.no_owner {
+        env.push(value(var::RESTORE_NO_OWNER, "true".to_string()));
+    }
+    if spec.mode.no_privileges {
+        env.push(value(var::RESTORE_NO_PRIVILEGES, "true".to_string()));
+    }
+    env.push(value(
+        var::RESTORE_ROLES,
+        spec.target.roles.env_value().to_string(),
+    ));
     if let Some(identity) = &spec.decryption_identity_secret_ref {
         env.push(secret(var::AGE_IDENTITY, identity));
     }

@@ -56,6 +56,7 @@ pub fn build(i: Inputs<'_>) -> Manifest {
         row_count_mode: row_count_tag(i.settings.dump.row_count_mode),
         tables: i.tables,
         runner_version: RUNNER_VERSION.to_string(),
+        globals: None,
         run: i.run,
     }
 }

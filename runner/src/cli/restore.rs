@@ -3,7 +3,7 @@
 
 use clap::Args;
 use tidemark_crd::contract::env as var;
-use tidemark_crd::contract::values::RestoreContent;
+use tidemark_crd::contract::values::{RestoreContent, RoleHandling};
 
 use super::{DbArgs, PolicyArgs, S3Args, SelectorArgs};
 
@@ -108,6 +108,16 @@ pub struct RestoreOptions {
         value_parser = clap::builder::BoolishValueParser::new(),
     )]
     pub no_privileges: bool,
+    /// Roles the backup's objects need that the target server lacks: `require` fails
+    /// before anything changes, naming them; `create-missing` creates them from the
+    /// backup's globals object (never altering an existing role).
+    #[arg(
+        long,
+        env = var::RESTORE_ROLES,
+        value_enum,
+        default_value = "require"
+    )]
+    pub roles: RoleHandling,
 }
 
 #[cfg(test)]

@@ -157,6 +157,7 @@ impl RestoreOptions {
             maintenance_database: self.maintenance_database.clone(),
             no_owner: self.no_owner,
             no_privileges: self.no_privileges,
+            roles: self.roles,
         }
     }
 }

@@ -9,7 +9,7 @@ use tidemark_crd::contract::manifest::Manifest;
 
 use std::path::PathBuf;
 
-use tidemark_crd::contract::values::RestoreContent;
+use tidemark_crd::contract::values::{RestoreContent, RoleHandling};
 
 use crate::error::{Error, Result};
 use crate::inventory::{PolicyRef, Selector};
@@ -58,6 +58,8 @@ pub struct RestoreOptions {
     pub no_owner: bool,
     /// `pg_restore --no-privileges`.
     pub no_privileges: bool,
+    /// What to do about roles the target server lacks.
+    pub roles: RoleHandling,
 }
 
 /// The request described by the options.

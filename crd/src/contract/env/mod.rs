@@ -182,6 +182,11 @@ pub const MAINTENANCE_DATABASE: &str = "TIDEMARK_MAINTENANCE_DATABASE";
 pub const RESTORE_NO_OWNER: &str = "TIDEMARK_RESTORE_NO_OWNER";
 /// Do not restore privileges.
 pub const RESTORE_NO_PRIVILEGES: &str = "TIDEMARK_RESTORE_NO_PRIVILEGES";
+/// What to do about roles the backup's objects need that the target server lacks: a
+/// [`crate::restore_request::RoleHandling`] spelled by `env_value` (`require`, the
+/// default, fails naming them before anything changes; `create-missing` creates them
+/// from the backup's globals object).
+pub const RESTORE_ROLES: &str = "TIDEMARK_RESTORE_ROLES";
 /// age identity that decrypts backups (a secret); read from the environment only.
 pub const AGE_IDENTITY: &str = "TIDEMARK_AGE_IDENTITY";
 
@@ -346,6 +351,7 @@ pub const ALL: &[&str] = &[
     MAINTENANCE_DATABASE,
     RESTORE_NO_OWNER,
     RESTORE_NO_PRIVILEGES,
+    RESTORE_ROLES,
     AGE_IDENTITY,
     RESTORE_TEST_TARGET,
     SCRATCH_WAIT,
@@ -391,6 +397,9 @@ pub fn operator_sets(command: RunnerCommand) -> Vec<&'static str> {
                 RESTORE_CLEAN,
                 RESTORE_TRUNCATE,
                 CREATE_DATABASE,
+                RESTORE_NO_OWNER,
+                RESTORE_NO_PRIVILEGES,
+                RESTORE_ROLES,
                 AGE_IDENTITY,
             ]);
         }
@@ -438,12 +447,8 @@ pub fn runner_only(command: RunnerCommand) -> Vec<&'static str> {
             names.push(BACKUP_BEFORE);
             // The operator passes `--preflight` as an argument.
             names.push(RESTORE_PREFLIGHT);
-            // Hand-run options not (yet) in the RestoreRequest API; defaults apply.
-            names.extend_from_slice(&[
-                MAINTENANCE_DATABASE,
-                RESTORE_NO_OWNER,
-                RESTORE_NO_PRIVILEGES,
-            ]);
+            // Hand-run option not in the RestoreRequest API; the default applies.
+            names.push(MAINTENANCE_DATABASE);
         }
         RunnerCommand::RestoreTest => {
             names.push(PG_BIN_ROOT);
