@@ -147,6 +147,7 @@ pub fn field_of_runner_failure(reason: &str, message: &str) -> Option<&'static s
         (var::PG_HOST, "target.connection.host"),
         (var::PG_DATABASE, "target.connection.database"),
         (var::RESTORE_TABLES, "mode.tables"),
+        (var::RESTORE_ROLES, "target.roles"),
         (var::BACKUP_KEY, "backup.key"),
         (var::BACKUP_BEFORE, "backup.before"),
     ];
@@ -198,6 +199,14 @@ mod tests {
             Some("target.connection")
         );
         assert_eq!(field_of_runner_failure("S3Denied", "403"), Some("source"));
+        assert_eq!(
+            field_of_runner_failure(
+                "InvalidConfig",
+                "the target server lacks the role(s) \"app\"; nothing was changed: allow \
+                 creating them (TIDEMARK_RESTORE_ROLES=create-missing)"
+            ),
+            Some("target.roles")
+        );
         assert_eq!(field_of_runner_failure("Interrupted", "SIGTERM"), None);
     }
 }
