@@ -24,6 +24,19 @@ pub struct RestoreArgs {
     /// report it; nothing is selected, read or changed.
     #[arg(long, env = var::RESTORE_PREFLIGHT, default_value_t = false)]
     pub preflight: bool,
+    /// Restore every database of the selected run (a policy of several databases), each
+    /// into the database of the same name on the target server. Every target is checked
+    /// before any is changed; the databases are restored one by one, each in its own
+    /// transaction. Not with `--database`.
+    #[arg(
+        long,
+        env = var::RESTORE_ALL_DATABASES,
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+    )]
+    pub all_databases: bool,
 }
 
 /// What a restore puts into the target.

@@ -179,6 +179,7 @@ impl RestoreArgs {
             database: self.selector.database(),
             options: self.options.options(),
             preflight: self.preflight,
+            all_databases: self.all_databases,
         })
     }
 }
