@@ -15,6 +15,8 @@ use tidemark_crd::contract::result::{
     DatabaseRestore, DatabaseRestoreOutcome, ErrorKind, RestoreResult,
 };
 
+use tidemark_crd::contract::values::RestoreContent;
+
 use crate::error::{Error, Result};
 use crate::inventory::{Entry, Inventory, Selector};
 use crate::outcome::{self, Failure, Payload};
@@ -224,10 +226,10 @@ async fn check_targets(
                     "database {name} does not exist on the target server (enable \
                      TIDEMARK_CREATE_DATABASE to create it)"
                 ));
-            } else if !plan.needs_empty_target {
+            } else if options.content == RestoreContent::DataOnly {
                 problems.push(format!(
-                    "database {name} does not exist on the target server, and this restore \
-                     needs its tables (a data-only or schema-less restore)"
+                    "database {name} does not exist on the target server, and a data-only \
+                     restore needs its tables"
                 ));
             }
             continue;
