@@ -388,9 +388,12 @@ pub fn operator_sets(command: RunnerCommand) -> Vec<&'static str> {
             names.extend_from_slice(RETENTION);
             names.extend_from_slice(&[ORPHAN_GRACE_PERIOD, PRUNE_ALL]);
         }
-        RunnerCommand::List => {
-            names.extend_from_slice(&[BACKUP_KEY, BACKUP_BEFORE, BACKUP_DATABASE])
-        }
+        RunnerCommand::List => names.extend_from_slice(&[
+            BACKUP_KEY,
+            BACKUP_BEFORE,
+            BACKUP_DATABASE,
+            RESTORE_ALL_DATABASES,
+        ]),
         RunnerCommand::Restore => {
             names.extend_from_slice(DATABASE);
             names.extend_from_slice(&[
