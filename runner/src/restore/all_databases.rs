@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::inventory::{Entry, Inventory, Selector};
 use crate::outcome::{self, Failure, Payload};
 use crate::pg::connect::DbTarget;
-use crate::restore::all_summary::{failure_message, summarise};
+use crate::restore::all_summary::{failure_message, interrupted_message, summarise};
 use crate::restore::settings::{self, Settings};
 use crate::restore::target::Session;
 use crate::restore::{plan, run_into};
@@ -104,6 +104,16 @@ pub async fn run(args: &Settings, shutdown: &Shutdown) -> outcome::Outcome {
 
     for (i, e) in selected.entries.iter().enumerate() {
         let name = e.manifest.database.clone();
+        if let Some(sig) = shutdown.signalled() {
+            let message = interrupted_message(&results, sig, &name);
+            let error = Error::RunFailed {
+                kind: ErrorKind::Runtime,
+                reason: "Interrupted",
+                message,
+            };
+            let summary = summarise(&selected.id, completed_at, &results);
+            return Err(Failure::with(error, Payload::RestoreAll(summary)));
+        }
         let one = Settings {
             selector: Selector::Key(e.key.clone()),
             database: Some(name.clone()),

@@ -107,6 +107,16 @@ pub fn failure_message(databases: &[DatabaseRestore], failed: &str, error: &str)
     )
 }
 
+/// The message of a run interrupted between two databases, before `next` started.
+pub fn interrupted_message(databases: &[DatabaseRestore], signal: &str, next: &str) -> String {
+    format!(
+        "interrupted by {signal} before database {next} was started — restored (committed): \
+         {}; not started: {}",
+        names(databases, DatabaseRestoreOutcome::Restored),
+        names(databases, DatabaseRestoreOutcome::NotStarted),
+    )
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -177,6 +187,11 @@ mod tests {
         assert_eq!(
             m,
             "restoring database beta failed: pg_restore failed: boom — restored (committed): \
+             alpha; not started: gamma"
+        );
+        assert_eq!(
+            interrupted_message(&all, "SIGTERM", "gamma"),
+            "interrupted by SIGTERM before database gamma was started — restored (committed): \
              alpha; not started: gamma"
         );
     }
