@@ -232,3 +232,46 @@ async fn every_database_of_a_run_restores_onto_a_new_server_or_nothing_changes()
         "gamma.x untouched"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_lacks_a_database_is_refused_before_anything_is_made() {
+    let fx = Fixture::seaweed().await;
+    make_database(&fx.pg, "alpha", 5);
+    make_database(&fx.pg, "beta", 6);
+    let mut backup = fx.backup(&[("TIDEMARK_DATABASES", "alpha\ngone\nbeta")]);
+    backup.env_remove("PGDATABASE");
+    let out = backup.run().unwrap();
+    assert_ne!(
+        out.code,
+        Some(0),
+        "the run has a failed database: {}",
+        out.stdout
+    );
+
+    let new = TestPostgres::start().unwrap();
+    let out = restore_all(&fx, &new, &[("TIDEMARK_CREATE_DATABASE", "true")]);
+    assert_eq!(
+        out.code,
+        Some(3),
+        "stdout: {}\nstderr: {}",
+        out.stdout,
+        out.stderr
+    );
+    let report = out.report.unwrap();
+    assert_eq!(report["error"]["reason"], "RunIncomplete", "{report}");
+    let message = report["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("gone") && message.contains("nothing was restored"),
+        "{message}"
+    );
+    assert!(!exists(&new, "alpha") && !exists(&new, "beta"));
+
+    // Naming one database beside the switch is a configuration error.
+    let out = restore_all(&fx, &new, &[("TIDEMARK_BACKUP_DATABASE", "alpha")]);
+    assert_eq!(out.code, Some(2), "stdout: {}", out.stdout);
+    assert!(
+        out.stdout.contains("TIDEMARK_BACKUP_DATABASE"),
+        "{}",
+        out.stdout
+    );
+}
