@@ -1243,7 +1243,7 @@ fn database(
 ) -> tidemark_crd::contract::result::DatabaseRestore {
     tidemark_crd::contract::result::DatabaseRestore {
         database: name.into(),
-        object: format!("20261123T090000Z.{name}.dump.zst.age"),
+        key: format!("20261123T090000Z.{name}.dump.zst.age"),
         outcome,
         created: true,
         tables_restored: tables,

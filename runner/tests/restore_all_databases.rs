@@ -173,7 +173,7 @@ async fn every_database_of_a_run_restores_onto_a_new_server_or_nothing_changes()
         assert_eq!(d["created"], true, "{d}");
         assert_eq!(d["tablesCompared"], 2, "{d}");
         assert_eq!(d["mismatchCount"], 0, "{d}");
-        let object = d["object"].as_str().unwrap();
+        let object = d["key"].as_str().unwrap();
         assert!(object.starts_with(&format!("{run_id}.")), "{object}");
     }
     for ((db, _), fp) in DATABASES.iter().zip(&source) {

@@ -105,7 +105,7 @@ mod tests {
     ) -> DatabaseRestore {
         DatabaseRestore {
             database: name.into(),
-            object: format!("r.{name}.dump.zst"),
+            key: format!("r.{name}.dump.zst"),
             outcome,
             created: outcome != DatabaseRestoreOutcome::NotStarted,
             tables_restored: compared,

@@ -262,10 +262,10 @@ async fn check_targets(
     Ok(problems)
 }
 
-fn not_started(database: &str, object: &str) -> DatabaseRestore {
+fn not_started(database: &str, key: &str) -> DatabaseRestore {
     DatabaseRestore {
         database: database.to_string(),
-        object: object.to_string(),
+        key: key.to_string(),
         outcome: DatabaseRestoreOutcome::NotStarted,
         created: false,
         tables_restored: 0,

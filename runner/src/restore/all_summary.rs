@@ -10,8 +10,8 @@ use tidemark_crd::contract::result::{
 /// Largest serialised summary; the report's envelope and error message fit in the rest.
 const MAX_SUMMARY_BYTES: usize = 2400;
 
-/// Longest object name kept in an entry (longer ones keep their end, the distinctive part).
-const MAX_OBJECT_CHARS: usize = 120;
+/// Longest key kept in an entry (longer ones keep their end, the distinctive part).
+const MAX_KEY_CHARS: usize = 120;
 
 /// The summary of `databases` (every database of the run, in run order).
 pub fn summarise(
@@ -27,7 +27,7 @@ pub fn summarise(
         .take(MAX_RESTORED_DATABASES)
         .cloned()
         .map(|mut d| {
-            d.object = tail(&d.object, MAX_OBJECT_CHARS);
+            d.key = tail(&d.key, MAX_KEY_CHARS);
             d
         })
         .collect();
@@ -126,7 +126,7 @@ mod tests {
     fn entry(i: usize, outcome: DatabaseRestoreOutcome) -> DatabaseRestore {
         DatabaseRestore {
             database: format!("{}{i}", "d".repeat(60)),
-            object: format!("20260101T000000Z.{}{i}.dump.zst", "d".repeat(180)),
+            key: format!("20260101T000000Z.{}{i}.dump.zst", "d".repeat(180)),
             outcome,
             created: true,
             tables_restored: 100,
@@ -159,7 +159,7 @@ mod tests {
             "counts cover every database, listed or not"
         );
         assert_eq!(s.databases_omitted as usize, 40 - s.databases.len());
-        assert!(s.databases.iter().all(|d| d.object.chars().count() <= 120));
+        assert!(s.databases.iter().all(|d| d.key.chars().count() <= 120));
     }
 
     #[test]
@@ -167,7 +167,7 @@ mod tests {
         let all = vec![
             DatabaseRestore {
                 database: "alpha".into(),
-                object: "r.alpha.dump.zst".into(),
+                key: "r.alpha.dump.zst".into(),
                 ..entry(0, DatabaseRestoreOutcome::Restored)
             },
             DatabaseRestore {
@@ -182,7 +182,7 @@ mod tests {
         let s = summarise("r", Utc::now(), &all);
         assert_eq!(s.databases.len(), 3);
         assert_eq!(s.databases_omitted, 0);
-        assert_eq!(s.databases[0].object, "r.alpha.dump.zst");
+        assert_eq!(s.databases[0].key, "r.alpha.dump.zst");
         let m = failure_message(&all, "beta", "pg_restore failed: boom");
         assert_eq!(
             m,

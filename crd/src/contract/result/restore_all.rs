@@ -40,8 +40,9 @@ pub enum DatabaseRestoreOutcome {
 pub struct DatabaseRestore {
     /// The database (restored into the database of the same name on the target server).
     pub database: String,
-    /// Object name of its backup, relative to the policy prefix.
-    pub object: String,
+    /// Key of its backup relative to the policy prefix (`<run>.<database>.<ext>`; a
+    /// `backup.key` accepts it).
+    pub key: String,
     pub outcome: DatabaseRestoreOutcome,
     /// Whether the runner created the database (and kept it).
     #[serde(default)]
