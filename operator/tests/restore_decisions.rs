@@ -1345,7 +1345,10 @@ fn all_databases_records_each_database_and_verifies_the_totals() {
         (verified.as_str(), reason.as_str()),
         ("True", "RowCountsMatch")
     );
-    assert!(message.contains("9 tables"), "{message}");
+    assert_eq!(
+        message,
+        "row counts of 9 tables in 3 databases match their backups' manifests"
+    );
 }
 
 #[test]
