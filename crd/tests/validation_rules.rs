@@ -155,6 +155,24 @@ fn cel_cases() -> Vec<Broken> {
             message: "spec.target: target.connection.database is required",
         },
         Broken {
+            what: "allDatabases beside backup.database",
+            base: restore,
+            patch: json!({"spec": {"backup": {"allDatabases": true, "database": "shop"}, "target": {"connection": {"database": null}}}}),
+            message: "spec.backup: set at most one of backup.database and backup.allDatabases",
+        },
+        Broken {
+            what: "allDatabases with a target database",
+            base: restore,
+            patch: json!({"spec": {"backup": {"allDatabases": true}}}),
+            message: "spec.target: with backup.allDatabases each database is restored into the database of the same name",
+        },
+        Broken {
+            what: "allDatabases with selected tables",
+            base: restore,
+            patch: json!({"spec": {"backup": {"allDatabases": true}, "target": {"connection": {"database": null}}, "mode": {"tables": ["public.orders"]}}}),
+            message: "spec.mode: mode.tables cannot be combined with backup.allDatabases",
+        },
+        Broken {
             what: "clean with a data-only restore",
             base: restore,
             patch: json!({"spec": {"mode": {"content": "DataOnly", "clean": true}}}),

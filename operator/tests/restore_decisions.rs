@@ -1216,3 +1216,233 @@ fn clean_and_partial_contents_skip_the_preflight() {
         assert!(!w.jobs.iter().any(|j| j.kind == Some(RunKind::Preflight)));
     }
 }
+
+// ---- backup.allDatabases ---------------------------------------------------------
+
+const RUN_KEY: &str = "postgres/webshop/webshop/20261123T090000Z.beta.dump.zst.age";
+
+/// A request for every database of the newest run of a policy of several databases,
+/// into a new server (full restore without clean: the targets must be empty or new).
+fn all_databases_world() -> World {
+    let mut w = World::new("restore-lost-server.yaml");
+    w.spec.backup.all_databases = Some(true);
+    w.spec.target.connection.database = None;
+    w.spec.stop_writers.clear();
+    w.writers.clear();
+    let status = w.policy.as_mut().unwrap().status.as_mut().unwrap();
+    for b in &mut status.backups {
+        b.run = Some("20261123T090000Z".into());
+    }
+    w
+}
+
+fn database(
+    name: &str,
+    outcome: tidemark_crd::contract::result::DatabaseRestoreOutcome,
+    tables: u32,
+) -> tidemark_crd::contract::result::DatabaseRestore {
+    tidemark_crd::contract::result::DatabaseRestore {
+        database: name.into(),
+        key: format!("20261123T090000Z.{name}.dump.zst.age"),
+        outcome,
+        created: true,
+        tables_restored: tables,
+        tables_compared: tables,
+        mismatch_count: 0,
+        duration_ms: 100,
+        reason: None,
+    }
+}
+
+fn all_report(
+    dbs: Vec<tidemark_crd::contract::result::DatabaseRestore>,
+) -> tidemark_crd::contract::result::AllDatabasesRestore {
+    use tidemark_crd::contract::result::DatabaseRestoreOutcome as O;
+    let n = |o: O| u32::try_from(dbs.iter().filter(|d| d.outcome == o).count()).unwrap();
+    tidemark_crd::contract::result::AllDatabasesRestore {
+        run_id: "20261123T090000Z".into(),
+        backup_completed_at: t("2026-11-23T09:00:40Z"),
+        restored: n(O::Restored) + n(O::Mismatched),
+        failed: n(O::Failed),
+        not_started: n(O::NotStarted),
+        duration_ms: 300,
+        databases_omitted: 0,
+        databases: dbs,
+    }
+}
+
+/// Runs an all-databases request to its restore Job: the run is resolved by a list Job
+/// (no database named), and no single-target preflight runs.
+fn all_databases_restoring() -> World {
+    let mut w = all_databases_world();
+    w.step();
+    let step = w.step();
+    assert_eq!(created(&step), vec![RunKind::List], "{:?}", w.status);
+    let mut r = report(RunnerCommand::List);
+    r.list = Some(ListResult {
+        count: 6,
+        broken_count: 0,
+        broken: Vec::new(),
+        total_stored_bytes: 6_000,
+        oldest: None,
+        newest: None,
+        selected: Some(ListedBackup {
+            key: RUN_KEY.into(),
+            completed_at: t("2026-11-23T09:00:40Z"),
+            stored_size: 1_000,
+            sha256: "sha".into(),
+        }),
+    });
+    w.finish_job(RunKind::List, JobState::Succeeded(Some(r)));
+    w.step();
+    assert_eq!(w.status.phase, RestorePhase::Restoring, "{:?}", w.status);
+    assert_eq!(w.status.resolved_backup.as_ref().unwrap().key, RUN_KEY);
+    let step = w.step();
+    assert_eq!(created(&step), vec![RunKind::Restore]);
+    assert!(
+        w.status
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("every database of the run"),
+        "{:?}",
+        w.status.message
+    );
+    w
+}
+
+#[test]
+fn all_databases_resolves_the_run_without_a_database_and_skips_the_single_preflight() {
+    let w = all_databases_restoring();
+    assert!(
+        !w.jobs.iter().any(|j| j.kind == Some(RunKind::Preflight)),
+        "the runner checks every target itself"
+    );
+}
+
+#[test]
+fn all_databases_records_each_database_and_verifies_the_totals() {
+    use tidemark_crd::contract::result::DatabaseRestoreOutcome as O;
+    let mut w = all_databases_restoring();
+    let mut r = report(RunnerCommand::Restore);
+    r.restore_all = Some(all_report(vec![
+        database("alpha", O::Restored, 2),
+        database("beta", O::Restored, 3),
+        database("gamma", O::Restored, 4),
+    ]));
+    w.finish_job(RunKind::Restore, JobState::Succeeded(Some(r)));
+    w.run_to(RestorePhase::Succeeded);
+    let names: Vec<&str> = w
+        .status
+        .databases
+        .iter()
+        .map(|d| d.database.as_str())
+        .collect();
+    assert_eq!(names, ["alpha", "beta", "gamma"]);
+    assert_eq!(w.status.tables_compared, Some(9));
+    let (verified, reason, message) = w.condition("Verified");
+    assert_eq!(
+        (verified.as_str(), reason.as_str()),
+        ("True", "RowCountsMatch")
+    );
+    assert_eq!(
+        message,
+        "row counts of 9 tables in 3 databases match their backups' manifests"
+    );
+}
+
+#[test]
+fn all_databases_partial_failure_says_what_was_restored_failed_and_not_started() {
+    use tidemark_crd::contract::result::DatabaseRestoreOutcome as O;
+    let mut w = all_databases_restoring();
+    let mut r = report(RunnerCommand::Restore);
+    r.outcome = Outcome::Failed;
+    let mut failed = database("beta", O::Failed, 0);
+    failed.created = false;
+    failed.reason = Some("RestoreFailed".into());
+    let mut later = database("gamma", O::NotStarted, 0);
+    later.created = false;
+    r.restore_all = Some(all_report(vec![
+        database("alpha", O::Restored, 2),
+        failed,
+        later,
+    ]));
+    r.error = Some(ReportedError {
+        kind: ErrorKind::Runtime,
+        reason: "RestoreFailed".into(),
+        message: "restoring database beta failed: pg_restore failed: boom — restored \
+                  (committed): alpha; not started: gamma"
+            .into(),
+    });
+    w.finish_job(
+        RunKind::Restore,
+        JobState::Failed {
+            reason: "BackoffLimitExceeded".into(),
+            message: String::new(),
+            report: Some(r),
+            exit_code: Some(1),
+        },
+    );
+    w.run_to(RestorePhase::Failed);
+    assert_eq!(w.status.reason.as_deref(), Some("RestoreFailed"));
+    let message = w.status.message.clone().unwrap();
+    assert!(
+        message.contains("restored (committed): alpha") && message.contains("not started: gamma"),
+        "{message}"
+    );
+    let outcomes: Vec<(&str, O)> = w
+        .status
+        .databases
+        .iter()
+        .map(|d| (d.database.as_str(), d.outcome))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("alpha", O::Restored),
+            ("beta", O::Failed),
+            ("gamma", O::NotStarted)
+        ]
+    );
+}
+
+#[test]
+fn all_databases_mismatch_in_one_database_fails_verification_naming_it() {
+    use tidemark_crd::contract::result::DatabaseRestoreOutcome as O;
+    let mut w = all_databases_restoring();
+    let mut r = report(RunnerCommand::Restore);
+    r.outcome = Outcome::Failed;
+    let mut beta = database("beta", O::Mismatched, 3);
+    beta.mismatch_count = 1;
+    beta.reason = Some("RowCountMismatch".into());
+    r.restore_all = Some(all_report(vec![
+        database("alpha", O::Restored, 2),
+        beta,
+        database("gamma", O::NotStarted, 0),
+    ]));
+    r.error = Some(ReportedError {
+        kind: ErrorKind::Check,
+        reason: "RowCountMismatch".into(),
+        message: "restoring database beta failed: 1 table differs".into(),
+    });
+    w.finish_job(
+        RunKind::Restore,
+        JobState::Failed {
+            reason: "BackoffLimitExceeded".into(),
+            message: String::new(),
+            report: Some(r),
+            exit_code: Some(3),
+        },
+    );
+    w.run_to(RestorePhase::Failed);
+    let (verified, reason, message) = w.condition("Verified");
+    assert_eq!(
+        (verified.as_str(), reason.as_str()),
+        ("False", "RowCountMismatch")
+    );
+    assert!(message.contains("beta (1 of 3 tables differ)"), "{message}");
+    assert!(
+        message.contains("restored and matching: alpha"),
+        "{message}"
+    );
+}

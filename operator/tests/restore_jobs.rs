@@ -269,3 +269,29 @@ fn finished_request_jobs_are_kept_long_enough_to_be_read() {
     assert_eq!(spec.backoff_limit, Some(1));
     assert_eq!(spec.ttl_seconds_after_finished, Some(86_400));
 }
+
+#[test]
+fn an_all_databases_restore_passes_the_switch_to_list_and_restore_and_no_database() {
+    let mut rr = request("restore-lost-server.yaml");
+    rr.spec.backup.all_databases = Some(true);
+    rr.spec.target.connection.database = None;
+    let policy = webshop();
+    let source = BackupSource::of(&rr.spec, "webshop", Some(&policy)).unwrap();
+    let restore = restore_job(&rr, &source, KEY, "x-restore".into(), &defaults()).unwrap();
+    assert_eq!(
+        plain(&restore, "TIDEMARK_RESTORE_ALL_DATABASES").as_deref(),
+        Some("true")
+    );
+    assert_eq!(plain(&restore, "TIDEMARK_BACKUP_KEY").as_deref(), Some(KEY));
+    assert_eq!(plain(&restore, "PGDATABASE"), None);
+    assert_eq!(plain(&restore, "TIDEMARK_BACKUP_DATABASE"), None);
+    let list = list_job(&rr, &source, "x-list".into(), &defaults()).unwrap();
+    assert_eq!(
+        plain(&list, "TIDEMARK_RESTORE_ALL_DATABASES").as_deref(),
+        Some("true")
+    );
+    // A request for one database passes no switch.
+    let one = request("restore-lost-server.yaml");
+    let job = restore_job(&one, &source, KEY, "x-restore".into(), &defaults()).unwrap();
+    assert_eq!(plain(&job, "TIDEMARK_RESTORE_ALL_DATABASES"), None);
+}

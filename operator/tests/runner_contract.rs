@@ -183,6 +183,16 @@ fn every_runner_job() -> Vec<Job> {
         jobs.push(preflight_job(&rr, &source, key, "f".into(), &d).unwrap());
         jobs.push(restore_job(&rr, &source, key, "r".into(), &d).unwrap());
     }
+    // A request for every database of a run.
+    let p = policy(true);
+    let mut all = request(true);
+    all.spec.backup.all_databases = Some(true);
+    all.spec.backup.database = None;
+    all.spec.target.connection.database = None;
+    let source = BackupSource::of(&all.spec, "shop", Some(&p)).unwrap();
+    let key = "shop/web/20260101T000000Z.web.sql.zst.age";
+    jobs.push(list_job(&all, &source, "l".into(), &d).unwrap());
+    jobs.push(restore_job(&all, &source, key, "r".into(), &d).unwrap());
     // A host connection with a list of databases instead of its one database.
     let mut listed = policy(false);
     listed.spec.database.database = None;

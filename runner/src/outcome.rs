@@ -3,8 +3,8 @@
 //! restore with mismatching row counts lists the tables).
 
 use tidemark_crd::contract::result::{
-    BackupResult, ListResult, PreflightResult, PruneResult, RestoreResult, RunnerReport,
-    VerifyResult,
+    AllDatabasesRestore, BackupResult, ListResult, PreflightResult, PruneResult, RestoreResult,
+    RunnerReport, VerifyResult,
 };
 
 use crate::error::Error;
@@ -14,6 +14,8 @@ use crate::error::Error;
 pub enum Payload {
     Backup(BackupResult),
     Restore(RestoreResult),
+    /// `restore` of every database of a run.
+    RestoreAll(AllDatabasesRestore),
     RestoreTest(RestoreResult),
     Verify(VerifyResult),
     Prune(PruneResult),
@@ -27,6 +29,7 @@ impl Payload {
         match self {
             Payload::Backup(r) => report.backup = Some(r),
             Payload::Restore(r) => report.restore = Some(r),
+            Payload::RestoreAll(r) => report.restore_all = Some(r),
             Payload::RestoreTest(r) => report.restore_test = Some(r),
             Payload::Verify(r) => report.verify = Some(r),
             Payload::Prune(r) => report.prune = Some(r),

@@ -138,7 +138,11 @@ async fn scenario_b_restores_onto_a_new_empty_server_of_a_newer_major_with_the_r
         globals.key
     );
     for role in ROLES {
-        assert!(globals.roles.iter().any(|r| r == role), "{:?}", globals.roles);
+        assert!(
+            globals.roles.iter().any(|r| r == role),
+            "{:?}",
+            globals.roles
+        );
     }
 
     // The server is lost. The new one is empty, PostgreSQL 18, without the roles.

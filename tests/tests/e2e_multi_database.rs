@@ -2,12 +2,15 @@
 //! stand-in, the real runner, real PostgreSQL and SeaweedFS. A policy with
 //! `spec.databases` backs up three databases in one run; the status shows the run per
 //! database; a RestoreRequest with `backup.database` restores one of them into a new
-//! database with that database's rows.
+//! database with that database's rows; a RestoreRequest with `backup.allDatabases` is
+//! refused untouched when the targets hold tables and it would not clean them, and
+//! restores every database of the run in place with clean.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 
 use serde_json::json;
+use tidemark_crd::contract::result::DatabaseRestoreOutcome;
 use tidemark_crd::restore_request::status::RestorePhase;
 use tidemark_testkit::cluster::{Cluster, ClusterOptions};
 
@@ -114,6 +117,88 @@ async fn a_three_database_policy_backs_up_one_run_and_restores_one_database() {
             .starts_with("backup.database"),
         "{s:?}"
     );
+
+    // Every database of the run at once, in place: first refused without clean (the
+    // targets hold tables), nothing touched; then restored with clean.
+    cluster
+        .pg()
+        .psql("alpha", "DELETE FROM t WHERE id > 1")
+        .unwrap();
+    cluster
+        .pg()
+        .psql("gamma", "INSERT INTO t VALUES (100)")
+        .unwrap();
+    let all_request = |name: &str, clean: bool| {
+        let mut request = cluster.restore_request(name, POLICY, "unused");
+        request["spec"]["target"]["connection"]
+            .as_object_mut()
+            .unwrap()
+            .remove("database");
+        request["spec"]["backup"]["allDatabases"] = json!(true);
+        request["spec"]["mode"]["clean"] = json!(clean);
+        request
+    };
+    cluster
+        .apply_json(&all_request("restore-all-refused", false))
+        .await
+        .unwrap();
+    let r = cluster
+        .wait_for_restore("restore-all-refused", Duration::from_secs(120), |r| {
+            r.status.as_ref().is_some_and(|s| s.phase.is_terminal())
+        })
+        .await
+        .unwrap();
+    let s = r.status.unwrap();
+    assert_eq!(s.phase, RestorePhase::Failed, "{s:?}");
+    assert_eq!(s.reason.as_deref(), Some("TargetNotRestorable"), "{s:?}");
+    let message = s.message.clone().unwrap_or_default();
+    for db in ["alpha", "beta", "gamma"] {
+        assert!(
+            message.contains(&format!("database {db} already holds")),
+            "{message}"
+        );
+    }
+    assert!(
+        s.databases
+            .iter()
+            .all(|d| d.outcome == DatabaseRestoreOutcome::NotStarted),
+        "{s:?}"
+    );
+    let count = |db: &str| cluster.pg().psql(db, "SELECT count(*) FROM t").unwrap();
+    assert_eq!((count("alpha"), count("gamma")), ("1".into(), "6".into()));
+
+    cluster
+        .apply_json(&all_request("restore-all", true))
+        .await
+        .unwrap();
+    let r = cluster
+        .wait_for_restore("restore-all", Duration::from_secs(180), |r| {
+            r.status.as_ref().is_some_and(|s| s.phase.is_terminal())
+        })
+        .await
+        .unwrap();
+    let s = r.status.unwrap();
+    assert_eq!(s.phase, RestorePhase::Succeeded, "{s:?}");
+    let outcomes: Vec<(&str, DatabaseRestoreOutcome)> = s
+        .databases
+        .iter()
+        .map(|d| (d.database.as_str(), d.outcome))
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            ("alpha", DatabaseRestoreOutcome::Restored),
+            ("beta", DatabaseRestoreOutcome::Restored),
+            ("gamma", DatabaseRestoreOutcome::Restored)
+        ]
+    );
+    assert_eq!(s.tables_compared, Some(3), "{s:?}");
+    let verified = s.conditions.iter().find(|c| c.type_ == "Verified").unwrap();
+    assert_eq!(verified.status, "True", "{verified:?}");
+    for (db, rows) in dbs {
+        assert_eq!(count(db), rows.to_string(), "{db}");
+    }
+
     cluster.assert_no_secret_leaks().await.unwrap();
     eprintln!("e2e multi-database: {:?}", started.elapsed());
 }

@@ -57,7 +57,12 @@ use crate::common::{DatabaseConnection, JobTemplate, S3Destination, SecretKeyRef
     )
 )]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("self == oldSelf").message("RestoreRequest spec is immutable once created; create a new RestoreRequest instead"))]
+#[x_kube(
+    validation = Rule::new("self == oldSelf").message("RestoreRequest spec is immutable once created; create a new RestoreRequest instead"),
+    validation = Rule::new("(has(self.backup.allDatabases) && self.backup.allDatabases) || has(self.target.connection.database) || has(self.target.connection.uriSecretRef)").message("target.connection.database is required (unless backup.allDatabases is true)").field_path(".target"),
+    validation = Rule::new("!(has(self.backup.allDatabases) && self.backup.allDatabases) || !has(self.target.connection.database)").message("with backup.allDatabases each database is restored into the database of the same name on the target server: leave target.connection.database unset").field_path(".target"),
+    validation = Rule::new("!(has(self.backup.allDatabases) && self.backup.allDatabases) || !has(self.mode) || !has(self.mode.tables) || size(self.mode.tables) == 0").message("mode.tables cannot be combined with backup.allDatabases (restore one database with backup.database instead)").field_path(".mode"),
+)]
 pub struct RestoreRequestSpec {
     /// Where the backups are.
     pub source: RestoreSource,
@@ -139,6 +144,7 @@ pub struct RestoreSource {
 #[serde(rename_all = "camelCase")]
 #[x_kube(
     validation = Rule::new("(has(self.latest) && self.latest ? 1 : 0) + (has(self.key) ? 1 : 0) + (has(self.before) ? 1 : 0) == 1").message("set exactly one of backup.latest (true), backup.key or backup.before"),
+    validation = Rule::new("!(has(self.allDatabases) && self.allDatabases) || !has(self.database)").message("set at most one of backup.database and backup.allDatabases"),
 )]
 pub struct BackupSelector {
     /// The newest backup.
@@ -161,12 +167,26 @@ pub struct BackupSelector {
         regex(pattern = crate::backup_policy::databases::DATABASE_NAME_PATTERN)
     )]
     pub database: Option<String>,
+    /// Restore every database of the chosen run (a policy with `spec.databases`), each
+    /// into the database of the same name on the target server; `latest`, `before` or
+    /// `key` (any key of the run) chooses the run. Every target is checked before any
+    /// database is changed; each database is restored in its own transaction, one after
+    /// the other, and the status lists what became of each. Not with `database`; leave
+    /// `target.connection.database` unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all_databases: Option<bool>,
+}
+
+impl BackupSelector {
+    /// Whether every database of the chosen run is restored.
+    pub fn restores_all_databases(&self) -> bool {
+        self.all_databases == Some(true)
+    }
 }
 
 /// The database to restore into.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("has(self.connection.database) || has(self.connection.uriSecretRef)").message("target.connection.database is required"))]
 pub struct RestoreTarget {
     /// Connection to the target server and database.
     pub connection: DatabaseConnection,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::spec::WorkloadKind;
 use crate::common::TableMismatch;
-use crate::contract::result::PreflightResult;
+use crate::contract::result::{DatabaseRestore, PreflightResult};
 
 /// Phase of a restore.
 #[derive(
@@ -65,6 +65,11 @@ pub struct RestoreRequestStatus {
     /// Roles the restore created on the target server (`target.roles: CreateMissing`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles_created: Vec<String>,
+    /// `backup.allDatabases`: what became of each database of the run, in run order
+    /// (restored, mismatched, failed and rolled back, or not started).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 12))]
+    pub databases: Vec<DatabaseRestore>,
     /// Writers stopped, with the replica counts to restore.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub writers: Vec<WriterState>,

@@ -122,6 +122,9 @@ pub(super) fn commit(
 }
 
 pub(super) fn target_database(i: &Inputs<'_>) -> String {
+    if i.spec.backup.restores_all_databases() {
+        return "every database of the run (each into the database of the same name)".into();
+    }
     match &i.spec.target.connection.database {
         Some(db) => format!("database {db:?}"),
         None => "the database of target.connection.uriSecretRef".to_string(),

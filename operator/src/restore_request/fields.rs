@@ -151,6 +151,17 @@ pub fn field_of_runner_failure(reason: &str, message: &str) -> Option<&'static s
         (var::BACKUP_KEY, "backup.key"),
         (var::BACKUP_BEFORE, "backup.before"),
     ];
+    // backup.allDatabases: the runner's own reasons.
+    match reason {
+        "TargetNotRestorable" => return Some("target.createDatabase or mode.clean"),
+        "RunIncomplete" => {
+            return Some(
+                "backup (the run lacks a database: pick an earlier run, or restore its \
+                 databases one by one with backup.database)",
+            );
+        }
+        _ => {}
+    }
     if let Some((_, field)) = by_setting.iter().find(|(env, _)| message.contains(env)) {
         return Some(field);
     }
@@ -208,5 +219,18 @@ mod tests {
             Some("target.roles")
         );
         assert_eq!(field_of_runner_failure("Interrupted", "SIGTERM"), None);
+        // backup.allDatabases: a target that cannot be restored into, a partial run.
+        assert_eq!(
+            field_of_runner_failure(
+                "TargetNotRestorable",
+                "database beta does not exist on the target server (enable \
+                 TIDEMARK_CREATE_DATABASE to create it)"
+            ),
+            Some("target.createDatabase or mode.clean")
+        );
+        assert!(
+            field_of_runner_failure("RunIncomplete", "run r has no good backup of gone")
+                .is_some_and(|f| f.contains("backup.database"))
+        );
     }
 }

@@ -87,6 +87,9 @@ pub fn list_job(
     if let Some(db) = &spec.backup.database {
         env.push(value(var::BACKUP_DATABASE, db));
     }
+    if spec.backup.restores_all_databases() {
+        env.push(value(var::RESTORE_ALL_DATABASES, "true".to_string()));
+    }
     Ok(keep_finished(build(RunnerJob {
         name,
         namespace: ns,
@@ -164,6 +167,9 @@ fn runner_restore_job(
     env.push(value(var::BACKUP_KEY, key));
     if let Some(db) = &spec.backup.database {
         env.push(value(var::BACKUP_DATABASE, db));
+    }
+    if spec.backup.restores_all_databases() {
+        env.push(value(var::RESTORE_ALL_DATABASES, "true".to_string()));
     }
     env.push(value(var::RESTORE_CONTENT, spec.mode.content.env_value()));
     if !spec.mode.tables.is_empty() {

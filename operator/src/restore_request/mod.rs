@@ -1,6 +1,7 @@
 //! The RestoreRequest controller: pure deciding (observed → decide → step) apart from
 //! the I/O that reads the cluster and carries steps out.
 
+pub mod all_databases;
 pub mod controller;
 pub mod decide;
 pub mod events;

@@ -18,8 +18,9 @@ pub const TARGET_NOT_EMPTY: &str = "TargetNotEmpty";
 pub const TARGET_NOT_FOUND: &str = "TargetNotFound";
 
 /// Whether the request needs a preflight: a full restore that drops nothing.
+/// With `backup.allDatabases` the runner checks every target itself before changing any.
 pub fn needed(spec: &RestoreRequestSpec) -> bool {
-    spec.mode.needs_empty_target()
+    spec.mode.needs_empty_target() && !spec.backup.restores_all_databases()
 }
 
 /// The phase after the backup is resolved (and after the preflight passed).

@@ -93,7 +93,8 @@ pub(super) fn resolving(i: &Inputs<'_>) -> Step {
                 // databases unless a database is named.
                 None if list.count > 0
                     && sel == Selection::Latest
-                    && i.spec.backup.database.is_none() =>
+                    && i.spec.backup.database.is_none()
+                    && !i.spec.backup.restores_all_databases() =>
                 {
                     fail(
                         i,

@@ -4,6 +4,7 @@
 use tidemark_crd::contract::result::RestoreResult;
 use tidemark_crd::restore_request::{RestorePhase, RestoreRequestStatus};
 
+use super::all_databases;
 use super::decide::{
     JOB_POLL, SOON, advance, commit, create_job, fail, next, source, target_database,
 };
@@ -57,6 +58,11 @@ pub(super) fn restoring(i: &Inputs<'_>) -> Step {
         Tracked::Running => commit(i, s, Vec::new(), Vec::new(), Some(JOB_POLL)),
         Tracked::Blocked(b) => blocked_failure(i, s, RunKind::Restore, &name, b),
         Tracked::Succeeded(report) => {
+            if let Some(all) = report.and_then(|r| r.restore_all.as_ref()) {
+                all_databases::record(&mut s, all);
+                let message = all_databases::restored_message(&key, all);
+                return advance(i, s, after_restore(i), ("Restored", "Restored"), message);
+            }
             let restored = report.and_then(|r| r.restore.as_ref());
             if let Some(r) = restored {
                 record_restore(&mut s, r);
@@ -69,12 +75,7 @@ pub(super) fn restoring(i: &Inputs<'_>) -> Step {
                     format!("; created role(s) {}", r.roles_created.join(", "))
                 });
             let message = format!("restored {key} into {}{tables}{roles}", target_database(i));
-            let phase = if i.spec.post_restore.is_some() {
-                RestorePhase::PostRestore
-            } else {
-                RestorePhase::Verifying
-            };
-            advance(i, s, phase, ("Restored", "Restored"), message)
+            advance(i, s, after_restore(i), ("Restored", "Restored"), message)
         }
         Tracked::Failed {
             reason,
@@ -82,6 +83,12 @@ pub(super) fn restoring(i: &Inputs<'_>) -> Step {
             report,
             exit_code,
         } => {
+            if let Some(all) = report.and_then(|r| r.restore_all.as_ref()) {
+                all_databases::record(&mut s, all);
+                if let Some(message) = all_databases::mismatch_message(all) {
+                    return row_count_mismatch(i, s, message);
+                }
+            }
             if let Some(r) = report.and_then(|r| r.restore.as_ref())
                 && (!r.mismatches.is_empty() || r.mismatch_count > 0)
             {
@@ -95,6 +102,14 @@ pub(super) fn restoring(i: &Inputs<'_>) -> Step {
             let reason = runner_reason.unwrap_or_else(|| "RestoreJobFailed".to_string());
             fail(i, s, &reason, message)
         }
+    }
+}
+
+fn after_restore(i: &Inputs<'_>) -> RestorePhase {
+    if i.spec.post_restore.is_some() {
+        RestorePhase::PostRestore
+    } else {
+        RestorePhase::Verifying
     }
 }
 

@@ -92,7 +92,12 @@ pub(super) fn verifying(i: &Inputs<'_>) -> Step {
             Some(n) if s.mismatches.is_empty() => (
                 "True",
                 "RowCountsMatch",
-                format!("row counts of {n} tables match the backup's manifest"),
+                match s.databases.len() {
+                    0 => format!("row counts of {n} tables match the backup's manifest"),
+                    d => format!(
+                        "row counts of {n} tables in {d} databases match their backups' manifests"
+                    ),
+                },
             ),
             Some(n) => {
                 let message = mismatch_message(&s.mismatches, 0, i64::from(n));

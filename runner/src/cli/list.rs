@@ -26,6 +26,18 @@ pub struct ListArgs {
         default_value = "table"
     )]
     pub output: ListOutput,
+    /// The selection is for a restore of every database of a run
+    /// (`TIDEMARK_RESTORE_ALL_DATABASES`): select the chosen run's newest backup, never
+    /// refusing a run of several databases as ambiguous.
+    #[arg(
+        long,
+        env = var::RESTORE_ALL_DATABASES,
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+    )]
+    pub all_databases: bool,
 }
 
 /// How `list` prints the inventory on stdout.

@@ -24,6 +24,19 @@ pub struct RestoreArgs {
     /// report it; nothing is selected, read or changed.
     #[arg(long, env = var::RESTORE_PREFLIGHT, default_value_t = false)]
     pub preflight: bool,
+    /// Restore every database of the selected run (a policy of several databases), each
+    /// into the database of the same name on the target server. Every target is checked
+    /// before any is changed; the databases are restored one by one, each in its own
+    /// transaction. Not with `--database`.
+    #[arg(
+        long,
+        env = var::RESTORE_ALL_DATABASES,
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+    )]
+    pub all_databases: bool,
 }
 
 /// What a restore puts into the target.
@@ -158,5 +171,31 @@ mod tests {
         assert_eq!(o.tables, vec!["public.a", "public.b", "sales.c"]);
         assert!(o.truncate && o.no_clean && o.clean && !o.create_database);
         assert_eq!(o.maintenance_database, "postgres");
+        assert!(!args.all_databases);
+    }
+
+    #[test]
+    fn all_databases_is_a_switch_with_an_optional_value() {
+        let parse = |extra: &[&str]| {
+            let mut argv = vec![
+                "tidemark-runner",
+                "restore",
+                "--policy-namespace",
+                "shop",
+                "--policy-name",
+                "webshop",
+                "--s3-bucket",
+                "b",
+            ];
+            argv.extend_from_slice(extra);
+            let cli = Cli::try_parse_from(argv).unwrap();
+            let Command::Restore(args) = cli.command else {
+                panic!("parsed as another subcommand")
+            };
+            args.all_databases
+        };
+        assert!(parse(&["--all-databases"]));
+        assert!(parse(&["--all-databases=true"]));
+        assert!(!parse(&["--all-databases=false"]));
     }
 }

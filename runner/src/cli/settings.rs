@@ -118,6 +118,7 @@ impl ListArgs {
         Ok(list::Settings {
             selector: self.selector.selector()?,
             database: self.selector.database(),
+            all_databases: self.all_databases,
             tz: self.retention.tz()?,
             policy: self.policy.policy(),
             s3: self.s3.settings(),
@@ -179,6 +180,7 @@ impl RestoreArgs {
             database: self.selector.database(),
             options: self.options.options(),
             preflight: self.preflight,
+            all_databases: self.all_databases,
         })
     }
 }

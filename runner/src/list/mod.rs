@@ -29,6 +29,9 @@ pub struct Settings {
     pub selector: Selector,
     /// Select among the backups of this database only.
     pub database: Option<String>,
+    /// Select for a restore of every database of a run: any backup of the chosen run
+    /// (its newest), never refused as ambiguous.
+    pub all_databases: bool,
     pub retention: RetentionPolicy,
     /// The time zone retention periods are computed in.
     pub tz: Tz,
@@ -83,7 +86,12 @@ pub async fn run(args: &Settings) -> Outcome {
     if *selector == Selector::Latest && inventory.entries().is_empty() {
         return Ok(Payload::List(result));
     }
-    match inventory.select_in(selector, args.database.as_deref()) {
+    let selected = if args.all_databases {
+        inventory.select(selector).cloned()
+    } else {
+        inventory.select_in(selector, args.database.as_deref())
+    };
+    match selected {
         Ok(entry) => {
             result.selected = Some(listed(&entry));
             Ok(Payload::List(result))

@@ -6,6 +6,8 @@
 //! Deciding lives in [`plan`], [`foreign_keys`], [`compare`], [`result`] and [`settings`]
 //! (pure); doing in [`execute`], [`stream`], [`forward`] and [`target`].
 
+pub mod all_databases;
+pub mod all_summary;
 pub mod compare;
 pub mod execute;
 pub mod foreign_keys;
@@ -47,9 +49,17 @@ pub async fn run(args: &Settings, shutdown: &Shutdown) -> outcome::Outcome {
     if args.preflight {
         return preflight::run(&DbTarget::resolve(&args.db)?, &args.options).await;
     }
+    if args.all_databases {
+        return all_databases::run(args, shutdown).await;
+    }
+    run_into(args, DbTarget::resolve(&args.db)?, shutdown).await
+}
+
+/// Runs one restore into `db` (the resolved target; [`all_databases`] passes each
+/// database of a run).
+pub async fn run_into(args: &Settings, db: DbTarget, shutdown: &Shutdown) -> outcome::Outcome {
     let request = settings::request(&args.options)?;
     let identities = settings::identities_from_env()?;
-    let db = DbTarget::resolve(&args.db)?;
     let selector = &args.selector;
     let store = crate::s3::client::connect(&args.s3).await?;
     let manifest = select(

@@ -36,6 +36,9 @@ pub struct Settings {
     pub options: RestoreOptions,
     /// Only check the target and report it; nothing is selected, read or changed.
     pub preflight: bool,
+    /// Restore every database of the selected run, each into the database of the same
+    /// name (see [`crate::restore::all_databases`]).
+    pub all_databases: bool,
 }
 
 /// What a restore puts into the target, as the command line says it.

@@ -187,6 +187,9 @@ pub const RESTORE_NO_PRIVILEGES: &str = "TIDEMARK_RESTORE_NO_PRIVILEGES";
 /// default, fails naming them before anything changes; `create-missing` creates them
 /// from the backup's globals object).
 pub const RESTORE_ROLES: &str = "TIDEMARK_RESTORE_ROLES";
+/// Restore every database of the selected run, each into the database of the same
+/// name on the target server (`true`/`false`).
+pub const RESTORE_ALL_DATABASES: &str = "TIDEMARK_RESTORE_ALL_DATABASES";
 /// age identity that decrypts backups (a secret); read from the environment only.
 pub const AGE_IDENTITY: &str = "TIDEMARK_AGE_IDENTITY";
 
@@ -352,6 +355,7 @@ pub const ALL: &[&str] = &[
     RESTORE_NO_OWNER,
     RESTORE_NO_PRIVILEGES,
     RESTORE_ROLES,
+    RESTORE_ALL_DATABASES,
     AGE_IDENTITY,
     RESTORE_TEST_TARGET,
     SCRATCH_WAIT,
@@ -384,9 +388,12 @@ pub fn operator_sets(command: RunnerCommand) -> Vec<&'static str> {
             names.extend_from_slice(RETENTION);
             names.extend_from_slice(&[ORPHAN_GRACE_PERIOD, PRUNE_ALL]);
         }
-        RunnerCommand::List => {
-            names.extend_from_slice(&[BACKUP_KEY, BACKUP_BEFORE, BACKUP_DATABASE])
-        }
+        RunnerCommand::List => names.extend_from_slice(&[
+            BACKUP_KEY,
+            BACKUP_BEFORE,
+            BACKUP_DATABASE,
+            RESTORE_ALL_DATABASES,
+        ]),
         RunnerCommand::Restore => {
             names.extend_from_slice(DATABASE);
             names.extend_from_slice(&[
@@ -400,6 +407,7 @@ pub fn operator_sets(command: RunnerCommand) -> Vec<&'static str> {
                 RESTORE_NO_OWNER,
                 RESTORE_NO_PRIVILEGES,
                 RESTORE_ROLES,
+                RESTORE_ALL_DATABASES,
                 AGE_IDENTITY,
             ]);
         }

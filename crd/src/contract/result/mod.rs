@@ -7,6 +7,7 @@ mod list;
 mod preflight;
 mod prune;
 mod restore;
+mod restore_all;
 mod verify;
 
 pub use backup::{BackupResult, DatabaseBackup, MAX_DATABASE_RESULTS};
@@ -14,6 +15,9 @@ pub use list::{ListResult, ListedBackup, MAX_BROKEN_KEYS};
 pub use preflight::PreflightResult;
 pub use prune::{KeptBackup, PruneResult};
 pub use restore::{MAX_LISTED_MISMATCHES, RestoreResult};
+pub use restore_all::{
+    AllDatabasesRestore, DatabaseRestore, DatabaseRestoreOutcome, MAX_RESTORED_DATABASES,
+};
 pub use verify::{VerifyCheck, VerifyCheckName, VerifyResult};
 
 use chrono::{DateTime, Utc};
@@ -104,6 +108,9 @@ pub struct RunnerReport {
     /// `restore`: what was restored and how it compared (also on a failed comparison).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<RestoreResult>,
+    /// `restore` of every database of a run: each database's outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_all: Option<AllDatabasesRestore>,
     /// `restore-test`: the scratch restore and its comparison (also when it failed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_test: Option<RestoreResult>,
@@ -133,6 +140,7 @@ impl RunnerReport {
             error: None,
             backup: None,
             restore: None,
+            restore_all: None,
             restore_test: None,
             verify: None,
             prune: None,
