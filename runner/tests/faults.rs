@@ -140,7 +140,7 @@ async fn backup_under_faults() {
     });
     check(&out, 1, "S3Failed", &secrets);
     assert_eq!(listed(&fx), vec![good.clone()]);
-    assert_eq!(fx.keys().await.len(), 2, "{:?}", fx.keys().await);
+    assert_eq!(fx.keys().await.len(), 3, "{:?}", fx.keys().await);
 
     // Every part upload is throttled: aborted, nothing half-written listed.
     proxy.set(vec![Rule::new(

@@ -189,7 +189,7 @@ pub fn settings_statements(g: &Globals, name: &str) -> Vec<String> {
 const FALLBACK_STATES: [&str; 3] = ["42704", "42809", "22023"];
 
 /// Creates database `name` like the source's when the globals say how (else plainly);
-/// returns whether the source's settings were applied.
+/// returns whether all of the source's database settings were applied.
 pub async fn create_database(s: &Session, name: &str, g: Option<&Globals>) -> Result<bool> {
     let Some(g) = g else {
         s.create_database(name).await?;
@@ -219,25 +219,59 @@ pub async fn create_database(s: &Session, name: &str, g: Option<&Globals>) -> Re
         None => s.create_database(name).await?,
     }
     let settings = settings_statements(g, name);
-    if settings.is_empty() {
-        return Ok(true);
-    }
-    let sql = format!("BEGIN;\n{};\nCOMMIT;", settings.join(";\n"));
-    if let Err(e) = s.client.batch_execute(&sql).await {
-        let _ = s.client.batch_execute("ROLLBACK").await;
-        let e = crate::pg::connect::classify_error(
-            &s.target,
-            &format!("applying the database settings of the backup to {name} on"),
-            e,
-        );
+    let applied = apply_settings(s, name, &settings).await;
+    if let Err(e) = applied {
         // The database is new and empty: it goes, and the restore stops.
         if let Err(d) = s.drop_database(name).await {
             tracing::warn!(database = %name, error = %d, "dropping the created database failed");
         }
         return Err(e);
     }
-    tracing::info!(database = %name, settings = settings.len(), "database settings applied");
-    Ok(true)
+    applied
+}
+
+/// Applies the database's settings in one transaction. A setting of a role the target
+/// lacks (a restore without owners does not create roles) is skipped with a warning;
+/// any other failure fails. Returns whether every setting was applied.
+async fn apply_settings(s: &Session, name: &str, settings: &[String]) -> Result<bool> {
+    if settings.is_empty() {
+        return Ok(true);
+    }
+    let fail = |e: tokio_postgres::Error| {
+        crate::pg::connect::classify_error(
+            &s.target,
+            &format!("applying the database settings of the backup to {name} on"),
+            e,
+        )
+    };
+    s.client.batch_execute("BEGIN").await.map_err(fail)?;
+    let mut all = true;
+    for statement in settings {
+        let done = async {
+            s.client.batch_execute("SAVEPOINT setting").await?;
+            s.client.batch_execute(statement).await
+        }
+        .await;
+        match done {
+            Ok(()) => {}
+            Err(e) if e.as_db_error().is_some_and(|d| d.code().code() == "42704") => {
+                tracing::warn!(database = %name, reason = %e,
+                    "a database setting of a role the target lacks was skipped");
+                all = false;
+                s.client
+                    .batch_execute("ROLLBACK TO SAVEPOINT setting")
+                    .await
+                    .map_err(fail)?;
+            }
+            Err(e) => {
+                let _ = s.client.batch_execute("ROLLBACK").await;
+                return Err(fail(e));
+            }
+        }
+    }
+    s.client.batch_execute("COMMIT").await.map_err(fail)?;
+    tracing::info!(database = %name, settings = settings.len(), all, "database settings applied");
+    Ok(all)
 }
 
 #[cfg(test)]
