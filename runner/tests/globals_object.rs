@@ -85,7 +85,11 @@ async fn globals_are_stored_verified_listed_and_pruned_with_their_backup() {
         g.sha256,
         hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&stored))
     );
-    assert_eq!(g.passwords, PasswordsTag::Included, "the superuser reads pg_authid");
+    assert_eq!(
+        g.passwords,
+        PasswordsTag::Included,
+        "the superuser reads pg_authid"
+    );
     assert_eq!(g.roles, vec!["app_owner", "reporting"]);
     let script = String::from_utf8(unzstd(&age_decrypt(&stored, &identity))).unwrap();
     assert_eq!(g.raw_size, script.len() as u64);
@@ -107,7 +111,10 @@ async fn globals_are_stored_verified_listed_and_pruned_with_their_backup() {
         head.server_side_encryption().map(|s| s.as_str()),
         Some("AES256")
     );
-    assert_eq!(head.storage_class().map(|s| s.as_str()), Some("STANDARD_IA"));
+    assert_eq!(
+        head.storage_class().map(|s| s.as_str()),
+        Some("STANDARD_IA")
+    );
     assert_eq!(
         head.metadata().and_then(|m| m.get("sha256")),
         Some(&g.sha256)
@@ -153,12 +160,21 @@ async fn globals_are_stored_verified_listed_and_pruned_with_their_backup() {
     assert!(failed[0].1.contains("does not exist"), "{failed:?}");
 
     // list: the second backup is broken, the first is the newest.
-    let out = policy_run(&fx.s3, "list", "webshop", &[("TIDEMARK_LIST_OUTPUT", "json")])
-        .run()
-        .unwrap();
+    let out = policy_run(
+        &fx.s3,
+        "list",
+        "webshop",
+        &[("TIDEMARK_LIST_OUTPUT", "json")],
+    )
+    .run()
+    .unwrap();
     assert_eq!(out.code, Some(0), "stdout: {}", out.stdout);
     let report = out.report.clone().unwrap();
-    assert_eq!(report["list"]["selected"]["key"], first.as_str(), "{report}");
+    assert_eq!(
+        report["list"]["selected"]["key"],
+        first.as_str(),
+        "{report}"
+    );
     assert_eq!(report["list"]["brokenCount"], 1, "{report}");
     let rows: Value = serde_json::from_str(out.stdout.lines().next().unwrap()).unwrap();
     let rows = rows.as_array().unwrap();
@@ -176,10 +192,7 @@ async fn globals_are_stored_verified_listed_and_pruned_with_their_backup() {
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
     let third = data_keys(&fx.keys().await).pop().unwrap();
     let third_globals = fx.manifest(&manifest_key(&third)).await.globals.unwrap();
-    let failed_data = synthetic_key(
-        "webshop",
-        chrono::Utc::now() - chrono::TimeDelta::hours(1),
-    );
+    let failed_data = synthetic_key("webshop", chrono::Utc::now() - chrono::TimeDelta::hours(1));
     let leftover = globals_key(&failed_data, CompressionTag::Zstd, true);
     put_object(&fx.s3, &leftover, vec![1; 100]).await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
@@ -198,7 +211,13 @@ async fn globals_are_stored_verified_listed_and_pruned_with_their_backup() {
     )
     .run()
     .unwrap();
-    assert_eq!(out.code, Some(0), "stdout: {} stderr: {}", out.stdout, out.stderr);
+    assert_eq!(
+        out.code,
+        Some(0),
+        "stdout: {} stderr: {}",
+        out.stdout,
+        out.stderr
+    );
     let keys = fx.keys().await;
     for gone in [&first, &first_manifest, &g.key, &leftover] {
         assert!(!keys.contains(gone), "{gone} still there: {keys:?}");

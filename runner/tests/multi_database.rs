@@ -124,7 +124,10 @@ async fn three_databases_back_up_in_one_run_and_each_restores_alone() {
         .collect();
     // Data, globals and manifest of each database.
     assert_eq!(run_keys.len(), 9, "{keys:?}");
-    for k in keys.iter().filter(|k| k.contains(&run_id) && k.ends_with(".dump.zst")) {
+    for k in keys
+        .iter()
+        .filter(|k| k.contains(&run_id) && k.ends_with(".dump.zst"))
+    {
         let g = tidemark_crd::contract::keys::globals_key(k, CompressionTag::Zstd, false);
         assert!(keys.contains(&g), "{g} missing: {keys:?}");
         let m = fx.manifest(&manifest_key(k)).await;

@@ -74,7 +74,13 @@ fn run_as_documented(fx: &Fixture, script: &str, target_db: &str, work: &Path) -
 }
 
 /// [`run_as_documented`] with the PostgreSQL tools and libpq variables of `target`.
-fn run_on(fx: &Fixture, target: &TestPostgres, script: &str, target_db: &str, work: &Path) -> Output {
+fn run_on(
+    fx: &Fixture,
+    target: &TestPostgres,
+    script: &str,
+    target_db: &str,
+    work: &Path,
+) -> Output {
     let s3: HashMap<String, String> = fx.s3.runner_env(BUCKET).into_iter().collect();
     let path = format!(
         "{}:{}:{}",
@@ -206,7 +212,14 @@ ORDER BY 1";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_documented_commands_recreate_roles_and_settings_on_a_new_server() {
     let script = doc_section(GLOBALS_BEGIN, GLOBALS_END);
-    for tool in ["aws s3 cp", "sha256sum -c", "age -d", "zstd -d", "psql", "pg_restore"] {
+    for tool in [
+        "aws s3 cp",
+        "sha256sum -c",
+        "age -d",
+        "zstd -d",
+        "psql",
+        "pg_restore",
+    ] {
         assert!(script.contains(tool), "the doc's commands lost `{tool}`");
     }
     let fx = Fixture::seaweed().await;
@@ -234,7 +247,10 @@ async fn the_documented_commands_recreate_roles_and_settings_on_a_new_server() {
     let target = TestPostgres::start().unwrap();
     assert_eq!(
         target
-            .psql("postgres", "SELECT count(*) FROM pg_roles WHERE rolname = 'app_owner'")
+            .psql(
+                "postgres",
+                "SELECT count(*) FROM pg_roles WHERE rolname = 'app_owner'"
+            )
             .unwrap(),
         "0"
     );
@@ -254,7 +270,11 @@ async fn the_documented_commands_recreate_roles_and_settings_on_a_new_server() {
         output.status.success(),
         "the documented commands failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
-    assert_eq!(stdout.matches(": OK").count(), 2, "both checksums: {stdout}");
+    assert_eq!(
+        stdout.matches(": OK").count(),
+        2,
+        "both checksums: {stdout}"
+    );
     let wanted = fx
         .pg
         .psql(SOURCE_DB, GLOBALS_VIEW)

@@ -93,7 +93,9 @@ async fn a_new_server_without_the_roles_gets_them_only_when_allowed() {
         let mut all: Vec<(&str, &str)> =
             env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         all.extend_from_slice(extra);
-        policy_run(&fx.s3, "restore", "webshop", &all).run().unwrap()
+        policy_run(&fx.s3, "restore", "webshop", &all)
+            .run()
+            .unwrap()
     };
     let target_roles = || target.psql("postgres", ROLES).unwrap();
     let before = target_roles();
@@ -103,7 +105,10 @@ async fn a_new_server_without_the_roles_gets_them_only_when_allowed() {
     let out = restore("shop_new", &[]);
     assert_eq!(out.code, Some(2), "a configuration error: {}", out.stdout);
     let report = out.report.clone().unwrap();
-    let message = report["error"]["message"].as_str().unwrap_or_default().to_string();
+    let message = report["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     for role in ["\"app_owner\"", "\"reporting\"", "\"Batch Job\""] {
         assert!(message.contains(role), "{role} not named: {message}");
     }
@@ -112,7 +117,10 @@ async fn a_new_server_without_the_roles_gets_them_only_when_allowed() {
     assert_eq!(target_roles(), "", "no role created");
     assert_eq!(
         target
-            .psql("postgres", "SELECT count(*) FROM pg_database WHERE datname = 'shop_new'")
+            .psql(
+                "postgres",
+                "SELECT count(*) FROM pg_database WHERE datname = 'shop_new'"
+            )
             .unwrap(),
         "0",
         "the database was not created"
@@ -128,13 +136,22 @@ async fn a_new_server_without_the_roles_gets_them_only_when_allowed() {
     );
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
     let report = out.report.clone().unwrap();
-    assert_eq!(report["restore"]["rolesCreated"], Value::Null, "none: {report}");
+    assert_eq!(
+        report["restore"]["rolesCreated"],
+        Value::Null,
+        "none: {report}"
+    );
     // The database's own setting is applied; the one of a role the server lacks is not.
-    assert_eq!(report["restore"]["databaseSettingsRestored"], false, "{report}");
+    assert_eq!(
+        report["restore"]["databaseSettingsRestored"], false,
+        "{report}"
+    );
     assert_eq!(settings_of(&target, "shop_plain"), "- work_mem=12MB");
     assert_eq!(target_roles(), "", "no role created");
     assert_eq!(
-        target.psql("shop_plain", "SELECT count(*) FROM orders").unwrap(),
+        target
+            .psql("shop_plain", "SELECT count(*) FROM orders")
+            .unwrap(),
         "40"
     );
 
@@ -148,7 +165,10 @@ async fn a_new_server_without_the_roles_gets_them_only_when_allowed() {
         serde_json::json!(["Batch Job", "app_owner", "reporting"]),
         "{report}"
     );
-    assert_eq!(report["restore"]["databaseSettingsRestored"], true, "{report}");
+    assert_eq!(
+        report["restore"]["databaseSettingsRestored"], true,
+        "{report}"
+    );
     assert_eq!(report["restore"]["databaseCreated"], true, "{report}");
     let wanted_roles = fx
         .pg
@@ -174,7 +194,10 @@ async fn a_new_server_without_the_roles_gets_them_only_when_allowed() {
         target.psql("shop_new", db_props).unwrap(),
         fx.pg.psql(SOURCE_DB, db_props).unwrap()
     );
-    assert_eq!(settings_of(&target, "shop_new"), settings_of(&fx.pg, SOURCE_DB));
+    assert_eq!(
+        settings_of(&target, "shop_new"),
+        settings_of(&fx.pg, SOURCE_DB)
+    );
     assert_eq!(
         settings_of(&target, "shop_new"),
         "- work_mem=12MB\nBatch Job statement_timeout=7s"

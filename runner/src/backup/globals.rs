@@ -28,7 +28,11 @@ pub async fn prepare(
 ) -> Result<Prepared> {
     let captured: Globals = globals::capture(session.client(), session.describe()).await?;
     let script = globals::render(&captured);
-    let stored = small::encode(script.as_bytes(), &settings.compression, &settings.recipients)?;
+    let stored = small::encode(
+        script.as_bytes(),
+        &settings.compression,
+        &settings.recipients,
+    )?;
     let object = GlobalsObject {
         key: keys::globals_key(
             data_key,

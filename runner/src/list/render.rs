@@ -137,7 +137,11 @@ pub fn table(all: &[Row]) -> String {
             line.push(r.database.clone());
         }
         if with_globals {
-            line.push(r.globals.as_ref().map_or_else(|| "-".to_string(), GlobalsRow::cell));
+            line.push(
+                r.globals
+                    .as_ref()
+                    .map_or_else(|| "-".to_string(), GlobalsRow::cell),
+            );
         }
         if with_tiers {
             let tiers = r.tiers.clone().unwrap_or_default();

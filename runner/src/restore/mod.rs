@@ -116,10 +116,7 @@ pub async fn run(args: &Settings, shutdown: &Shutdown) -> outcome::Outcome {
             Some(decided)
         }
     };
-    let roles_created = decided
-        .as_ref()
-        .map(|(_, c)| c.clone())
-        .unwrap_or_default();
+    let roles_created = decided.as_ref().map(|(_, c)| c.clone()).unwrap_or_default();
     let globals = decided.as_ref().and_then(|(d, _)| d.globals.as_ref());
     let with_roles = |p: Payload, settings: bool| match p {
         Payload::Restore(mut r) => {

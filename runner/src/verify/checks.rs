@@ -271,7 +271,11 @@ mod tests {
         let passed = check(VerifyCheckName::SizeMatches, true, "data ok".into());
         let c = with_globals(passed.clone(), Some(globals_size(&g, 9)));
         assert!(!c.passed);
-        assert!(c.message.contains("globals object has 9 bytes"), "{}", c.message);
+        assert!(
+            c.message.contains("globals object has 9 bytes"),
+            "{}",
+            c.message
+        );
         assert!(with_globals(passed.clone(), Some(globals_size(&g, 10))).passed);
         assert!(with_globals(passed.clone(), None).passed);
         assert!(!with_globals(passed.clone(), Some(globals_present(&g, None))).passed);

@@ -219,9 +219,15 @@ fn a_globals_object_belongs_to_its_data_objects_manifest() {
     let failed = "backups/shop/webshop/20260302T000000Z.dump.zst.age";
     let objects = vec![
         object(kept, "2026-03-01T00:00:00Z"),
-        object(&format!("{kept}.globals.sql.zst.age"), "2026-03-01T00:00:00Z"),
+        object(
+            &format!("{kept}.globals.sql.zst.age"),
+            "2026-03-01T00:00:00Z",
+        ),
         object(&format!("{kept}.manifest.json"), "2026-03-01T00:00:00Z"),
-        object(&format!("{failed}.globals.sql.zst.age"), "2026-03-02T00:00:00Z"),
+        object(
+            &format!("{failed}.globals.sql.zst.age"),
+            "2026-03-02T00:00:00Z",
+        ),
     ];
     let report = find_orphans(&objects, &BTreeSet::new(), &prefix(), HOUR, now);
     assert_eq!(
