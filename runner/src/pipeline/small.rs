@@ -127,7 +127,10 @@ mod tests {
             assert_eq!(decode(&plain, tag, &[], "x").unwrap(), raw);
             let sealed = encode(&raw, &spec, &[id.to_public()]).unwrap();
             assert!(sealed.starts_with(b"age-encryption.org/v1"));
-            assert_eq!(decode(&sealed, tag, &[id.clone()], "x").unwrap(), raw);
+            assert_eq!(
+                decode(&sealed, tag, std::slice::from_ref(&id), "x").unwrap(),
+                raw
+            );
             let other = age::x25519::Identity::generate();
             let e = decode(&sealed, tag, &[other], "x").unwrap_err();
             assert!(e.to_string().contains("does not match"), "{e}");
