@@ -185,8 +185,12 @@ pub fn settings_statements(g: &Globals, name: &str) -> Vec<String> {
 
 /// SQLSTATEs of a `CREATE DATABASE` the server cannot do as the source had it: an
 /// unknown role (42704), a locale it lacks (42809), an encoding that does not fit its
-/// locales (22023).
-const FALLBACK_STATES: [&str; 3] = ["42704", "42809", "22023"];
+/// locales (22023), an owner the restoring role may not give the database to (42501).
+const FALLBACK_STATES: [&str; 4] = ["42704", "42809", "22023", "42501"];
+
+/// SQLSTATEs of a database setting that is skipped: a role the target lacks (42704), a
+/// setting the restoring role may not make (42501).
+const SKIPPED_SETTING_STATES: [&str; 2] = ["42704", "42501"];
 
 /// Creates database `name` like the source's when the globals say how (else plainly);
 /// returns whether all of the source's database settings were applied.
@@ -231,8 +235,8 @@ pub async fn create_database(s: &Session, name: &str, g: Option<&Globals>) -> Re
 }
 
 /// Applies the database's settings in one transaction. A setting of a role the target
-/// lacks (a restore without owners does not create roles) is skipped with a warning;
-/// any other failure fails. Returns whether every setting was applied.
+/// lacks (a restore without owners does not create roles), or one the restoring role
+/// may not make, is skipped with a warning; any other failure fails. Returns whether every setting was applied.
 async fn apply_settings(s: &Session, name: &str, settings: &[String]) -> Result<bool> {
     if settings.is_empty() {
         return Ok(true);
@@ -254,9 +258,12 @@ async fn apply_settings(s: &Session, name: &str, settings: &[String]) -> Result<
         .await;
         match done {
             Ok(()) => {}
-            Err(e) if e.as_db_error().is_some_and(|d| d.code().code() == "42704") => {
+            Err(e)
+                if e.as_db_error()
+                    .is_some_and(|d| SKIPPED_SETTING_STATES.contains(&d.code().code())) =>
+            {
                 tracing::warn!(database = %name, reason = %e,
-                    "a database setting of a role the target lacks was skipped");
+                    "a database setting was skipped (a role the target lacks, or not allowed to the restoring role)");
                 all = false;
                 s.client
                     .batch_execute("ROLLBACK TO SAVEPOINT setting")
