@@ -2,7 +2,8 @@
 //! backup's objects are owned by and granted to: `require` fails naming them and
 //! changes nothing; without owners and privileges the restore needs no roles;
 //! `create-missing` creates exactly the missing roles (reported), and ownership, grants,
-//! memberships and the database's settings match the source.
+//! memberships and the database's settings match the source; a restoring role that is
+//! no superuser gets the database with the server's defaults and the settings it may make.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -204,6 +205,42 @@ async fn a_new_server_without_the_roles_gets_them_only_when_allowed() {
     );
     assert_eq!(
         target.fingerprints("shop_new").unwrap(),
+        fx.pg.fingerprints(SOURCE_DB).unwrap()
+    );
+
+    // A restoring role that is no superuser (CREATEDB only) and may not hand the
+    // database to app_owner: the database is its own, with the settings it may make.
+    target
+        .psql(
+            "postgres",
+            "CREATE ROLE restorer LOGIN CREATEDB PASSWORD 'restorer-pw'",
+        )
+        .unwrap();
+    let out = restore(
+        "shop_by_restorer",
+        &[
+            ("PGUSER", "restorer"),
+            ("PGPASSWORD", "restorer-pw"),
+            ("TIDEMARK_RESTORE_NO_OWNER", "true"),
+            ("TIDEMARK_RESTORE_NO_PRIVILEGES", "true"),
+        ],
+    );
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let report = out.report.clone().unwrap();
+    assert_eq!(
+        report["restore"]["databaseSettingsRestored"], false,
+        "{report}"
+    );
+    assert_eq!(
+        target.psql("shop_by_restorer", db_props).unwrap(),
+        target
+            .psql("shop_new", db_props)
+            .unwrap()
+            .replace("app_owner", "restorer")
+    );
+    assert_eq!(settings_of(&target, "shop_by_restorer"), "- work_mem=12MB");
+    assert_eq!(
+        target.fingerprints("shop_by_restorer").unwrap(),
         fx.pg.fingerprints(SOURCE_DB).unwrap()
     );
 
