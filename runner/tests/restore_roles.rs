@@ -253,5 +253,33 @@ async fn a_new_server_without_the_roles_gets_them_only_when_allowed() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&login.stdout).trim(), "app_owner");
+    // A damaged globals object (same size: still listed as a backup) stops the restore
+    // before anything changes.
+    let data_key = report["restore"]["key"].as_str().unwrap().to_string();
+    let globals_key = fx
+        .manifest(&tidemark_crd::contract::keys::manifest_key(&data_key))
+        .await
+        .globals
+        .unwrap()
+        .key;
+    let mut damaged = fx.download(&globals_key).await;
+    damaged[40] ^= 0x01;
+    put_object(&fx.s3, &globals_key, damaged).await;
+    let out = restore(
+        "shop_never",
+        &[("TIDEMARK_RESTORE_ROLES", "create-missing")],
+    );
+    assert_eq!(out.code, Some(3), "stdout: {}", out.stdout);
+    let report = out.report.clone().unwrap();
+    assert_eq!(report["error"]["reason"], "CorruptBackup", "{report}");
+    assert_eq!(
+        target
+            .psql(
+                "postgres",
+                "SELECT count(*) FROM pg_database WHERE datname = 'shop_never'"
+            )
+            .unwrap(),
+        "0"
+    );
     eprintln!("restore roles test: {:?}", started.elapsed());
 }
