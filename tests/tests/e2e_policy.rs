@@ -288,10 +288,11 @@ async fn retention_keeps_the_newest_backup_of_each_recent_hour_after_several_run
     let expected = expected_hourly(&ever, 3);
     assert!(kept.contains(&newest.key), "the newest backup is kept");
     assert_eq!(kept, expected, "kept by hourly: 3");
-    // No orphans: every data object left has its manifest and vice versa.
+    // No orphans: every data object left has its manifest and its globals object, and
+    // vice versa.
     assert_eq!(
         cluster.policy_keys(POLICY).await.unwrap().len(),
-        kept.len() * 2
+        kept.len() * 3
     );
     // The inventory in status lists only retained backups, the newest first. (It lists
     // what the operator recorded itself: backups it did not make, like the planted ones,
