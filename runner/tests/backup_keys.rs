@@ -29,8 +29,9 @@ async fn five_backups_started_together_get_five_keys_and_all_restore() {
     }
     assert_eq!(reported.len(), 5, "{reported:?}");
     let keys = fx.keys().await;
-    // Five data objects and five manifests, nothing else (the claims are gone).
-    assert_eq!(keys.len(), 10, "{keys:?}");
+    // Five data objects, their globals and five manifests, nothing else (the claims
+    // are gone).
+    assert_eq!(keys.len(), 15, "{keys:?}");
     for (i, key) in reported.iter().enumerate() {
         assert!(keys.contains(&manifest_key(key)), "{key}: {keys:?}");
         let manifest = fx.manifest(&manifest_key(key)).await;

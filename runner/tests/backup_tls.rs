@@ -143,7 +143,7 @@ async fn s3_over_https_is_trusted_through_the_ca_bundle() {
     let keys = tidemark_testkit::s3::list_keys(&s3.client(), common::BUCKET, "tls/s3/")
         .await
         .unwrap();
-    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_eq!(keys.len(), 3, "data, globals, manifest: {keys:?}");
     let out = run(&[("TIDEMARK_S3_CA_BUNDLE", "/nonexistent/ca.pem")]);
     assert_eq!(out.code, Some(2), "a missing CA bundle is a config error");
 }

@@ -140,7 +140,22 @@ async fn backup_under_faults() {
     });
     check(&out, 1, "S3Failed", &secrets);
     assert_eq!(listed(&fx), vec![good.clone()]);
-    assert_eq!(fx.keys().await.len(), 2, "{:?}", fx.keys().await);
+    assert_eq!(fx.keys().await.len(), 3, "{:?}", fx.keys().await);
+
+    // The globals object's PUT fails for good: no manifest, the data object removed;
+    // only the good backup's three objects remain.
+    proxy.set(vec![Rule::new(
+        Some("PUT"),
+        ".globals.sql",
+        Fault::Status(500, "InternalError"),
+    )]);
+    let (out, _) = timed("backup: globals PUT 500", || {
+        fx.backup(&with_proxy(&proxy, &[])).run().unwrap()
+    });
+    check(&out, 1, "S3Failed", &secrets);
+    assert_eq!(listed(&fx), vec![good.clone()]);
+    assert_eq!(fx.keys().await.len(), 3, "{:?}", fx.keys().await);
+    assert!(fx.pending_uploads().await.is_empty());
 
     // Every part upload is throttled: aborted, nothing half-written listed.
     proxy.set(vec![Rule::new(

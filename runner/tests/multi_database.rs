@@ -10,8 +10,8 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use tidemark_crd::contract::keys::MANIFEST_SUFFIX;
-use tidemark_crd::contract::manifest::Manifest;
+use tidemark_crd::contract::keys::{MANIFEST_SUFFIX, manifest_key};
+use tidemark_crd::contract::manifest::{CompressionTag, Manifest};
 
 /// Creates database `name` with a table `t` of `rows` rows (and a second table, so the
 /// databases differ in shape too).
@@ -47,7 +47,10 @@ fn run_backup(fx: &Fixture, extra: &[(&str, &str)]) -> tidemark_testkit::runner:
 
 fn data_keys(keys: &[String]) -> Vec<String> {
     keys.iter()
-        .filter(|k| !k.ends_with(MANIFEST_SUFFIX))
+        .filter(|k| {
+            !k.ends_with(MANIFEST_SUFFIX)
+                && tidemark_crd::contract::keys::backup_key_of_globals(k).is_none()
+        })
         .cloned()
         .collect()
 }
@@ -119,7 +122,17 @@ async fn three_databases_back_up_in_one_run_and_each_restores_alone() {
         .iter()
         .filter(|k| k.contains(&run_id) && **k != single_key && **k != single_manifest_key)
         .collect();
-    assert_eq!(run_keys.len(), 6, "{keys:?}");
+    // Data, globals and manifest of each database.
+    assert_eq!(run_keys.len(), 9, "{keys:?}");
+    for k in keys
+        .iter()
+        .filter(|k| k.contains(&run_id) && k.ends_with(".dump.zst"))
+    {
+        let g = tidemark_crd::contract::keys::globals_key(k, CompressionTag::Zstd, false);
+        assert!(keys.contains(&g), "{g} missing: {keys:?}");
+        let m = fx.manifest(&manifest_key(k)).await;
+        assert_eq!(m.globals.as_ref().map(|g| g.key.as_str()), Some(g.as_str()));
+    }
     for db in ["alpha", "beta", "gamma%2Ex"] {
         let key = format!("tidemark/shop/webshop/{run_id}.{db}.dump.zst");
         assert!(keys.contains(&key), "{key} missing: {keys:?}");
@@ -305,7 +318,7 @@ async fn a_failing_database_leaves_the_others_good_and_prune_removes_whole_runs(
     assert!(!keys.iter().any(|k| k.contains(&partial_run)), "{keys:?}");
     assert_eq!(
         keys.iter().filter(|k| k.contains(&complete_run)).count(),
-        6,
+        9,
         "{keys:?}"
     );
 
@@ -328,7 +341,7 @@ async fn a_failing_database_leaves_the_others_good_and_prune_removes_whole_runs(
     }
     assert_eq!(
         keys.iter().filter(|k| k.contains(&newest_run)).count(),
-        6,
+        9,
         "{keys:?}"
     );
     eprintln!("multi_database failure/prune test: {:?}", started.elapsed());

@@ -10,19 +10,27 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::{BUCKET, EncryptedBackup, Fixture, SOURCE_DB, seed};
+use tidemark_testkit::postgres::TestPostgres;
 
 const BEGIN: &str = "<!-- restore-by-hand:begin";
 const END: &str = "<!-- restore-by-hand:end";
+const GLOBALS_BEGIN: &str = "<!-- restore-by-hand-globals:begin";
+const GLOBALS_END: &str = "<!-- restore-by-hand-globals:end";
 
-/// The `sh` code blocks between the doc's markers, in order.
+/// The `sh` code blocks between the doc's main markers, in order.
 fn doc_commands() -> String {
+    doc_section(BEGIN, END)
+}
+
+/// The `sh` code blocks between the markers `begin` and `end`, in order.
+fn doc_section(begin: &str, end: &str) -> String {
     let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/restore-by-hand.md");
     let text = std::fs::read_to_string(&doc).unwrap();
     let start = text
-        .find(BEGIN)
+        .find(begin)
         .expect("begin marker in docs/restore-by-hand.md");
     let end = text
-        .find(END)
+        .find(end)
         .expect("end marker in docs/restore-by-hand.md");
     let mut script = String::new();
     let mut in_block = false;
@@ -62,11 +70,22 @@ fn aws_bin_dir() -> PathBuf {
 /// fixture (Fixture::backup's prefix, namespace and policy) and giving the AWS CLI the S3
 /// server's endpoint and keys the way the doc says.
 fn run_as_documented(fx: &Fixture, script: &str, target_db: &str, work: &Path) -> Output {
+    run_on(fx, &fx.pg, script, target_db, work)
+}
+
+/// [`run_as_documented`] with the PostgreSQL tools and libpq variables of `target`.
+fn run_on(
+    fx: &Fixture,
+    target: &TestPostgres,
+    script: &str,
+    target_db: &str,
+    work: &Path,
+) -> Output {
     let s3: HashMap<String, String> = fx.s3.runner_env(BUCKET).into_iter().collect();
     let path = format!(
         "{}:{}:{}",
         aws_bin_dir().display(),
-        fx.pg.bin_dir().display(),
+        target.bin_dir().display(),
         std::env::var("PATH").unwrap_or_default()
     );
     Command::new("bash")
@@ -86,7 +105,7 @@ fn run_as_documented(fx: &Fixture, script: &str, target_db: &str, work: &Path) -
         .env("AWS_ACCESS_KEY_ID", &s3["AWS_ACCESS_KEY_ID"])
         .env("AWS_SECRET_ACCESS_KEY", &s3["AWS_SECRET_ACCESS_KEY"])
         .envs(
-            fx.pg
+            target
                 .env("postgres")
                 .into_iter()
                 .filter(|(k, _)| k != "PGDATABASE"),
@@ -170,5 +189,101 @@ async fn a_corrupted_download_is_stopped_by_the_documented_checksum_step() {
     assert!(
         !databases.contains("never_created"),
         "the restore went ahead after a failed checksum"
+    );
+}
+
+/// Roles, owners, grants and settings the test compares between the servers.
+const GLOBALS_VIEW: &str = "\
+SELECT 'role ' || rolname || ' login=' || rolcanlogin || ' limit=' || rolconnlimit FROM pg_roles \
+WHERE rolname IN ('app_owner', 'reporting', 'unrelated') \
+UNION ALL SELECT 'member ' || g.rolname || '>' || m.rolname FROM pg_auth_members a \
+JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member \
+WHERE m.rolname IN ('app_owner', 'reporting') \
+UNION ALL SELECT 'owner ' || relname || ' ' || pg_get_userbyid(relowner) FROM pg_class \
+WHERE relname = 'orders' \
+UNION ALL SELECT 'grant ' || grantee || ' ' || privilege_type \
+FROM information_schema.table_privileges WHERE table_name = 'orders' \
+UNION ALL SELECT 'db ' || pg_get_userbyid(datdba) || ' ' || pg_encoding_to_char(encoding) \
+FROM pg_database WHERE datname = current_database() \
+UNION ALL SELECT 'setting ' || array_to_string(setconfig, ',') FROM pg_db_role_setting s \
+JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = current_database() \
+ORDER BY 1";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_commands_recreate_roles_and_settings_on_a_new_server() {
+    let script = doc_section(GLOBALS_BEGIN, GLOBALS_END);
+    for tool in [
+        "aws s3 cp",
+        "sha256sum -c",
+        "age -d",
+        "zstd -d",
+        "psql",
+        "pg_restore",
+    ] {
+        assert!(script.contains(tool), "the doc's commands lost `{tool}`");
+    }
+    let fx = Fixture::seaweed().await;
+    fx.pg
+        .psql(
+            "postgres",
+            "CREATE ROLE app_owner LOGIN PASSWORD 'owner-pw' CONNECTION LIMIT 9; \
+             CREATE ROLE reporting NOLOGIN; CREATE ROLE unrelated LOGIN; \
+             GRANT reporting TO app_owner; \
+             ALTER DATABASE shop OWNER TO app_owner; \
+             ALTER DATABASE shop SET work_mem TO '12MB'",
+        )
+        .unwrap();
+    fx.pg
+        .psql(
+            SOURCE_DB,
+            "SET ROLE app_owner; CREATE TABLE orders (id int PRIMARY KEY); \
+             INSERT INTO orders SELECT generate_series(1, 30); \
+             GRANT SELECT ON orders TO reporting",
+        )
+        .unwrap();
+    let EncryptedBackup { identity, .. } = fx.encrypted_backup().await;
+
+    // A second, empty server: none of the roles.
+    let target = TestPostgres::start().unwrap();
+    assert_eq!(
+        target
+            .psql(
+                "postgres",
+                "SELECT count(*) FROM pg_roles WHERE rolname = 'app_owner'"
+            )
+            .unwrap(),
+        "0"
+    );
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        work.path().join("identity.txt"),
+        format!(
+            "{}\n",
+            age::secrecy::ExposeSecret::expose_secret(&identity.to_string())
+        ),
+    )
+    .unwrap();
+    let output = run_on(&fx, &target, &script, "by_hand", work.path());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the documented commands failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert_eq!(
+        stdout.matches(": OK").count(),
+        2,
+        "both checksums: {stdout}"
+    );
+    let wanted = fx
+        .pg
+        .psql(SOURCE_DB, GLOBALS_VIEW)
+        .unwrap()
+        .replace("role unrelated login=true limit=-1\n", "");
+    assert!(wanted.contains("grant reporting SELECT"), "{wanted}");
+    assert_eq!(target.psql("by_hand", GLOBALS_VIEW).unwrap(), wanted);
+    assert_eq!(
+        target.fingerprints("by_hand").unwrap(),
+        fx.pg.fingerprints(SOURCE_DB).unwrap()
     );
 }

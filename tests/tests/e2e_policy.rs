@@ -159,8 +159,8 @@ async fn backs_up_on_schedule_and_via_run_now_with_status_matching_s3() {
     cluster.assert_no_secret_leaks().await.unwrap();
 }
 
-/// Copies a real backup to `completed` (data object and a manifest rewritten for the
-/// new key and times), as if an earlier run had stored it.
+/// Copies a real backup to `completed` (data object, globals object and a manifest
+/// rewritten for the new keys and times), as if an earlier run had stored it.
 async fn plant_backup(cluster: &Cluster, real_key: &str, completed: DateTime<Utc>) -> String {
     let ext = real_key
         .rsplit('/')
@@ -178,10 +178,18 @@ async fn plant_backup(cluster: &Cluster, real_key: &str, completed: DateTime<Utc
     let data = tidemark_testkit::s3::download(&client, BUCKET, real_key)
         .await
         .unwrap();
-    for (k, body) in [
-        (key.clone(), data),
-        (manifest_key(&key), serde_json::to_vec(&manifest).unwrap()),
-    ] {
+    let mut objects = vec![(key.clone(), data)];
+    // Its own copy of the globals object (roles and settings): pruning the planted
+    // backup deletes the globals object its manifest lists.
+    if let Some(globals) = manifest.globals.as_mut() {
+        let body = tidemark_testkit::s3::download(&client, BUCKET, &globals.key)
+            .await
+            .unwrap();
+        globals.key = format!("{key}{}", &globals.key[real_key.len()..]);
+        objects.push((globals.key.clone(), body));
+    }
+    objects.push((manifest_key(&key), serde_json::to_vec(&manifest).unwrap()));
+    for (k, body) in objects {
         client
             .put_object()
             .bucket(BUCKET)
@@ -280,10 +288,11 @@ async fn retention_keeps_the_newest_backup_of_each_recent_hour_after_several_run
     let expected = expected_hourly(&ever, 3);
     assert!(kept.contains(&newest.key), "the newest backup is kept");
     assert_eq!(kept, expected, "kept by hourly: 3");
-    // No orphans: every data object left has its manifest and vice versa.
+    // No orphans: every data object left has its manifest and its globals object, and
+    // vice versa.
     assert_eq!(
         cluster.policy_keys(POLICY).await.unwrap().len(),
-        kept.len() * 2
+        kept.len() * 3
     );
     // The inventory in status lists only retained backups, the newest first. (It lists
     // what the operator recorded itself: backups it did not make, like the planted ones,

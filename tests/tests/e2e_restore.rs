@@ -312,10 +312,18 @@ async fn scenario_c_restores_two_tables_data_only_from_the_newest_backup_before_
         let data = tidemark_testkit::s3::download(&client, BUCKET, &first)
             .await
             .unwrap();
-        for (k, body) in [
-            (key.clone(), data),
-            (manifest_key(&key), serde_json::to_vec(&manifest).unwrap()),
-        ] {
+        let mut objects = vec![(key.clone(), data)];
+        // The globals object (roles and settings) travels with the copy: a manifest
+        // whose globals object is missing is a broken backup.
+        if let Some(globals) = manifest.globals.as_mut() {
+            let body = tidemark_testkit::s3::download(&client, BUCKET, &globals.key)
+                .await
+                .unwrap();
+            globals.key = format!("{key}{}", &globals.key[first.len()..]);
+            objects.push((globals.key.clone(), body));
+        }
+        objects.push((manifest_key(&key), serde_json::to_vec(&manifest).unwrap()));
+        for (k, body) in objects {
             client
                 .put_object()
                 .bucket(BUCKET)

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use tidemark_crd::contract::manifest::{MANIFEST_FORMAT_VERSION, Manifest, RunInfo};
+use tidemark_crd::contract::manifest::{GlobalsObject, MANIFEST_FORMAT_VERSION, Manifest, RunInfo};
 use tidemark_crd::contract::result::BackupResult;
 
 use crate::backup::settings::{Settings, compression_tag, format_tag, row_count_tag};
@@ -26,6 +26,8 @@ pub struct Inputs<'a> {
     pub tables: BTreeMap<String, i64>,
     /// The run, for a policy of several databases.
     pub run: Option<RunInfo>,
+    /// The globals object stored beside the data object.
+    pub globals: Option<GlobalsObject>,
 }
 
 /// The manifest of a completed data object.
@@ -56,7 +58,7 @@ pub fn build(i: Inputs<'_>) -> Manifest {
         row_count_mode: row_count_tag(i.settings.dump.row_count_mode),
         tables: i.tables,
         runner_version: RUNNER_VERSION.to_string(),
-        globals: None,
+        globals: i.globals,
         run: i.run,
     }
 }

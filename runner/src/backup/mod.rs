@@ -1,7 +1,9 @@
-//! `backup`: snapshot → pg_dump → compression → encryption → SHA-256 → multipart upload
-//! → SHA-256 tag (or metadata) → manifest. Any failure or signal before the upload completed
+//! `backup`: snapshot → globals read in the snapshot → pg_dump → compression →
+//! encryption → SHA-256 → multipart upload → globals object → SHA-256 tag (or metadata)
+//! → manifest. Any failure or signal before the upload completed
 //! aborts it and stops pg_dump; nothing half-written is left.
 
+pub mod globals;
 pub mod manifest;
 pub mod run;
 pub mod settings;
@@ -99,6 +101,9 @@ async fn in_snapshot(
         None => unused_key(store.as_ref(), settings, &ext).await?,
     };
     let result: Result<BackupResult> = async {
+        // The roles and settings the database needs, at the dump's moment; a failure
+        // here fails the backup before anything is written.
+        let globals = globals::prepare(settings, session, &key).await?;
         let mut stop = shutdown.clone();
         let upload = tokio::select! {
             u = MultipartUpload::create(&store, &key, &settings.object) => u?,
@@ -133,6 +138,20 @@ async fn in_snapshot(
             return Err(e);
         }
         tracing::info!(key = %key, parts = totals.stored.parts, "upload completed");
+        let globals_key = globals.object.key.clone();
+        // Every object of the backup goes when it fails before its manifest exists.
+        let discard = |store: crate::s3::store::Store| {
+            let key = key.clone();
+            let globals_key = globals_key.clone();
+            async move {
+                commit::delete_quietly(store.as_ref(), &globals_key).await;
+                commit::delete_quietly(store.as_ref(), &key).await;
+            }
+        };
+        if let Err(e) = globals::upload(store.as_ref(), settings, &globals).await {
+            discard(store.clone()).await;
+            return Err(e);
+        }
         let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
         let completed_at = Utc::now();
         let sha256 = totals.stored.sha256.clone();
@@ -147,6 +166,7 @@ async fn in_snapshot(
             pg_dump_version: &pg_dump_version,
             tables,
             run: slot.map(|s| s.run.clone()),
+            globals: Some(globals.object.clone()),
         });
         let manifest_key = keys::manifest_key(&key);
         let body = serde_json::to_vec_pretty(&manifest)
@@ -162,8 +182,8 @@ async fn in_snapshot(
         )
         .await;
         if let Err(e) = stamped {
-            // No manifest was written yet: the data object goes.
-            commit::delete_quietly(store.as_ref(), &key).await;
+            // No manifest was written yet: the data and globals objects go.
+            discard(store.clone()).await;
             return Err(e);
         }
         let committed = commit::put_manifest(
@@ -178,7 +198,7 @@ async fn in_snapshot(
             // Data first, manifest last: the data object is removed only when the manifest
             // is known to be absent, so no manifest ever outlives its data.
             if failure.absent {
-                commit::delete_quietly(store.as_ref(), &key).await;
+                discard(store.clone()).await;
             }
             return Err(failure.error);
         }

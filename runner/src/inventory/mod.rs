@@ -253,17 +253,29 @@ async fn read_manifest(
     )
 }
 
-/// Why a backup is broken, judged from the listing: `None` when its data object is
-/// listed with exactly the manifest's stored size.
+/// Why a backup is broken, judged from the listing: `None` when its data object and its
+/// globals object (when the manifest lists one; older manifests have none) are listed
+/// with exactly the manifest's stored sizes.
 pub fn completeness(entry: &Entry, sizes: &BTreeMap<&str, u64>) -> Option<String> {
-    match sizes.get(entry.key.as_str()) {
-        None => Some(format!("its data object {} is missing", entry.key)),
-        Some(&size) if size != entry.manifest.stored_size => Some(format!(
-            "its data object {} has {size} bytes, the manifest lists {}",
-            entry.key, entry.manifest.stored_size
-        )),
-        Some(_) => None,
+    let listed = std::iter::once(("data", entry.key.as_str(), entry.manifest.stored_size)).chain(
+        entry
+            .manifest
+            .globals
+            .as_ref()
+            .map(|g| ("globals", g.key.as_str(), g.stored_size)),
+    );
+    for (what, key, expected) in listed {
+        match sizes.get(key) {
+            None => return Some(format!("its {what} object {key} is missing")),
+            Some(&size) if size != expected => {
+                return Some(format!(
+                    "its {what} object {key} has {size} bytes, the manifest lists {expected}"
+                ));
+            }
+            Some(_) => {}
+        }
     }
+    None
 }
 
 /// Checks that a parsed manifest belongs where it was found.

@@ -6,6 +6,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use tidemark_crd::units::human_size;
 
+use tidemark_crd::contract::manifest::PasswordsTag;
+
 use crate::inventory::{Broken, Entry};
 
 /// One backup as printed by `list --output json`.
@@ -25,6 +27,10 @@ pub struct Row {
     pub run: Option<String>,
     pub total_rows: i64,
     pub encrypted: bool,
+    /// The roles and database settings object beside the data (absent on backups made
+    /// before globals were saved).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub globals: Option<GlobalsRow>,
     /// Tiers that keep the backup (`newest`, `hourly`, …); absent without retention
     /// settings, empty when retention would delete it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -33,6 +39,29 @@ pub struct Row {
     /// what is wrong. Broken backups are never restored nor counted by retention.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub broken: Option<String>,
+}
+
+/// The globals object of a backup as `list` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GlobalsRow {
+    pub key: String,
+    pub stored_size: u64,
+    pub sha256: String,
+    /// `included` or `omitted`.
+    pub passwords: PasswordsTag,
+    pub roles: Vec<String>,
+}
+
+impl GlobalsRow {
+    /// The table cell: how many roles, and whether without passwords.
+    fn cell(&self) -> String {
+        let pw = match self.passwords {
+            PasswordsTag::Included => "",
+            PasswordsTag::Omitted => ", no passwords",
+        };
+        format!("{} roles{pw}", self.roles.len())
+    }
 }
 
 impl Row {
@@ -51,6 +80,13 @@ impl Row {
             run: m.run.as_ref().map(|r| r.id.clone()),
             total_rows: m.total_rows(),
             encrypted: m.is_encrypted(),
+            globals: m.globals.as_ref().map(|g| GlobalsRow {
+                key: g.key.clone(),
+                stored_size: g.stored_size,
+                sha256: g.sha256.clone(),
+                passwords: g.passwords,
+                roles: g.roles.clone(),
+            }),
             tiers,
             broken: None,
         }
@@ -77,9 +113,13 @@ pub fn table(all: &[Row]) -> String {
     let rows: Vec<&Row> = all.iter().filter(|r| r.broken.is_none()).collect();
     let with_tiers = rows.iter().any(|r| r.tiers.is_some());
     let with_runs = rows.iter().any(|r| r.run.is_some());
+    let with_globals = rows.iter().any(|r| r.globals.is_some());
     let mut header = vec!["KEY", "COMPLETED", "SIZE", "SHA256"];
     if with_runs {
         header.extend(["RUN", "DATABASE"]);
+    }
+    if with_globals {
+        header.push("GLOBALS");
     }
     if with_tiers {
         header.push("TIERS");
@@ -95,6 +135,13 @@ pub fn table(all: &[Row]) -> String {
         if with_runs {
             line.push(r.run.clone().unwrap_or_else(|| "-".to_string()));
             line.push(r.database.clone());
+        }
+        if with_globals {
+            line.push(
+                r.globals
+                    .as_ref()
+                    .map_or_else(|| "-".to_string(), GlobalsRow::cell),
+            );
         }
         if with_tiers {
             let tiers = r.tiers.clone().unwrap_or_default();

@@ -92,6 +92,17 @@ impl SnapshotSession {
         })
     }
 
+    /// The session's connection (inside the snapshot transaction), for catalog reads
+    /// that must see the same moment as the dump.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The connection's description for messages.
+    pub fn describe(&self) -> &str {
+        &self.target
+    }
+
     /// Row counts per `schema.table` of the tables the dump holds.
     pub async fn row_counts(
         &self,

@@ -3,6 +3,7 @@
 
 pub mod part_size;
 pub mod sink;
+pub mod small;
 pub mod stages;
 pub mod stream;
 

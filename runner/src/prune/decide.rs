@@ -15,11 +15,25 @@ use crate::retention::{
 };
 use crate::s3::store::ListedObject;
 
-/// A backup to delete: its manifest goes first, then its data object.
+/// A backup to delete: its manifest goes first, then its data object, then its globals
+/// object (a failure in between leaves objects without a manifest: orphans that a later
+/// run sweeps).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DoomedBackup {
     pub key: String,
     pub manifest_key: String,
+    /// The globals object the manifest lists (older backups have none).
+    pub globals_key: Option<String>,
+}
+
+impl DoomedBackup {
+    /// Every key of the backup, in deletion order.
+    pub fn keys(&self) -> Vec<&String> {
+        [&self.manifest_key, &self.key]
+            .into_iter()
+            .chain(self.globals_key.as_ref())
+            .collect()
+    }
 }
 
 /// Everything one prune run deletes.
@@ -70,6 +84,7 @@ pub fn decide(
         .map(|e| DoomedBackup {
             key: e.key.clone(),
             manifest_key: e.manifest_key.clone(),
+            globals_key: e.manifest.globals.as_ref().map(|g| g.key.clone()),
         })
         .collect();
     let stored: Vec<StoredObject> = objects.iter().map(StoredObject::from).collect();
@@ -114,7 +129,7 @@ pub fn check(decision: &Decision, prefix: &PolicyPrefix, inventory: &Inventory) 
     let keys = decision
         .backups
         .iter()
-        .flat_map(|b| [&b.key, &b.manifest_key])
+        .flat_map(DoomedBackup::keys)
         .chain(&decision.orphans)
         .chain(decision.uploads.iter().map(|u| &u.key));
     for key in keys {

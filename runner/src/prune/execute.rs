@@ -91,7 +91,7 @@ impl Deleter<'_> {
             }
             match unit {
                 Unit::Backup(b) => {
-                    done.bytes += self.size(&b.key) + self.size(&b.manifest_key);
+                    done.bytes += b.keys().into_iter().map(|k| self.size(k)).sum::<u64>();
                     done.backups.push(b.key.clone());
                 }
                 Unit::Object(k) => {
@@ -111,8 +111,10 @@ impl Deleter<'_> {
     async fn unit(&self, unit: &Unit<'_>) -> Result<()> {
         match unit {
             Unit::Backup(b) => {
-                self.delete(&b.manifest_key).await?;
-                self.delete(&b.key).await
+                for key in b.keys() {
+                    self.delete(key).await?;
+                }
+                Ok(())
             }
             Unit::Object(k) => self.delete(k).await,
             Unit::Upload(u) => self.abort(u).await,

@@ -157,6 +157,8 @@ pub async fn all(
                 backups.push(DoomedBackup {
                     key: data.to_string(),
                     manifest_key: o.key.clone(),
+                    // Globals objects are among the other objects deleted here.
+                    globals_key: None,
                 })
             }
             _ => others.push(o.key.clone()),

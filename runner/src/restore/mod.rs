@@ -18,6 +18,7 @@ pub mod plain_tx;
 pub mod plan;
 pub mod preflight;
 pub mod result;
+pub mod roles;
 pub mod settings;
 pub mod stream;
 pub mod target;
@@ -97,9 +98,47 @@ pub async fn run_into(args: &Settings, db: DbTarget, shutdown: &Shutdown) -> out
     )
     .await
     .map_err(|e| Failure::with(e, partial(false)))?;
-    let created = prepare_target(&db, &args.options, &plan)
+    // Roles and database settings: decided before anything changes, the missing roles
+    // (if allowed) created just before the database.
+    let decided = match &manifest.globals {
+        None => None,
+        Some(_) => {
+            let on = if args.options.create_database {
+                db.with_database(&args.options.maintenance_database)
+            } else {
+                db.clone()
+            };
+            let decided = async {
+                let session = Session::open(&on).await?;
+                let decided = roles::decide(
+                    store.as_ref(),
+                    &manifest,
+                    &decoding.identities,
+                    &session,
+                    &args.options,
+                )
+                .await?;
+                let created = roles::create_roles(&session, &decided.roles).await?;
+                Ok::<_, Error>((decided, created))
+            }
+            .await
+            .map_err(|e| Failure::with(e, partial(false)))?;
+            Some(decided)
+        }
+    };
+    let roles_created = decided.as_ref().map(|(_, c)| c.clone()).unwrap_or_default();
+    let globals = decided.as_ref().and_then(|(d, _)| d.globals.as_ref());
+    let with_roles = |p: Payload, settings: bool| match p {
+        Payload::Restore(mut r) => {
+            r.roles_created = roles_created.clone();
+            r.database_settings_restored = settings;
+            Payload::Restore(r)
+        }
+        other => other,
+    };
+    let (created, settings_restored) = prepare_target(&db, &args.options, &plan, globals)
         .await
-        .map_err(|e| Failure::with(e, partial(false)))?;
+        .map_err(|e| Failure::with(e, with_roles(partial(false), false)))?;
     let restored = restore_and_compare(
         Restore {
             store: &store,
@@ -115,26 +154,33 @@ pub async fn run_into(args: &Settings, db: DbTarget, shutdown: &Shutdown) -> out
     )
     .await;
     match restored {
-        Ok(r) => Ok(Payload::Restore(r)),
+        Ok(r) => Ok(with_roles(Payload::Restore(r), settings_restored)),
         Err(Failure { error, partial: p }) => {
-            if created
-                && !matches!(
-                    error,
-                    Error::Check {
-                        reason: "RowCountMismatch",
-                        ..
-                    }
-                )
-            {
+            if created && !error_keeps_database(&error) {
                 // Nothing was committed into it: leave the server as it was.
                 drop_created(&db, &args.options.maintenance_database, &database).await;
             }
+            let kept = created && error_keeps_database(&error);
             Err(Failure {
                 error,
-                partial: p.or_else(|| Some(partial(created))),
+                partial: Some(with_roles(
+                    p.unwrap_or_else(|| partial(created)),
+                    settings_restored && kept,
+                )),
             })
         }
     }
+}
+
+/// Whether a failed restore keeps the database it created (its data was committed).
+fn error_keeps_database(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Check {
+            reason: "RowCountMismatch",
+            ..
+        }
+    )
 }
 
 /// The backup the selector chooses among the policy's manifests (of `database` only,
@@ -156,15 +202,23 @@ pub async fn select(
     Ok(inventory.select_in(selector, database)?.manifest)
 }
 
-/// Creates the database if asked and missing; refuses a non-empty target that the
-/// restore would not clean. Returns whether the database was created.
-async fn prepare_target(db: &DbTarget, options: &RestoreOptions, plan: &Plan) -> Result<bool> {
+/// Creates the database if asked and missing (like the source's, with its settings,
+/// when the backup has globals: [`roles::create_database`]); refuses a non-empty target
+/// that the restore would not clean. Returns whether the database was created and
+/// whether the source's database settings were applied.
+async fn prepare_target(
+    db: &DbTarget,
+    options: &RestoreOptions,
+    plan: &Plan,
+    globals: Option<&roles::Globals>,
+) -> Result<(bool, bool)> {
     let name = db.database();
     let mut created = false;
+    let mut settings = false;
     if options.create_database {
         let maintenance = Session::open(&db.with_database(&options.maintenance_database)).await?;
         if !maintenance.database_exists(&name).await? {
-            maintenance.create_database(&name).await?;
+            settings = roles::create_database(&maintenance, &name, globals).await?;
             tracing::info!(database = %name, "target database created");
             created = true;
         }
@@ -180,7 +234,7 @@ async fn prepare_target(db: &DbTarget, options: &RestoreOptions, plan: &Plan) ->
             )));
         }
     }
-    Ok(created)
+    Ok((created, settings))
 }
 
 async fn drop_created(db: &DbTarget, maintenance: &str, name: &str) {

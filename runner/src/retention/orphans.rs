@@ -8,7 +8,8 @@ use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use tidemark_crd::contract::keys::{
-    KEY_TIMESTAMP_FORMAT, MANIFEST_SUFFIX, backup_key_of_manifest, manifest_key, policy_prefix,
+    KEY_TIMESTAMP_FORMAT, MANIFEST_SUFFIX, backup_key_of_globals, backup_key_of_manifest,
+    manifest_key, policy_prefix,
 };
 
 /// Why a policy prefix was refused.
@@ -121,7 +122,7 @@ pub struct OrphanReport {
 /// manifest for it is visible, even one the caller could not parse.
 ///
 /// A data object is an orphan when its name starts with the key timestamp layout, no
-/// manifest exists for it, and it is older than `grace` at `now` (strictly). Because a
+/// manifest exists for it (for a globals object: for its data object), and it is older than `grace` at `now` (strictly). Because a
 /// multipart object's last-modified time is when its upload *began*, `grace` must exceed
 /// the longest backup run, or a backup between upload completion and manifest write
 /// could be taken for an orphan.
@@ -158,7 +159,9 @@ pub fn find_orphans(
         if !is_backup_name(data_name) {
             unrecognized.push(key.to_owned());
         } else if !name.ends_with(MANIFEST_SUFFIX)
-            && !known_manifests.contains(manifest_key(key).as_str())
+            // A globals object belongs to the manifest of its data object.
+            && !known_manifests
+                .contains(manifest_key(backup_key_of_globals(key).unwrap_or(key)).as_str())
             && older_than(last_modified, grace, now)
         {
             orphans.push(key.to_owned());

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use tidemark_crd::contract::manifest::Manifest;
+use tidemark_crd::contract::manifest::{GlobalsObject, Manifest};
 use tidemark_crd::contract::result::{VerifyCheck, VerifyCheckName};
 
 use tidemark_crd::units::ByteSize;
@@ -127,6 +127,68 @@ pub fn checksum_matches(computed: &str, bytes_read: u64, manifest: &Manifest) ->
     }
 }
 
+/// One finding about the globals object ([`GlobalsObject`]) of a backup, folded into
+/// the check of the same name about the data object ([`with_globals`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GlobalsFinding {
+    pub passed: bool,
+    pub message: String,
+}
+
+/// The globals object's part of ObjectPresent (`None`: it does not exist).
+pub fn globals_present(g: &GlobalsObject, size: Option<u64>) -> GlobalsFinding {
+    match size {
+        Some(size) => GlobalsFinding {
+            passed: true,
+            message: format!("globals object {size} bytes stored"),
+        },
+        None => GlobalsFinding {
+            passed: false,
+            message: format!("globals object {} does not exist", g.key),
+        },
+    }
+}
+
+/// The globals object's part of SizeMatches.
+pub fn globals_size(g: &GlobalsObject, actual: u64) -> GlobalsFinding {
+    GlobalsFinding {
+        passed: actual == g.stored_size,
+        message: if actual == g.stored_size {
+            format!("globals object {actual} bytes, as in the manifest")
+        } else {
+            format!(
+                "globals object has {actual} bytes, the manifest records {}",
+                g.stored_size
+            )
+        },
+    }
+}
+
+/// The globals object's part of ChecksumMatches.
+pub fn globals_checksum(g: &GlobalsObject, computed: &str, bytes_read: u64) -> GlobalsFinding {
+    let expected = g.sha256.to_ascii_lowercase();
+    GlobalsFinding {
+        passed: computed == expected,
+        message: if computed == expected {
+            format!("SHA-256 of the {bytes_read} bytes of the globals object matches")
+        } else {
+            format!(
+                "SHA-256 of the {bytes_read} bytes of the globals object is {computed}, the \
+                 manifest records {expected}"
+            )
+        },
+    }
+}
+
+/// The check with the globals object's finding folded in: it passes when both pass.
+pub fn with_globals(mut c: VerifyCheck, finding: Option<GlobalsFinding>) -> VerifyCheck {
+    if let Some(f) = finding {
+        c.passed = c.passed && f.passed;
+        c.message = format!("{}; {}", c.message, f.message);
+    }
+    c
+}
+
 /// Fresh: the backup completed no longer than `max_age` before `now`.
 pub fn fresh(completed_at: DateTime<Utc>, max_age: Duration, now: DateTime<Utc>) -> VerifyCheck {
     let age = now.signed_duration_since(completed_at);
@@ -194,6 +256,30 @@ mod tests {
         assert!(!stale.passed);
         assert_eq!(stale.message, "completed 2h ago > maximum age 1h");
         assert!(fresh(at(5), Duration::ZERO, at(4)).passed);
+    }
+
+    #[test]
+    fn a_globals_finding_fails_the_check_it_is_folded_into() {
+        let g = GlobalsObject {
+            key: "k.globals.sql".into(),
+            stored_size: 10,
+            raw_size: 10,
+            sha256: "ab".into(),
+            passwords: tidemark_crd::contract::manifest::PasswordsTag::Omitted,
+            roles: vec![],
+        };
+        let passed = check(VerifyCheckName::SizeMatches, true, "data ok".into());
+        let c = with_globals(passed.clone(), Some(globals_size(&g, 9)));
+        assert!(!c.passed);
+        assert!(
+            c.message.contains("globals object has 9 bytes"),
+            "{}",
+            c.message
+        );
+        assert!(with_globals(passed.clone(), Some(globals_size(&g, 10))).passed);
+        assert!(with_globals(passed.clone(), None).passed);
+        assert!(!with_globals(passed.clone(), Some(globals_present(&g, None))).passed);
+        assert!(!with_globals(passed, Some(globals_checksum(&g, "cd", 10))).passed);
     }
 
     #[test]

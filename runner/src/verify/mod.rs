@@ -2,7 +2,8 @@
 //! of [`VerifyCheckName::ALL`]: its manifest is present and readable, its data object
 //! exists, the object's size equals the manifest's and reaches the minimum, the SHA-256
 //! recomputed from a streaming download equals the manifest's, and it completed within
-//! the maximum age.
+//! the maximum age. A globals object listed in the manifest is checked beside the data
+//! object (exists, size, SHA-256 by download) within the same three checks.
 //!
 //! Without a manifest or an object the remaining checks cannot run and are absent from
 //! the result; otherwise every check runs, so one report shows everything that is wrong.
@@ -167,11 +168,26 @@ async fn verify_one(
         Ok(size) => size,
         Err(e) => return Err(Failure::with(e, Payload::Verify(result))),
     };
-    result.checks.push(checks::object_present(&entry.key, size));
+    // The globals object (when the manifest lists one) is checked with the data object:
+    // its findings are folded into ObjectPresent, SizeMatches and ChecksumMatches.
+    let globals = match &manifest.globals {
+        Some(g) => match head_size(store.as_ref(), &g.key).await {
+            Ok(s) => Some((g, s)),
+            Err(e) => return Err(Failure::with(e, Payload::Verify(result))),
+        },
+        None => None,
+    };
+    result.checks.push(checks::with_globals(
+        checks::object_present(&entry.key, size),
+        globals.map(|(g, s)| checks::globals_present(g, s)),
+    ));
     let Some(size) = size else {
         return Err(failed(result));
     };
-    result.checks.push(checks::size_matches(size, manifest));
+    result.checks.push(checks::with_globals(
+        checks::size_matches(size, manifest),
+        globals.and_then(|(g, s)| s.map(|s| checks::globals_size(g, s))),
+    ));
     result
         .checks
         .push(checks::minimum_size(size, args.min_size));
@@ -179,10 +195,16 @@ async fn verify_one(
         Ok(d) => d,
         Err(e) => return Err(Failure::with(e, Payload::Verify(result))),
     };
-    result.checks.push(checks::checksum_matches(
-        &digested.sha256,
-        digested.bytes,
-        manifest,
+    let globals_digest = match globals {
+        Some((g, Some(_))) => match sha256_of(store.as_ref(), &g.key, shutdown).await {
+            Ok(d) => Some(checks::globals_checksum(g, &d.sha256, d.bytes)),
+            Err(e) => return Err(Failure::with(e, Payload::Verify(result))),
+        },
+        _ => None,
+    };
+    result.checks.push(checks::with_globals(
+        checks::checksum_matches(&digested.sha256, digested.bytes, manifest),
+        globals_digest,
     ));
     result.checks.push(checks::fresh(
         manifest.completed_at,

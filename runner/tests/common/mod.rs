@@ -241,13 +241,19 @@ pub fn unzstd(data: &[u8]) -> Vec<u8> {
     zstd::stream::decode_all(data).unwrap()
 }
 
-/// The data key and the manifest key among `keys`.
+/// The data key and the manifest key among `keys` (one backup: its data object, its
+/// globals object and its manifest).
 pub fn split_keys(keys: &[String]) -> (String, String) {
     assert_eq!(
         keys.len(),
-        2,
-        "expected one object and one manifest: {keys:?}"
+        3,
+        "expected one object, its globals and one manifest: {keys:?}"
     );
+    let keys: Vec<String> = keys
+        .iter()
+        .filter(|k| tidemark_crd::contract::keys::backup_key_of_globals(k).is_none())
+        .cloned()
+        .collect();
     let manifest = keys
         .iter()
         .find(|k| k.ends_with(".manifest.json"))

@@ -211,3 +211,29 @@ fn only_timestamp_named_objects_can_be_orphans() {
     );
     assert_eq!(report.unrecognized.len(), 4);
 }
+
+#[test]
+fn a_globals_object_belongs_to_its_data_objects_manifest() {
+    let now = at("2026-03-10T12:00:00Z");
+    let kept = "backups/shop/webshop/20260301T000000Z.dump.zst.age";
+    let failed = "backups/shop/webshop/20260302T000000Z.dump.zst.age";
+    let objects = vec![
+        object(kept, "2026-03-01T00:00:00Z"),
+        object(
+            &format!("{kept}.globals.sql.zst.age"),
+            "2026-03-01T00:00:00Z",
+        ),
+        object(&format!("{kept}.manifest.json"), "2026-03-01T00:00:00Z"),
+        object(
+            &format!("{failed}.globals.sql.zst.age"),
+            "2026-03-02T00:00:00Z",
+        ),
+    ];
+    let report = find_orphans(&objects, &BTreeSet::new(), &prefix(), HOUR, now);
+    assert_eq!(
+        report.orphans,
+        strings(&[&format!("{failed}.globals.sql.zst.age")]),
+        "the kept backup's globals stay, the failed backup's go"
+    );
+    assert!(report.broken.is_empty());
+}
