@@ -350,8 +350,9 @@ pub fn plan_roles(
     if !create {
         return Err(Error::config(format!(
             "the target server lacks the role(s) {} that the backup's objects are owned by or \
-             granted to; nothing was changed: allow creating them (roles: CreateMissing) or \
-             restore without owners and privileges (noOwner, noPrivileges)",
+             granted to; nothing was changed: allow creating them (target.roles: CreateMissing, \
+             TIDEMARK_RESTORE_ROLES=create-missing) or restore without owners and privileges \
+             (mode.noOwner and mode.noPrivileges)",
             created
                 .iter()
                 .map(|n| serde_json::to_string(n).unwrap_or_default())
