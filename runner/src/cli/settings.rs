@@ -149,6 +149,8 @@ impl RestoreOptions {
             maintenance_database: self.maintenance_database.clone(),
             no_owner: self.no_owner,
             no_privileges: self.no_privileges,
+            parallelism: self.parallelism,
+            spool_dir: self.spool_dir.clone(),
         }
     }
 }

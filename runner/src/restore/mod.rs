@@ -11,6 +11,7 @@ pub mod execute;
 pub mod foreign_keys;
 pub mod forward;
 pub mod gate;
+pub mod parallel;
 pub mod partitions;
 pub mod plain_tx;
 pub mod plan;
@@ -86,6 +87,29 @@ pub async fn run(args: &Settings, shutdown: &Shutdown) -> outcome::Outcome {
     )
     .await
     .map_err(|e| Failure::with(e, partial(false)))?;
+    if let Some(pg_restore_args) =
+        parallel::applies(&plan, request.content, args.options.parallelism)
+    {
+        let p = parallel::Parallel {
+            store: &store,
+            manifest: &manifest,
+            plan: &plan,
+            pg_bin_root: &args.pg_bin_root,
+            db: &db,
+            maintenance_database: &args.options.maintenance_database,
+            create_database: args.options.create_database,
+            spool_dir: &args.options.spool_dir,
+            content: request.content,
+            pg_restore_args,
+        };
+        return parallel::run(p, decoding, shutdown)
+            .await
+            .map(Payload::Restore)
+            .map_err(|f| Failure {
+                partial: f.partial.or_else(|| Some(partial(false))),
+                error: f.error,
+            });
+    }
     let created = prepare_target(&db, &args.options, &plan)
         .await
         .map_err(|e| Failure::with(e, partial(false)))?;

@@ -173,6 +173,11 @@ pub const MAINTENANCE_DATABASE: &str = "TIDEMARK_MAINTENANCE_DATABASE";
 pub const RESTORE_NO_OWNER: &str = "TIDEMARK_RESTORE_NO_OWNER";
 /// Do not restore privileges.
 pub const RESTORE_NO_PRIVILEGES: &str = "TIDEMARK_RESTORE_NO_PRIVILEGES";
+/// Full restores with 2 or more: `pg_restore -j N` into a side database, swapped in
+/// by renaming once verified; 1: the single-transaction stream.
+pub const RESTORE_PARALLELISM: &str = "TIDEMARK_RESTORE_PARALLELISM";
+/// Directory of the parallel restore's local spool file (an `emptyDir` in a Job).
+pub const RESTORE_SPOOL_DIR: &str = "TIDEMARK_RESTORE_SPOOL_DIR";
 /// age identity that decrypts backups (a secret); read from the environment only.
 pub const AGE_IDENTITY: &str = "TIDEMARK_AGE_IDENTITY";
 
@@ -330,6 +335,8 @@ pub const ALL: &[&str] = &[
     MAINTENANCE_DATABASE,
     RESTORE_NO_OWNER,
     RESTORE_NO_PRIVILEGES,
+    RESTORE_PARALLELISM,
+    RESTORE_SPOOL_DIR,
     AGE_IDENTITY,
     RESTORE_TEST_TARGET,
     SCRATCH_WAIT,
@@ -423,6 +430,8 @@ pub fn runner_only(command: RunnerCommand) -> Vec<&'static str> {
                 MAINTENANCE_DATABASE,
                 RESTORE_NO_OWNER,
                 RESTORE_NO_PRIVILEGES,
+                RESTORE_PARALLELISM,
+                RESTORE_SPOOL_DIR,
             ]);
         }
         RunnerCommand::RestoreTest => {
