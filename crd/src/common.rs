@@ -9,8 +9,10 @@ use k8s_openapi::api::core::v1::{
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
-/// Regular expression for a Kubernetes duration such as `1h`, `90m`, `2h30m`, `45s`.
-pub const DURATION_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$";
+/// Regular expression for a duration such as `1h`, `90m`, `2h30m`, `45s`, `2d`: the grammar
+/// of [`crate::units::parse_duration`] (Go's units plus `d` for 24 hours), so what the API
+/// server accepts is exactly what the operator and the runner read.
+pub const DURATION_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d))+$";
 
 /// Regular expression for a Kubernetes quantity of bytes such as `1Mi`, `500M`, `1048576`.
 pub const QUANTITY_PATTERN: &str = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|K|M|G|T|P|E)?$";
@@ -89,13 +91,13 @@ impl SslMode {
 
 /// How to reach a PostgreSQL database. Either `uriSecretRef` (a complete
 /// `postgresql://` connection URI kept in a Secret), or `host` plus `database` with
-/// the user and password from Secrets. The operator never reads these Secrets: it maps
+/// the user and password from Secrets (a BackupPolicy with `databases` names its
+/// databases there instead). The operator never reads these Secrets: it maps
 /// them into the runner Job's environment.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
     validation = Rule::new("has(self.uriSecretRef) != has(self.host)").message("set exactly one of uriSecretRef or host"),
-    validation = Rule::new("!has(self.host) || has(self.database)").message("database is required when host is set").field_path(".database"),
     validation = Rule::new("!has(self.host) || has(self.user) || has(self.userSecretRef)").message("user or userSecretRef is required when host is set"),
     validation = Rule::new("!(has(self.user) && has(self.userSecretRef))").message("set at most one of user or userSecretRef"),
     validation = Rule::new("!has(self.caSecretRef) || self.sslMode in ['verify-ca', 'verify-full', 'require']").message("caSecretRef needs sslMode require, verify-ca or verify-full").field_path(".caSecretRef"),

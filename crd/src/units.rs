@@ -3,7 +3,7 @@
 //!
 //! **Durations** (`26h`, `90m`, `1h30m`, `1.5h`, `45s`, `500ms`, `2d`, `0`): one or more
 //! `<number><unit>` with units `ms`, `s`, `m`, `h` and `d` (24 hours), no signs or
-//! spaces. The API's duration fields accept the same without `d`
+//! spaces. The API's duration fields accept exactly this grammar (except the bare `0`)
 //! ([`crate::common::DURATION_PATTERN`]).
 //!
 //! **Sizes** follow Kubernetes quantities, so a size means the same in a spec and in the
@@ -17,7 +17,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-const DURATION_EXAMPLES: &str = "examples: 26h, 90m, 1h30m, 45s";
+const DURATION_EXAMPLES: &str = "examples: 26h, 90m, 1h30m, 45s, 2d";
 const SIZE_EXAMPLES: &str = "examples: 8MiB, 10Mi, 1G, 1048576";
 
 /// Parses a duration (see the module documentation).

@@ -35,6 +35,24 @@ fn cel_cases() -> Vec<Broken> {
             message: "spec.database.database: database is required when host is set",
         },
         Broken {
+            what: "databases beside database.database",
+            base: policy,
+            patch: json!({"spec": {"databases": {"names": ["shop", "audit"]}}}),
+            message: "spec.databases: set either database.database (one database) or databases (several), not both",
+        },
+        Broken {
+            what: "databases with neither names nor all",
+            base: policy,
+            patch: json!({"spec": {"database": {"database": null}, "databases": {"names": []}}}),
+            message: "spec.databases: set exactly one of names or all: true",
+        },
+        Broken {
+            what: "databases excluded without all",
+            base: policy,
+            patch: json!({"spec": {"database": {"database": null}, "databases": {"names": ["shop"], "exclude": ["postgres"]}}}),
+            message: "spec.databases.exclude: exclude applies only with all: true",
+        },
+        Broken {
             what: "host without user",
             base: policy,
             patch: json!({"spec": {"database": {"userSecretRef": null}}}),
@@ -99,6 +117,12 @@ fn cel_cases() -> Vec<Broken> {
             base: policy,
             patch: json!({"spec": {"restoreTest": {"target": {"existing": {"uriSecretRef": {"name": "scratch", "key": "uri"}}}}}}),
             message: "spec.restoreTest.target: set exactly one of ephemeral or existing",
+        },
+        Broken {
+            what: "an existing restore-test server without a database",
+            base: policy,
+            patch: json!({"spec": {"restoreTest": {"target": {"ephemeral": null, "existing": {"host": "scratch", "user": "tidemark"}}}}}),
+            message: "spec.restoreTest.target.existing.database: database is required when host is set",
         },
         Broken {
             what: "a source that is both a policy and an explicit location",

@@ -6,8 +6,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use tidemark_crd::backup_policy::{BackupPolicyStatus, SkipReason, VerificationState};
 use tidemark_crd::contract::result::{
-    BackupResult, ErrorKind, KeptBackup, Outcome, PruneResult, ReportedError, RunnerCommand,
-    RunnerReport, VerifyCheck, VerifyCheckName, VerifyResult,
+    BackupResult, DatabaseBackup, ErrorKind, KeptBackup, Outcome, PruneResult, ReportedError,
+    RunnerCommand, RunnerReport, VerifyCheck, VerifyCheckName, VerifyResult,
 };
 use tidemark_crd::units::human_size;
 use tidemark_crd::{BackupPolicy, BackupPolicySpec};
@@ -72,6 +72,9 @@ fn backup_report(stamp: &str, completed: DateTime<Utc>) -> RunnerReport {
         server_version: "15.4".into(),
         pg_dump_version: "15.4".into(),
         database: "webshop".into(),
+        run_id: None,
+        databases: Vec::new(),
+        databases_omitted: 0,
     });
     r
 }
@@ -599,6 +602,12 @@ fn invalid_spec_names_the_field_and_does_not_requeue() {
     assert_eq!(ready.status, "False");
     assert_eq!(ready.reason, "UnknownTimeZone");
     assert!(ready.message.contains("spec.timeZone"));
+    // BackupFresh cannot be judged either, and names the invalid field, not `rpo`.
+    let fresh = condition(&out.status, "BackupFresh");
+    assert_eq!(fresh.status, "Unknown");
+    assert_eq!(fresh.reason, "UnknownTimeZone");
+    assert!(fresh.message.contains("spec.timeZone"), "{}", fresh.message);
+    assert!(!fresh.message.contains("rpo"), "{}", fresh.message);
     assert_eq!(out.wake_at, None);
     assert_eq!(out.status.next_schedule_time, None);
 
@@ -619,4 +628,63 @@ fn sizes_for_people() {
     assert_eq!(human_size(512), "512 B");
     assert_eq!(human_size(1536), "1.5 KiB");
     assert_eq!(human_size(3 * 1024 * 1024 * 1024), "3.0 GiB");
+}
+
+#[test]
+fn a_partial_run_of_several_databases_records_each_database_and_keeps_its_good_ones() {
+    let spec = spec();
+    let completed = t("2026-11-23T10:01:30Z");
+    let mut r = backup_report("20261123T100000Z.beta", completed);
+    r.outcome = Outcome::Failed;
+    r.error = Some(ReportedError {
+        kind: ErrorKind::Config,
+        reason: "PartialBackup".into(),
+        message: "run 20261123T100000Z: 1 of 3 databases failed".into(),
+    });
+    let b = r.backup.as_mut().unwrap();
+    b.run_id = Some("20261123T100000Z".into());
+    b.databases = vec![
+        DatabaseBackup {
+            database: "gone".into(),
+            ok: false,
+            stored_size: None,
+            total_rows: None,
+            reason: Some("PostgresRejected".into()),
+        },
+        DatabaseBackup {
+            database: "alpha".into(),
+            ok: true,
+            stored_size: Some(10),
+            total_rows: Some(5),
+            reason: None,
+        },
+    ];
+    b.databases_omitted = 1;
+    let jobs = [failed(
+        "webshop-backup-1",
+        RunKind::Backup,
+        "2026-11-23T10:01:30Z",
+        Some(r),
+    )];
+    let out = run(
+        &spec,
+        &BackupPolicyStatus::default(),
+        &jobs,
+        "2026-11-23T10:02:00Z",
+    );
+    let s = &out.status;
+    let last_run = s.last_run.as_ref().unwrap();
+    assert_eq!(last_run.id, "20261123T100000Z");
+    assert_eq!((last_run.succeeded, last_run.failed), (2, 1));
+    assert_eq!(last_run.databases[0].database, "gone");
+    assert_eq!(
+        last_run.databases[0].reason.as_deref(),
+        Some("PostgresRejected")
+    );
+    assert_eq!(last_run.omitted, 1);
+    // The run failed, and its good databases are in the inventory, as one run.
+    assert_eq!(s.consecutive_failures, 1);
+    assert_eq!(s.backups.len(), 1);
+    assert_eq!(s.backups[0].run.as_deref(), Some("20261123T100000Z"));
+    assert_eq!(condition(s, "LastBackupSucceeded").status, "False");
 }

@@ -238,6 +238,8 @@ fn restore_result(mismatches: Vec<TableMismatch>) -> RestoreResult {
         stored_size: 1_000,
         target_database: "webshop".into(),
         database_created: false,
+        roles_created: vec![],
+        database_settings_restored: false,
         content: "Full".into(),
         tables_restored: 12,
         tables_compared: 12,

@@ -53,12 +53,20 @@ fn policy(alternative: bool) -> BackupPolicy {
         json!({"uriSecretRef": secret("scratch-uri")})
     };
     let target = json!({"existing": existing});
+    // Several databases: all but some with the URI (whose database is not a field);
+    // the host connection names its one database (a list: see `every_runner_job`).
+    let databases = if alternative {
+        json!({"all": true, "exclude": ["postgres"]})
+    } else {
+        Value::Null
+    };
     serde_json::from_value(json!({
         "apiVersion": "tidemark.dev/v1alpha1", "kind": "BackupPolicy",
         "metadata": {"name": "web", "namespace": "shop", "uid": "u"},
         "spec": {
             "schedule": "0 * * * *",
             "database": connection,
+            "databases": databases,
             "s3": {
                 "bucket": "b", "prefix": "p", "region": "eu-west-1",
                 "endpoint": "https://s3.example", "forcePathStyle": true,
@@ -89,7 +97,7 @@ fn policy(alternative: bool) -> BackupPolicy {
 /// A restore request with every option set; `alternative` as for [`policy`].
 fn request(alternative: bool) -> RestoreRequest {
     let backup = if alternative {
-        json!({"key": "shop/web/20260101T000000Z.sql.zst.age"})
+        json!({"key": "shop/web/20260101T000000Z.sql.zst.age", "database": "web"})
     } else {
         json!({"before": "2026-01-01T00:00:00Z"})
     };
@@ -106,8 +114,9 @@ fn request(alternative: bool) -> RestoreRequest {
             "source": {"policyRef": {"name": "web"}},
             "decryptionIdentitySecretRef": secret("identity"),
             "backup": backup,
-            "target": {"connection": connection, "createDatabase": true},
-            "mode": {"content": "DataOnly", "truncate": true, "tables": ["public.a"]}
+            "target": {"connection": connection, "createDatabase": true, "roles": "CreateMissing"},
+            "mode": {"content": "DataOnly", "truncate": true, "tables": ["public.a"],
+                     "noOwner": true, "noPrivileges": true}
         }
     }))
     .unwrap()
@@ -174,6 +183,24 @@ fn every_runner_job() -> Vec<Job> {
         jobs.push(preflight_job(&rr, &source, key, "f".into(), &d).unwrap());
         jobs.push(restore_job(&rr, &source, key, "r".into(), &d).unwrap());
     }
+    // A host connection with a list of databases instead of its one database.
+    let mut listed = policy(false);
+    listed.spec.database.database = None;
+    listed.spec.databases = Some(tidemark_crd::backup_policy::DatabaseSelection {
+        names: vec!["web".into(), "audit".into()],
+        ..Default::default()
+    });
+    let tick = Trigger::Scheduled(when);
+    jobs.push(
+        backup_job(
+            &listed,
+            &validate(&listed.spec).unwrap(),
+            "m".into(),
+            &tick,
+            &d,
+        )
+        .unwrap(),
+    );
     jobs
 }
 

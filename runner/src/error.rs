@@ -128,6 +128,14 @@ pub enum Error {
     #[error("interrupted by {0}; the restore was rolled back")]
     RestoreInterrupted(&'static str),
 
+    /// A run of several databases in which some (or all) failed; the message lists them.
+    #[error("{message}")]
+    RunFailed {
+        kind: ErrorKind,
+        reason: &'static str,
+        message: String,
+    },
+
     /// A bug: a worker thread or task vanished.
     #[error("internal error: {0}")]
     Internal(String),
@@ -155,6 +163,7 @@ impl Error {
             | Error::RestoreInterrupted(_)
             | Error::Internal(_) => ErrorKind::Runtime,
             Error::Check { .. } => ErrorKind::Check,
+            Error::RunFailed { kind, .. } => *kind,
         }
     }
 
@@ -180,6 +189,7 @@ impl Error {
             Error::Restore { .. } => "RestoreFailed",
             Error::RestoreInterrupted(_) => "Interrupted",
             Error::Internal(_) => "Internal",
+            Error::RunFailed { reason, .. } => reason,
         }
     }
 

@@ -28,7 +28,7 @@ use tidemark_crd::contract::result::{
 use crate::backup::manifest::RUNNER_VERSION;
 use crate::cli::{Cli, Command};
 use crate::error::Error;
-use crate::outcome::{Failure, Payload};
+use crate::outcome::Failure;
 use crate::report::ReportSink;
 use crate::signals::Shutdown;
 
@@ -78,9 +78,7 @@ pub async fn execute(cli: Cli) -> i32 {
 /// [`Failure`] that may carry one.
 async fn dispatch(command: &Command, shutdown: &Shutdown) -> outcome::Outcome {
     match command {
-        Command::Backup(args) => Ok(Payload::Backup(
-            backup::run(&args.settings()?, shutdown).await?,
-        )),
+        Command::Backup(args) => backup::run::run(&args.settings()?, shutdown).await,
         Command::Verify(args) => verify::run(&args.settings()?, shutdown).await,
         Command::Prune(args) => prune::run(&args.settings()?, shutdown).await,
         Command::List(args) => list::run(&args.settings()?).await,

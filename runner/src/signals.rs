@@ -41,6 +41,11 @@ impl Shutdown {
         Self { rx }
     }
 
+    /// The signal that arrived, if one did (without waiting).
+    pub fn signalled(&self) -> Option<&'static str> {
+        *self.rx.borrow()
+    }
+
     /// Waits for a signal and returns its name.
     pub async fn wait(&mut self) -> &'static str {
         loop {

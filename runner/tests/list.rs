@@ -151,3 +151,23 @@ async fn an_empty_policy_lists_nothing_and_succeeds() {
     assert_eq!(report["list"]["count"], 0);
     assert!(report["list"].get("selected").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_endpoint_without_a_region_asks_no_instance_metadata_service() {
+    // Without AWS_REGION, the SDK's default region chain ends at IMDS (169.254.169.254):
+    // warnings and timeouts on every run against an S3-compatible server.
+    let s3 = seaweed_bucket().await;
+    let mut run = policy_run(&s3, "list", "web", &[]);
+    run.env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_EC2_METADATA_DISABLED");
+    let out = run.run().unwrap();
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(out.stdout.contains("(no backups)"), "{}", out.stdout);
+    let stderr = out.stderr.to_lowercase();
+    assert!(
+        !stderr.contains("imds") && !stderr.contains("metadata"),
+        "{}",
+        out.stderr
+    );
+}

@@ -102,6 +102,9 @@ pub struct ClusterOptions {
     pub containers: bool,
     /// Run the operators as containers of this image, with these extra `/etc/hosts` names.
     pub operator_container: Option<OperatorContainer>,
+    /// Give process-run runners every PostgreSQL major of `scripts/pg-majors.sh` (as the
+    /// runner image ships 13–18): `TIDEMARK_PG_BIN_ROOT` set the way the image's ENV would.
+    pub pg_majors: bool,
 }
 
 impl ClusterOptions {
@@ -117,7 +120,14 @@ impl ClusterOptions {
             operator_args: Vec::new(),
             containers: false,
             operator_container: None,
+            pg_majors: false,
         }
+    }
+
+    /// Runners see every installed PostgreSQL major (see [`ClusterOptions::pg_majors`]).
+    pub fn pg_majors(mut self) -> Self {
+        self.pg_majors = true;
+        self
     }
 
     /// Runs every Job's pod as real containers (see [`ClusterOptions::containers`]).
@@ -228,6 +238,7 @@ impl Cluster {
                 runner_paths: Vec::new(),
                 default_binary: None,
                 pg_bin: None,
+                image_env: Vec::new(),
                 container_images: vec![
                     (RUNNER_IMAGE.to_string(), images::RUNNER_IMAGE.to_string()),
                     ("*postgres*".to_string(), images::POSTGRES_IMAGE.to_string()),
@@ -242,6 +253,14 @@ impl Cluster {
                 runner_paths: vec![(RUNNER_IMAGE.to_string(), runner_binary)],
                 default_binary: None,
                 pg_bin: Some(pg.bin_dir().to_path_buf()),
+                image_env: if options.pg_majors {
+                    vec![(
+                        tidemark_crd::contract::env::PG_BIN_ROOT.to_string(),
+                        crate::postgres::majors_root()?.display().to_string(),
+                    )]
+                } else {
+                    Vec::new()
+                },
                 container_images: Vec::new(),
             }
         };

@@ -229,6 +229,9 @@ pub struct ExecutorOptions {
     /// containers (podman, see `tests/standin/README.md`), every container's image mapped
     /// here (patterns as for `runner_paths`).
     pub container_images: Vec<(String, String)>,
+    /// `(name, value)`: environment every process-run container starts with, as an
+    /// image's `ENV` would set it (the pod's own env overrides it).
+    pub image_env: Vec<(String, String)>,
 }
 
 /// A running executor.
@@ -264,6 +267,10 @@ impl Executor {
         for (image, local) in &options.container_images {
             args.push("--container-image".into());
             args.push(format!("{image}={local}"));
+        }
+        for (name, value) in &options.image_env {
+            args.push("--image-env".into());
+            args.push(format!("{name}={value}"));
         }
         let (process, _, _) = spawn_ready(&args, &standin.dir().join("executor.log"))?;
         Ok(Executor {

@@ -45,7 +45,7 @@ async fn kubectl_get_shows_the_new_columns() {
         .unwrap();
     cluster.apply_json(&cluster.policy(POLICY)).await.unwrap();
     cluster.run_now(POLICY, "first").await.unwrap();
-    cluster
+    let policy = cluster
         .wait_for_policy(POLICY, Duration::from_secs(60), |p| {
             p.status.as_ref().is_some_and(|s| {
                 s.last_backup.is_some() && s.active.is_empty() && s.next_schedule_time.is_some()
@@ -53,6 +53,10 @@ async fn kubectl_get_shows_the_new_columns() {
         })
         .await
         .unwrap();
+    // The next run is in the future: shown as its time (a `date` column would print
+    // `<invalid>` on a real API server).
+    let next = serde_json::to_value(policy.status.unwrap().next_schedule_time.unwrap()).unwrap();
+    let next = next.as_str().unwrap().to_string();
 
     let bp = kubectl(&cluster, &["get", "bp"]);
     assert_eq!(
@@ -72,6 +76,11 @@ async fn kubectl_get_shows_the_new_columns() {
     assert!(row.starts_with(POLICY), "{bp}");
     assert!(row.contains("True"), "{bp}");
     assert!(row.split_whitespace().any(|c| c == "0"), "failures: {bp}");
+    assert!(
+        row.split_whitespace().any(|c| c == next),
+        "next {next}: {bp}"
+    );
+    assert!(!row.contains("<invalid>"), "{bp}");
     let wide = kubectl(&cluster, &["get", "bp", "-o", "wide"]);
     for column in ["SCHEDULE", "BACKUPS", "SIZE", "VERIFIED"] {
         assert!(header(&wide).iter().any(|h| h == column), "{wide}");

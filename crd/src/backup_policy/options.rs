@@ -257,7 +257,12 @@ fn default_pg_image() -> String {
 /// Where restore tests restore to. Exactly one of `ephemeral` or `existing`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("has(self.ephemeral) != has(self.existing)").message("set exactly one of ephemeral or existing"))]
+#[x_kube(
+    validation = Rule::new("has(self.ephemeral) != has(self.existing)").message("set exactly one of ephemeral or existing"),
+    validation = Rule::new("!has(self.existing) || !has(self.existing.host) || has(self.existing.database)")
+        .message("database is required when host is set")
+        .field_path(".existing.database"),
+)]
 pub struct RestoreTestTarget {
     /// An empty server started for the test and discarded after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -3,6 +3,7 @@
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
+use super::databases::DatabaseSelection;
 use super::options::{
     DeletionPolicy, DumpOptions, Encryption, Notifications, RestoreTest, Retention, Verification,
 };
@@ -36,7 +37,9 @@ use crate::common::{DatabaseConnection, JobTemplate, S3Destination};
         type_ = "date",
         json_path = ".status.lastBackup.completedAt"
     ),
-    printcolumn(name = "Next", type_ = "date", json_path = ".status.nextScheduleTime"),
+    // A `date` column prints the time since a moment, `<invalid>` for one in the future:
+    // the next run is shown as its timestamp.
+    printcolumn(name = "Next", type_ = "string", json_path = ".status.nextScheduleTime"),
     printcolumn(
         name = "Failures",
         type_ = "integer",
@@ -82,6 +85,12 @@ use crate::common::{DatabaseConnection, JobTemplate, S3Destination};
     validation = Rule::new("!has(self.encryption) || !has(self.restoreTest) || !self.restoreTest.enabled || has(self.restoreTest.decryptionIdentitySecretRef)")
         .message("restoreTest.decryptionIdentitySecretRef is required when encryption is set: a restore test must decrypt the backup")
         .field_path(".restoreTest"),
+    validation = Rule::new("!has(self.database.host) || has(self.database.database) || has(self.databases)")
+        .message("database is required when host is set")
+        .field_path(".database.database"),
+    validation = Rule::new("!has(self.databases) || !has(self.database.database)")
+        .message("set either database.database (one database) or databases (several), not both")
+        .field_path(".databases"),
 )]
 pub struct BackupPolicySpec {
     /// Cron schedule of backups, five fields (`minute hour day-of-month month
@@ -127,8 +136,14 @@ pub struct BackupPolicySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 60, max = 604_800))]
     pub deadline_seconds: Option<i64>,
-    /// The database to back up.
+    /// The database to back up: the server connection, and (in `database`) the one
+    /// database of a single-database policy.
     pub database: DatabaseConnection,
+    /// Several databases of the server in one run, instead of `database.database`: a
+    /// list of names or all non-template databases (with exclusions). Keys and
+    /// manifests of a policy without it stay those of a single-database policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub databases: Option<DatabaseSelection>,
     /// pg_dump, compression and row-count options.
     #[serde(default)]
     pub dump: DumpOptions,

@@ -67,6 +67,10 @@ pub struct BackupPolicyStatus {
     /// The last automated restore test.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_restore_test: Option<RestoreTestRecord>,
+    /// The last backup run of a policy with several databases (`spec.databases`):
+    /// each database's outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<RunRecord>,
     /// The scheduled time of the last verification started (scheduler bookkeeping).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_verification_schedule_time: Option<DateTime<Utc>>,
@@ -161,6 +165,54 @@ pub struct InventoryEntry {
     /// Verification state.
     #[serde(default)]
     pub verification: VerificationState,
+    /// Set when the entry stands for a run of several databases: the run id. The key
+    /// is then the object of the run's last good database; `lastRun` and
+    /// `tidemark-runner list` show each database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+}
+
+/// The last run of a policy with several databases: each database's outcome.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRecord {
+    /// Run id (the key timestamp shared by its objects).
+    pub id: String,
+    /// When the run's Job finished.
+    pub time: DateTime<Utc>,
+    /// Databases backed up.
+    pub succeeded: i32,
+    /// Databases that failed.
+    pub failed: i32,
+    /// Per database, failures first (at most 16; `omitted` counts the rest).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub databases: Vec<DatabaseRunResult>,
+    /// Databases not listed in `databases`.
+    #[serde(default)]
+    pub omitted: i32,
+    /// The Job that ran it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_name: Option<String>,
+}
+
+/// One database of a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseRunResult {
+    /// Database name.
+    pub database: String,
+    /// Whether its backup was committed.
+    pub ok: bool,
+    /// Why it failed (the runner's reason, e.g. `PostgresRejected`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Stored bytes of its object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored_bytes: Option<i64>,
+    /// Rows counted in its snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_rows: Option<i64>,
 }
 
 /// The range of restorable points.

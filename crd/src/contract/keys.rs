@@ -1,5 +1,8 @@
 //! Object key layout: `<prefix>/<namespace>/<policy>/<UTC timestamp>.<ext>` and
-//! `<same>.manifest.json` beside it.
+//! `<same>.manifest.json` beside it. A run of a policy with several databases writes
+//! one object set per database, all under the run's one timestamp:
+//! `<prefix>/<namespace>/<policy>/<UTC timestamp>.<database>.<ext>`, the database name
+//! percent-encoded ([`escape_database`]) so that it never holds `.` or `/`.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
@@ -46,6 +49,66 @@ pub fn backup_key(
     )
 }
 
+/// Key of one database's data object of a multi-database run started at `started`.
+pub fn run_database_key(
+    prefix: &str,
+    namespace: &str,
+    policy: &str,
+    started: DateTime<Utc>,
+    database: &str,
+    ext: &str,
+) -> String {
+    format!(
+        "{}{}.{}.{ext}",
+        policy_prefix(prefix, namespace, policy),
+        started.format(KEY_TIMESTAMP_FORMAT),
+        escape_database(database)
+    )
+}
+
+/// The run id of a run started at `started`: its key timestamp.
+pub fn run_id(started: DateTime<Utc>) -> String {
+    started.format(KEY_TIMESTAMP_FORMAT).to_string()
+}
+
+/// A database name as it appears in a key: every byte outside `[A-Za-z0-9_-]`
+/// percent-encoded (`%2E` for `.`), so the name never adds a `.` or `/` to the key.
+pub fn escape_database(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// What follows a data object's key in the key of its globals object.
+pub const GLOBALS_INFIX: &str = ".globals.sql";
+
+/// Key of the globals object beside the data object `backup_key`: the data key, then
+/// `.globals.sql`, the compression's extension and `.age` when encrypted
+/// (`20261123T140005Z.dump.zst.age.globals.sql.zst.age`).
+pub fn globals_key(backup_key: &str, compression: CompressionTag, encrypted: bool) -> String {
+    let age = if encrypted { ".age" } else { "" };
+    format!(
+        "{backup_key}{GLOBALS_INFIX}{}{age}",
+        compression.extension()
+    )
+}
+
+/// The data object key a globals object key belongs to, if it is one.
+pub fn backup_key_of_globals(globals_key: &str) -> Option<&str> {
+    let at = globals_key.rfind(GLOBALS_INFIX)?;
+    let rest = &globals_key[at + GLOBALS_INFIX.len()..];
+    let known = ["", ".zst", ".gz"]
+        .iter()
+        .any(|c| rest == *c || rest.strip_suffix(".age") == Some(*c));
+    known.then_some(&globals_key[..at])
+}
+
 /// Key of the manifest belonging to a backup data object.
 pub fn manifest_key(backup_key: &str) -> String {
     format!("{backup_key}{MANIFEST_SUFFIX}")
@@ -86,6 +149,32 @@ mod tests {
             Some(key.as_str())
         );
         assert_eq!(timestamp_of_key(&key), Some(t));
+        let globals = globals_key(&key, CompressionTag::Zstd, true);
+        assert_eq!(
+            globals,
+            "backups/shop/webshop/20261123T140005Z.dump.zst.age.globals.sql.zst.age"
+        );
+        assert_eq!(backup_key_of_globals(&globals), Some(key.as_str()));
+        assert_eq!(backup_key_of_globals(&key), None);
+        assert_eq!(
+            backup_key_of_globals("x/20261123T140005Z.sql.globals.sql"),
+            Some("x/20261123T140005Z.sql")
+        );
+        assert_eq!(timestamp_of_key(&globals), Some(t));
+    }
+
+    #[test]
+    fn run_keys_carry_the_escaped_database_after_the_timestamp() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 5).single();
+        let Some(t) = t else { panic!("valid time") };
+        let key = run_database_key("b", "shop", "all", t, "my.db/x ü", "dump.zst");
+        assert_eq!(
+            key,
+            "b/shop/all/20261123T140005Z.my%2Edb%2Fx%20%C3%BC.dump.zst"
+        );
+        assert_eq!(timestamp_of_key(&key), Some(t));
+        assert_eq!(run_id(t), "20261123T140005Z");
+        assert_eq!(escape_database("app_db-2"), "app_db-2");
     }
 
     #[test]

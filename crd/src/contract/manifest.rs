@@ -58,6 +58,63 @@ pub struct Manifest {
     pub tables: BTreeMap<String, i64>,
     /// Version of the runner that wrote the backup.
     pub runner_version: String,
+    /// The roles and database settings the database needs on a new server, saved as a
+    /// second object beside the data object (absent in backups written before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub globals: Option<GlobalsObject>,
+    /// The run this backup belongs to, when the policy backs up several databases in
+    /// one run (absent for single-database policies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunInfo>,
+}
+
+/// The run a backup of a multi-database policy belongs to: one run, one timestamp, one
+/// object set per database. Inventory groups a run's backups by `id`; retention keeps or
+/// deletes a run as one unit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunInfo {
+    /// Run id: the run's key timestamp (`20261123T140005Z`).
+    pub id: String,
+    /// When the run started (the timestamp in every key of the run).
+    pub started_at: DateTime<Utc>,
+    /// Every database the run was meant to cover, in the order backed up. A run is
+    /// complete when each of them has a good backup.
+    pub databases: Vec<String>,
+}
+
+/// The globals object of a backup: a psql script ([`super::keys::globals_key`]) that
+/// creates the roles the database references when missing (attributes, role settings,
+/// memberships, password hashes when readable) and the database with its settings. It is
+/// compressed and encrypted like the data object and stored with the same server-side
+/// encryption and storage class.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GlobalsObject {
+    /// Object key ([`super::keys::globals_key`] of the data key).
+    pub key: String,
+    /// Size of the stored object in bytes.
+    pub stored_size: u64,
+    /// Size of the script before compression and encryption.
+    pub raw_size: u64,
+    /// Lower-case hex SHA-256 of the stored bytes.
+    pub sha256: String,
+    /// Whether role password hashes are in the script (the backup role could read
+    /// `pg_authid`) or the roles were saved without passwords.
+    pub passwords: PasswordsTag,
+    /// The roles saved, by name.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+/// Whether a globals object holds role passwords.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PasswordsTag {
+    /// Password hashes (never clear text) of every saved role that has one.
+    Included,
+    /// No passwords: the backup role may not read `pg_authid`; set them after a restore.
+    Omitted,
 }
 
 impl Manifest {

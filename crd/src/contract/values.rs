@@ -5,7 +5,7 @@
 
 pub use crate::backup_policy::{CompressionAlgorithm, DumpFormat, RowCountMode};
 pub use crate::common::{SseAlgorithm, StorageClass};
-pub use crate::restore_request::RestoreContent;
+pub use crate::restore_request::{RestoreContent, RoleHandling};
 
 impl CompressionAlgorithm {
     /// File-name extension of the compression layer (empty for none).
@@ -114,6 +114,11 @@ env_values!(RestoreContent {
     Full => "full",
     DataOnly => "data-only",
     SchemaOnly => "schema-only",
+});
+
+env_values!(RoleHandling {
+    Require => "require",
+    CreateMissing => "create-missing",
 });
 
 env_values!(ScratchTarget {

@@ -152,6 +152,15 @@ pub struct BackupSelector {
     /// accidental deletion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<DateTime<Utc>>,
+    /// The database to restore from a policy that backs up several databases in one
+    /// run (`spec.databases`): only that database's backups are chosen from. Required
+    /// for `latest` and `before` when the chosen run holds several databases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = crate::backup_policy::databases::DATABASE_NAME_PATTERN)
+    )]
+    pub database: Option<String>,
 }
 
 /// The database to restore into.
@@ -162,9 +171,30 @@ pub struct RestoreTarget {
     /// Connection to the target server and database.
     pub connection: DatabaseConnection,
     /// Create the database first if it does not exist (e.g. on a new server after the
-    /// old one was lost).
+    /// old one was lost). The backup's database settings (`ALTER DATABASE … SET`, owner,
+    /// encoding, locale) are recreated with it when the backup has a globals object.
     #[serde(default)]
     pub create_database: bool,
+    /// Roles the backup's objects are owned by or granted to that the target server
+    /// lacks: `Require` (default) fails before anything changes, naming them;
+    /// `CreateMissing` creates them from the backup's globals object (attributes,
+    /// role settings, memberships among the created roles, password hashes when the
+    /// backup could read them) and never alters or drops an existing role. Not needed
+    /// with `mode.noOwner` and `mode.noPrivileges`.
+    #[serde(default)]
+    pub roles: RoleHandling,
+}
+
+/// What a restore does about roles the target server lacks.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub enum RoleHandling {
+    /// Fail before anything changes, naming the missing roles.
+    #[default]
+    Require,
+    /// Create the missing roles from the backup's globals object.
+    CreateMissing,
 }
 
 /// What part of the backup is restored.
@@ -205,6 +235,13 @@ pub struct RestoreMode {
     /// Empty the restored tables before loading data (DataOnly).
     #[serde(default)]
     pub truncate: bool,
+    /// Do not restore object ownership (`pg_restore --no-owner`): objects belong to the
+    /// restoring role.
+    #[serde(default)]
+    pub no_owner: bool,
+    /// Do not restore privileges (`pg_restore --no-privileges`): no GRANT or REVOKE.
+    #[serde(default)]
+    pub no_privileges: bool,
 }
 
 impl RestoreMode {
@@ -226,6 +263,8 @@ impl Default for RestoreMode {
             tables: Vec::new(),
             clean: None,
             truncate: false,
+            no_owner: false,
+            no_privileges: false,
         }
     }
 }

@@ -62,6 +62,9 @@ pub struct RestoreRequestStatus {
     /// set `mode.clean: true`), checked before any writer is stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_check: Option<PreflightResult>,
+    /// Roles the restore created on the target server (`target.roles: CreateMissing`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles_created: Vec<String>,
     /// Writers stopped, with the replica counts to restore.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub writers: Vec<WriterState>,

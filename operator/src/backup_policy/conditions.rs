@@ -155,12 +155,16 @@ pub fn fresh_until(
 
 fn fresh(i: &ConditionInputs<'_>) -> Verdict {
     let Some(limit) = i.effective.map(|e| e.rpo) else {
-        return verdict(
-            BACKUP_FRESH,
-            Status::Unknown,
-            "InvalidDuration",
-            format!("spec.rpo: invalid duration {:?}", i.spec.rpo),
-        );
+        // No RPO can be derived while the spec is invalid: name the field that is (the
+        // same reason and message as Ready), not necessarily `rpo`.
+        let (reason, message) = match i.invalid {
+            Some(e) => (e.reason, format!("the RPO cannot be judged: {}", e.message)),
+            None => (
+                "InvalidSpec",
+                "the RPO cannot be derived from the spec".to_string(),
+            ),
+        };
+        return verdict(BACKUP_FRESH, Status::Unknown, reason, message);
     };
     let rpo = &super::effective::duration_text(limit);
     match &i.status.last_backup {

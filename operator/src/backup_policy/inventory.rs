@@ -37,6 +37,7 @@ pub fn add_backup(inv: &mut Vec<InventoryEntry>, b: &BackupResult) {
         sha256: b.sha256.clone(),
         tiers: vec!["newest".to_string()],
         verification,
+        run: b.run_id.clone(),
     });
     // Only the newest entry carries the `newest` tier until retention says otherwise.
     sort_and_bound(inv);

@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use tidemark_crd::backup_policy::{
-    BackupPolicySpec, BackupPolicyStatus, BackupRecord, CheckResult, FailureRecord,
-    RestoreTestRecord, VerificationRecord,
+    BackupPolicySpec, BackupPolicyStatus, BackupRecord, CheckResult, DatabaseRunResult,
+    FailureRecord, RestoreTestRecord, RunRecord, VerificationRecord,
 };
 use tidemark_crd::common::JobRef;
 use tidemark_crd::contract::result::RunnerReport;
@@ -84,6 +84,37 @@ fn backup_record(r: &RunResult, report: &RunnerReport) -> Option<BackupRecord> {
     })
 }
 
+/// The per-database outcome of a run of several databases (bounded like the report).
+fn run_record(r: &RunResult, report: &RunnerReport) -> Option<RunRecord> {
+    let b = report.backup.as_ref()?;
+    let id = b.run_id.clone()?;
+    let failed = b.databases.iter().filter(|d| !d.ok).count();
+    let listed_ok = b.databases.len() - failed;
+    let omitted = i32::try_from(b.databases_omitted).unwrap_or(i32::MAX);
+    Some(RunRecord {
+        id,
+        time: r.finished,
+        // Omitted databases are the good ones: the runner lists failures first.
+        succeeded: i32::try_from(listed_ok)
+            .unwrap_or(i32::MAX)
+            .saturating_add(omitted),
+        failed: i32::try_from(failed).unwrap_or(i32::MAX),
+        databases: b
+            .databases
+            .iter()
+            .map(|d| DatabaseRunResult {
+                database: d.database.clone(),
+                ok: d.ok,
+                reason: d.reason.clone(),
+                stored_bytes: d.stored_size.map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
+                total_rows: d.total_rows,
+            })
+            .collect(),
+        omitted,
+        job_name: Some(r.job_name.clone()),
+    })
+}
+
 fn verification_record(r: &RunResult) -> VerificationRecord {
     let v = r.report.as_ref().and_then(|rep| rep.verify.as_ref());
     VerificationRecord {
@@ -138,6 +169,11 @@ pub fn record(s: &mut BackupPolicyStatus, r: &RunResult) {
         s.last_failure = Some(f);
     }
     let report = r.report.as_ref();
+    if r.kind == RunKind::Backup
+        && let Some(run) = report.and_then(|rep| run_record(r, rep))
+    {
+        s.last_run = Some(run);
+    }
     match r.kind {
         RunKind::Backup if r.succeeded() => {
             s.consecutive_failures = 0;
@@ -152,7 +188,13 @@ pub fn record(s: &mut BackupPolicyStatus, r: &RunResult) {
                 inventory::add_backup(&mut s.backups, b);
             }
         }
-        RunKind::Backup => s.consecutive_failures = s.consecutive_failures.saturating_add(1),
+        RunKind::Backup => {
+            s.consecutive_failures = s.consecutive_failures.saturating_add(1);
+            // A partial run of several databases: its good databases are backups.
+            if let Some(b) = report.and_then(|rep| rep.backup.as_ref()) {
+                inventory::add_backup(&mut s.backups, b);
+            }
+        }
         RunKind::Prune if r.succeeded() => {
             if let Some((p, started)) =
                 report.and_then(|rep| Some((rep.prune.as_ref()?, rep.started_at)))

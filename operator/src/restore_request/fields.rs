@@ -139,6 +139,7 @@ fn post_restore_secret_fields(
 /// variables) its message names.
 pub fn field_of_runner_failure(reason: &str, message: &str) -> Option<&'static str> {
     let by_setting = [
+        (var::BACKUP_DATABASE, "backup.database"),
         (var::AGE_IDENTITY, "decryptionIdentitySecretRef"),
         (var::DATABASE_URL, "target.connection.uriSecretRef"),
         (var::PG_PASSWORD, "target.connection.passwordSecretRef"),

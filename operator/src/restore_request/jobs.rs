@@ -84,6 +84,9 @@ pub fn list_job(
             t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
         )),
     }
+    if let Some(db) = &spec.backup.database {
+        env.push(value(var::BACKUP_DATABASE, db));
+    }
     Ok(keep_finished(build(RunnerJob {
         name,
         namespace: ns,
@@ -159,6 +162,9 @@ fn runner_restore_job(
     let mut env = source_env(source);
     env.extend(env::database(&spec.target.connection));
     env.push(value(var::BACKUP_KEY, key));
+    if let Some(db) = &spec.backup.database {
+        env.push(value(var::BACKUP_DATABASE, db));
+    }
     env.push(value(var::RESTORE_CONTENT, spec.mode.content.env_value()));
     if !spec.mode.tables.is_empty() {
         env.push(value(var::RESTORE_TABLES, spec.mode.tables.join(",")));
@@ -168,6 +174,16 @@ fn runner_restore_job(
     env.push(value(
         var::CREATE_DATABASE,
         spec.target.create_database.to_string(),
+    ));
+    if spec.mode.no_owner {
+        env.push(value(var::RESTORE_NO_OWNER, "true".to_string()));
+    }
+    if spec.mode.no_privileges {
+        env.push(value(var::RESTORE_NO_PRIVILEGES, "true".to_string()));
+    }
+    env.push(value(
+        var::RESTORE_ROLES,
+        spec.target.roles.env_value().to_string(),
     ));
     if let Some(identity) = &spec.decryption_identity_secret_ref {
         env.push(secret(var::AGE_IDENTITY, identity));

@@ -17,6 +17,9 @@ const NO_MATCH_REASONS: [&str; 2] = ["NoBackupFound", "BackupNotFound"];
 /// The runner's reason for a backup whose manifest exists without its data (or with
 /// data of another size): never selected, reported as it is.
 const BACKUP_INCOMPLETE: &str = "BackupIncomplete";
+/// The request's reason when the chosen backup belongs to a run of several databases
+/// and `backup.database` does not name one.
+const DATABASE_REQUIRED: &str = "DatabaseRequired";
 /// Suffix of an age-encrypted backup key (see `contract::keys::extension`).
 const ENCRYPTED_SUFFIX: &str = ".age";
 
@@ -55,7 +58,7 @@ pub(super) fn resolving(i: &Inputs<'_>) -> Step {
                 if let Some(b) = policy
                     .status
                     .as_ref()
-                    .and_then(|st| from_inventory(sel, st))
+                    .and_then(|st| from_inventory(sel, i.spec.backup.database.as_deref(), st))
                 {
                     return resolved(i, s, b, "the policy's inventory");
                 }
@@ -86,6 +89,22 @@ pub(super) fn resolving(i: &Inputs<'_>) -> Step {
         Tracked::Succeeded(report) => match report.and_then(|r| r.list.as_ref()) {
             Some(list) => match &list.selected {
                 Some(b) => resolved(i, s, from_listed(b), &format!("list Job {name}")),
+                // `list` selects no newest backup that belongs to a run of several
+                // databases unless a database is named.
+                None if list.count > 0
+                    && sel == Selection::Latest
+                    && i.spec.backup.database.is_none() =>
+                {
+                    fail(
+                        i,
+                        s,
+                        DATABASE_REQUIRED,
+                        format!(
+                            "backup.database: the newest backup in {location} belongs to a run \
+                             of several databases; name the database to restore"
+                        ),
+                    )
+                }
                 None => fail(i, s, "NoMatchingBackup", sel.no_match(&location)),
             },
             None => fail(
@@ -113,6 +132,9 @@ pub(super) fn resolving(i: &Inputs<'_>) -> Step {
             // list Job's failure.
             let reason = match runner_reason.as_deref() {
                 Some(BACKUP_INCOMPLETE) => BACKUP_INCOMPLETE,
+                _ if message.contains(tidemark_crd::contract::env::BACKUP_DATABASE) => {
+                    DATABASE_REQUIRED
+                }
                 _ => "ListFailed",
             };
             fail(i, s, reason, message)

@@ -19,6 +19,7 @@ fn record_restore(s: &mut RestoreRequestStatus, r: &RestoreResult) {
     s.tables_restored = i32::try_from(r.tables_restored).ok();
     s.tables_compared = i32::try_from(r.tables_compared).ok();
     s.mismatches.clone_from(&r.mismatches);
+    s.roles_created.clone_from(&r.roles_created);
 }
 
 pub(super) fn restoring(i: &Inputs<'_>) -> Step {
@@ -62,7 +63,12 @@ pub(super) fn restoring(i: &Inputs<'_>) -> Step {
             }
             let tables =
                 restored.map_or_else(String::new, |r| format!(" ({} tables)", r.tables_restored));
-            let message = format!("restored {key} into {}{tables}", target_database(i));
+            let roles = restored
+                .filter(|r| !r.roles_created.is_empty())
+                .map_or_else(String::new, |r| {
+                    format!("; created role(s) {}", r.roles_created.join(", "))
+                });
+            let message = format!("restored {key} into {}{tables}{roles}", target_database(i));
             let phase = if i.spec.post_restore.is_some() {
                 RestorePhase::PostRestore
             } else {

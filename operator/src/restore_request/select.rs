@@ -49,8 +49,17 @@ fn key_matches(stored: &str, wanted: &str) -> bool {
 }
 
 /// Chooses from the inventory; `None` when nothing matches (the inventory may lag
-/// behind the bucket, so the caller asks the runner before giving up).
-pub fn from_inventory(sel: Selection<'_>, status: &BackupPolicyStatus) -> Option<ResolvedBackup> {
+/// behind the bucket, so the caller asks the runner before giving up). A request for
+/// one database of a multi-database policy, or a choice that falls on a run of several
+/// databases, is left to the runner's `list` (the inventory holds one entry per run).
+pub fn from_inventory(
+    sel: Selection<'_>,
+    database: Option<&str>,
+    status: &BackupPolicyStatus,
+) -> Option<ResolvedBackup> {
+    if database.is_some() || status.backups.iter().any(|b| b.run.is_some()) {
+        return None;
+    }
     let mut candidates: Vec<ResolvedBackup> = status
         .backups
         .iter()
@@ -121,22 +130,30 @@ mod tests {
             "p/ns/pol/20261123T080000Z.dump.zst",
             "20261123T080000Z.dump.zst",
         ] {
-            let b = from_inventory(Selection::Key(wanted), &inv).unwrap();
+            let b = from_inventory(Selection::Key(wanted), None, &inv).unwrap();
             assert_eq!(b.key, "p/ns/pol/20261123T080000Z.dump.zst");
         }
-        assert!(from_inventory(Selection::Key("0000Z.dump.zst"), &inv).is_none());
+        assert!(from_inventory(Selection::Key("0000Z.dump.zst"), None, &inv).is_none());
     }
 
     #[test]
     fn before_is_strict_and_latest_is_the_newest() {
         let inv = inventory();
         let at = "2026-11-23T09:00:30Z".parse().unwrap();
-        let b = from_inventory(Selection::Before(at), &inv).unwrap();
+        let b = from_inventory(Selection::Before(at), None, &inv).unwrap();
         assert_eq!(b.key, "p/ns/pol/20261123T080000Z.dump.zst");
-        let b = from_inventory(Selection::Latest, &inv).unwrap();
+        let b = from_inventory(Selection::Latest, None, &inv).unwrap();
         assert_eq!(b.key, "p/ns/pol/20261123T090000Z.dump.zst");
         let early = "2026-01-01T00:00:00Z".parse().unwrap();
-        assert!(from_inventory(Selection::Before(early), &inv).is_none());
-        assert!(from_inventory(Selection::Latest, &BackupPolicyStatus::default()).is_none());
+        assert!(from_inventory(Selection::Before(early), None, &inv).is_none());
+        assert!(from_inventory(Selection::Latest, None, &BackupPolicyStatus::default()).is_none());
+    }
+
+    #[test]
+    fn one_database_of_a_run_is_resolved_by_the_runner_not_the_inventory() {
+        let mut inv = inventory();
+        assert!(from_inventory(Selection::Latest, Some("shop"), &inv).is_none());
+        inv.backups[0].run = Some("20261123T090000Z".into());
+        assert!(from_inventory(Selection::Latest, None, &inv).is_none());
     }
 }

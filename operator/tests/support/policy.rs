@@ -108,6 +108,9 @@ pub fn backup_report(ok: bool) -> RunnerReport {
             server_version: "15.4".into(),
             pg_dump_version: "15.4".into(),
             database: "webshop".into(),
+            run_id: None,
+            databases: Vec::new(),
+            databases_omitted: 0,
         });
     } else {
         r.outcome = Outcome::Failed;

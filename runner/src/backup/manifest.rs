@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use tidemark_crd::contract::manifest::{MANIFEST_FORMAT_VERSION, Manifest};
+use tidemark_crd::contract::manifest::{MANIFEST_FORMAT_VERSION, Manifest, RunInfo};
 use tidemark_crd::contract::result::BackupResult;
 
 use crate::backup::settings::{Settings, compression_tag, format_tag, row_count_tag};
@@ -24,6 +24,8 @@ pub struct Inputs<'a> {
     pub totals: &'a StreamTotals,
     pub pg_dump_version: &'a str,
     pub tables: BTreeMap<String, i64>,
+    /// The run, for a policy of several databases.
+    pub run: Option<RunInfo>,
 }
 
 /// The manifest of a completed data object.
@@ -54,6 +56,8 @@ pub fn build(i: Inputs<'_>) -> Manifest {
         row_count_mode: row_count_tag(i.settings.dump.row_count_mode),
         tables: i.tables,
         runner_version: RUNNER_VERSION.to_string(),
+        globals: None,
+        run: i.run,
     }
 }
 
@@ -73,5 +77,8 @@ pub fn result(m: &Manifest, manifest_key: String, duration_ms: u64) -> BackupRes
         server_version: m.server_version.clone(),
         pg_dump_version: m.pg_dump_version.clone(),
         database: m.database.clone(),
+        run_id: m.run.as_ref().map(|r| r.id.clone()),
+        databases: Vec::new(),
+        databases_omitted: 0,
     }
 }

@@ -3,6 +3,7 @@
 //! aborts it and stops pg_dump; nothing half-written is left.
 
 pub mod manifest;
+pub mod run;
 pub mod settings;
 
 use std::collections::BTreeMap;
@@ -11,6 +12,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 use tidemark_crd::contract::keys;
+use tidemark_crd::contract::manifest::RunInfo;
 use tidemark_crd::contract::result::BackupResult;
 use tokio::runtime::Handle;
 use tokio::sync::{Semaphore, mpsc};
@@ -22,8 +24,9 @@ use crate::inventory::Inventory;
 use crate::pg::archive_rows::ArchiveRowCounter;
 use crate::pg::binary;
 use crate::pg::child::{Started, ToolProcess};
+use crate::pg::connect::DbTarget;
 use crate::pg::dump::DumpSpec;
-use crate::pg::snapshot::SnapshotSession;
+use crate::pg::snapshot::{ServerInfo, SnapshotSession};
 use crate::pipeline::part_size;
 use crate::pipeline::sink::PartSink;
 use crate::pipeline::stream::{self, StreamTotals};
@@ -34,21 +37,43 @@ use crate::s3::upload::MultipartUpload;
 use crate::signals::Shutdown;
 use settings::{Settings, compression_tag, format_tag};
 
-/// Runs one backup.
+/// Runs one backup of the connection's database (a single-database policy).
 pub async fn run(settings: &Settings, shutdown: &Shutdown) -> Result<BackupResult> {
+    backup_database(settings, &settings.db, None, shutdown).await
+}
+
+/// Where one database of a multi-database run goes: the run's timestamp (claimed by the
+/// run), the database's key, and the run section of its manifest.
+#[derive(Clone, Debug)]
+pub struct Slot {
+    pub started_at: chrono::DateTime<Utc>,
+    pub key: String,
+    pub run: RunInfo,
+}
+
+/// Backs up the database `db` connects to in its own snapshot: data object, then
+/// manifest. Without a `slot` the backup claims its own key (single database).
+pub async fn backup_database(
+    settings: &Settings,
+    db: &DbTarget,
+    slot: Option<&Slot>,
+    shutdown: &Shutdown,
+) -> Result<BackupResult> {
     let mut stop = shutdown.clone();
     let session = tokio::select! {
-        s = SnapshotSession::open(&settings.db) => s?,
+        s = SnapshotSession::open(db) => s?,
         sig = stop.wait() => return Err(Error::Interrupted(sig)),
     };
-    let result = in_snapshot(settings, &session, shutdown).await;
+    let result = in_snapshot(settings, db, &session, slot, shutdown).await;
     session.close().await;
     result
 }
 
 async fn in_snapshot(
     settings: &Settings,
+    db: &DbTarget,
     session: &SnapshotSession,
+    slot: Option<&Slot>,
     shutdown: &Shutdown,
 ) -> Result<BackupResult> {
     let server = &session.server;
@@ -68,8 +93,11 @@ async fn in_snapshot(
         !settings.recipients.is_empty(),
     );
     let bucket = store.bucket();
-    let part_size = choose_part_size(store.as_ref(), settings, server.database_size).await;
-    let (started_at, key) = unused_key(store.as_ref(), settings, &ext).await?;
+    let part_size = choose_part_size(store.as_ref(), settings, server).await;
+    let (started_at, key) = match slot {
+        Some(slot) => (slot.started_at, slot.key.clone()),
+        None => unused_key(store.as_ref(), settings, &ext).await?,
+    };
     let result: Result<BackupResult> = async {
         let mut stop = shutdown.clone();
         let upload = tokio::select! {
@@ -86,7 +114,7 @@ async fn in_snapshot(
             exclude_schemas: settings.dump.exclude_schemas.clone(),
             include_tables: settings.dump.include_tables.clone(),
             exclude_tables: settings.dump.exclude_tables.clone(),
-            env: settings.db.child_env(),
+            env: db.child_env(),
         };
         let clock = Instant::now();
         let streamed =
@@ -118,6 +146,7 @@ async fn in_snapshot(
             totals: &totals,
             pg_dump_version: &pg_dump_version,
             tables,
+            run: slot.map(|s| s.run.clone()),
         });
         let manifest_key = keys::manifest_key(&key);
         let body = serde_json::to_vec_pretty(&manifest)
@@ -158,7 +187,10 @@ async fn in_snapshot(
         Ok(manifest::result(&manifest, manifest_key, duration_ms))
     }
     .await;
-    commit::release(store.as_ref(), &key).await;
+    if slot.is_none() {
+        // A run's claim is the run's to release.
+        commit::release(store.as_ref(), &key).await;
+    }
     result
 }
 
@@ -168,11 +200,17 @@ async fn in_snapshot(
 async fn choose_part_size(
     store: &dyn ObjectStore,
     settings: &Settings,
-    database_size: Option<u64>,
+    server: &ServerInfo,
 ) -> u64 {
+    let database_size = server.database_size;
     let prefix = settings.policy.prefix(&settings.s3.prefix);
     let previous_stored = match Inventory::load(store, &prefix).await {
-        Ok(inventory) => inventory.newest().map(|e| e.manifest.stored_size),
+        Ok(inventory) => inventory
+            .entries()
+            .iter()
+            .rev()
+            .find(|e| e.manifest.database == server.database)
+            .map(|e| e.manifest.stored_size),
         Err(e) => {
             tracing::warn!(error = %e, "previous backups unreadable; part size from the database size");
             None
@@ -202,9 +240,7 @@ async fn unused_key(
     settings: &Settings,
     ext: &str,
 ) -> Result<(chrono::DateTime<Utc>, String)> {
-    let opts = &settings.object;
-    for _ in 0..CLAIM_ATTEMPTS {
-        let started_at = Utc::now();
+    claim_second(store, settings, |started_at| {
         let key = keys::backup_key(
             &settings.s3.prefix,
             &settings.policy.namespace,
@@ -212,11 +248,33 @@ async fn unused_key(
             started_at,
             ext,
         );
+        (key.clone(), vec![key])
+    })
+    .await
+}
+
+/// Claims the first second whose claim key `keys_at(t).0` this run wins and none of
+/// whose keys `keys_at(t).1` (nor their manifests) exist; returns it and the claim key.
+pub(crate) async fn claim_second(
+    store: &dyn ObjectStore,
+    settings: &Settings,
+    keys_at: impl Fn(chrono::DateTime<Utc>) -> (String, Vec<String>),
+) -> Result<(chrono::DateTime<Utc>, String)> {
+    let opts = &settings.object;
+    for _ in 0..CLAIM_ATTEMPTS {
+        let started_at = Utc::now();
+        let (key, taken) = keys_at(started_at);
         if commit::claim(store, &key, opts).await? == commit::Claim::Won {
-            let manifest = keys::manifest_key(&key);
-            if head_size(store, &key).await?.is_none()
-                && head_size(store, &manifest).await?.is_none()
-            {
+            let mut free = true;
+            for k in &taken {
+                if head_size(store, k).await?.is_some()
+                    || head_size(store, &keys::manifest_key(k)).await?.is_some()
+                {
+                    free = false;
+                    break;
+                }
+            }
+            if free {
                 return Ok((started_at, key));
             }
             commit::release(store, &key).await;

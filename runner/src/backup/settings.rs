@@ -45,6 +45,108 @@ pub struct UploadOptions {
     pub sha256_stamp: Sha256Stamp,
 }
 
+/// Which databases one run backs up.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Databases {
+    /// The one database of the connection (a single-database policy).
+    #[default]
+    Connection,
+    /// These databases, in this order.
+    Names(Vec<String>),
+    /// Every non-template database that accepts connections, except these.
+    All { exclude: Vec<String> },
+}
+
+impl Databases {
+    /// From the command line: `names` (`TIDEMARK_DATABASES`), `all`
+    /// (`TIDEMARK_DATABASES_ALL`) and `exclude` (`TIDEMARK_DATABASES_EXCLUDE`); blank
+    /// entries are ignored. `pg_database` is the connection's own database setting,
+    /// which a selection replaces.
+    pub fn new(
+        names: &[String],
+        all: bool,
+        exclude: &[String],
+        pg_database: Option<&str>,
+    ) -> Result<Self> {
+        let clean = |list: &[String]| -> Result<Vec<String>> {
+            let mut out: Vec<String> = Vec::new();
+            for name in list.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+                check_database_name(name)?;
+                if !out.iter().any(|o| o == name) {
+                    out.push(name.to_string());
+                }
+            }
+            Ok(out)
+        };
+        let names = clean(names)?;
+        let exclude = clean(exclude)?;
+        let selection = match (names.is_empty(), all) {
+            (true, false) if exclude.is_empty() => return Ok(Databases::Connection),
+            (true, false) => {
+                return Err(Error::config(format!(
+                    "{} applies only with {}",
+                    var::DATABASES_EXCLUDE,
+                    var::DATABASES_ALL
+                )));
+            }
+            (false, true) => {
+                return Err(Error::config(format!(
+                    "{} and {} exclude each other",
+                    var::DATABASES,
+                    var::DATABASES_ALL
+                )));
+            }
+            (false, false) if !exclude.is_empty() => {
+                return Err(Error::config(format!(
+                    "{} applies only with {}",
+                    var::DATABASES_EXCLUDE,
+                    var::DATABASES_ALL
+                )));
+            }
+            (false, false) => Databases::Names(names),
+            (true, true) => Databases::All { exclude },
+        };
+        if pg_database.is_some_and(|d| !d.trim().is_empty()) {
+            return Err(Error::config(format!(
+                "{} names the one database of a single-database backup; with {} or {} leave it unset",
+                var::PG_DATABASE,
+                var::DATABASES,
+                var::DATABASES_ALL
+            )));
+        }
+        Ok(selection)
+    }
+
+    /// The databases of a run, given the server's non-template databases (`listed`,
+    /// needed only for [`Databases::All`]). Pure.
+    pub fn resolve(&self, listed: &[String]) -> Vec<String> {
+        match self {
+            Databases::Connection => Vec::new(),
+            Databases::Names(names) => names.clone(),
+            Databases::All { exclude } => {
+                let mut all: Vec<String> = listed
+                    .iter()
+                    .filter(|d| !exclude.contains(d))
+                    .cloned()
+                    .collect();
+                all.sort();
+                all.dedup();
+                all
+            }
+        }
+    }
+}
+
+/// PostgreSQL's limit: 1 to 63 bytes, no control characters.
+fn check_database_name(name: &str) -> Result<()> {
+    if name.len() > 63 || name.chars().any(char::is_control) {
+        return Err(Error::config(format!(
+            "database name {name:?} is not valid: 1 to 63 bytes without control characters"
+        )));
+    }
+    Ok(())
+}
+
 /// What the command line says about one backup run (parsed, not yet validated).
 #[derive(Clone, Debug)]
 pub struct Request {
@@ -57,6 +159,8 @@ pub struct Request {
     pub upload: UploadOptions,
     /// age recipients, separated by commas or newlines; empty: unencrypted.
     pub age_recipients: String,
+    /// Which databases the run backs up.
+    pub databases: Databases,
 }
 
 /// Everything a backup run needs, validated.
@@ -71,6 +175,7 @@ pub struct Settings {
     pub compression: CompressionSpec,
     pub recipients: Vec<age::x25519::Recipient>,
     pub object: ObjectOptions,
+    pub databases: Databases,
 }
 
 impl Settings {
@@ -84,6 +189,7 @@ impl Settings {
             dump,
             upload,
             age_recipients,
+            databases,
         } = request;
         for (name, value) in [
             (var::POLICY_NAMESPACE, &policy.namespace),
@@ -130,6 +236,7 @@ impl Settings {
             pg_bin_root,
             dump,
             upload,
+            databases,
         })
     }
 }
@@ -157,5 +264,53 @@ pub fn row_count_tag(m: RowCountMode) -> RowCountModeTag {
         RowCountMode::Exact => RowCountModeTag::Exact,
         RowCountMode::Estimate => RowCountModeTag::Estimate,
         RowCountMode::Off => RowCountModeTag::Off,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn v(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn selections_parse_and_conflicts_are_refused() {
+        assert_eq!(
+            Databases::new(&[], false, &[], Some("app")).unwrap(),
+            Databases::Connection
+        );
+        assert_eq!(
+            Databases::new(&v(&["a", " b ", "a", ""]), false, &[], None).unwrap(),
+            Databases::Names(v(&["a", "b"]))
+        );
+        assert_eq!(
+            Databases::new(&[], true, &v(&["x"]), None).unwrap(),
+            Databases::All { exclude: v(&["x"]) }
+        );
+        for (names, all, exclude, db) in [
+            (v(&["a"]), true, v(&[]), None),
+            (v(&["a"]), false, v(&["x"]), None),
+            (v(&[]), false, v(&["x"]), None),
+            (v(&["a"]), false, v(&[]), Some("app")),
+            (v(&[&"n".repeat(64)]), false, v(&[]), None),
+        ] {
+            assert!(Databases::new(&names, all, &exclude, db).is_err());
+        }
+    }
+
+    #[test]
+    fn all_takes_the_listed_databases_by_name_without_the_excluded() {
+        let all = Databases::All {
+            exclude: v(&["scratch"]),
+        };
+        assert_eq!(
+            all.resolve(&v(&["shop", "postgres", "scratch", "audit"])),
+            v(&["audit", "postgres", "shop"])
+        );
+        let names = Databases::Names(v(&["b", "a"]));
+        assert_eq!(names.resolve(&v(&["x"])), v(&["b", "a"]));
     }
 }

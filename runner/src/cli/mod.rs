@@ -140,11 +140,39 @@ pub struct BackupArgs {
     pub dump: DumpArgs,
     #[command(flatten)]
     pub upload: UploadArgs,
+    #[command(flatten)]
+    pub databases: DatabasesArgs,
 
     /// age X25519 recipients (public keys, `age1…`), separated by commas or newlines.
     /// Empty: the backup is stored unencrypted.
     #[arg(long, env = var::AGE_RECIPIENTS, default_value = "")]
     pub age_recipients: String,
+}
+
+/// Several databases of the server in one run (instead of `--pg-database`).
+#[derive(Debug, Args)]
+pub struct DatabasesArgs {
+    /// Back up these databases in one run, one object set each (one name per line in
+    /// the environment; the flag may repeat).
+    #[arg(long = "databases", env = var::DATABASES, value_delimiter = '\n')]
+    pub names: Vec<String>,
+    /// Back up every non-template database of the server in one run.
+    #[arg(
+        long = "databases-all",
+        env = var::DATABASES_ALL,
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+    )]
+    pub all: bool,
+    /// With `--databases-all`: databases left out (one per line; the flag may repeat).
+    #[arg(
+        long = "databases-exclude",
+        env = var::DATABASES_EXCLUDE,
+        value_delimiter = '\n'
+    )]
+    pub exclude: Vec<String>,
 }
 
 /// Which backup a command works on: the newest by default, an exact key, or the newest
@@ -158,9 +186,22 @@ pub struct SelectorArgs {
     /// (e.g. `2026-11-23T14:00:00Z`).
     #[arg(long = "before", env = var::BACKUP_BEFORE)]
     pub before: Option<String>,
+    /// Only backups of this database (the runs of a multi-database policy hold
+    /// several; `latest`/`before` then need it).
+    #[arg(id = "backup_database", long = "database", env = var::BACKUP_DATABASE)]
+    pub backup_database: Option<String>,
 }
 
 impl SelectorArgs {
+    /// The database the selection is limited to; empty counts as unset.
+    pub fn database(&self) -> Option<String> {
+        self.backup_database
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(str::to_string)
+    }
+
     /// The selector these arguments describe; empty values count as unset.
     pub fn selector(&self) -> crate::error::Result<Selector> {
         let key = self.key.as_deref().map(str::trim).filter(|k| !k.is_empty());

@@ -3,7 +3,7 @@
 
 use clap::Args;
 use tidemark_crd::contract::env as var;
-use tidemark_crd::contract::values::RestoreContent;
+use tidemark_crd::contract::values::{RestoreContent, RoleHandling};
 
 use super::{DbArgs, PolicyArgs, S3Args, SelectorArgs};
 
@@ -117,6 +117,16 @@ pub struct RestoreOptions {
     /// Directory of the parallel path's spool file (about the backup's raw size).
     #[arg(long, env = var::RESTORE_SPOOL_DIR, default_value = "/tmp")]
     pub spool_dir: std::path::PathBuf,
+    /// Roles the backup's objects need that the target server lacks: `require` fails
+    /// before anything changes, naming them; `create-missing` creates them from the
+    /// backup's globals object (never altering an existing role).
+    #[arg(
+        long,
+        env = var::RESTORE_ROLES,
+        value_enum,
+        default_value = "require"
+    )]
+    pub roles: RoleHandling,
 }
 
 #[cfg(test)]

@@ -87,6 +87,12 @@ impl BackupArgs {
                 },
             },
             age_recipients: self.age_recipients.clone(),
+            databases: backup::Databases::new(
+                &self.databases.names,
+                self.databases.all,
+                &self.databases.exclude,
+                self.db.database.as_deref(),
+            )?,
         })
     }
 }
@@ -96,6 +102,7 @@ impl VerifyArgs {
     pub fn settings(&self) -> Result<verify::Settings> {
         Ok(verify::Settings {
             selector: self.selector.selector()?,
+            database: self.selector.database(),
             policy: self.policy.policy(),
             s3: self.s3.settings(),
             min_size: self.min_size,
@@ -110,6 +117,7 @@ impl ListArgs {
     pub fn settings(&self) -> Result<list::Settings> {
         Ok(list::Settings {
             selector: self.selector.selector()?,
+            database: self.selector.database(),
             tz: self.retention.tz()?,
             policy: self.policy.policy(),
             s3: self.s3.settings(),
@@ -151,6 +159,7 @@ impl RestoreOptions {
             no_privileges: self.no_privileges,
             parallelism: self.parallelism,
             spool_dir: self.spool_dir.clone(),
+            roles: self.roles,
         }
     }
 }
@@ -169,6 +178,7 @@ impl RestoreArgs {
             db: self.db.settings(),
             pg_bin_root: self.db.pg_bin_root.clone(),
             selector,
+            database: self.selector.database(),
             options: self.options.options(),
             preflight: self.preflight,
         })
@@ -180,6 +190,7 @@ impl RestoreTestArgs {
     pub fn settings(&self) -> Result<restore_test::Settings> {
         Ok(restore_test::Settings {
             selector: self.selector.selector()?,
+            database: self.selector.database(),
             policy: self.policy.policy(),
             s3: self.s3.settings(),
             db: self.db.settings(),

@@ -52,6 +52,8 @@ pub fn manifest(
         row_count_mode: RowCountModeTag::Exact,
         tables: BTreeMap::new(),
         runner_version: "0.1.0".into(),
+        globals: None,
+        run: None,
     }
 }
 

@@ -13,6 +13,7 @@
 
 #[cfg(test)]
 pub(crate) mod fixtures;
+mod runs;
 mod select;
 #[cfg(test)]
 mod tests;
@@ -28,6 +29,7 @@ use crate::retention::{Backup, PolicyPrefix};
 use crate::s3::listing::{self, SmallObject};
 use crate::s3::store::{ListedObject, ObjectStore};
 
+pub use runs::Run;
 pub use select::Selector;
 
 /// Manifests fetched at once.

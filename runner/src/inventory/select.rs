@@ -94,6 +94,56 @@ impl Inventory {
     }
 }
 
+impl Inventory {
+    /// Only the backups (and broken backups) of `database`.
+    pub fn of_database(&self, database: &str) -> Inventory {
+        let entries = self
+            .entries
+            .iter()
+            .filter(|e| e.manifest.database == database)
+            .cloned()
+            .collect();
+        let broken = self
+            .broken
+            .iter()
+            .filter(|b| b.entry.manifest.database == database)
+            .cloned()
+            .collect();
+        Inventory::from_entries(&self.prefix, entries).with_broken(broken)
+    }
+
+    /// The backup `selector` chooses among the backups of `database` (all backups when
+    /// `None`). Without a database, `latest` and `before` refuse a backup of a run of
+    /// several databases: which database is meant is then ambiguous
+    /// ([`Error::Config`] naming the run's databases). A key names one database's object.
+    pub fn select_in(&self, selector: &Selector, database: Option<&str>) -> Result<Entry> {
+        let database = database.map(str::trim).filter(|d| !d.is_empty());
+        if let Some(db) = database {
+            let only = self.of_database(db);
+            return match only.select(selector) {
+                Err(Error::NoBackupFound { prefix, detail }) => Err(Error::NoBackupFound {
+                    prefix,
+                    detail: format!(" of database {db:?}{detail}"),
+                }),
+                other => other.cloned(),
+            };
+        }
+        let entry = self.select(selector)?;
+        if !matches!(selector, Selector::Key(_))
+            && let Some(run) = &entry.manifest.run
+            && run.databases.len() > 1
+        {
+            return Err(Error::config(format!(
+                "the {selector} backup belongs to run {} of several databases ({}): name the \
+                 database to use (TIDEMARK_BACKUP_DATABASE; a RestoreRequest's backup.database)",
+                run.id,
+                run.databases.join(", ")
+            )));
+        }
+        Ok(entry.clone())
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {

@@ -16,7 +16,7 @@ use chrono_tz::Tz;
 use crate::inventory::{Entry, Inventory, PolicyRef, Selector};
 use crate::outcome::{Failure, Outcome, Payload};
 use crate::prune::summary::tier_name;
-use crate::retention::{RetentionPolicy, plan};
+use crate::retention::RetentionPolicy;
 use crate::s3::settings::S3Settings;
 use render::Row;
 
@@ -27,6 +27,8 @@ pub struct Settings {
     pub policy: PolicyRef,
     pub s3: S3Settings,
     pub selector: Selector,
+    /// Select among the backups of this database only.
+    pub database: Option<String>,
     pub retention: RetentionPolicy,
     /// The time zone retention periods are computed in.
     pub tz: Tz,
@@ -49,7 +51,7 @@ pub async fn run(args: &Settings) -> Outcome {
     let inventory = Inventory::load(store.as_ref(), &prefix).await?;
 
     let retention = (args.retention != RetentionPolicy::default())
-        .then(|| plan(&inventory.backups(), &args.retention, tz));
+        .then(|| inventory.retention_plan(&args.retention, tz));
     let rows: Vec<Row> = inventory
         .entries()
         .iter()
@@ -81,9 +83,14 @@ pub async fn run(args: &Settings) -> Outcome {
     if *selector == Selector::Latest && inventory.entries().is_empty() {
         return Ok(Payload::List(result));
     }
-    match inventory.select(selector) {
+    match inventory.select_in(selector, args.database.as_deref()) {
         Ok(entry) => {
-            result.selected = Some(listed(entry));
+            result.selected = Some(listed(&entry));
+            Ok(Payload::List(result))
+        }
+        // The newest backup of a run of several databases, and no database asked for:
+        // listing is fine, nothing is selected.
+        Err(Error::Config(_)) if *selector == Selector::Latest && args.database.is_none() => {
             Ok(Payload::List(result))
         }
         Err(e) => Err(Failure::with(e, Payload::List(result))),

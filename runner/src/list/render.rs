@@ -20,6 +20,9 @@ pub struct Row {
     pub raw_size: u64,
     pub sha256: String,
     pub database: String,
+    /// The run of several databases the backup belongs to (its id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
     pub total_rows: i64,
     pub encrypted: bool,
     /// Tiers that keep the backup (`newest`, `hourly`, …); absent without retention
@@ -45,6 +48,7 @@ impl Row {
             raw_size: m.raw_size,
             sha256: m.sha256.clone(),
             database: m.database.clone(),
+            run: m.run.as_ref().map(|r| r.id.clone()),
             total_rows: m.total_rows(),
             encrypted: m.is_encrypted(),
             tiers,
@@ -66,12 +70,17 @@ pub fn json(rows: &[Row]) -> String {
     serde_json::to_string(rows).unwrap_or_else(|_| "[]".to_string())
 }
 
-/// The rows as an aligned text table, newest last; a `TIERS` column when known. Broken
+/// The rows as an aligned text table, newest last; `RUN` and `DATABASE` columns when a
+/// backup belongs to a run of several databases, a `TIERS` column when known. Broken
 /// backups follow the table, each with what is wrong.
 pub fn table(all: &[Row]) -> String {
     let rows: Vec<&Row> = all.iter().filter(|r| r.broken.is_none()).collect();
     let with_tiers = rows.iter().any(|r| r.tiers.is_some());
+    let with_runs = rows.iter().any(|r| r.run.is_some());
     let mut header = vec!["KEY", "COMPLETED", "SIZE", "SHA256"];
+    if with_runs {
+        header.extend(["RUN", "DATABASE"]);
+    }
     if with_tiers {
         header.push("TIERS");
     }
@@ -83,6 +92,10 @@ pub fn table(all: &[Row]) -> String {
             human_size(r.stored_size),
             r.sha256.chars().take(12).collect(),
         ];
+        if with_runs {
+            line.push(r.run.clone().unwrap_or_else(|| "-".to_string()));
+            line.push(r.database.clone());
+        }
         if with_tiers {
             let tiers = r.tiers.clone().unwrap_or_default();
             line.push(if tiers.is_empty() {

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::inventory::Inventory;
 use crate::retention::{
     MultipartUpload, PolicyPrefix, RetentionPlan, RetentionPolicy, StoredObject, find_orphans,
-    plan, stale_uploads,
+    stale_uploads,
 };
 use crate::s3::store::ListedObject;
 
@@ -61,7 +61,8 @@ pub fn decide(
         grace,
         now,
     } = *rules;
-    let plan = plan(&inventory.backups(), &policy, tz);
+    // Runs of several databases are kept or deleted whole (`inventory::runs`).
+    let plan = inventory.retention_plan(&policy, tz);
     let backups: Vec<DoomedBackup> = plan
         .delete
         .iter()

@@ -58,6 +58,7 @@ pub async fn run(args: &Settings, shutdown: &Shutdown) -> outcome::Outcome {
         &args.s3,
         &args.policy,
         &args.selector,
+        args.database.as_deref(),
         shutdown,
     )
     .await?;
@@ -150,12 +151,14 @@ pub async fn run(args: &Settings, shutdown: &Shutdown) -> outcome::Outcome {
     }
 }
 
-/// The backup the selector chooses among the policy's manifests.
+/// The backup the selector chooses among the policy's manifests (of `database` only,
+/// when given; see [`Inventory::select_in`]).
 pub async fn select(
     store: &dyn ObjectStore,
     s3: &S3Settings,
     policy: &PolicyRef,
     selector: &Selector,
+    database: Option<&str>,
     shutdown: &Shutdown,
 ) -> Result<Manifest> {
     let prefix = policy.prefix(&s3.prefix);
@@ -164,7 +167,7 @@ pub async fn select(
         i = Inventory::load(store, &prefix) => i?,
         sig = stop.wait() => return Err(Error::RestoreInterrupted(sig)),
     };
-    Ok(inventory.select(selector)?.manifest.clone())
+    Ok(inventory.select_in(selector, database)?.manifest)
 }
 
 /// Creates the database if asked and missing; refuses a non-empty target that the

@@ -382,6 +382,8 @@ mod tests {
             row_count_mode: RowCountModeTag::Exact,
             tables: tables.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             runner_version: "0".into(),
+            globals: None,
+            run: None,
         }
     }
 

@@ -30,6 +30,8 @@ pub fn build(f: Facts<'_>) -> RestoreResult {
         stored_size: f.manifest.stored_size,
         target_database: f.target_database.to_string(),
         database_created: f.database_created,
+        roles_created: Vec::new(),
+        database_settings_restored: false,
         content: f.content.to_string(),
         tables_restored: u32::try_from(f.tables_restored).unwrap_or(u32::MAX),
         tables_compared: f.comparison.compared,

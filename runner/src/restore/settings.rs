@@ -9,7 +9,7 @@ use tidemark_crd::contract::manifest::Manifest;
 
 use std::path::PathBuf;
 
-use tidemark_crd::contract::values::RestoreContent;
+use tidemark_crd::contract::values::{RestoreContent, RoleHandling};
 
 use crate::error::{Error, Result};
 use crate::inventory::{PolicyRef, Selector};
@@ -30,6 +30,9 @@ pub struct Settings {
     /// Root of the client installations: `<root>/<major>/bin/pg_restore`.
     pub pg_bin_root: PathBuf,
     pub selector: Selector,
+    /// The database of a multi-database run to restore (required when the selected
+    /// run holds several).
+    pub database: Option<String>,
     pub options: RestoreOptions,
     /// Only check the target and report it; nothing is selected, read or changed.
     pub preflight: bool,
@@ -59,6 +62,8 @@ pub struct RestoreOptions {
     pub parallelism: u32,
     /// Where the parallel path's spool file goes.
     pub spool_dir: PathBuf,
+    /// What to do about roles the target server lacks.
+    pub roles: RoleHandling,
 }
 
 /// The request described by the options.

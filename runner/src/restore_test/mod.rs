@@ -34,11 +34,28 @@ pub struct Settings {
     pub db: DbSettings,
     pub pg_bin_root: std::path::PathBuf,
     pub selector: Selector,
+    /// Only backups of this database; unset: for a run of several databases, one
+    /// database of the newest run by rotation ([`rotated_database`]).
+    pub database: Option<String>,
     pub target: ScratchTarget,
     /// How long to wait for the server to accept connections.
     pub wait_for_server: Option<tidemark_crd::units::HumanDuration>,
     /// Prefix of the temporary database's name.
     pub scratch_database_prefix: String,
+}
+
+/// The database of a run of several that a restore test covers: each test restores one
+/// (a bounded time), rotating through the run's databases by the day of the test, so
+/// consecutive daily tests cover each database in turn. `None` for a single database.
+pub fn rotated_database(
+    databases: &[String],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<String> {
+    if databases.len() < 2 {
+        return None;
+    }
+    let day = usize::try_from(now.timestamp().div_euclid(86_400)).unwrap_or(0);
+    databases.get(day % databases.len()).cloned()
 }
 
 /// Runs one restore test.
@@ -48,11 +65,24 @@ pub async fn run(args: &Settings, shutdown: &Shutdown) -> outcome::Outcome {
     scratch::check_prefix(&args.scratch_database_prefix)?;
     let wait = scratch::wait_time(args.target, args.wait_for_server);
     let store = crate::s3::client::connect(&args.s3).await?;
+    let database = match &args.database {
+        Some(d) => Some(d.clone()),
+        None if args.selector == Selector::Latest => {
+            let prefix = args.policy.prefix(&args.s3.prefix);
+            let inventory = crate::inventory::Inventory::load(store.as_ref(), &prefix).await?;
+            inventory
+                .newest()
+                .and_then(|e| e.manifest.run.as_ref())
+                .and_then(|run| rotated_database(&run.databases, chrono::Utc::now()))
+        }
+        None => None,
+    };
     let manifest = restore::select(
         store.as_ref(),
         &args.s3,
         &args.policy,
         &args.selector,
+        database.as_deref(),
         shutdown,
     )
     .await?;

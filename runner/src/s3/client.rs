@@ -7,6 +7,8 @@ use aws_config::BehaviorVersion;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use aws_config::environment::region::EnvironmentVariableRegionProvider;
+use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::Client;
@@ -54,8 +56,17 @@ async fn build(args: &S3Settings) -> Result<Client> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::standard().with_max_attempts(args.max_attempts))
         .timeout_config(timeouts);
+    let custom_endpoint = args.endpoint.as_deref().is_some_and(|e| !e.is_empty());
     if let Some(region) = args.region.as_ref().filter(|r| !r.is_empty()) {
         loader = loader.region(Region::new(region.clone()));
+    } else if custom_endpoint {
+        // An S3-compatible server has no instance metadata to ask: the SDK's default
+        // chain would end at IMDS (timeouts and warnings on every run). AWS_REGION still
+        // counts; otherwise the fallback signs the requests.
+        loader = loader.region(
+            RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+                .or_else(Region::new(FALLBACK_REGION)),
+        );
     }
     if let Some(path) = &args.ca_bundle {
         let pem = std::fs::read(path)

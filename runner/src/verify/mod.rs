@@ -20,10 +20,11 @@ use tidemark_crd::contract::keys;
 use tidemark_crd::contract::result::VerifyResult;
 
 use crate::error::Error;
-use crate::inventory::{Entry, Inventory, PolicyRef, Selector};
+use crate::inventory::{Entry, Inventory, PolicyRef, Scan, Selector};
 use crate::outcome::{Failure, Outcome, Payload};
 use crate::s3::listing::head_size;
 use crate::s3::settings::S3Settings;
+use crate::s3::store::Store;
 use crate::signals::Shutdown;
 use tidemark_crd::units::ByteSize;
 
@@ -35,6 +36,8 @@ pub struct Settings {
     pub policy: PolicyRef,
     pub s3: S3Settings,
     pub selector: Selector,
+    /// Only backups of this database; unset: each database of the newest run.
+    pub database: Option<String>,
     /// Smallest acceptable stored object.
     pub min_size: ByteSize,
     /// Oldest acceptable completion, as an age.
@@ -43,13 +46,81 @@ pub struct Settings {
     pub max_shrink_percent: u8,
 }
 
-/// Runs `verify`.
+/// Runs `verify`. The newest backup of a run of several databases is verified as the
+/// whole run: each database's object of that run in turn (a database without a backup
+/// in it fails `ManifestPresent`); the report is the first failing database's, else
+/// the last one's.
 pub async fn run(args: &Settings, shutdown: &Shutdown) -> Outcome {
-    let selector = &args.selector;
     let store = crate::s3::client::connect(&args.s3).await?;
-    let bucket = store.bucket();
     let prefix = args.policy.prefix(&args.s3.prefix);
     let scan = Inventory::scan(store.as_ref(), &prefix).await?;
+    let newest_run = (args.database.is_none() && args.selector == Selector::Latest)
+        .then(|| scan.inventory.including_broken().newest().cloned())
+        .flatten()
+        .and_then(|e| run_keys(&e));
+    let Some(run_keys) = newest_run else {
+        return verify_one(
+            args,
+            &store,
+            &scan,
+            &args.selector,
+            args.database.as_deref(),
+            shutdown,
+        )
+        .await;
+    };
+    let mut last = None;
+    for (database, key) in run_keys {
+        tracing::info!(database = %database, key = %key, "verifying one database of the newest run");
+        let outcome = verify_one(
+            args,
+            &store,
+            &scan,
+            &Selector::Key(key),
+            Some(&database),
+            shutdown,
+        )
+        .await;
+        match outcome {
+            Err(f) => return Err(f),
+            Ok(p) => last = Some(p),
+        }
+    }
+    last.ok_or_else(|| Error::Internal("a run without databases".into()).into())
+}
+
+/// Each database of the run `entry` belongs to with the key its object has (or would
+/// have) in that run; `None` for a backup outside a run of several databases.
+fn run_keys(entry: &Entry) -> Option<Vec<(String, String)>> {
+    let run = entry
+        .manifest
+        .run
+        .as_ref()
+        .filter(|r| r.databases.len() > 1)?;
+    let own = format!(".{}.", keys::escape_database(&entry.manifest.database));
+    let (head, ext) = entry.key.split_once(&own)?;
+    Some(
+        run.databases
+            .iter()
+            .map(|d| {
+                (
+                    d.clone(),
+                    format!("{head}.{}.{ext}", keys::escape_database(d)),
+                )
+            })
+            .collect(),
+    )
+}
+
+async fn verify_one(
+    args: &Settings,
+    store: &Store,
+    scan: &Scan,
+    selector: &Selector,
+    database: Option<&str>,
+    shutdown: &Shutdown,
+) -> Outcome {
+    let bucket = store.bucket();
     let mut result = VerifyResult {
         key: None,
         backup_completed_at: None,
@@ -60,7 +131,7 @@ pub async fn run(args: &Settings, shutdown: &Shutdown) -> Outcome {
 
     // Verify looks at broken backups too: finding them is its job.
     let all = scan.inventory.including_broken();
-    let entry: &Entry = match all.select(selector) {
+    let entry: Entry = match all.select_in(selector, database) {
         Ok(entry) => entry,
         Err(e) => {
             let why = match &e {
@@ -123,6 +194,8 @@ pub async fn run(args: &Settings, shutdown: &Shutdown) -> Outcome {
         .entries()
         .iter()
         .filter(|e| e.manifest.completed_at < manifest.completed_at)
+        // The previous backup of the same database (a run holds several).
+        .filter(|e| e.manifest.database == manifest.database)
         .max_by_key(|e| e.manifest.completed_at)
         .map(|e| (e.key.as_str(), e.manifest.stored_size));
     result

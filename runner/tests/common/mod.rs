@@ -377,6 +377,8 @@ pub fn synthetic_manifest(
         row_count_mode: RowCountModeTag::Exact,
         tables: BTreeMap::from([("public.t".to_string(), 42)]),
         runner_version: "0.0.0-test".into(),
+        globals: None,
+        run: None,
     }
 }
 

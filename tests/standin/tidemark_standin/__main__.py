@@ -35,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     execu.add_argument("--default-binary", default=None, help="binary for images without a mapping")
     execu.add_argument("--kill-grace", type=float, default=None, help="override terminationGracePeriodSeconds")
     execu.add_argument("--pg-bin", default=None, help="PostgreSQL bin dir for sidecars (default: newest installed)")
+    execu.add_argument(
+        "--image-env", action="append", default=[], metavar="NAME=VALUE",
+        help="environment every process-run container starts with, as an image's ENV would set it "
+             "(the pod's own env overrides it)",
+    )
 
     kube = sub.add_parser("kubeconfig", help="write a kubeconfig for the stand-in")
     kube.add_argument("--server", required=True)

@@ -25,6 +25,9 @@ def human_age(timestamp: str | None) -> str:
     if created is None:
         return "<unknown>"
     seconds = int((datetime.datetime.now(tz=datetime.UTC) - created).total_seconds())
+    if seconds < -1:
+        # What the API server's printer (HumanDuration) shows for a time in the future.
+        return "<invalid>"
     seconds = max(seconds, 0)
     if seconds < 120:
         return f"{seconds}s"

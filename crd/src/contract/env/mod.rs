@@ -99,6 +99,13 @@ pub const INCLUDE_TABLES: &str = "TIDEMARK_INCLUDE_TABLES";
 pub const EXCLUDE_TABLES: &str = "TIDEMARK_EXCLUDE_TABLES";
 /// Row-count mode: a [`crate::backup_policy::RowCountMode`] spelled by `env_value`.
 pub const ROW_COUNT_MODE: &str = "TIDEMARK_ROW_COUNT_MODE";
+/// Several databases in one run (`spec.databases.names`), one name per line; unset: the
+/// one database of the connection.
+pub const DATABASES: &str = "TIDEMARK_DATABASES";
+/// `true`: every non-template database of the server in one run (`spec.databases.all`).
+pub const DATABASES_ALL: &str = "TIDEMARK_DATABASES_ALL";
+/// With [`DATABASES_ALL`]: databases left out, one name per line.
+pub const DATABASES_EXCLUDE: &str = "TIDEMARK_DATABASES_EXCLUDE";
 /// age recipients (public keys), separated by commas or newlines; empty: unencrypted.
 pub const AGE_RECIPIENTS: &str = "TIDEMARK_AGE_RECIPIENTS";
 /// Initial multipart part size (a size, e.g. `8MiB`).
@@ -114,6 +121,8 @@ pub const SHA256_STAMP: &str = "TIDEMARK_SHA256_STAMP";
 pub const BACKUP_KEY: &str = "TIDEMARK_BACKUP_KEY";
 /// The newest backup completed strictly before this RFC 3339 time.
 pub const BACKUP_BEFORE: &str = "TIDEMARK_BACKUP_BEFORE";
+/// Only backups of this database (a multi-database policy's runs hold several).
+pub const BACKUP_DATABASE: &str = "TIDEMARK_BACKUP_DATABASE";
 
 // ---- verify ---------------------------------------------------------------------------
 
@@ -178,6 +187,11 @@ pub const RESTORE_NO_PRIVILEGES: &str = "TIDEMARK_RESTORE_NO_PRIVILEGES";
 pub const RESTORE_PARALLELISM: &str = "TIDEMARK_RESTORE_PARALLELISM";
 /// Directory of the parallel restore's local spool file (an `emptyDir` in a Job).
 pub const RESTORE_SPOOL_DIR: &str = "TIDEMARK_RESTORE_SPOOL_DIR";
+/// What to do about roles the backup's objects need that the target server lacks: a
+/// [`crate::restore_request::RoleHandling`] spelled by `env_value` (`require`, the
+/// default, fails naming them before anything changes; `create-missing` creates them
+/// from the backup's globals object).
+pub const RESTORE_ROLES: &str = "TIDEMARK_RESTORE_ROLES";
 /// age identity that decrypts backups (a secret); read from the environment only.
 pub const AGE_IDENTITY: &str = "TIDEMARK_AGE_IDENTITY";
 
@@ -256,6 +270,9 @@ pub const BACKUP: &[&str] = &[
     EXCLUDE_TABLES,
     ROW_COUNT_MODE,
     AGE_RECIPIENTS,
+    DATABASES,
+    DATABASES_ALL,
+    DATABASES_EXCLUDE,
 ];
 
 /// Retention counts and time zone.
@@ -308,11 +325,15 @@ pub const ALL: &[&str] = &[
     EXCLUDE_TABLES,
     ROW_COUNT_MODE,
     AGE_RECIPIENTS,
+    DATABASES,
+    DATABASES_ALL,
+    DATABASES_EXCLUDE,
     PART_SIZE,
     PARTS_IN_FLIGHT,
     SHA256_STAMP,
     BACKUP_KEY,
     BACKUP_BEFORE,
+    BACKUP_DATABASE,
     VERIFY_MIN_SIZE,
     VERIFY_MAX_AGE,
     VERIFY_MAX_SHRINK_PERCENT,
@@ -337,6 +358,7 @@ pub const ALL: &[&str] = &[
     RESTORE_NO_PRIVILEGES,
     RESTORE_PARALLELISM,
     RESTORE_SPOOL_DIR,
+    RESTORE_ROLES,
     AGE_IDENTITY,
     RESTORE_TEST_TARGET,
     SCRATCH_WAIT,
@@ -369,16 +391,22 @@ pub fn operator_sets(command: RunnerCommand) -> Vec<&'static str> {
             names.extend_from_slice(RETENTION);
             names.extend_from_slice(&[ORPHAN_GRACE_PERIOD, PRUNE_ALL]);
         }
-        RunnerCommand::List => names.extend_from_slice(&[BACKUP_KEY, BACKUP_BEFORE]),
+        RunnerCommand::List => {
+            names.extend_from_slice(&[BACKUP_KEY, BACKUP_BEFORE, BACKUP_DATABASE])
+        }
         RunnerCommand::Restore => {
             names.extend_from_slice(DATABASE);
             names.extend_from_slice(&[
                 BACKUP_KEY,
+                BACKUP_DATABASE,
                 RESTORE_CONTENT,
                 RESTORE_TABLES,
                 RESTORE_CLEAN,
                 RESTORE_TRUNCATE,
                 CREATE_DATABASE,
+                RESTORE_NO_OWNER,
+                RESTORE_NO_PRIVILEGES,
+                RESTORE_ROLES,
                 AGE_IDENTITY,
             ]);
         }
@@ -407,8 +435,9 @@ pub fn runner_only(command: RunnerCommand) -> Vec<&'static str> {
             names.extend_from_slice(&[PART_SIZE, PARTS_IN_FLIGHT, SHA256_STAMP]);
         }
         RunnerCommand::Verify => {
-            // Scheduled verification always checks the newest backup.
-            names.extend_from_slice(&[BACKUP_KEY, BACKUP_BEFORE]);
+            // Scheduled verification always checks the newest backup (each database of
+            // the newest run); a hand run may narrow it to one database.
+            names.extend_from_slice(&[BACKUP_KEY, BACKUP_BEFORE, BACKUP_DATABASE]);
         }
         RunnerCommand::Prune => {
             // A dry run is for people; the operator's prune always acts.
@@ -426,18 +455,13 @@ pub fn runner_only(command: RunnerCommand) -> Vec<&'static str> {
             // The operator passes `--preflight` as an argument.
             names.push(RESTORE_PREFLIGHT);
             // Hand-run options not (yet) in the RestoreRequest API; defaults apply.
-            names.extend_from_slice(&[
-                MAINTENANCE_DATABASE,
-                RESTORE_NO_OWNER,
-                RESTORE_NO_PRIVILEGES,
-                RESTORE_PARALLELISM,
-                RESTORE_SPOOL_DIR,
-            ]);
+            names.extend_from_slice(&[MAINTENANCE_DATABASE, RESTORE_PARALLELISM, RESTORE_SPOOL_DIR]);
         }
         RunnerCommand::RestoreTest => {
             names.push(PG_BIN_ROOT);
-            // Restore tests always test the newest backup.
-            names.extend_from_slice(&[BACKUP_KEY, BACKUP_BEFORE]);
+            // Restore tests always test the newest backup (each database of the newest
+            // run); a hand run may narrow it to one database.
+            names.extend_from_slice(&[BACKUP_KEY, BACKUP_BEFORE, BACKUP_DATABASE]);
             // The defaults (wait for an ephemeral server, name prefix) suit every Job.
             names.extend_from_slice(&[SCRATCH_WAIT, SCRATCH_DATABASE_PREFIX]);
         }

@@ -9,7 +9,7 @@ mod prune;
 mod restore;
 mod verify;
 
-pub use backup::BackupResult;
+pub use backup::{BackupResult, DatabaseBackup, MAX_DATABASE_RESULTS};
 pub use list::{ListResult, ListedBackup, MAX_BROKEN_KEYS};
 pub use preflight::PreflightResult;
 pub use prune::{KeptBackup, PruneResult};

@@ -26,6 +26,14 @@ pub struct RestoreResult {
     /// Whether the runner created the target database.
     #[serde(default)]
     pub database_created: bool,
+    /// Roles the restore created on the target server (in order), from the backup's
+    /// globals object.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles_created: Vec<String>,
+    /// Whether the backup's database settings were recreated (the runner created the
+    /// database and the backup has a globals object).
+    #[serde(default)]
+    pub database_settings_restored: bool,
     /// `Full`, `DataOnly` or `SchemaOnly`.
     pub content: String,
     /// Tables whose data or definition the restore covered.

@@ -25,6 +25,9 @@ pub fn backup_job(
     let mut env = policy_env(policy, &ns);
     env.extend(env::database(&spec.database));
     env.extend(env::dump(&spec.dump));
+    if let Some(selection) = &spec.databases {
+        env.extend(databases_env(selection));
+    }
     if let Some(enc) = &spec.encryption {
         if let Some(list) = &enc.recipients {
             env.push(value(var::AGE_RECIPIENTS, list.join(",")));
@@ -61,4 +64,59 @@ pub fn backup_job(
         run_now,
         sidecars: Vec::new(),
     }))
+}
+
+/// The runner's database selection of a policy with `spec.databases` (one name per
+/// line).
+fn databases_env(
+    selection: &tidemark_crd::backup_policy::DatabaseSelection,
+) -> Vec<k8s_openapi::api::core::v1::EnvVar> {
+    let mut env = Vec::new();
+    if !selection.names.is_empty() {
+        env.push(value(var::DATABASES, selection.names.join("\n")));
+    }
+    if selection.all {
+        env.push(value(var::DATABASES_ALL, "true".to_string()));
+        if !selection.exclude.is_empty() {
+            env.push(value(var::DATABASES_EXCLUDE, selection.exclude.join("\n")));
+        }
+    }
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    use tidemark_crd::backup_policy::DatabaseSelection;
+
+    use super::*;
+
+    fn pairs(env: &[k8s_openapi::api::core::v1::EnvVar]) -> Vec<(String, String)> {
+        env.iter()
+            .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
+            .collect()
+    }
+
+    #[test]
+    fn a_selection_becomes_the_runners_database_list() {
+        let names = DatabaseSelection {
+            names: vec!["shop".into(), "audit".into()],
+            ..DatabaseSelection::default()
+        };
+        assert_eq!(
+            pairs(&databases_env(&names)),
+            vec![(var::DATABASES.to_string(), "shop\naudit".to_string())]
+        );
+        let all = DatabaseSelection {
+            all: true,
+            exclude: vec!["postgres".into()],
+            ..DatabaseSelection::default()
+        };
+        assert_eq!(
+            pairs(&databases_env(&all)),
+            vec![
+                (var::DATABASES_ALL.to_string(), "true".to_string()),
+                (var::DATABASES_EXCLUDE.to_string(), "postgres".to_string()),
+            ]
+        );
+    }
 }

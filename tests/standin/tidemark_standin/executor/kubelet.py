@@ -34,6 +34,9 @@ class Settings:
     # Pod image → local podman image: pods whose first container's image maps here run as
     # real containers (containers.py); all others as local processes.
     container_images: dict[str, str] = dataclasses.field(default_factory=dict)
+    # What an image's ENV would set for process-run containers (e.g. TIDEMARK_PG_BIN_ROOT
+    # pointing at the PostgreSQL majors the runner image ships); the pod's env overrides it.
+    image_env: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -164,6 +167,7 @@ class Kubelet:
         for name in ("LANG", "LC_ALL", "TZ"):
             if name in os.environ:
                 env[name] = os.environ[name]
+        env.update(self.settings.image_env)
         return env
 
     async def _run(self, pod: Obj, deadline: float | None, kill_after: float | None) -> Outcome:

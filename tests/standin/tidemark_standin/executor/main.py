@@ -26,12 +26,23 @@ def parse_mapping(items: list[str], flag: str = "--runner-path-map", paths: bool
     return mapping
 
 
+def parse_env(items: list[str]) -> dict[str, str]:
+    env = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--image-env wants NAME=VALUE, got {item!r}")
+        env[name] = value
+    return env
+
+
 async def run(args: argparse.Namespace) -> None:
     workdir = pathlib.Path(args.workdir or tempfile.mkdtemp(prefix="tidemark-executor-"))
     workdir.mkdir(parents=True, exist_ok=True)
     settings = Settings(workdir=workdir, runner_paths=parse_mapping(args.runner_path_map),
                         default_binary=args.default_binary, kill_grace=args.kill_grace, pg_bin=args.pg_bin,
-                        container_images=parse_mapping(args.container_image, "--container-image", paths=False))
+                        container_images=parse_mapping(args.container_image, "--container-image", paths=False),
+                        image_env=parse_env(args.image_env))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
