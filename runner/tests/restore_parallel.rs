@@ -197,6 +197,16 @@ async fn parallel_restore_replaces_or_creates_the_target_and_faults_change_nothi
         )
         .unwrap();
     let before = normalised_dump(&fx, "target");
+    for key in fx.keys().await {
+        fx.s3
+            .client()
+            .delete_object()
+            .bucket(BUCKET)
+            .key(&key)
+            .send()
+            .await
+            .unwrap();
+    }
     let _encrypted = fx.encrypted_backup().await;
     let (other, _) = age_keypair();
     let wrong = other.to_string();

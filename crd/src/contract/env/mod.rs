@@ -455,7 +455,11 @@ pub fn runner_only(command: RunnerCommand) -> Vec<&'static str> {
             // The operator passes `--preflight` as an argument.
             names.push(RESTORE_PREFLIGHT);
             // Hand-run options not (yet) in the RestoreRequest API; defaults apply.
-            names.extend_from_slice(&[MAINTENANCE_DATABASE, RESTORE_PARALLELISM, RESTORE_SPOOL_DIR]);
+            names.extend_from_slice(&[
+                MAINTENANCE_DATABASE,
+                RESTORE_PARALLELISM,
+                RESTORE_SPOOL_DIR,
+            ]);
         }
         RunnerCommand::RestoreTest => {
             names.push(PG_BIN_ROOT);

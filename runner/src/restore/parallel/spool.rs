@@ -13,6 +13,7 @@ use crate::restore::stream::{self, Decoding, Hashed, Output};
 use crate::s3::download::{CHANNEL_CHUNKS, Download};
 use crate::s3::store::Store;
 use crate::signals::Shutdown;
+use tidemark_crd::contract::result::ErrorKind;
 
 /// The verified archive on local disk; removed on drop.
 #[derive(Debug)]
@@ -91,8 +92,18 @@ pub async fn fill(
         let error = report
             .error
             .unwrap_or_else(|| Error::Internal("the stream stopped without a reason".into()));
-        if let Ok(Ok(Err(e))) =
-            tokio::time::timeout(std::time::Duration::from_millis(500), &mut pump).await
+        // A configuration or integrity problem found by the decoders is the cause; the
+        // download's own error explains only a stream that stopped receiving.
+        if error.kind() == ErrorKind::Runtime
+            && matches!(
+                error,
+                Error::Stream {
+                    context: "downloading the object",
+                    ..
+                }
+            )
+            && let Ok(Ok(Err(e))) =
+                tokio::time::timeout(std::time::Duration::from_millis(500), &mut pump).await
         {
             return Err(e);
         }
