@@ -6,6 +6,7 @@
 //! leaves the target as it was. See `docs/runner-restore.md`.
 
 pub mod names;
+pub mod session;
 pub mod side;
 pub mod spool;
 
@@ -156,8 +157,12 @@ async fn build(
     args.push("--dbname=".into());
     args.push(file.display().to_string());
     let mut env = side_db.child_env();
+    let existing = env
+        .iter()
+        .find(|(k, _)| *k == "PGOPTIONS")
+        .map(|(_, v)| v.clone());
     env.retain(|(k, _)| *k != "PGOPTIONS");
-    env.push(("PGOPTIONS", "-c client_min_messages=warning".to_string()));
+    env.push(("PGOPTIONS", session::pgoptions(existing.as_deref())));
     let Started { process, .. } = ToolProcess::spawn(&ToolSpec {
         tool: Tool::PgRestore,
         binary,
