@@ -135,6 +135,19 @@ async fn parallel_restore_replaces_or_creates_the_target_and_faults_change_nothi
         .unwrap();
     let before = normalised_dump(&fx, "target");
 
+    // Without clean, a target holding objects is refused before anything is downloaded.
+    let out = run("target", &[("TIDEMARK_RESTORE_CLEAN", "false")])
+        .run()
+        .unwrap();
+    assert_eq!(out.code, Some(2), "stderr: {}", out.stderr);
+    assert!(
+        out.termination_log.contains("refusing"),
+        "{}",
+        out.termination_log
+    );
+    assert_eq!(normalised_dump(&fx, "target"), before);
+    assert_eq!(side_databases(&fx), "");
+
     // A corrupt object: one hex digit flipped in the middle. The spool is verified
     // before any database is touched.
     let good = fx.download(&data_key).await;

@@ -84,11 +84,25 @@ pub async fn run(
     let mut maintenance = Session::open(&p.db.with_database(p.maintenance_database)).await?;
     let server_version_num = maintenance.server_version_num().await?;
     side::drop_leftovers(&maintenance, &target).await?;
-    if !p.create_database && !maintenance.database_exists(&target).await? {
+    let exists = maintenance.database_exists(&target).await?;
+    if !p.create_database && !exists {
         return Err(Error::config(format!(
             "database {target} does not exist; create it or enable TIDEMARK_CREATE_DATABASE"
         ))
         .into());
+    }
+    // Without clean, what the target holds must not be thrown away by the swap.
+    if exists && p.plan.needs_empty_target {
+        let objects = Session::open(p.db).await?.user_objects().await?;
+        if objects > 0 {
+            return Err(Error::config(format!(
+                "refusing to restore into database {target}: it already holds {objects} \
+                 objects and this restore was asked not to drop them \
+                 (TIDEMARK_RESTORE_CLEAN=false); enable clean, or restore into an empty or \
+                 new database (TIDEMARK_CREATE_DATABASE)"
+            ))
+            .into());
+        }
     }
     // Nothing on the server changes until the whole object is verified.
     let spool = spool::fill(p.store, p.manifest, decoding, p.spool_dir, shutdown).await?;
