@@ -198,6 +198,8 @@ impl RestoreTestArgs {
             target: self.target,
             wait_for_server: self.wait_for_server,
             scratch_database_prefix: self.scratch_database_prefix.clone(),
+            parallelism: self.parallelism,
+            spool_dir: self.spool_dir.clone(),
         })
     }
 }
