@@ -182,6 +182,11 @@ fn every_runner_job() -> Vec<Job> {
         jobs.push(list_job(&rr, &source, "l".into(), &d).unwrap());
         jobs.push(preflight_job(&rr, &source, key, "f".into(), &d).unwrap());
         jobs.push(restore_job(&rr, &source, key, "r".into(), &d).unwrap());
+        // A full restore in parallel: the spool directory too.
+        let mut full = rr.clone();
+        full.spec.mode = Default::default();
+        full.spec.parallelism = Some(3);
+        jobs.push(restore_job(&full, &source, key, "r".into(), &d).unwrap());
     }
     // A host connection with a list of databases instead of its one database.
     let mut listed = policy(false);

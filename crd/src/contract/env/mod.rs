@@ -408,11 +408,18 @@ pub fn operator_sets(command: RunnerCommand) -> Vec<&'static str> {
                 RESTORE_NO_PRIVILEGES,
                 RESTORE_ROLES,
                 AGE_IDENTITY,
+                RESTORE_PARALLELISM,
+                RESTORE_SPOOL_DIR,
             ]);
         }
         RunnerCommand::RestoreTest => {
             names.extend_from_slice(DATABASE);
-            names.extend_from_slice(&[RESTORE_TEST_TARGET, AGE_IDENTITY]);
+            names.extend_from_slice(&[
+                RESTORE_TEST_TARGET,
+                AGE_IDENTITY,
+                RESTORE_PARALLELISM,
+                RESTORE_SPOOL_DIR,
+            ]);
         }
     }
     names
@@ -455,11 +462,7 @@ pub fn runner_only(command: RunnerCommand) -> Vec<&'static str> {
             // The operator passes `--preflight` as an argument.
             names.push(RESTORE_PREFLIGHT);
             // Hand-run options not (yet) in the RestoreRequest API; defaults apply.
-            names.extend_from_slice(&[
-                MAINTENANCE_DATABASE,
-                RESTORE_PARALLELISM,
-                RESTORE_SPOOL_DIR,
-            ]);
+            names.push(MAINTENANCE_DATABASE);
         }
         RunnerCommand::RestoreTest => {
             names.push(PG_BIN_ROOT);
