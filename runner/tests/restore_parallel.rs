@@ -148,6 +148,51 @@ async fn parallel_restore_replaces_or_creates_the_target_and_faults_change_nothi
     assert_eq!(normalised_dump(&fx, "target"), before);
     assert_eq!(side_databases(&fx), "");
 
+    // A session still connected to the target at the swap: the swap fails as a whole,
+    // the side database is dropped, the target is unchanged.
+    let mut session = fx
+        .pg
+        .tool("psql", "target")
+        .args(["-X", "-q", "-d", "target", "-c", "SELECT pg_sleep(600)"])
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while fx
+        .pg
+        .psql(
+            "postgres",
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = 'target' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()",
+        )
+        .unwrap()
+        != "1"
+    {
+        assert!(Instant::now() < deadline, "the session did not connect");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = run("target", &[("RUST_LOG", "info")]).run().unwrap();
+    fx.pg
+        .psql(
+            "postgres",
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'target' AND pid <> pg_backend_pid()",
+        )
+        .unwrap();
+    let _ = session.kill();
+    let _ = session.wait();
+    assert_ne!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(
+        out.termination_log
+            .contains("being accessed by other users"),
+        "{}",
+        out.termination_log
+    );
+    assert!(
+        out.stderr.contains("the target is unchanged"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(normalised_dump(&fx, "target"), before);
+    assert_eq!(side_databases(&fx), "");
+
     // A corrupt object: one hex digit flipped in the middle. The spool is verified
     // before any database is touched.
     let good = fx.download(&data_key).await;

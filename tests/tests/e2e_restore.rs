@@ -395,6 +395,9 @@ async fn scenario_d_restores_before_a_failed_migration_runs_the_post_restore_ste
     // Keep the restore mid-run: its DROP/CREATE of `colors` waits for this lock.
     let lock = cluster.lock_table(DATABASE, "public.colors").unwrap();
     let mut request = cluster.restore_request("restore-migration", POLICY, DATABASE);
+    // The single-transaction stream (its DROP waits for the lock in the target); a
+    // parallel restore never writes the target before its swap.
+    request["spec"]["parallelism"] = json!(1);
     request["spec"]["stopWriters"] = writers(&["webshop-backend"]);
     let pg_env = |name: &str, value: String| json!({"name": name, "value": value});
     request["spec"]["postRestore"] = json!({
