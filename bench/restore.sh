@@ -108,11 +108,11 @@ baseline() { # jobs -> seconds
   psql_q -d postgres -c "DROP DATABASE bench_restore_baseline"
   secs "$t0" "$t1"
 }
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 log "[$DB] baseline: pg_restore -j1 (fresh database) from the local file"
 T_BASE1=$(baseline 1)
 log "[$DB] baseline: pg_restore -j2 (fresh database) from the local file"
 T_BASE2=$(baseline 2)
-rm -f "$DUMP"
 
 # The runner at parallelism N into a database it creates; sets T_RUN, RSS (KiB), STREAM,
 # STORED, COMPARED, SPOOL_PEAK (bytes, sampled every 0.2 s).
@@ -145,6 +145,12 @@ for n in 1 2 4; do
   runner_at "$n"
   T_P[$n]=$T_RUN; RSS_P[$n]=$((RSS / 1024)); SPOOL_P[$n]=$SPOOL_PEAK
 done
+# The load of a shared machine drifts: pg_restore -j2 once more after the runner's runs,
+# and the ratios use the faster of the two (the best local restore).
+log "[$DB] baseline again: pg_restore -j2 from the local file"
+T_BASE2_AFTER=$(baseline 2)
+rm -f "$DUMP"
+T_BEST2=$(python3 -c "print(min($T_BASE2, $T_BASE2_AFTER))")
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 
 {
@@ -152,15 +158,15 @@ LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
   cat <<EOF
 dataset                      $DB
 custom dump size             $DUMP_SIZE bytes ($(python3 -c "print(f'{$DUMP_SIZE/1e9:.2f}')") GB), stored $STORED bytes (zstd -3 + age)
-load average after the runs  $LOAD
+load average before / after  $LOAD_BEFORE / $LOAD
 pg_restore -j1 (local file)  ${T_BASE1} s   (fresh database)
-pg_restore -j2 (local file)  ${T_BASE2} s   (fresh database)
+pg_restore -j2 (local file)  ${T_BASE2} s before the runner, ${T_BASE2_AFTER} s after (fresh database; ratios use ${T_BEST2} s)
 runner parallelism 1         ${T_P[1]} s   peak RSS ${RSS_P[1]} MiB   temp disk ${SPOOL_P[1]} bytes   (one transaction behind the checksum gate)
 runner parallelism 2         ${T_P[2]} s   peak RSS ${RSS_P[2]} MiB   temp disk ${SPOOL_P[2]} bytes   (spool, pg_restore -j2 into a side database, swap)
 runner parallelism 4         ${T_P[4]} s   peak RSS ${RSS_P[4]} MiB   temp disk ${SPOOL_P[4]} bytes
 RATIO pg_restore -j1 / runner p1   $(ratio "$T_BASE1" "${T_P[1]}")   (single stream, target >= 0.9)
-RATIO pg_restore -j2 / runner p2   $(ratio "$T_BASE2" "${T_P[2]}")   (issue #18 goal >= 1.0)
-RATIO pg_restore -j2 / runner p4   $(ratio "$T_BASE2" "${T_P[4]}")
+RATIO pg_restore -j2 / runner p2   $(ratio "$T_BEST2" "${T_P[2]}")   (issue #18 goal >= 1.0)
+RATIO pg_restore -j2 / runner p4   $(ratio "$T_BEST2" "${T_P[4]}")
 RATIO pg_restore -j1 / runner p2   $(ratio "$T_BASE1" "${T_P[2]}")
 EOF
 } | tee "$RESULTS"
