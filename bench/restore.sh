@@ -12,7 +12,8 @@
 # Shares the setup and the cached datasets of bench/backup.sh (throwaway PostgreSQL and
 # SeaweedFS under .tidemark/bench). The decrypted local dump and the restored databases
 # are removed at the end; the source dataset stays cached (its size is printed).
-# Results: stdout and .tidemark/bench/restore-results-<size>.txt.
+# Results: stdout and .tidemark/bench/restore-results-<size>.txt; each runner run's log in
+# .tidemark/bench/runner-p<N>.log (BENCH_RUST_LOG=info shows each phase's start).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -86,7 +87,7 @@ age-keygen -o "$BENCH/restore-identity.txt" 2>/dev/null
 RECIPIENT=$(grep -o 'age1[0-9a-z]*' "$BENCH/restore-identity.txt")
 runner_env=(TIDEMARK_S3_BUCKET=bench TIDEMARK_S3_ENDPOINT="$ENDPOINT" TIDEMARK_S3_FORCE_PATH_STYLE=true
   TIDEMARK_POLICY_NAMESPACE=bench TIDEMARK_POLICY_NAME="$DB"
-  TIDEMARK_TERMINATION_LOG="$BENCH/termination-log" RUST_LOG=warn)
+  TIDEMARK_TERMINATION_LOG="$BENCH/termination-log" RUST_LOG="${BENCH_RUST_LOG:-warn}")
 
 log "[$DB] backup with the runner (zstd -3, age) to have something to restore"
 env "${runner_env[@]}" PGDATABASE="$DB" TIDEMARK_AGE_RECIPIENTS="$RECIPIENT" "$RUNNER" backup >/dev/null
@@ -128,7 +129,7 @@ runner_at() { # parallelism
   /usr/bin/time -f '%e %M' -o "$BENCH/time.txt" env "${runner_env[@]}" PGDATABASE=bench_restore_runner \
     TIDEMARK_CREATE_DATABASE=true TIDEMARK_RESTORE_CLEAN=false \
     TIDEMARK_RESTORE_PARALLELISM="$1" TIDEMARK_RESTORE_SPOOL_DIR="$SPOOL" \
-    TIDEMARK_AGE_IDENTITY="$(grep AGE-SECRET-KEY "$BENCH/restore-identity.txt")" "$RUNNER" restore >/dev/null
+    TIDEMARK_AGE_IDENTITY="$(grep AGE-SECRET-KEY "$BENCH/restore-identity.txt")" "$RUNNER" restore >/dev/null 2>"$BENCH/runner-p$1.log"
   kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
   read -r T_RUN RSS <"$BENCH/time.txt"
   SPOOL_PEAK=$(cat "$BENCH/spool-peak")
