@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Restore benchmark: `pg_restore` of a local custom-format file (single job, into a fresh
-# database) against the runner's streaming restore of the same dump from S3 (download,
-# SHA-256 checksum gate, age decryption, zstd decompression, pg_restore in one
-# transaction, row-count comparison), printing the ratio and the runner's peak RSS.
+# Restore benchmark: `pg_restore -j1` and `-j2` of a local custom-format file (into a fresh
+# database) against the runner restoring the same dump from S3 at parallelism 1 (one
+# stream: download, SHA-256 checksum gate, age, zstd, pg_restore in one transaction), 2 and
+# 4 (verified spool file, pg_restore -jN into a side database, swap by rename), each with
+# the row-count comparison; prints the ratios, the runner's peak RSS and its temp disk.
 #
 #   bench/restore.sh            # the backup benchmark's ≥ 2 GB dataset
 #   bench/restore.sh --quick    # ~10× smaller, a smoke run
@@ -11,7 +12,8 @@
 # Shares the setup and the cached datasets of bench/backup.sh (throwaway PostgreSQL and
 # SeaweedFS under .tidemark/bench). The decrypted local dump and the restored databases
 # are removed at the end; the source dataset stays cached (its size is printed).
-# Results: stdout and .tidemark/bench/restore-results-<size>.txt.
+# Results: stdout and .tidemark/bench/restore-results-<size>.txt; each runner run's log in
+# .tidemark/bench/runner-p<N>.log (BENCH_RUST_LOG=info shows each phase's start).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,7 +28,7 @@ for arg in "$@"; do
       # The cached cluster and datasets (shared with bench/backup.sh) and this script's
       # leftovers; other benchmarks' directories under .tidemark/bench stay.
       b="$TIDEMARK_STATE/bench"
-      rm -rf "$b/pg" "$b/weed-restore" "$b/restore-local.dump" "$b/restore-identity.txt" \
+      rm -rf "$b/pg" "$b/weed-restore" "$b/spool" "$b/spool-peak" "$b/restore-local.dump" "$b/restore-identity.txt" \
         "$b/postgres.log" "$b/time.txt" "$b/termination-log"
       echo "removed the benchmark cluster and datasets under $b"
       exit 0 ;;
@@ -85,7 +87,7 @@ age-keygen -o "$BENCH/restore-identity.txt" 2>/dev/null
 RECIPIENT=$(grep -o 'age1[0-9a-z]*' "$BENCH/restore-identity.txt")
 runner_env=(TIDEMARK_S3_BUCKET=bench TIDEMARK_S3_ENDPOINT="$ENDPOINT" TIDEMARK_S3_FORCE_PATH_STYLE=true
   TIDEMARK_POLICY_NAMESPACE=bench TIDEMARK_POLICY_NAME="$DB"
-  TIDEMARK_TERMINATION_LOG="$BENCH/termination-log" RUST_LOG=warn)
+  TIDEMARK_TERMINATION_LOG="$BENCH/termination-log" RUST_LOG="${BENCH_RUST_LOG:-warn}")
 
 log "[$DB] backup with the runner (zstd -3, age) to have something to restore"
 env "${runner_env[@]}" PGDATABASE="$DB" TIDEMARK_AGE_RECIPIENTS="$RECIPIENT" "$RUNNER" backup >/dev/null
@@ -99,35 +101,73 @@ shutil.copyfileobj(body, sys.stdout.buffer, 1 << 20)
 PY
 DUMP_SIZE=$(stat -c %s "$DUMP")
 
-log "[$DB] baseline: pg_restore -d (fresh database, single job) from the local file"
-psql_q -d postgres -c "DROP DATABASE IF EXISTS bench_restore_baseline" -c "CREATE DATABASE bench_restore_baseline"
-t0=$(now); "$PG_BIN/pg_restore" --exit-on-error -d bench_restore_baseline "$DUMP"; t1=$(now)
-T_BASE=$(secs "$t0" "$t1")
-rm -f "$DUMP"
-psql_q -d postgres -c "DROP DATABASE bench_restore_baseline"
+# Baselines: pg_restore from the local file into a fresh database, -j1 and -j2.
+baseline() { # jobs -> seconds
+  psql_q -d postgres -c "DROP DATABASE IF EXISTS bench_restore_baseline" -c "CREATE DATABASE bench_restore_baseline"
+  local t0 t1
+  t0=$(now); "$PG_BIN/pg_restore" --exit-on-error --jobs="$1" -d bench_restore_baseline "$DUMP"; t1=$(now)
+  psql_q -d postgres -c "DROP DATABASE bench_restore_baseline"
+  secs "$t0" "$t1"
+}
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+log "[$DB] baseline: pg_restore -j1 (fresh database) from the local file"
+T_BASE1=$(baseline 1)
+log "[$DB] baseline: pg_restore -j2 (fresh database) from the local file"
+T_BASE2=$(baseline 2)
 
-log "[$DB] runner: GetObject → SHA-256 gate → age → zstd → pg_restore --single-transaction, counts"
-psql_q -d postgres -c "DROP DATABASE IF EXISTS bench_restore_runner"
-/usr/bin/time -f '%e %M' -o "$BENCH/time.txt" env "${runner_env[@]}" PGDATABASE=bench_restore_runner \
-  TIDEMARK_CREATE_DATABASE=true TIDEMARK_RESTORE_CLEAN=false \
-  TIDEMARK_AGE_IDENTITY="$(grep AGE-SECRET-KEY "$BENCH/restore-identity.txt")" "$RUNNER" restore >/dev/null
-read -r T_RUNNER RSS <"$BENCH/time.txt"
-read -r STREAM STORED COMPARED < <(python3 -c '
+# The runner at parallelism N into a database it creates; sets T_RUN, RSS (KiB), STREAM,
+# STORED, COMPARED, SPOOL_PEAK (bytes, sampled every 0.2 s).
+SPOOL="$BENCH/spool"
+runner_at() { # parallelism
+  rm -rf "$SPOOL"; mkdir -p "$SPOOL"
+  psql_q -d postgres -c "DROP DATABASE IF EXISTS bench_restore_runner"
+  echo 0 >"$BENCH/spool-peak"
+  ( peak=0; while :; do
+      b=$(du -sb "$SPOOL" 2>/dev/null | cut -f1); ((b > peak)) && peak=$b && echo "$peak" >"$BENCH/spool-peak"
+      sleep 0.2; done ) &
+  local sampler=$!
+  /usr/bin/time -f '%e %M' -o "$BENCH/time.txt" env "${runner_env[@]}" PGDATABASE=bench_restore_runner \
+    TIDEMARK_CREATE_DATABASE=true TIDEMARK_RESTORE_CLEAN=false \
+    TIDEMARK_RESTORE_PARALLELISM="$1" TIDEMARK_RESTORE_SPOOL_DIR="$SPOOL" \
+    TIDEMARK_AGE_IDENTITY="$(grep AGE-SECRET-KEY "$BENCH/restore-identity.txt")" "$RUNNER" restore >/dev/null 2>"$BENCH/runner-p$1.log"
+  kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
+  read -r T_RUN RSS <"$BENCH/time.txt"
+  SPOOL_PEAK=$(cat "$BENCH/spool-peak")
+  read -r STREAM STORED COMPARED < <(python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))["restore"]
 print(r["durationMs"] / 1000, r["storedSize"], r["tablesCompared"])' "$BENCH/termination-log")
-psql_q -d postgres -c "DROP DATABASE bench_restore_runner"
+  psql_q -d postgres -c "DROP DATABASE bench_restore_runner"
+  rm -rf "$SPOOL"
+}
+declare -A T_P RSS_P SPOOL_P
+for n in 1 2 4; do
+  log "[$DB] runner at parallelism $n"
+  runner_at "$n"
+  T_P[$n]=$T_RUN; RSS_P[$n]=$((RSS / 1024)); SPOOL_P[$n]=$SPOOL_PEAK
+done
+# The load of a shared machine drifts: pg_restore -j2 once more after the runner's runs,
+# and the ratios use the faster of the two (the best local restore).
+log "[$DB] baseline again: pg_restore -j2 from the local file"
+T_BASE2_AFTER=$(baseline 2)
+rm -f "$DUMP"
+T_BEST2=$(python3 -c "print(min($T_BASE2, $T_BASE2_AFTER))")
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 
 {
   echo "# tidemark restore benchmark ($LABEL) $(date -u +%FT%TZ), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
   cat <<EOF
 dataset                      $DB
 custom dump size             $DUMP_SIZE bytes ($(python3 -c "print(f'{$DUMP_SIZE/1e9:.2f}')") GB), stored $STORED bytes (zstd -3 + age)
-pg_restore (local file)      ${T_BASE} s   (single job, fresh database)
-runner                       ${T_RUNNER} s   (process wall time: selection, download, gate, age, zstd, pg_restore, $COMPARED row counts)
-runner restore phase         ${STREAM} s   (report durationMs: GetObject to COMMIT)
-runner peak RSS              $((RSS / 1024)) MiB   (target <= 64)
-RATIO pg_restore/runner wall time  $(ratio "$T_BASE" "$T_RUNNER")   (target >= 0.9)
-RATIO   restore phase only           $(ratio "$T_BASE" "$STREAM")
+load average before / after  $LOAD_BEFORE / $LOAD
+pg_restore -j1 (local file)  ${T_BASE1} s   (fresh database)
+pg_restore -j2 (local file)  ${T_BASE2} s before the runner, ${T_BASE2_AFTER} s after (fresh database; ratios use ${T_BEST2} s)
+runner parallelism 1         ${T_P[1]} s   peak RSS ${RSS_P[1]} MiB   temp disk ${SPOOL_P[1]} bytes   (one transaction behind the checksum gate)
+runner parallelism 2         ${T_P[2]} s   peak RSS ${RSS_P[2]} MiB   temp disk ${SPOOL_P[2]} bytes   (spool, pg_restore -j2 into a side database, swap)
+runner parallelism 4         ${T_P[4]} s   peak RSS ${RSS_P[4]} MiB   temp disk ${SPOOL_P[4]} bytes
+RATIO pg_restore -j1 / runner p1   $(ratio "$T_BASE1" "${T_P[1]}")   (single stream, target >= 0.9)
+RATIO pg_restore -j2 / runner p2   $(ratio "$T_BEST2" "${T_P[2]}")   (issue #18 goal >= 1.0)
+RATIO pg_restore -j2 / runner p4   $(ratio "$T_BEST2" "${T_P[4]}")
+RATIO pg_restore -j1 / runner p2   $(ratio "$T_BASE1" "${T_P[2]}")
 EOF
 } | tee "$RESULTS"

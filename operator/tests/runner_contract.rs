@@ -87,7 +87,7 @@ fn policy(alternative: bool) -> BackupPolicy {
             "encryption": encryption,
             "retention": {"hourly": 24, "daily": 7, "weekly": 4, "monthly": 12, "yearly": 2},
             "verification": {"enabled": true, "minSize": "1Mi", "maxShrinkPercent": 30},
-            "restoreTest": {"enabled": true, "target": target,
+            "restoreTest": {"enabled": true, "target": target, "parallelism": 2,
                             "decryptionIdentitySecretRef": secret("identity")}
         }
     }))
@@ -182,6 +182,11 @@ fn every_runner_job() -> Vec<Job> {
         jobs.push(list_job(&rr, &source, "l".into(), &d).unwrap());
         jobs.push(preflight_job(&rr, &source, key, "f".into(), &d).unwrap());
         jobs.push(restore_job(&rr, &source, key, "r".into(), &d).unwrap());
+        // A full restore in parallel: the spool directory too.
+        let mut full = rr.clone();
+        full.spec.mode = Default::default();
+        full.spec.parallelism = Some(3);
+        jobs.push(restore_job(&full, &source, key, "r".into(), &d).unwrap());
     }
     // A request for every database of a run.
     let p = policy(true);

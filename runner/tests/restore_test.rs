@@ -45,6 +45,28 @@ async fn a_good_backup_passes_and_manipulated_counts_are_detected() {
     assert!(r["durationMs"].as_u64().unwrap() > 0);
     assert_eq!(scratch_databases(&fx.pg), "", "dropped after success");
 
+    // At parallelism 2: the parallel path (spool, pg_restore -j2, renamed to the scratch
+    // name), the same comparison, nothing left behind.
+    let spool = tempfile::tempdir().unwrap();
+    let spool_dir = spool.path().display().to_string();
+    let parallel = [
+        ("TIDEMARK_RESTORE_PARALLELISM", "2"),
+        ("TIDEMARK_RESTORE_SPOOL_DIR", spool_dir.as_str()),
+    ];
+    let out = fx
+        .restore_run("restore-test", "postgres", &parallel)
+        .run()
+        .unwrap();
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(out.stderr.contains("--jobs=2"), "{}", out.stderr);
+    let report = out.report.unwrap();
+    let r = &report["restoreTest"];
+    assert!(r["targetDatabase"].as_str().unwrap().starts_with(PREFIX));
+    assert_eq!(r["tablesCompared"], 4);
+    assert_eq!(r["mismatchCount"], 0);
+    assert_eq!(scratch_databases(&fx.pg), "", "dropped after success");
+    assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0);
+
     // Manipulate the manifest's counts: the restored data no longer matches.
     let mut manifest = fx.manifest(&manifest_key).await;
     *manifest.tables.get_mut("sales.orders").unwrap() += 1;
@@ -66,6 +88,20 @@ async fn a_good_backup_passes_and_manipulated_counts_are_detected() {
     let report = out.report.unwrap();
     assert_eq!(report["outcome"], "failed");
     assert_eq!(report["error"]["reason"], "RowCountMismatch");
+    let out_parallel = fx
+        .restore_run("restore-test", "postgres", &parallel)
+        .run()
+        .unwrap();
+    assert_eq!(
+        out_parallel.code,
+        Some(3),
+        "stderr: {}",
+        out_parallel.stderr
+    );
+    let rp = out_parallel.report.unwrap();
+    assert_eq!(rp["error"]["reason"], "RowCountMismatch");
+    assert_eq!(rp["restoreTest"]["mismatchCount"], 2, "{rp}");
+    assert_eq!(scratch_databases(&fx.pg), "", "dropped after a mismatch");
     let r = &report["restoreTest"];
     assert_eq!(r["mismatchCount"], 2);
     assert_eq!(r["tablesCompared"], 4);

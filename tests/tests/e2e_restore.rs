@@ -121,6 +121,7 @@ async fn scenarios_a_and_b_restore_latest_over_corruption_with_writers_stopped_a
     assert_ne!(cluster.fingerprints(DATABASE).unwrap(), good);
     let watch = ReplicaWatch::start(&cluster, &["webshop-backend", "webshop-worker"]);
     let mut request = cluster.restore_request("restore-a", POLICY, DATABASE);
+    request["spec"]["parallelism"] = json!(2);
     request["spec"]["stopWriters"] = writers(&["webshop-backend", "webshop-worker"]);
     cluster.apply_json(&request).await.unwrap();
     let r = cluster
@@ -176,6 +177,7 @@ async fn scenarios_a_and_b_restore_latest_over_corruption_with_writers_stopped_a
 
     // Scenario B: the server is lost; restore into a database the restore creates.
     let mut request = cluster.restore_request("restore-b", POLICY, "webshop_rebuilt");
+    request["spec"]["parallelism"] = json!(2);
     request["spec"]["target"]["createDatabase"] = json!(true);
     cluster.apply_json(&request).await.unwrap();
     let r = cluster
@@ -258,6 +260,7 @@ async fn an_unknown_key_and_a_corrupt_object_fail_without_touching_the_database(
         .unwrap();
     let watch = ReplicaWatch::start(&cluster, &["webshop-backend"]);
     let mut request = cluster.restore_request("restore-corrupt", POLICY, DATABASE);
+    request["spec"]["parallelism"] = json!(2);
     request["spec"]["stopWriters"] = writers(&["webshop-backend"]);
     cluster.apply_json(&request).await.unwrap();
     let r = cluster
@@ -400,6 +403,9 @@ async fn scenario_d_restores_before_a_failed_migration_runs_the_post_restore_ste
     // Keep the restore mid-run: its DROP/CREATE of `colors` waits for this lock.
     let lock = cluster.lock_table(DATABASE, "public.colors").unwrap();
     let mut request = cluster.restore_request("restore-migration", POLICY, DATABASE);
+    // The single-transaction stream (its DROP waits for the lock in the target); a
+    // parallel restore never writes the target before its swap.
+    request["spec"]["parallelism"] = json!(1);
     request["spec"]["stopWriters"] = writers(&["webshop-backend"]);
     let pg_env = |name: &str, value: String| json!({"name": name, "value": value});
     request["spec"]["postRestore"] = json!({

@@ -94,6 +94,21 @@ pub struct RestoreRequestSpec {
     /// Shape of the Jobs that run the runner.
     #[serde(default)]
     pub job_template: JobTemplate,
+    /// Parallel jobs of a full restore (`pg_restore -j`, for the data and the index and
+    /// constraint builds). 2 or more: the backup is verified into a local spool file and
+    /// built in a side database that replaces the target by renaming, only once complete.
+    /// 1 (the default): one stream in one transaction, no local disk. The parallel
+    /// path replaces the whole target database (its own settings, owner and grants
+    /// included) and needs no other session connected to it at the swap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 64))]
+    pub parallelism: Option<u32>,
+    /// `sizeLimit` of the Job's spool `emptyDir` when the restore runs in parallel: at
+    /// least the backup's `rawSize` plus 10 % (about 0.5–1.1 GiB per GiB of database).
+    /// Unset: `10Gi`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = crate::common::QUANTITY_PATTERN))]
+    pub spool_size_limit: Option<String>,
 }
 
 fn default_restore_deadline() -> i64 {

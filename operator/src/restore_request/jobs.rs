@@ -8,12 +8,14 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{EnvVar, Volume, VolumeMount};
 use tidemark_crd::RestoreRequest;
 use tidemark_crd::contract::env as var;
+use tidemark_crd::contract::values::RestoreContent;
 
 use super::select::Selection;
 use super::source::BackupSource;
 use crate::naming::RunKind;
 use crate::runtime::job::builder::{JobOwner, RUNNER_CONTAINER, RunnerJob, build, labels};
 use crate::runtime::job::env::{self, secret, value};
+use crate::runtime::job::spool;
 use crate::runtime::job::volumes::{DB_CA_PATH, S3_CA_PATH, secret_file};
 use crate::runtime::job::{BuildError, JobDefaults, owner_of, parent};
 
@@ -195,6 +197,14 @@ fn runner_restore_job(
         env.push(secret(var::AGE_IDENTITY, identity));
     }
     let mut mounts = source_mounts(source);
+    let parallelism = spool::parallelism(spec.parallelism);
+    let (spool_env, spool_mounts) = spool::settings(
+        parallelism,
+        spec.mode.content == RestoreContent::Full,
+        spec.spool_size_limit.as_deref(),
+    );
+    env.extend(spool_env);
+    mounts.extend(spool_mounts);
     if let Some(ca) = &spec.target.connection.ca_secret_ref {
         mounts.push(secret_file("db-ca", parent(DB_CA_PATH), ca));
     }

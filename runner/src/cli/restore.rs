@@ -121,6 +121,15 @@ pub struct RestoreOptions {
         value_parser = clap::builder::BoolishValueParser::new(),
     )]
     pub no_privileges: bool,
+    /// Full restores: with 2 or more, verify the backup into a local spool file, restore
+    /// it with `pg_restore -j N` into a side database and swap that in by renaming; 1 is
+    /// the single-transaction stream.
+    #[arg(long, env = var::RESTORE_PARALLELISM, default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub parallelism: u32,
+    /// Directory of the parallel path's spool file (about the backup's raw size).
+    #[arg(long, env = var::RESTORE_SPOOL_DIR, default_value = "/tmp")]
+    pub spool_dir: std::path::PathBuf,
     /// Roles the backup's objects need that the target server lacks: `require` fails
     /// before anything changes, naming them; `create-missing` creates them from the
     /// backup's globals object (never altering an existing role).

@@ -158,6 +158,8 @@ impl RestoreOptions {
             maintenance_database: self.maintenance_database.clone(),
             no_owner: self.no_owner,
             no_privileges: self.no_privileges,
+            parallelism: self.parallelism,
+            spool_dir: self.spool_dir.clone(),
             roles: self.roles,
         }
     }
@@ -198,6 +200,8 @@ impl RestoreTestArgs {
             target: self.target,
             wait_for_server: self.wait_for_server,
             scratch_database_prefix: self.scratch_database_prefix.clone(),
+            parallelism: self.parallelism,
+            spool_dir: self.spool_dir.clone(),
         })
     }
 }

@@ -13,6 +13,7 @@ pub mod execute;
 pub mod foreign_keys;
 pub mod forward;
 pub mod gate;
+pub mod parallel;
 pub mod partitions;
 pub mod plain_tx;
 pub mod plan;
@@ -136,6 +137,32 @@ pub async fn run_into(args: &Settings, db: DbTarget, shutdown: &Shutdown) -> out
         }
         other => other,
     };
+    if let Some(pg_restore_args) =
+        parallel::applies(&plan, request.content, args.options.parallelism)
+    {
+        let p = parallel::Parallel {
+            store: &store,
+            manifest: &manifest,
+            plan: &plan,
+            pg_bin_root: &args.pg_bin_root,
+            db: &db,
+            maintenance_database: &args.options.maintenance_database,
+            create_database: args.options.create_database,
+            spool_dir: &args.options.spool_dir,
+            content: request.content,
+            pg_restore_args,
+        };
+        return parallel::run(p, decoding, shutdown)
+            .await
+            .map(|r| with_roles(Payload::Restore(r), false))
+            .map_err(|f| Failure {
+                partial: Some(with_roles(
+                    f.partial.unwrap_or_else(|| partial(false)),
+                    false,
+                )),
+                error: f.error,
+            });
+    }
     let (created, settings_restored) = prepare_target(&db, &args.options, &plan, globals)
         .await
         .map_err(|e| Failure::with(e, with_roles(partial(false), false)))?;

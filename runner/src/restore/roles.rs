@@ -335,6 +335,8 @@ mod tests {
             no_owner: true,
             no_privileges: false,
             roles: RoleHandling::Require,
+            parallelism: 1,
+            spool_dir: std::path::PathBuf::from("/tmp"),
         };
         assert!(owners_needed(&o));
         o.no_privileges = true;

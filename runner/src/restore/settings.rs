@@ -61,6 +61,10 @@ pub struct RestoreOptions {
     pub no_owner: bool,
     /// `pg_restore --no-privileges`.
     pub no_privileges: bool,
+    /// Full restores: 2 or more take the parallel path ([`crate::restore::parallel`]).
+    pub parallelism: u32,
+    /// Where the parallel path's spool file goes.
+    pub spool_dir: PathBuf,
     /// What to do about roles the target server lacks.
     pub roles: RoleHandling,
 }

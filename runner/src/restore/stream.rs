@@ -60,6 +60,9 @@ pub enum Output {
     /// `pg_restore -f -` turning the archive into SQL: it may stop reading early
     /// (its selection is complete); the rest is then only hashed.
     Feed(GatedStdin),
+    /// The parallel path's local spool file: written, never gated (nothing reads it
+    /// before the orchestrator checked the hash).
+    File(std::fs::File),
 }
 
 /// What the stream thread reports once the whole object went through (or it stopped).
@@ -182,17 +185,25 @@ fn run(
     report_tx: oneshot::Sender<StreamReport>,
 ) -> std::result::Result<(), String> {
     let mut reader = ChannelReader::new(chunks);
+    let (output, file) = match output {
+        Output::File(f) => (None, Some(f)),
+        other => (Some(other), None),
+    };
     let (gate, verdict, feed) = match output {
-        Output::Gated {
-            stdin,
-            verdict,
-            plain,
-        } => (
-            Some(Gate::new(stdin, HOLD_BYTES)),
-            Some((verdict, plain)),
-            None,
-        ),
-        Output::Feed(stdin) => (None, None, Some(stdin)),
+        None => (None, None, None),
+        Some(output) => match output {
+            Output::Gated {
+                stdin,
+                verdict,
+                plain,
+            } => (
+                Some(Gate::new(stdin, HOLD_BYTES)),
+                Some((verdict, plain)),
+                None,
+            ),
+            Output::Feed(stdin) => (None, None, Some(stdin)),
+            Output::File(_) => (None, None, None),
+        },
     };
     let (verdict, plain) = match verdict {
         Some((v, p)) => (Some(v), p),
@@ -201,6 +212,7 @@ fn run(
     let mut sink = Sink {
         gate,
         feed,
+        file,
         raw: 0,
         filter: plain.then(TxFilter::default),
     };
@@ -263,6 +275,7 @@ fn run(
 struct Sink {
     gate: Option<Gate<GatedStdin>>,
     feed: Option<GatedStdin>,
+    file: Option<std::fs::File>,
     raw: u64,
     filter: Option<TxFilter>,
 }
@@ -310,6 +323,10 @@ impl Sink {
                     message: format!("the restoring tool stopped reading its input: {e}"),
                 })
             });
+        }
+        if let Some(file) = self.file.as_mut() {
+            std::io::Write::write_all(file, &block)
+                .map_err(|e| Stop::Fatal(Error::stream("writing the local spool file", e)))?;
         }
         if let Some(feed) = self.feed.as_mut() {
             match std::io::Write::write_all(feed, &block) {

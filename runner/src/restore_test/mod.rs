@@ -21,7 +21,7 @@ use crate::pg::connect::DbSettings;
 use crate::pg::connect::DbTarget;
 use crate::restore::plan::{self, Request};
 use crate::restore::target::Session;
-use crate::restore::{self, Restore, settings};
+use crate::restore::{self, Restore, parallel, settings};
 use crate::s3::settings::S3Settings;
 use crate::signals::Shutdown;
 
@@ -42,6 +42,10 @@ pub struct Settings {
     pub wait_for_server: Option<tidemark_crd::units::HumanDuration>,
     /// Prefix of the temporary database's name.
     pub scratch_database_prefix: String,
+    /// 2 or more: the parallel path ([`restore::parallel`]).
+    pub parallelism: u32,
+    /// Where the parallel path's spool file goes.
+    pub spool_dir: std::path::PathBuf,
 }
 
 /// The database of a run of several that a restore test covers: each test restores one
@@ -100,23 +104,47 @@ pub async fn run(args: &Settings, shutdown: &Shutdown) -> outcome::Outcome {
 
     scratch::wait_for_server(&server, wait, shutdown).await?;
     let name = format!("{}{}", args.scratch_database_prefix, restore::token());
-    Session::open(&server).await?.create_database(&name).await?;
-    tracing::info!(database = %name, server = %server.describe(), "scratch database created");
     let scratch_db = server.with_database(&name);
-    let restored = restore::restore_and_compare(
-        Restore {
-            store: &store,
-            manifest: &manifest,
-            plan: &plan,
+    let restored = if let Some(pg_restore_args) =
+        parallel::applies(&plan, RestoreContent::Full, args.parallelism)
+    {
+        // Built in a side database and renamed to the scratch name (created by the swap).
+        let maintenance = server.database();
+        parallel::run(
+            parallel::Parallel {
+                store: &store,
+                manifest: &manifest,
+                plan: &plan,
+                pg_bin_root: &args.pg_bin_root,
+                db: &scratch_db,
+                maintenance_database: &maintenance,
+                create_database: true,
+                spool_dir: &args.spool_dir,
+                content: RestoreContent::Full,
+                pg_restore_args,
+            },
             decoding,
-            pg_bin_root: &args.pg_bin_root,
-            db: &scratch_db,
-            content: RestoreContent::Full,
-            database_created: true,
-        },
-        shutdown,
-    )
-    .await;
+            shutdown,
+        )
+        .await
+    } else {
+        Session::open(&server).await?.create_database(&name).await?;
+        tracing::info!(database = %name, server = %server.describe(), "scratch database created");
+        restore::restore_and_compare(
+            Restore {
+                store: &store,
+                manifest: &manifest,
+                plan: &plan,
+                decoding,
+                pg_bin_root: &args.pg_bin_root,
+                db: &scratch_db,
+                content: RestoreContent::Full,
+                database_created: true,
+            },
+            shutdown,
+        )
+        .await
+    };
     // Always, whatever happened (the signal, if any, has already stopped the restore).
     let dropped = scratch::drop_database(&server, &name).await;
     let outcome = match restored {

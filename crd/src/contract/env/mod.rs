@@ -182,6 +182,11 @@ pub const MAINTENANCE_DATABASE: &str = "TIDEMARK_MAINTENANCE_DATABASE";
 pub const RESTORE_NO_OWNER: &str = "TIDEMARK_RESTORE_NO_OWNER";
 /// Do not restore privileges.
 pub const RESTORE_NO_PRIVILEGES: &str = "TIDEMARK_RESTORE_NO_PRIVILEGES";
+/// Full restores with 2 or more: `pg_restore -j N` into a side database, swapped in
+/// by renaming once verified; 1: the single-transaction stream.
+pub const RESTORE_PARALLELISM: &str = "TIDEMARK_RESTORE_PARALLELISM";
+/// Directory of the parallel restore's local spool file (an `emptyDir` in a Job).
+pub const RESTORE_SPOOL_DIR: &str = "TIDEMARK_RESTORE_SPOOL_DIR";
 /// What to do about roles the backup's objects need that the target server lacks: a
 /// [`crate::restore_request::RoleHandling`] spelled by `env_value` (`require`, the
 /// default, fails naming them before anything changes; `create-missing` creates them
@@ -354,6 +359,8 @@ pub const ALL: &[&str] = &[
     MAINTENANCE_DATABASE,
     RESTORE_NO_OWNER,
     RESTORE_NO_PRIVILEGES,
+    RESTORE_PARALLELISM,
+    RESTORE_SPOOL_DIR,
     RESTORE_ROLES,
     RESTORE_ALL_DATABASES,
     AGE_IDENTITY,
@@ -409,11 +416,18 @@ pub fn operator_sets(command: RunnerCommand) -> Vec<&'static str> {
                 RESTORE_ROLES,
                 RESTORE_ALL_DATABASES,
                 AGE_IDENTITY,
+                RESTORE_PARALLELISM,
+                RESTORE_SPOOL_DIR,
             ]);
         }
         RunnerCommand::RestoreTest => {
             names.extend_from_slice(DATABASE);
-            names.extend_from_slice(&[RESTORE_TEST_TARGET, AGE_IDENTITY]);
+            names.extend_from_slice(&[
+                RESTORE_TEST_TARGET,
+                AGE_IDENTITY,
+                RESTORE_PARALLELISM,
+                RESTORE_SPOOL_DIR,
+            ]);
         }
     }
     names
@@ -455,7 +469,7 @@ pub fn runner_only(command: RunnerCommand) -> Vec<&'static str> {
             names.push(BACKUP_BEFORE);
             // The operator passes `--preflight` as an argument.
             names.push(RESTORE_PREFLIGHT);
-            // Hand-run option not in the RestoreRequest API; the default applies.
+            // Hand-run options not (yet) in the RestoreRequest API; defaults apply.
             names.push(MAINTENANCE_DATABASE);
         }
         RunnerCommand::RestoreTest => {

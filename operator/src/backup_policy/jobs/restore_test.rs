@@ -37,6 +37,7 @@ use super::{Trigger, owner, policy_env, runner_image, storage_mounts, trigger_pa
 use crate::naming::RunKind;
 use crate::runtime::job::builder::{RunnerJob, build, sidecar_security};
 use crate::runtime::job::env::{self, value};
+use crate::runtime::job::spool;
 use crate::runtime::job::volumes::{DB_CA_PATH, scratch, secret_file};
 use crate::runtime::job::{BuildError, JobDefaults, parent};
 
@@ -149,6 +150,11 @@ pub fn restore_test_job(
         env.push(env::secret(var::AGE_IDENTITY, identity));
     }
     let mut mounts = storage_mounts(policy);
+    let parallelism = spool::parallelism(test.parallelism);
+    let (spool_env, spool_mounts) =
+        spool::settings(parallelism, true, test.spool_size_limit.as_deref());
+    env.extend(spool_env);
+    mounts.extend(spool_mounts);
     let mut sidecars = Vec::new();
     let mut sidecar_volumes: Vec<Volume> = Vec::new();
     match (&test.target.existing, &test.target.ephemeral) {

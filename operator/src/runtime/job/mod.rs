@@ -6,6 +6,7 @@
 pub mod builder;
 pub mod defaults;
 pub mod env;
+pub mod spool;
 pub mod volumes;
 
 use kube::Resource;

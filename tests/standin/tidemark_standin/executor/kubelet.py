@@ -220,6 +220,7 @@ class Kubelet:
         container_term = main.get("terminationMessagePath") or "/dev/termination-log"
         env = {k: v.replace(container_term, str(term_path)) if container_term in v else v for k, v in env.items()}
         env["TIDEMARK_TERMINATION_LOG"] = str(term_path)
+        env = {k: _map_empty_dirs(v, pod, main, pod_dir) for k, v in env.items()}
         log_path = pod_dir / f"{main.get('name', 'main')}.log"
         try:
             argv = map_path(resolve_argv(main, env, self.settings.runner_paths, self.settings.default_binary),
@@ -368,3 +369,18 @@ class Kubelet:
             status["message"] = "Pod was active on the node longer than the specified deadline"
         await self._patch_status(pod, status)
         return outcome
+
+
+def _map_empty_dirs(value: str, pod: Obj, container: Obj, pod_dir: pathlib.Path) -> str:
+    """A process has no mounts: an env value naming an emptyDir's mount path (other than
+    /tmp, which TMPDIR covers) names a fresh directory of the pod instead."""
+    empty = {v["name"] for v in (pod.get("spec") or {}).get("volumes") or [] if "emptyDir" in v}
+    for mount in container.get("volumeMounts") or []:
+        path = mount.get("mountPath", "")
+        if mount.get("name") not in empty or path in ("", "/tmp"):
+            continue
+        if value == path or value.startswith(path + "/"):
+            host = pod_dir / "volumes" / mount["name"]
+            host.mkdir(parents=True, exist_ok=True)
+            return str(host) + value[len(path):]
+    return value

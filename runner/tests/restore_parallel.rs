@@ -1,0 +1,279 @@
+//! The parallel restore path (`TIDEMARK_RESTORE_PARALLELISM` >= 2) on real PostgreSQL and
+//! a real S3 server: into a new database and over an existing one (equal to the source by
+//! a normalised schema-and-data dump and row counts), and the faults — a corrupt object,
+//! a wrong identity, SIGTERM and SIGKILL in the middle — each leave the target unchanged
+//! and no side database behind (an interrupted run's leftover is dropped by the next
+//! run). Prints its wall time.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use age::secrecy::ExposeSecret;
+use common::*;
+
+const PARALLEL: (&str, &str) = ("TIDEMARK_RESTORE_PARALLELISM", "2");
+
+/// A normalised plain dump (schema and data) of `db`.
+fn normalised_dump(fx: &Fixture, db: &str) -> String {
+    let out = fx
+        .pg
+        .tool("pg_dump", db)
+        .args(["--no-owner", "--no-privileges", "-d", db])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| {
+            !l.starts_with("--") && !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn side_databases(fx: &Fixture) -> String {
+    fx.pg
+        .psql(
+            "postgres",
+            "SELECT string_agg(datname, ',') FROM pg_database WHERE datname LIKE '%\\_\\_tidemark\\_%'",
+        )
+        .unwrap()
+}
+
+fn spool_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).unwrap().count()
+}
+
+fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig} {pid}");
+}
+
+/// Waits until a side database of `target` exists (the build started).
+fn wait_for_side(fx: &Fixture, target: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if side_databases(fx).contains(&format!("{target}__tidemark_")) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("no side database appeared");
+}
+
+async fn overwrite(fx: &Fixture, key: &str, body: Vec<u8>) {
+    put_object(&fx.s3, key, body).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_restore_replaces_or_creates_the_target_and_faults_change_nothing() {
+    let suite = Instant::now();
+    let fx = Fixture::seaweed().await;
+    seed(&fx.pg, 150_000);
+    let out = fx.backup(&[]).run().unwrap();
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let (data_key, _) = split_keys(&fx.keys().await);
+    let source = normalised_dump(&fx, SOURCE_DB);
+    let source_rows = counts(&fx.pg.fingerprints(SOURCE_DB).unwrap());
+    let spool = tempfile::tempdir().unwrap();
+    let spool_dir = spool.path().display().to_string();
+    let env = |extra: &[(&'static str, &'static str)]| {
+        let mut v: Vec<(&str, &str)> = vec![PARALLEL, ("TIDEMARK_RESTORE_SPOOL_DIR", "")];
+        v.extend_from_slice(extra);
+        v
+    };
+    let run = |db: &str, extra: &[(&'static str, &'static str)]| {
+        let mut cmd = fx.restore_run("restore", db, &env(extra));
+        cmd.env("TIDEMARK_RESTORE_SPOOL_DIR", &spool_dir);
+        cmd
+    };
+
+    // Into a new database.
+    let out = run("target", &[("TIDEMARK_CREATE_DATABASE", "true")])
+        .run()
+        .unwrap();
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let report = out.report.unwrap();
+    assert_eq!(report["restore"]["databaseCreated"], true, "{report}");
+    assert_eq!(report["restore"]["mismatchCount"], 0, "{report}");
+    assert!(out.stderr.contains("--jobs=2"), "{}", out.stderr);
+    assert_eq!(normalised_dump(&fx, "target"), source);
+    assert_eq!(counts(&fx.pg.fingerprints("target").unwrap()), source_rows);
+    assert_eq!(side_databases(&fx), "");
+    assert_eq!(spool_files(spool.path()), 0, "the spool file is removed");
+
+    // Over an existing, changed database: replaced by the backup's content.
+    fx.pg
+        .psql(
+            "target",
+            "INSERT INTO public.customers (id, name) VALUES (999999, 'sentinel'); \
+             CREATE TABLE public.extra (x int)",
+        )
+        .unwrap();
+    let out = run("target", &[]).run().unwrap();
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert_eq!(out.report.unwrap()["restore"]["databaseCreated"], false);
+    assert_eq!(normalised_dump(&fx, "target"), source);
+    assert_eq!(side_databases(&fx), "");
+
+    // The target as it is before each fault.
+    fx.pg
+        .psql(
+            "target",
+            "INSERT INTO public.customers (id, name) VALUES (999999, 'sentinel')",
+        )
+        .unwrap();
+    let before = normalised_dump(&fx, "target");
+
+    // Without clean, a target holding objects is refused before anything is downloaded.
+    let out = run("target", &[("TIDEMARK_RESTORE_CLEAN", "false")])
+        .run()
+        .unwrap();
+    assert_eq!(out.code, Some(2), "stderr: {}", out.stderr);
+    assert!(
+        out.termination_log.contains("refusing"),
+        "{}",
+        out.termination_log
+    );
+    assert_eq!(normalised_dump(&fx, "target"), before);
+    assert_eq!(side_databases(&fx), "");
+
+    // A session still connected to the target at the swap: the swap fails as a whole,
+    // the side database is dropped, the target is unchanged.
+    let mut session = fx
+        .pg
+        .tool("psql", "target")
+        .args(["-X", "-q", "-d", "target", "-c", "SELECT pg_sleep(600)"])
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while fx
+        .pg
+        .psql(
+            "postgres",
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = 'target' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()",
+        )
+        .unwrap()
+        != "1"
+    {
+        assert!(Instant::now() < deadline, "the session did not connect");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = run("target", &[("RUST_LOG", "info")]).run().unwrap();
+    fx.pg
+        .psql(
+            "postgres",
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'target' AND pid <> pg_backend_pid()",
+        )
+        .unwrap();
+    let _ = session.kill();
+    let _ = session.wait();
+    assert_ne!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(
+        out.termination_log
+            .contains("being accessed by other users"),
+        "{}",
+        out.termination_log
+    );
+    assert!(
+        out.stderr.contains("the target is unchanged"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(normalised_dump(&fx, "target"), before);
+    assert_eq!(side_databases(&fx), "");
+
+    // A corrupt object: one hex digit flipped in the middle. The spool is verified
+    // before any database is touched.
+    let good = fx.download(&data_key).await;
+    let mut bad = good.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x01;
+    overwrite(&fx, &data_key, bad).await;
+    let out = run("target", &[]).run().unwrap();
+    assert_eq!(out.code, Some(3), "stderr: {}", out.stderr);
+    let reason = out.report.unwrap()["error"]["reason"].clone();
+    assert!(
+        reason == "ChecksumMismatch" || reason == "CorruptBackup",
+        "{reason}"
+    );
+    assert!(!out.stderr.contains("pg_restore started"), "{}", out.stderr);
+    assert_eq!(normalised_dump(&fx, "target"), before);
+    assert_eq!(side_databases(&fx), "");
+    assert_eq!(spool_files(spool.path()), 0);
+    overwrite(&fx, &data_key, good).await;
+
+    // SIGTERM while pg_restore builds the side database: the runner stops the build,
+    // drops the side database, reports the interruption; the target is as it was.
+    let (child, cmd) = run("target", &[("RUST_LOG", "info")]).spawn().unwrap();
+    wait_for_side(&fx, "target");
+    signal(child.id(), "-TERM");
+    let out = cmd.wait(child).unwrap();
+    assert_ne!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(
+        out.stderr.contains("the target is unchanged"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(normalised_dump(&fx, "target"), before);
+    assert_eq!(side_databases(&fx), "");
+    assert_eq!(spool_files(spool.path()), 0);
+
+    // SIGKILL in the middle: nothing can clean up, but the target is untouched; the next
+    // run drops the leftover side database and restores.
+    let (mut child, _cmd) = run("target", &[]).spawn().unwrap();
+    wait_for_side(&fx, "target");
+    signal(child.id(), "-KILL");
+    let _ = child.wait();
+    assert_eq!(normalised_dump(&fx, "target"), before);
+    let out = run("target", &[("RUST_LOG", "info")]).run().unwrap();
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("dropped a side database an interrupted parallel restore left behind"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(normalised_dump(&fx, "target"), source);
+    assert_eq!(side_databases(&fx), "");
+
+    // A wrong identity for an encrypted backup: a configuration error, nothing changed.
+    fx.pg
+        .psql(
+            "target",
+            "INSERT INTO public.customers (id, name) VALUES (999999, 'sentinel')",
+        )
+        .unwrap();
+    let before = normalised_dump(&fx, "target");
+    for key in fx.keys().await {
+        fx.s3
+            .client()
+            .delete_object()
+            .bucket(BUCKET)
+            .key(&key)
+            .send()
+            .await
+            .unwrap();
+    }
+    let _encrypted = fx.encrypted_backup().await;
+    let (other, _) = age_keypair();
+    let wrong = other.to_string();
+    let mut cmd = run("target", &[]);
+    cmd.env("TIDEMARK_AGE_IDENTITY", wrong.expose_secret());
+    let out = cmd.run().unwrap();
+    assert_eq!(out.code, Some(2), "stderr: {}", out.stderr);
+    assert_eq!(out.report.unwrap()["error"]["kind"], "config");
+    assert_eq!(normalised_dump(&fx, "target"), before);
+    assert_eq!(side_databases(&fx), "");
+    eprintln!("restore_parallel wall time: {:?}", suite.elapsed());
+}
