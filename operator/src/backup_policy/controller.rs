@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, reflector, watcher};
 use kube::{Resource, ResourceExt};
 use tidemark_crd::BackupPolicy;
@@ -86,6 +86,10 @@ pub async fn run(
             .modify(strip_policy)
             .reflect(writer)
             .applied_objects()
+            .inspect_ok({
+                let state = state.clone();
+                move |policy| state.written.settle(policy)
+            })
             .predicate_filter(policy_trigger, PredicateConfig::default());
             let jobs = job_cache::cached_stream(
                 api_in(&ctx.client, ns),
