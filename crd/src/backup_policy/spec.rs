@@ -137,7 +137,6 @@ pub struct BackupPolicySpec {
     /// `status.nextScheduleTime` and in the Job's `tidemark.dev/scheduled-time`. Unset or
     /// 0: no spread.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0, max = 3600))]
     pub schedule_spread_seconds: Option<i32>,
     /// A run missed (e.g. while the operator was down) is still started if no more than
     /// this many seconds late; otherwise it is recorded as skipped. Unset: always caught
