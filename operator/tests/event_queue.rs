@@ -40,7 +40,13 @@ fn policy_ref() -> ObjectReference {
 async fn events_are_published_in_order_and_drained_at_shutdown() {
     let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
     let ctx = context(kube::Client::new(service, "default"));
-    let queue = EventQueue::start(ctx.recorder.clone(), 16);
+    let queue = EventQueue::start(
+        {
+            let r = ctx.recorder.clone();
+            move || r.clone()
+        },
+        16,
+    );
     let reasons = ["BackupStarted", "BackupSucceeded", "PruneStarted"];
     let server = tokio::spawn(serve(
         handle,
@@ -70,7 +76,13 @@ async fn events_are_published_in_order_and_drained_at_shutdown() {
 async fn a_full_queue_drops_instead_of_blocking() {
     let (service, mut handle) = mock::pair::<Request<Body>, Response<Body>>();
     let ctx = context(kube::Client::new(service, "default"));
-    let queue = EventQueue::start(ctx.recorder.clone(), 1);
+    let queue = EventQueue::start(
+        {
+            let r = ctx.recorder.clone();
+            move || r.clone()
+        },
+        1,
+    );
     // The worker takes the first Event and waits for the API server, which does not
     // answer yet; the second fills the queue; the third is dropped at once.
     assert!(queue.send(event("First"), policy_ref()));
