@@ -23,6 +23,18 @@ fn cel_cases() -> Vec<Broken> {
     let restore = "restore-latest.yaml";
     vec![
         Broken {
+            what: "a spread beyond an hour",
+            base: policy,
+            patch: json!({"spec": {"scheduleSpreadSeconds": 3601}}),
+            message: "spec.scheduleSpreadSeconds: scheduleSpreadSeconds must be between 0 and 3600",
+        },
+        Broken {
+            what: "a negative spread",
+            base: policy,
+            patch: json!({"spec": {"scheduleSpreadSeconds": -1}}),
+            message: "spec.scheduleSpreadSeconds: scheduleSpreadSeconds must be between 0 and 3600",
+        },
+        Broken {
             what: "database with both a URI and a host",
             base: policy,
             patch: json!({"spec": {"database": {"uriSecretRef": {"name": "db", "key": "uri"}}}}),

@@ -40,7 +40,13 @@ fn policy_ref() -> ObjectReference {
 async fn events_are_published_in_order_and_drained_at_shutdown() {
     let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
     let ctx = context(kube::Client::new(service, "default"));
-    let queue = EventQueue::start(ctx.recorder.clone(), 16);
+    let queue = EventQueue::start(
+        {
+            let r = ctx.recorder.clone();
+            move || r.clone()
+        },
+        16,
+    );
     let reasons = ["BackupStarted", "BackupSucceeded", "PruneStarted"];
     let server = tokio::spawn(serve(
         handle,
@@ -70,7 +76,13 @@ async fn events_are_published_in_order_and_drained_at_shutdown() {
 async fn a_full_queue_drops_instead_of_blocking() {
     let (service, mut handle) = mock::pair::<Request<Body>, Response<Body>>();
     let ctx = context(kube::Client::new(service, "default"));
-    let queue = EventQueue::start(ctx.recorder.clone(), 1);
+    let queue = EventQueue::start(
+        {
+            let r = ctx.recorder.clone();
+            move || r.clone()
+        },
+        1,
+    );
     // The worker takes the first Event and waits for the API server, which does not
     // answer yet; the second fills the queue; the third is dropped at once.
     assert!(queue.send(event("First"), policy_ref()));
@@ -92,4 +104,42 @@ async fn a_full_queue_drops_instead_of_blocking() {
     let seen = server.await.unwrap();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].1["reason"], "Second");
+}
+
+#[tokio::test]
+async fn a_fresh_recorder_every_recorder_events_bounds_its_cache() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tidemark_operator::runtime::event_queue::RECORDER_EVENTS;
+
+    let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let ctx = context(kube::Client::new(service, "default"));
+    let made = Arc::new(AtomicUsize::new(0));
+    let queue = EventQueue::start(
+        {
+            let (client, reporter, made) = (ctx.client.clone(), ctx.reporter.clone(), made.clone());
+            move || {
+                made.fetch_add(1, Ordering::SeqCst);
+                kube::runtime::events::Recorder::new(client.clone(), reporter.clone())
+            }
+        },
+        RECORDER_EVENTS + 8,
+    );
+    let n = RECORDER_EVENTS + 1;
+    let server = tokio::spawn(serve(
+        handle,
+        (0..n)
+            .map(|_| expect(Method::POST, EVENTS, event_answer()))
+            .collect(),
+    ));
+    for i in 0..n {
+        assert!(queue.send(event(&format!("Run{i}")), policy_ref()));
+    }
+    queue.drain(Duration::from_secs(20)).await;
+    assert_eq!(server.await.unwrap().len(), n);
+    assert_eq!(
+        made.load(Ordering::SeqCst),
+        2,
+        "one Recorder for the first {RECORDER_EVENTS} Events, a fresh one after"
+    );
 }

@@ -88,6 +88,11 @@ use crate::common::{DatabaseConnection, JobTemplate, S3Destination};
     validation = Rule::new("!has(self.database.host) || has(self.database.database) || has(self.databases)")
         .message("database is required when host is set")
         .field_path(".database.database"),
+    validation = Rule::new(
+        "!has(self.scheduleSpreadSeconds) || (self.scheduleSpreadSeconds >= 0 && self.scheduleSpreadSeconds <= 3600)"
+    )
+    .message("scheduleSpreadSeconds must be between 0 and 3600")
+    .field_path(".scheduleSpreadSeconds"),
     validation = Rule::new("!has(self.databases) || !has(self.database.database)")
         .message("set either database.database (one database) or databases (several), not both")
         .field_path(".databases"),
@@ -123,6 +128,16 @@ pub struct BackupPolicySpec {
     /// changing the spec; the status echoes it in `lastRunNowAnnotation`.
     #[serde(default)]
     pub immediate: bool,
+    /// Spread the fire times of this policy's schedules (backup, verification, restore
+    /// test) by up to this many seconds: each fire time moves later by a fixed offset in
+    /// `0..=scheduleSpreadSeconds` derived from a hash of the policy's namespace, name and
+    /// uid, so many policies with the same schedule do not start in the same second. A
+    /// run is never moved onto or past the schedule's next fire time (the offset ends at
+    /// least a minute before it). The spread time is the one in
+    /// `status.nextScheduleTime` and in the Job's `tidemark.dev/scheduled-time`. Unset or
+    /// 0: no spread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_spread_seconds: Option<i32>,
     /// A run missed (e.g. while the operator was down) is still started if no more than
     /// this many seconds late; otherwise it is recorded as skipped. Unset: always caught
     /// up, once.

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, reflector, watcher};
 use kube::{Resource, ResourceExt};
 use tidemark_crd::BackupPolicy;
@@ -38,6 +38,17 @@ pub fn policy_trigger(policy: &BackupPolicy) -> Option<u64> {
     Some(h.finish())
 }
 
+/// Drops what no reconcile reads from a cached policy: its managed fields (every
+/// server-side apply and update adds an entry listing the fields it owns: the status
+/// conditions, inventory and times make the operator's own entry about as large as the
+/// status). With 10,000 policies the store is the operator's largest structure.
+pub fn strip_policy(policy: &mut BackupPolicy) {
+    policy.metadata.managed_fields = None;
+    if let Some(a) = policy.metadata.annotations.as_mut() {
+        a.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
 /// Runs the BackupPolicy controllers until `shutdown`; `readiness` turns synced once
 /// every policy watch has its initial list.
 ///
@@ -60,7 +71,13 @@ pub async fn run(
     let cache = job_cache::JobCache {
         scopes: scopes.clone(),
     };
-    let events = event_queue::EventQueue::start(ctx.recorder.clone(), event_queue::CAPACITY);
+    let events = event_queue::EventQueue::start(
+        {
+            let (client, reporter) = (ctx.client.clone(), ctx.reporter.clone());
+            move || kube::runtime::events::Recorder::new(client.clone(), reporter.clone())
+        },
+        event_queue::CAPACITY,
+    );
     let state = PolicyState::with_cache(ctx.clone(), metrics.clone(), Some(cache), Some(events));
     let mut stores = Vec::new();
     let controllers: Vec<_> = scopes
@@ -72,8 +89,13 @@ pub async fn run(
                 api_in::<BackupPolicy>(&ctx.client, ns),
                 watcher::Config::default(),
             )
+            .modify(strip_policy)
             .reflect(writer)
             .applied_objects()
+            .inspect_ok({
+                let state = state.clone();
+                move |policy| state.written.settle(policy)
+            })
             .predicate_filter(policy_trigger, PredicateConfig::default());
             let jobs = job_cache::cached_stream(
                 api_in(&ctx.client, ns),
@@ -146,6 +168,26 @@ mod tests {
     use serde_json::json;
 
     use crate::testing::minimal_policy as policy;
+
+    #[test]
+    fn a_cached_policy_keeps_spec_status_and_identity_but_no_managed_fields() {
+        let mut p = policy(|v| {
+            v["metadata"]["managedFields"] = json!([{"manager": "tidemark-operator", "operation": "Apply", "subresource": "status"}]);
+            v["metadata"]["annotations"] = json!({
+                "kubectl.kubernetes.io/last-applied-configuration": "{}",
+                "tidemark.dev/run-now": "1"
+            });
+            v["status"]["consecutiveFailures"] = json!(2);
+        });
+        let before = p.clone();
+        strip_policy(&mut p);
+        assert!(p.metadata.managed_fields.is_none());
+        assert_eq!(p.annotations().len(), 1);
+        assert_eq!(p.annotations()[RUN_NOW_ANNOTATION], "1");
+        assert_eq!((&p.spec, &p.status), (&before.spec, &before.status));
+        assert_eq!(p.metadata.uid, before.metadata.uid);
+        assert_eq!(policy_trigger(&p), policy_trigger(&before));
+    }
 
     #[test]
     fn only_spec_deletion_and_finalizer_changes_trigger_a_reconcile() {

@@ -15,6 +15,7 @@ pub mod on_demand;
 pub mod reconcile;
 pub mod results;
 pub mod schedule;
+pub mod spread;
 pub mod status;
 pub mod validate;
 pub mod written_status;

@@ -21,6 +21,7 @@ use super::finalizer::{self, FinalizerStep};
 use super::io::{Created, create_job, read_jobs, write_status};
 use super::jobs::{build, purge_job};
 use super::on_demand;
+use super::spread;
 use super::status::{StatusInputs, StatusOutcome, compute};
 use super::validate::{SpecError, validate};
 use super::written_status::WrittenStatuses;
@@ -182,7 +183,9 @@ pub async fn reconcile_policy(
     .await?;
 
     // Validate (parsing the spec once), then decide.
-    let parsed = validate(&policy.spec);
+    // Spread per policy (`spec.scheduleSpreadSeconds`) after validating: every fire time
+    // below, in Job names, annotations and status, is the spread one.
+    let parsed = validate(&policy.spec).map(|p| spread::apply(p, spread::offset_of(policy)));
     let plan = parsed.as_ref().ok().map(|spec| {
         decide(&Inputs {
             name: &name,

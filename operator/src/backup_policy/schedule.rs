@@ -30,11 +30,15 @@ pub enum ScheduleError {
     NeverFires { field: &'static str, expr: String },
 }
 
-/// A parsed cron schedule bound to a time zone.
+/// A parsed cron schedule bound to a time zone, optionally spread: each fire time moved
+/// later by a fixed per-policy offset ([`super::spread`]), never onto or past the cron's
+/// next fire time (the offset is cut to end at least a minute before it, so Job names,
+/// which carry the minute, stay distinct and runs keep their order).
 #[derive(Clone, Debug)]
 pub struct Schedule {
     cron: Cron,
     tz: Tz,
+    offset: Duration,
 }
 
 /// Parses an IANA time zone name, naming `field` in the error.
@@ -104,7 +108,11 @@ impl Schedule {
                 expr: expr.to_string(),
                 reason: e.to_string(),
             })?;
-        let schedule = Self { cron, tz };
+        let schedule = Self {
+            cron,
+            tz,
+            offset: Duration::zero(),
+        };
         // Reject patterns such as `0 0 31 2 *` that never match.
         if schedule.next_after(DateTime::<Utc>::UNIX_EPOCH).is_none() {
             return Err(ScheduleError::NeverFires {
@@ -120,8 +128,20 @@ impl Schedule {
         self.tz
     }
 
-    /// The first fire time strictly after `t`.
-    pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    /// The same schedule with every fire time moved later by `offset` (cut as
+    /// [`Schedule`] says); a negative offset counts as none.
+    pub fn spread_by(mut self, offset: Duration) -> Self {
+        self.offset = offset.max(Duration::zero());
+        self
+    }
+
+    /// The offset this schedule was spread by.
+    pub fn offset(&self) -> Duration {
+        self.offset
+    }
+
+    /// The cron's first fire time strictly after `t` (no offset).
+    fn cron_next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let local = t.with_timezone(&self.tz);
         self.cron
             .find_next_occurrence(&local, false)
@@ -129,13 +149,52 @@ impl Schedule {
             .map(|d| d.with_timezone(&Utc))
     }
 
-    /// The latest fire time at or before `t`.
-    pub fn latest_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    /// The cron's latest fire time at or before `t` (no offset).
+    fn cron_latest_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let local = t.with_timezone(&self.tz);
         self.cron
             .find_previous_occurrence(&local, true)
             .ok()
             .map(|d| d.with_timezone(&Utc))
+    }
+
+    /// The spread fire time of the cron fire time `c`: `c + offset`, but at least a
+    /// minute before the cron's next fire time (and never before `c`).
+    fn spread(&self, c: DateTime<Utc>) -> DateTime<Utc> {
+        if self.offset.is_zero() {
+            return c;
+        }
+        let room = self
+            .cron_next_after(c)
+            .map_or(self.offset, |next| next - c - Duration::minutes(1));
+        c + self.offset.min(room).max(Duration::zero())
+    }
+
+    /// The first fire time strictly after `t`.
+    pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if !self.offset.is_zero()
+            && let Some(c) = self.cron_latest_at_or_before(t)
+        {
+            // The cron fired at or before `t`, its spread run may still be ahead.
+            let spread = self.spread(c);
+            if spread > t {
+                return Some(spread);
+            }
+        }
+        self.cron_next_after(t).map(|c| self.spread(c))
+    }
+
+    /// The latest fire time at or before `t`.
+    pub fn latest_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let c = self.cron_latest_at_or_before(t)?;
+        let spread = self.spread(c);
+        if spread <= t {
+            return Some(spread);
+        }
+        // This fire's spread run is still ahead: the one before it (cron times have
+        // minute precision, so a second earlier is strictly before `c`).
+        self.cron_latest_at_or_before(c - Duration::seconds(1))
+            .map(|p| self.spread(p))
     }
 }
 
