@@ -90,6 +90,13 @@ async fn every_database_of_a_run_restores_onto_a_new_server_or_nothing_changes()
     for (db, rows) in DATABASES {
         make_database(&fx.pg, db, rows);
     }
+    // gamma.x's table belongs to a role the new server will not have.
+    fx.pg
+        .psql("postgres", "CREATE ROLE gamma_owner NOLOGIN")
+        .unwrap();
+    fx.pg
+        .psql("gamma.x", "ALTER TABLE t OWNER TO gamma_owner")
+        .unwrap();
     let mut backup = fx.backup(&[("TIDEMARK_DATABASES", "alpha\nbeta\ngamma.x")]);
     backup.env_remove("PGDATABASE");
     let out = backup.run().unwrap();
@@ -131,6 +138,7 @@ async fn every_database_of_a_run_restores_onto_a_new_server_or_nothing_changes()
     assert_eq!(report["error"]["reason"], "TargetNotRestorable", "{report}");
     let message = report["error"]["message"].as_str().unwrap();
     assert!(message.contains("database beta already holds"), "{message}");
+    assert!(message.contains("\"gamma_owner\""), "{message}");
     assert!(!message.contains("alpha"), "{message}");
     assert_eq!(
         outcomes(&report),
@@ -144,9 +152,29 @@ async fn every_database_of_a_run_restores_onto_a_new_server_or_nothing_changes()
     assert!(!exists(&new, "alpha") && !exists(&new, "gamma.x"));
     assert_eq!(new.fingerprints("beta").unwrap(), before_beta);
 
-    // Without the obstacle, every database is created and restored; equal contents.
+    // Without beta's obstacle, the missing role alone still stops the run before any
+    // database is made (roles: require), naming it.
     new.psql("postgres", "DROP DATABASE beta").unwrap();
     let out = restore_all(&fx, &new, &[("TIDEMARK_CREATE_DATABASE", "true")]);
+    assert_eq!(out.code, Some(2), "stdout: {}", out.stdout);
+    let report = out.report.unwrap();
+    assert_eq!(report["error"]["reason"], "TargetNotRestorable", "{report}");
+    let message = report["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("database gamma.x") && message.contains("\"gamma_owner\""),
+        "{message}"
+    );
+    assert!(!exists(&new, "alpha") && !exists(&new, "beta") && !exists(&new, "gamma.x"));
+
+    // Allowed to create the role: every database is created and restored; equal contents.
+    let out = restore_all(
+        &fx,
+        &new,
+        &[
+            ("TIDEMARK_CREATE_DATABASE", "true"),
+            ("TIDEMARK_RESTORE_ROLES", "create-missing"),
+        ],
+    );
     assert_eq!(
         out.code,
         Some(0),

@@ -24,7 +24,8 @@ use crate::pg::connect::DbTarget;
 use crate::restore::all_summary::{failure_message, interrupted_message, summarise};
 use crate::restore::settings::{self, Settings};
 use crate::restore::target::Session;
-use crate::restore::{plan, run_into};
+use crate::restore::{plan, roles, run_into};
+use crate::s3::store::ObjectStore;
 use crate::signals::Shutdown;
 
 /// Reason of a run refused because a target cannot be restored into.
@@ -86,7 +87,17 @@ pub async fn run(args: &Settings, shutdown: &Shutdown) -> outcome::Outcome {
         .map(|(e, object)| not_started(&e.manifest.database, object))
         .collect();
 
-    let problems = check_targets(&db, args, &selected.entries, &plans).await?;
+    let problems = check_targets(
+        Checks {
+            db: &db,
+            args,
+            store: store.as_ref(),
+            identities: &identities,
+        },
+        &selected.entries,
+        &plans,
+    )
+    .await?;
     if !problems.is_empty() {
         let message = format!(
             "nothing was changed: {} of the run's databases cannot be restored into: {}",
@@ -218,18 +229,37 @@ fn select_run(inventory: &Inventory, selector: &Selector) -> Result<SelectedRun>
     })
 }
 
-/// Every target that cannot be restored into, described (empty when all can).
+/// What the target checks read: the server, the settings, and the backups' globals.
+struct Checks<'a> {
+    db: &'a DbTarget,
+    args: &'a Settings,
+    store: &'a dyn ObjectStore,
+    identities: &'a [age::x25519::Identity],
+}
+
+/// Every target that cannot be restored into, described (empty when all can): the
+/// database exists or may be created, is empty unless the restore cleans, and the server
+/// has (or may create) the roles each database's objects need.
 async fn check_targets(
-    db: &DbTarget,
-    args: &Settings,
+    c: Checks<'_>,
     entries: &[Entry],
     plans: &[plan::Plan],
 ) -> Result<Vec<String>> {
+    let (db, args) = (c.db, c.args);
     let options = &args.options;
     let maintenance = Session::open(&db.with_database(&options.maintenance_database)).await?;
     let mut problems = Vec::new();
     for (e, plan) in entries.iter().zip(plans) {
         let name = &e.manifest.database;
+        // Roles are only decided here (created per database by the restore itself), so a
+        // missing role that may not be created stops the run before any database changed.
+        match roles::decide(c.store, &e.manifest, c.identities, &maintenance, options).await {
+            Ok(_) => {}
+            Err(err) if err.kind() == ErrorKind::Config => {
+                problems.push(format!("database {name}: {err}"));
+            }
+            Err(err) => return Err(err),
+        }
         if !maintenance.database_exists(name).await? {
             if !options.create_database {
                 problems.push(format!(
