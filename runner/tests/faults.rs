@@ -72,24 +72,9 @@ fn listed(fx: &Fixture) -> Vec<String> {
 
 /// A normalised plain dump of `db`: what must not change on a failed restore.
 fn normalised_dump(fx: &Fixture, db: &str) -> String {
-    let out = fx
-        .pg
-        .tool("pg_dump", db)
-        .args(["--no-owner", "--no-privileges", "-d", db])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| {
-            !l.starts_with("--") && !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    fx.pg
+        .normalised_dump_at(fx.pg.port(), db, &["--no-owner", "--no-privileges"])
+        .unwrap()
 }
 
 fn timed<T>(what: &str, f: impl FnOnce() -> T) -> (T, Duration) {

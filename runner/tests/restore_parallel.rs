@@ -17,24 +17,9 @@ const PARALLEL: (&str, &str) = ("TIDEMARK_RESTORE_PARALLELISM", "2");
 
 /// A normalised plain dump (schema and data) of `db`.
 fn normalised_dump(fx: &Fixture, db: &str) -> String {
-    let out = fx
-        .pg
-        .tool("pg_dump", db)
-        .args(["--no-owner", "--no-privileges", "-d", db])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| {
-            !l.starts_with("--") && !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    fx.pg
+        .normalised_dump_at(fx.pg.port(), db, &["--no-owner", "--no-privileges"])
+        .unwrap()
 }
 
 fn side_databases(fx: &Fixture) -> String {

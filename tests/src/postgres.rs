@@ -264,6 +264,33 @@ impl TestPostgres {
         Ok(out)
     }
 
+    /// `pg_dump <args>` of database `db` on the server at `port`, run with this server's
+    /// client tools, without comments, session settings and the per-run restrict keys:
+    /// equal outputs mean equal objects (and data, unless `--schema-only`).
+    pub fn normalised_dump_at(&self, port: u16, db: &str, args: &[&str]) -> Result<String> {
+        let out = self
+            .tool("pg_dump", db)
+            .env("PGPORT", port.to_string())
+            .args(args)
+            .output()
+            .context("running pg_dump")?;
+        if !out.status.success() {
+            bail!("pg_dump failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| {
+                !(l.is_empty()
+                    || l.starts_with("--")
+                    || l.starts_with("SET ")
+                    || l.starts_with("SELECT pg_catalog.set_config")
+                    || l.starts_with("\\restrict")
+                    || l.starts_with("\\unrestrict"))
+            })
+            .collect::<Vec<_>>()
+            .join("\n"))
+    }
+
     /// The cluster directory (logs live there).
     pub fn dir(&self) -> &Path {
         self.dir.path()

@@ -53,29 +53,9 @@ fn add_application_roles(pg: &TestPostgres) {
 /// of `newest`), without comments, session settings and the per-run restrict keys:
 /// what remains are the objects, their owners and their grants.
 fn normalised_schema(newest: &TestPostgres, port: u16, db: &str) -> String {
-    let out = newest
-        .tool("pg_dump", db)
-        .env("PGPORT", port.to_string())
-        .args(["--schema-only", "--no-comments"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| {
-            !(l.is_empty()
-                || l.starts_with("--")
-                || l.starts_with("SET ")
-                || l.starts_with("SELECT pg_catalog.set_config")
-                || l.starts_with("\\restrict")
-                || l.starts_with("\\unrestrict"))
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    newest
+        .normalised_dump_at(port, db, &["--schema-only", "--no-comments"])
+        .unwrap()
 }
 
 /// The database's owner and settings (its own and those of roles in it), by name.
