@@ -2,6 +2,8 @@
 //! table filters, the globals (roles, database settings), choosing and running `pg_dump`.
 
 pub mod archive_rows;
+pub mod archive_toc;
+pub mod archive_walk;
 pub mod binary;
 pub mod child;
 pub mod connect;
