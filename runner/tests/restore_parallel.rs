@@ -178,8 +178,9 @@ async fn parallel_restore_replaces_or_creates_the_target_and_faults_change_nothi
     assert_eq!(normalised_dump(&fx, "target"), before);
     assert_eq!(side_databases(&fx), "");
 
-    // A corrupt object: one hex digit flipped in the middle. The spool is verified
-    // before any database is touched.
+    // A corrupt object: one bit flipped in the middle. The schema and the first rows
+    // may already be in the side database when the decoders or the hash find it; the
+    // side database is dropped and the target is as it was.
     let good = fx.download(&data_key).await;
     let mut bad = good.clone();
     let mid = bad.len() / 2;
@@ -192,7 +193,11 @@ async fn parallel_restore_replaces_or_creates_the_target_and_faults_change_nothi
         reason == "ChecksumMismatch" || reason == "CorruptBackup",
         "{reason}"
     );
-    assert!(!out.stderr.contains("pg_restore started"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("the target is unchanged"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(normalised_dump(&fx, "target"), before);
     assert_eq!(side_databases(&fx), "");
     assert_eq!(spool_files(spool.path()), 0);

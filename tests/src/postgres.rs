@@ -266,7 +266,8 @@ impl TestPostgres {
 
     /// `pg_dump <args>` of database `db` on the server at `port`, run with this server's
     /// client tools, without comments, session settings and the per-run restrict keys:
-    /// equal outputs mean equal objects (and data, unless `--schema-only`).
+    /// equal outputs mean equal objects (and data, unless `--schema-only`); the rows of each
+    /// table are sorted ([`rows_sorted`]).
     pub fn normalised_dump_at(&self, port: u16, db: &str, args: &[&str]) -> Result<String> {
         let out = self
             .tool("pg_dump", db)
@@ -277,7 +278,7 @@ impl TestPostgres {
         if !out.status.success() {
             bail!("pg_dump failed: {}", String::from_utf8_lossy(&out.stderr));
         }
-        Ok(String::from_utf8_lossy(&out.stdout)
+        let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter(|l| {
                 !(l.is_empty()
@@ -287,14 +288,35 @@ impl TestPostgres {
                     || l.starts_with("\\restrict")
                     || l.starts_with("\\unrestrict"))
             })
-            .collect::<Vec<_>>()
-            .join("\n"))
+            .map(str::to_owned)
+            .collect();
+        Ok(rows_sorted(lines).join("\n"))
     }
 
     /// The cluster directory (logs live there).
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
+}
+
+/// Sorts the rows of each `COPY … FROM stdin;` block of a plain dump: a table's content
+/// is its rows, not their physical order (a parallel restore loads one table through
+/// several connections, and pg_dump reads rows in physical order).
+pub fn rows_sorted(mut lines: Vec<String>) -> Vec<String> {
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].starts_with("COPY ") && lines[i].ends_with("FROM stdin;") {
+            let start = i + 1;
+            let mut end = start;
+            while end < lines.len() && lines[end] != "\\." {
+                end += 1;
+            }
+            lines[start..end].sort();
+            i = end;
+        }
+        i += 1;
+    }
+    lines
 }
 
 /// Where `scripts/pg-majors.sh` installed a `<major>/bin` per supported major:

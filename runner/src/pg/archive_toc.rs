@@ -324,6 +324,9 @@ mod tests {
             toc.entries[2].copy_stmt.as_deref(),
             Some("COPY public.orders FROM stdin;\n")
         );
-        assert!(matches!(parse_toc(&bytes[..len - 1]), Err(Parse::Incomplete)));
+        assert!(matches!(
+            parse_toc(&bytes[..len - 1]),
+            Err(Parse::Incomplete)
+        ));
     }
 }

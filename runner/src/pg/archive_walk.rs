@@ -84,6 +84,11 @@ impl<V: Visit> ArchiveWalker<V> {
         matches!(self.state, State::Stopped)
     }
 
+    /// Why the walker gave up, if it did.
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
+    }
+
     /// Consumes the next bytes of the archive.
     pub fn feed(&mut self, mut data: &[u8]) {
         while !data.is_empty() {
@@ -139,7 +144,9 @@ impl<V: Visit> ArchiveWalker<V> {
                     };
                     let (next, go_on) = match (decode_int(&field), owner) {
                         (Some(0), Owner::Blob) => (State::BlobOid, self.visitor.other(&field)),
-                        (Some(0), Owner::Table(i)) => (State::BlockHeader, self.visitor.table_end(i)),
+                        (Some(0), Owner::Table(i)) => {
+                            (State::BlockHeader, self.visitor.table_end(i))
+                        }
                         (Some(0), Owner::Other) => (State::BlockHeader, self.visitor.other(&field)),
                         (Some(len), _) if len > 0 => {
                             let go_on = match owner {
@@ -298,7 +305,10 @@ mod tests {
             let (r, verdict) = w.finish();
             verdict.unwrap();
             assert_eq!(r.toc_len, toc_len, "step {step}");
-            assert_eq!(r.tables, ["public.blank_rows", "public.orders", "sales.empty"]);
+            assert_eq!(
+                r.tables,
+                ["public.blank_rows", "public.orders", "sales.empty"]
+            );
             assert_eq!(r.data[1], b"1\ta\\nb\n2\tc\n3\td\n\\.\n\n\n", "step {step}");
             assert_eq!(r.data[2], b"\\.\n\n\n");
             assert_eq!(r.ended, [1, 2, 0]);

@@ -150,6 +150,7 @@ pub async fn run_into(args: &Settings, db: DbTarget, shutdown: &Shutdown) -> out
             create_database: args.options.create_database,
             spool_dir: &args.options.spool_dir,
             content: request.content,
+            parallelism: args.options.parallelism,
             pg_restore_args,
         };
         return parallel::run(p, decoding, shutdown)

@@ -14,8 +14,10 @@ use tidemark_crd::contract::manifest::CompressionTag;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Error, Result};
+use crate::pg::archive_walk::ArchiveWalker;
 use crate::pg::child::GatedStdin;
 use crate::restore::gate::{Gate, HOLD_BYTES};
+use crate::restore::parallel::split::{self, Splitter};
 use crate::restore::plain_tx::TxFilter;
 use crate::s3::download::Chunk;
 
@@ -60,9 +62,9 @@ pub enum Output {
     /// `pg_restore -f -` turning the archive into SQL: it may stop reading early
     /// (its selection is complete); the rest is then only hashed.
     Feed(GatedStdin),
-    /// The parallel path's local spool file: written, never gated (nothing reads it
-    /// before the orchestrator checked the hash).
-    File(std::fs::File),
+    /// The parallel path: table rows to the loading connections, the rest into the
+    /// side archive file (into the side database only: the swap waits for the hash).
+    Split(ArchiveWalker<Splitter>),
 }
 
 /// What the stream thread reports once the whole object went through (or it stopped).
@@ -185,8 +187,8 @@ fn run(
     report_tx: oneshot::Sender<StreamReport>,
 ) -> std::result::Result<(), String> {
     let mut reader = ChannelReader::new(chunks);
-    let (output, file) = match output {
-        Output::File(f) => (None, Some(f)),
+    let (output, split) = match output {
+        Output::Split(w) => (None, Some(w)),
         other => (Some(other), None),
     };
     let (gate, verdict, feed) = match output {
@@ -202,7 +204,7 @@ fn run(
                 None,
             ),
             Output::Feed(stdin) => (None, None, Some(stdin)),
-            Output::File(_) => (None, None, None),
+            Output::Split(_) => (None, None, None),
         },
     };
     let (verdict, plain) = match verdict {
@@ -212,11 +214,13 @@ fn run(
     let mut sink = Sink {
         gate,
         feed,
-        file,
+        split,
         raw: 0,
         filter: plain.then(TxFilter::default),
     };
-    let decoded = decode(&mut reader, decoding, &mut sink).and_then(|()| sink.finish_filter());
+    let decoded = decode(&mut reader, decoding, &mut sink)
+        .and_then(|()| sink.finish_filter())
+        .and_then(|()| sink.finish_split());
     let raw_bytes = sink.raw;
     let (complete, error) = match decoded {
         Ok(()) => match reader.drain() {
@@ -228,6 +232,7 @@ fn run(
             // then learn whether the object differs from its manifest.
             drop(sink.gate.take());
             drop(sink.feed.take());
+            drop(sink.split.take());
             match stop {
                 Stop::Decode(e) => match reader.drain() {
                     Ok(()) => (true, Some(e)),
@@ -275,7 +280,7 @@ fn run(
 struct Sink {
     gate: Option<Gate<GatedStdin>>,
     feed: Option<GatedStdin>,
-    file: Option<std::fs::File>,
+    split: Option<ArchiveWalker<Splitter>>,
     raw: u64,
     filter: Option<TxFilter>,
 }
@@ -305,6 +310,22 @@ impl Sink {
         Ok(())
     }
 
+    /// The end of the archive for the parallel path: it must end on a block boundary;
+    /// the side archive is flushed and the loading connections are let go.
+    fn finish_split(&mut self) -> std::result::Result<(), Stop> {
+        let Some(walker) = self.split.take() else {
+            return Ok(());
+        };
+        let (splitter, verdict) = walker.finish();
+        verdict.map_err(|why| {
+            Stop::Decode(Error::Check {
+                reason: "CorruptBackup",
+                message: format!("the backup's archive is incomplete: {why}"),
+            })
+        })?;
+        splitter.finish().map_err(Stop::Fatal)
+    }
+
     /// Passes on one buffer; returns a buffer to reuse.
     fn push(&mut self, block: Vec<u8>) -> std::result::Result<Option<Vec<u8>>, Stop> {
         self.raw += block.len() as u64;
@@ -324,9 +345,11 @@ impl Sink {
                 })
             });
         }
-        if let Some(file) = self.file.as_mut() {
-            std::io::Write::write_all(file, &block)
-                .map_err(|e| Stop::Fatal(Error::stream("writing the local spool file", e)))?;
+        if let Some(walker) = self.split.as_mut() {
+            walker.feed(&block);
+            if walker.stopped() {
+                return Err(split_stopped(walker));
+            }
         }
         if let Some(feed) = self.feed.as_mut() {
             match std::io::Write::write_all(feed, &block) {
@@ -394,6 +417,24 @@ fn decode(
         let next = sink.push(block)?;
         block = next.unwrap_or_default();
         block.resize(BLOCK, 0);
+    }
+}
+
+/// Why the parallel path's walk stopped: the splitter's own reason (a loading
+/// connection stopped, the orchestrator aborted), an archive it cannot read, or data
+/// that does not follow the archive's layout (the hash will tell whether it is damaged).
+fn split_stopped(walker: &mut ArchiveWalker<Splitter>) -> Stop {
+    if let Some(e) = walker.visitor.error.take() {
+        return Stop::Fatal(e);
+    }
+    let why = walker.failure().unwrap_or("the walk stopped").to_string();
+    if walker.visitor.toc_seen {
+        Stop::Decode(Error::Check {
+            reason: "CorruptBackup",
+            message: format!("the backup's archive cannot be read: {why}"),
+        })
+    } else {
+        Stop::Fatal(split::unsupported(&why))
     }
 }
 

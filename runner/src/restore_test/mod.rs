@@ -121,6 +121,7 @@ pub async fn run(args: &Settings, shutdown: &Shutdown) -> outcome::Outcome {
                 create_database: true,
                 spool_dir: &args.spool_dir,
                 content: RestoreContent::Full,
+                parallelism: args.parallelism,
                 pg_restore_args,
             },
             decoding,

@@ -1,33 +1,54 @@
 //! The parallel restore path (full restores of custom-format backups with a parallelism
-//! of 2 or more): download, verify and decode into a local spool file ([`spool`]), build
-//! the restore with `pg_restore -j N` in a side database ([`side`], [`names`]), compare its
-//! row counts with the manifest, then swap it into the target's place by renaming. The
-//! target is never written: any failure before the swap drops the side database and
+//! of 2 or more), built in a side database while the backup downloads:
+//! 1. the stream thread hashes, decrypts and decompresses the object and walks the
+//!    archive ([`split`]): its TOC (and any large objects) go into a small side archive
+//!    file ([`side_archive`]);
+//! 2. as soon as the TOC is there, `pg_restore --section=pre-data` creates the schema in
+//!    a side database ([`side`], [`names`]);
+//! 3. the table rows stream on to N loading connections ([`load`]), several per large
+//!    table, while the rest of the object still downloads;
+//! 4. once the whole object's size and SHA-256 equal the manifest's and every row is in,
+//!    the remaining data entries (sequence values, large objects) and then
+//!    `pg_restore --section=post-data -j N` (indexes, constraints, triggers) run;
+//! 5. the row counts are compared with the manifest, and the side database is swapped
+//!    into the target's place by renaming.
+//!
+//! The target is never written: any failure before the swap drops the side database and
 //! leaves the target as it was. See `docs/runner-restore.md`.
 
+pub mod load;
 pub mod names;
 pub mod session;
 pub mod side;
-pub mod spool;
+pub mod side_archive;
+pub mod split;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
 use std::time::Instant;
 
 use tidemark_crd::contract::manifest::Manifest;
-use tidemark_crd::contract::result::RestoreResult;
+use tidemark_crd::contract::result::{ErrorKind, RestoreResult};
 use tidemark_crd::contract::values::RestoreContent;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::error::Error;
 use crate::outcome::{Failure, Payload};
+use crate::pg::archive_toc::{SECTION_DATA, Toc};
 use crate::pg::binary;
 use crate::pg::child::{Started, Tool, ToolProcess, ToolSpec};
 use crate::pg::connect::DbTarget;
-use crate::restore::compare;
+use crate::restore::compare::{self, check_object};
+use crate::restore::parallel::load::Tables;
 use crate::restore::parallel::names::Names;
+use crate::restore::parallel::side_archive::SideArchive;
+use crate::restore::parallel::split::{Go, Handshake, Splitter};
 use crate::restore::plan::{Plan, Route};
 use crate::restore::result;
-use crate::restore::stream::Decoding;
+use crate::restore::stream::{self, Decoding, Output, StreamReport};
 use crate::restore::target::Session;
+use crate::s3::download::{CHANNEL_CHUNKS, Download};
 use crate::s3::store::Store;
 use crate::signals::Shutdown;
 
@@ -40,9 +61,12 @@ pub struct Parallel<'a> {
     pub db: &'a DbTarget,
     pub maintenance_database: &'a str,
     pub create_database: bool,
+    /// Where the side archive file goes.
     pub spool_dir: &'a Path,
     pub content: RestoreContent,
-    /// The `pg_restore` arguments without the database and the file.
+    /// Loading connections and `pg_restore` jobs.
+    pub parallelism: u32,
+    /// The `pg_restore` arguments without the database, the file and the section.
     pub pg_restore_args: Vec<String>,
 }
 
@@ -56,18 +80,17 @@ pub fn applies(plan: &Plan, content: RestoreContent, parallelism: u32) -> Option
     let Route::PgRestore { args } = &plan.route else {
         return None;
     };
-    let mut out: Vec<String> = args
-        .iter()
-        .filter(|a| {
-            !matches!(
-                a.as_str(),
-                "--single-transaction" | "--clean" | "--if-exists" | "--dbname="
-            )
-        })
-        .cloned()
-        .collect();
-    out.push(format!("--jobs={parallelism}"));
-    Some(out)
+    Some(
+        args.iter()
+            .filter(|a| {
+                !matches!(
+                    a.as_str(),
+                    "--single-transaction" | "--clean" | "--if-exists" | "--dbname="
+                )
+            })
+            .cloned()
+            .collect(),
+    )
 }
 
 /// Runs the parallel restore; a failure says whether the target was changed (never,
@@ -104,12 +127,10 @@ pub async fn run(
             .into());
         }
     }
-    // Nothing on the server changes until the whole object is verified.
-    let spool = spool::fill(p.store, p.manifest, decoding, p.spool_dir, shutdown).await?;
+    let download = open(p.store, p.manifest, shutdown).await?;
     let target_exists = side::create(&maintenance, &names).await?;
-    let built = build(&p, &names, &spool.path, server_version_num, shutdown).await;
-    drop(spool);
-    let comparison = match built {
+    let comparison = match build(&p, &names, download, decoding, server_version_num, shutdown).await
+    {
         Ok(c) => c,
         Err(f) => return Err(abandon(&maintenance, &names, f).await),
     };
@@ -140,6 +161,29 @@ pub async fn run(
     }))
 }
 
+/// Opens the object; its size must be the manifest's.
+async fn open(
+    store: &Store,
+    manifest: &Manifest,
+    shutdown: &Shutdown,
+) -> std::result::Result<Download, Error> {
+    let mut stop = shutdown.clone();
+    let download = tokio::select! {
+        d = Download::open(store, &manifest.key) => d?,
+        sig = stop.wait() => return Err(Error::RestoreInterrupted(sig)),
+    };
+    if download.size != manifest.stored_size {
+        return Err(Error::Check {
+            reason: "SizeMismatch",
+            message: format!(
+                "backup {} has {} bytes, its manifest says {}; nothing was restored",
+                manifest.key, download.size, manifest.stored_size
+            ),
+        });
+    }
+    Ok(download)
+}
+
 /// Drops the side database after a failure; the target was not changed.
 async fn abandon(maintenance: &Session, names: &Names, failure: Failure) -> Failure {
     match maintenance.drop_database(&names.side).await {
@@ -152,11 +196,23 @@ async fn abandon(maintenance: &Session, names: &Names, failure: Failure) -> Fail
     failure
 }
 
-/// `pg_restore -j N` into the side database, then its row counts against the manifest.
+/// Aborts the spawned tasks when dropped (a failure or a signal ends them all).
+struct Tasks<T>(Vec<tokio::task::JoinHandle<T>>);
+
+impl<T> Drop for Tasks<T> {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
+}
+
+/// Builds the restore in the side database while the object downloads, then checks it.
 async fn build(
     p: &Parallel<'_>,
     names: &Names,
-    file: &Path,
+    download: Download,
+    decoding: Decoding,
     server_version_num: u32,
     shutdown: &Shutdown,
 ) -> std::result::Result<compare::Comparison, Failure> {
@@ -167,33 +223,98 @@ async fn build(
         crate::restore::versions::archive_major(p.manifest),
         Tool::PgRestore.name(),
     )?;
-    let mut args = p.pg_restore_args.clone();
-    args.push("--dbname=".into());
-    args.push(file.display().to_string());
-    let mut env = side_db.child_env();
-    let existing = env
-        .iter()
-        .find(|(k, _)| *k == "PGOPTIONS")
-        .map(|(_, v)| v.clone());
-    env.retain(|(k, _)| *k != "PGOPTIONS");
-    env.push(("PGOPTIONS", session::pgoptions(existing.as_deref())));
-    let Started { process, .. } = ToolProcess::spawn(&ToolSpec {
-        tool: Tool::PgRestore,
+    let tool = PgRestore {
         binary,
-        args: args.clone(),
-        env,
-        stdin: false,
-        capture_stdout: false,
-    })?;
-    tracing::info!(?args, side = %names.side, "pg_restore started into the side database");
+        db: &side_db,
+        args: &p.pg_restore_args,
+        jobs: p.parallelism,
+        shutdown,
+    };
+    let (archive, file) = SideArchive::create(p.spool_dir)?;
+    let (toc_tx, toc_rx) = oneshot::channel();
+    let (go_tx, go_rx) = std_mpsc::channel();
+    let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+    let walker = Splitter::new(
+        file,
+        Handshake {
+            toc: toc_tx,
+            go: go_rx,
+        },
+    );
+    let thread = stream::spawn(rx, decoding, Output::Split(walker))?;
+    let mut pump = Tasks(vec![tokio::spawn(download.pump(tx))]);
+    let mut report = thread.report;
     let mut stop = shutdown.clone();
-    tokio::select! {
-        r = process.wait_success() => r?,
-        sig = stop.wait() => {
-            process.kill();
-            return Err(Error::RestoreInterrupted(sig).into());
-        }
+    tracing::info!(key = %p.manifest.key, side = %names.side,
+        "downloading; the schema and the rows go into the side database as they arrive");
+
+    // The TOC: the schema before the data.
+    let toc: Toc = tokio::select! {
+        t = toc_rx => match t {
+            Ok(t) => t,
+            // The stream ended before a TOC: its report says why.
+            Err(_) => return Err(stream_failure(
+                (&mut report).await.ok(), &mut pump, &mut []).await.into()),
+        },
+        sig = stop.wait() => return Err(Error::RestoreInterrupted(sig).into()),
+    };
+    let tables =
+        Arc::new(Tables::from_toc(&toc).map_err(|why| Failure::from(split::unsupported(&why)))?);
+    tool.run(&archive.path, &["--section=pre-data".to_string()], false)
+        .await?;
+    tracing::info!("schema created in the side database; loading the rows");
+    let n = usize::try_from(p.parallelism).unwrap_or(2).max(1);
+    let (senders, tasks) = load::start(&side_db, tables, n).await?;
+    let mut loaders = Tasks(tasks);
+    // A stream thread that is gone has sent its report: it says why.
+    let _ = go_tx.send(Go::Load(senders));
+
+    // The whole object: size and SHA-256.
+    let rep = tokio::select! {
+        r = &mut report => r.map_err(|_| Error::Internal("the stream thread vanished".into()))?,
+        sig = stop.wait() => return Err(Error::RestoreInterrupted(sig).into()),
+    };
+    if !rep.complete || rep.error.is_some() {
+        return Err(stream_failure(Some(rep), &mut pump, &mut loaders.0)
+            .await
+            .into());
     }
+    check_object(p.manifest, &rep.hashed)?;
+    tracing::info!(sha256 = %rep.hashed.sha256, raw = rep.hashed.raw_bytes,
+        "SHA-256 matches the manifest; waiting for the last rows");
+    let mut rows = 0u64;
+    for t in &mut loaders.0 {
+        let loaded = tokio::select! {
+            r = t => r.map_err(|e| Error::Internal(format!("a loading connection panicked: {e}")))??,
+            sig = stop.wait() => return Err(Error::RestoreInterrupted(sig).into()),
+        };
+        rows += loaded.rows;
+    }
+    tracing::info!(rows, connections = n, "every row is in the side database");
+
+    // The rest of the data (sequence values, large objects), then indexes and constraints.
+    let rest: Vec<String> = toc
+        .entries
+        .iter()
+        .filter(|e| e.section == SECTION_DATA && !e.is_table_data())
+        .map(|e| e.dump_id.to_string())
+        .collect();
+    if !rest.is_empty() {
+        let (list, mut file) = SideArchive::create(p.spool_dir)?;
+        std::io::Write::write_all(&mut file, (rest.join("\n") + "\n").as_bytes())
+            .map_err(|e| Error::stream("writing the restore list", e))?;
+        drop(file);
+        tool.run(
+            &archive.path,
+            &[format!("--use-list={}", list.path.display())],
+            false,
+        )
+        .await?;
+    }
+    tool.run(&archive.path, &["--section=post-data".to_string()], true)
+        .await?;
+    tracing::info!("indexes and constraints built in the side database");
+
     let actual = Session::open(&side_db)
         .await?
         .row_counts(&p.plan.compared)
@@ -213,6 +334,95 @@ async fn build(
         return Err(Failure::with(e, Payload::Restore(r)));
     }
     Ok(comparison)
+}
+
+/// Why the stream stopped: a loading connection's own error first (the stream only saw
+/// that it stopped), then a decoder's or the hash's finding, then the download's.
+async fn stream_failure(
+    report: Option<StreamReport>,
+    pump: &mut Tasks<crate::error::Result<u64>>,
+    loaders: &mut [tokio::task::JoinHandle<crate::error::Result<load::Loaded>>],
+) -> Error {
+    for t in loaders.iter_mut() {
+        if t.is_finished()
+            && let Ok(Err(e)) = t.await
+        {
+            return e;
+        }
+    }
+    let Some(report) = report else {
+        return Error::Internal("the stream thread vanished".into());
+    };
+    let error = report
+        .error
+        .unwrap_or_else(|| Error::Internal("the stream stopped without a reason".into()));
+    // A configuration or integrity problem found by the decoders is the cause; the
+    // download's own error explains only a stream that stopped receiving.
+    if error.kind() == ErrorKind::Runtime
+        && matches!(
+            error,
+            Error::Stream {
+                context: "downloading the object",
+                ..
+            }
+        )
+        && let Some(t) = pump.0.first_mut()
+        && let Ok(Ok(Err(e))) = tokio::time::timeout(std::time::Duration::from_millis(500), t).await
+    {
+        return e;
+    }
+    error
+}
+
+/// `pg_restore` against the side database.
+struct PgRestore<'a> {
+    binary: PathBuf,
+    db: &'a DbTarget,
+    args: &'a [String],
+    jobs: u32,
+    shutdown: &'a Shutdown,
+}
+
+impl PgRestore<'_> {
+    /// Runs it on `file` with `extra` arguments, with `--jobs` when `parallel`.
+    async fn run(
+        &self,
+        file: &Path,
+        extra: &[String],
+        parallel: bool,
+    ) -> std::result::Result<(), Failure> {
+        let mut args: Vec<String> = self.args.to_vec();
+        if parallel {
+            args.push(format!("--jobs={}", self.jobs));
+        }
+        args.extend(extra.iter().cloned());
+        args.push("--dbname=".into());
+        args.push(file.display().to_string());
+        let mut env = self.db.child_env();
+        let existing = env
+            .iter()
+            .find(|(k, _)| *k == "PGOPTIONS")
+            .map(|(_, v)| v.clone());
+        env.retain(|(k, _)| *k != "PGOPTIONS");
+        env.push(("PGOPTIONS", session::pgoptions(existing.as_deref())));
+        let Started { process, .. } = ToolProcess::spawn(&ToolSpec {
+            tool: Tool::PgRestore,
+            binary: self.binary.clone(),
+            args: args.clone(),
+            env,
+            stdin: false,
+            capture_stdout: false,
+        })?;
+        tracing::info!(?args, "pg_restore started on the side database");
+        let mut stop = self.shutdown.clone();
+        tokio::select! {
+            r = process.wait_success() => Ok(r?),
+            sig = stop.wait() => {
+                process.kill();
+                Err(Error::RestoreInterrupted(sig).into())
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -248,7 +458,6 @@ mod tests {
         let m = manifest();
         let full = plan(&m, &request(RestoreContent::Full)).unwrap();
         let args = applies(&full, RestoreContent::Full, 4).unwrap();
-        assert!(args.contains(&"--jobs=4".to_string()));
         assert!(args.contains(&"--no-owner".to_string()));
         for gone in [
             "--single-transaction",
