@@ -28,6 +28,24 @@ pub trait Visit {
     }
 }
 
+/// A small field of the data section (block header, chunk length, OID).
+struct Field {
+    bytes: [u8; Field::MAX],
+    len: usize,
+}
+
+impl Field {
+    /// A type byte, a sign byte and 8 magnitude bytes at most.
+    const MAX: usize = 10;
+}
+
+impl std::ops::Deref for Field {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
 /// Whose bytes a chunk holds.
 #[derive(Clone, Copy, Debug)]
 enum Owner {
@@ -205,17 +223,24 @@ impl<V: Visit> ArchiveWalker<V> {
         self.tables.clear();
     }
 
-    /// Returns exactly `need` bytes, from `pending` plus the head of `data`, or stashes
-    /// what there is and returns `None`.
-    fn take(&mut self, data: &mut &[u8], need: usize) -> Option<Vec<u8>> {
+    /// Returns exactly `need` (at most [`Field::MAX`]) bytes, from `pending` plus the
+    /// head of `data`, or stashes what there is and returns `None`. No allocation: this
+    /// runs once per chunk, that is once per row of a table.
+    fn take(&mut self, data: &mut &[u8], need: usize) -> Option<Field> {
         let missing = need - self.pending.len();
         if data.len() < missing {
             self.pending.extend_from_slice(data);
             *data = &[];
             return None;
         }
-        let mut field = std::mem::take(&mut self.pending);
-        field.extend_from_slice(&data[..missing]);
+        let mut field = Field {
+            bytes: [0; Field::MAX],
+            len: need,
+        };
+        let have = self.pending.len();
+        field.bytes[..have].copy_from_slice(&self.pending);
+        field.bytes[have..need].copy_from_slice(&data[..missing]);
+        self.pending.clear();
         *data = &data[missing..];
         Some(field)
     }

@@ -152,10 +152,11 @@ pub async fn run_into(args: &Settings, db: DbTarget, shutdown: &Shutdown) -> out
             content: request.content,
             parallelism: args.options.parallelism,
             pg_restore_args,
+            globals,
         };
         return parallel::run(p, decoding, shutdown)
             .await
-            .map(|r| with_roles(Payload::Restore(r), false))
+            .map(|(r, settings)| with_roles(Payload::Restore(r), settings))
             .map_err(|f| Failure {
                 partial: Some(with_roles(
                     f.partial.unwrap_or_else(|| partial(false)),

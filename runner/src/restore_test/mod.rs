@@ -123,11 +123,13 @@ pub async fn run(args: &Settings, shutdown: &Shutdown) -> outcome::Outcome {
                 content: RestoreContent::Full,
                 parallelism: args.parallelism,
                 pg_restore_args,
+                globals: None,
             },
             decoding,
             shutdown,
         )
         .await
+        .map(|(r, _)| r)
     } else {
         Session::open(&server).await?.create_database(&name).await?;
         tracing::info!(database = %name, server = %server.describe(), "scratch database created");

@@ -57,11 +57,34 @@ impl Tables {
     }
 }
 
-/// What one connection loaded.
-#[derive(Debug, Default, Clone, Copy)]
+/// What one connection loaded: rows per table (by index, as the server counted them
+/// at the end of each COPY) and bytes.
+#[derive(Debug, Default, Clone)]
 pub struct Loaded {
-    pub rows: u64,
+    pub rows: Vec<u64>,
     pub bytes: u64,
+}
+
+impl Loaded {
+    fn add(&mut self, table: usize, rows: u64) {
+        if self.rows.len() <= table {
+            self.rows.resize(table + 1, 0);
+        }
+        self.rows[table] += rows;
+    }
+}
+
+/// The rows per `schema.table` all connections loaded (tables without rows: 0).
+pub fn row_counts(tables: &Tables, loaded: &[Loaded]) -> std::collections::BTreeMap<String, i64> {
+    tables
+        .copy
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| {
+            let rows: u64 = loaded.iter().filter_map(|l| l.rows.get(i)).sum();
+            (name.clone(), i64::try_from(rows).unwrap_or(i64::MAX))
+        })
+        .collect()
 }
 
 /// Opens `n` connections to `side` with the settings; returns their senders and tasks.
@@ -106,11 +129,12 @@ async fn run(
         let same = current.as_ref().is_some_and(|(t, _)| *t == batch.table);
         if !same {
             if let Some((t, mut sink)) = current.take() {
-                loaded.rows += sink
+                let rows = sink
                     .as_mut()
                     .finish()
                     .await
                     .map_err(|e| fail(t, "loading", e))?;
+                loaded.add(t, rows);
             }
             let Some((_, stmt)) = tables.copy.get(batch.table) else {
                 return Err(Error::Internal(format!("no table {}", batch.table)));
@@ -129,11 +153,12 @@ async fn run(
         }
     }
     if let Some((t, mut sink)) = current.take() {
-        loaded.rows += sink
+        let rows = sink
             .as_mut()
             .finish()
             .await
             .map_err(|e| fail(t, "loading", e))?;
+        loaded.add(t, rows);
     }
     Ok(loaded)
 }

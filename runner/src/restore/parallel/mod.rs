@@ -46,6 +46,7 @@ use crate::restore::parallel::side_archive::SideArchive;
 use crate::restore::parallel::split::{Go, Handshake, Splitter};
 use crate::restore::plan::{Plan, Route};
 use crate::restore::result;
+use crate::restore::roles;
 use crate::restore::stream::{self, Decoding, Output, StreamReport};
 use crate::restore::target::Session;
 use crate::s3::download::{CHANNEL_CHUNKS, Download};
@@ -68,6 +69,8 @@ pub struct Parallel<'a> {
     pub parallelism: u32,
     /// The `pg_restore` arguments without the database, the file and the section.
     pub pg_restore_args: Vec<String>,
+    /// The backup's globals: the database's properties when the run creates it.
+    pub globals: Option<&'a roles::Globals>,
 }
 
 /// The `pg_restore` arguments of the parallel path when it applies: a full restore of a
@@ -94,12 +97,13 @@ pub fn applies(plan: &Plan, content: RestoreContent, parallelism: u32) -> Option
 }
 
 /// Runs the parallel restore; a failure says whether the target was changed (never,
-/// before the swap).
+/// before the swap). Returns the result and whether the backup's database settings were
+/// applied (to a database the run created).
 pub async fn run(
     p: Parallel<'_>,
     decoding: Decoding,
     shutdown: &Shutdown,
-) -> std::result::Result<RestoreResult, Failure> {
+) -> std::result::Result<(RestoreResult, bool), Failure> {
     let clock = Instant::now();
     let target = p.db.database();
     let id: String = crate::restore::token().chars().take(8).collect();
@@ -128,7 +132,7 @@ pub async fn run(
         }
     }
     let download = open(p.store, p.manifest, shutdown).await?;
-    let target_exists = side::create(&maintenance, &names).await?;
+    let (target_exists, settings) = side::create(&maintenance, &names, p.db, p.globals).await?;
     let comparison = match build(&p, &names, download, decoding, server_version_num, shutdown).await
     {
         Ok(c) => c,
@@ -150,7 +154,7 @@ pub async fn run(
                 "dropping the replaced database failed; the next parallel restore drops it"),
         }
     }
-    Ok(result::build(result::Facts {
+    let r = result::build(result::Facts {
         manifest: p.manifest,
         target_database: &target,
         database_created: !target_exists,
@@ -158,7 +162,8 @@ pub async fn run(
         tables_restored: p.plan.restored.len(),
         comparison,
         duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
-    }))
+    });
+    Ok((r, settings))
 }
 
 /// Opens the object; its size must be the manifest's.
@@ -264,7 +269,7 @@ async fn build(
         .await?;
     tracing::info!("schema created in the side database; loading the rows");
     let n = usize::try_from(p.parallelism).unwrap_or(2).max(1);
-    let (senders, tasks) = load::start(&side_db, tables, n).await?;
+    let (senders, tasks) = load::start(&side_db, Arc::clone(&tables), n).await?;
     let mut loaders = Tasks(tasks);
     // A stream thread that is gone has sent its report: it says why.
     let _ = go_tx.send(Go::Load(senders));
@@ -282,15 +287,20 @@ async fn build(
     check_object(p.manifest, &rep.hashed)?;
     tracing::info!(sha256 = %rep.hashed.sha256, raw = rep.hashed.raw_bytes,
         "SHA-256 matches the manifest; waiting for the last rows");
-    let mut rows = 0u64;
+    let mut loaded = Vec::with_capacity(n);
     for t in &mut loaders.0 {
-        let loaded = tokio::select! {
+        loaded.push(tokio::select! {
             r = t => r.map_err(|e| Error::Internal(format!("a loading connection panicked: {e}")))??,
             sig = stop.wait() => return Err(Error::RestoreInterrupted(sig).into()),
-        };
-        rows += loaded.rows;
+        });
     }
-    tracing::info!(rows, connections = n, "every row is in the side database");
+    // The rows the server acknowledged at the end of each COPY, per table.
+    let actual = load::row_counts(&tables, &loaded);
+    tracing::info!(
+        rows = actual.values().sum::<i64>(),
+        connections = n,
+        "every row is in the side database"
+    );
 
     // The rest of the data (sequence values, large objects), then indexes and constraints.
     let rest: Vec<String> = toc
@@ -315,10 +325,6 @@ async fn build(
         .await?;
     tracing::info!("indexes and constraints built in the side database");
 
-    let actual = Session::open(&side_db)
-        .await?
-        .row_counts(&p.plan.compared)
-        .await?;
     let comparison = compare::compare(&p.manifest.tables, &actual, &p.plan.compared);
     if let Some(e) = compare::mismatch_error(&comparison) {
         let database = p.db.database();

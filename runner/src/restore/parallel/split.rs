@@ -23,9 +23,9 @@ use crate::pg::archive_toc::{OFFSET_NO_DATA, OFFSET_POS_NOT_SET, Toc};
 use crate::pg::archive_walk::{ArchiveWalker, Visit, copy_trailer};
 
 /// A batch is cut at the last row end once this many bytes of a table are buffered.
-pub const BATCH_BYTES: usize = 512 << 10;
+pub const BATCH_BYTES: usize = 128 << 10;
 /// Batches queued per connection before the stream waits.
-pub const QUEUE_BATCHES: usize = 2;
+pub const QUEUE_BATCHES: usize = 4;
 /// Bytes kept back at a cut: room for the end-of-data trailer to stay whole.
 const KEEP_BACK: usize = 16;
 
