@@ -8,6 +8,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 as_pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 psql_q() { "$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 "$@"; }
 now() { date +%s.%N; }
+# Busy CPU seconds of the whole machine so far (user, nice, system, irq, softirq, steal):
+# the difference over a run is what it cost every process together (server included).
+busy() { awk -v hz="$(getconf CLK_TCK)" '/^cpu /{printf "%.2f\n", ($2+$3+$4+$7+$8+$9)/hz}' /proc/stat; }
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 
 build_runner() {

@@ -2,8 +2,10 @@
 # Restore benchmark: `pg_restore -j1` and `-j2` of a local custom-format file (into a fresh
 # database) against the runner restoring the same dump from S3 at parallelism 1 (one
 # stream: download, SHA-256 checksum gate, age, zstd, pg_restore in one transaction), 2 and
-# 4 (verified spool file, pg_restore -jN into a side database, swap by rename), each with
-# the row-count comparison; prints the ratios, the runner's peak RSS and its temp disk.
+# 4 (the schema, then N COPY connections loading while the object downloads, then
+# pg_restore -jN for indexes and constraints, all in a side database; swap by rename), each with
+# the row-count comparison; prints the ratios, the runner's peak RSS, its temp disk and the
+# busy CPU seconds of the whole machine during each run (server and S3 included).
 #
 #   bench/restore.sh            # the backup benchmark's ≥ 2 GB dataset
 #   bench/restore.sh --quick    # ~10× smaller, a smoke run
@@ -102,18 +104,18 @@ PY
 DUMP_SIZE=$(stat -c %s "$DUMP")
 
 # Baselines: pg_restore from the local file into a fresh database, -j1 and -j2.
-baseline() { # jobs -> seconds
+baseline() { # jobs -> "seconds machine-cpu-seconds"
   psql_q -d postgres -c "DROP DATABASE IF EXISTS bench_restore_baseline" -c "CREATE DATABASE bench_restore_baseline"
-  local t0 t1
-  t0=$(now); "$PG_BIN/pg_restore" --exit-on-error --jobs="$1" -d bench_restore_baseline "$DUMP"; t1=$(now)
+  local t0 t1 c0 c1
+  c0=$(busy); t0=$(now); "$PG_BIN/pg_restore" --exit-on-error --jobs="$1" -d bench_restore_baseline "$DUMP"; t1=$(now); c1=$(busy)
   psql_q -d postgres -c "DROP DATABASE bench_restore_baseline"
-  secs "$t0" "$t1"
+  echo "$(secs "$t0" "$t1") $(secs "$c0" "$c1")"
 }
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 log "[$DB] baseline: pg_restore -j1 (fresh database) from the local file"
-T_BASE1=$(baseline 1)
+read -r T_BASE1 C_BASE1 < <(baseline 1)
 log "[$DB] baseline: pg_restore -j2 (fresh database) from the local file"
-T_BASE2=$(baseline 2)
+read -r T_BASE2 C_BASE2 < <(baseline 2)
 
 # The runner at parallelism N into a database it creates; sets T_RUN, RSS (KiB), STREAM,
 # STORED, COMPARED, SPOOL_PEAK (bytes, sampled every 0.2 s).
@@ -125,11 +127,13 @@ runner_at() { # parallelism
   ( peak=0; while :; do
       b=$(du -sb "$SPOOL" 2>/dev/null | cut -f1); ((b > peak)) && peak=$b && echo "$peak" >"$BENCH/spool-peak"
       sleep 0.2; done ) &
-  local sampler=$!
+  local sampler=$! c0
+  c0=$(busy)
   /usr/bin/time -f '%e %M' -o "$BENCH/time.txt" env "${runner_env[@]}" PGDATABASE=bench_restore_runner \
     TIDEMARK_CREATE_DATABASE=true TIDEMARK_RESTORE_CLEAN=false \
     TIDEMARK_RESTORE_PARALLELISM="$1" TIDEMARK_RESTORE_SPOOL_DIR="$SPOOL" \
     TIDEMARK_AGE_IDENTITY="$(grep AGE-SECRET-KEY "$BENCH/restore-identity.txt")" "$RUNNER" restore >/dev/null 2>"$BENCH/runner-p$1.log"
+  C_RUN=$(secs "$c0" "$(busy)")
   kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
   read -r T_RUN RSS <"$BENCH/time.txt"
   SPOOL_PEAK=$(cat "$BENCH/spool-peak")
@@ -140,16 +144,16 @@ print(r["durationMs"] / 1000, r["storedSize"], r["tablesCompared"])' "$BENCH/ter
   psql_q -d postgres -c "DROP DATABASE bench_restore_runner"
   rm -rf "$SPOOL"
 }
-declare -A T_P RSS_P SPOOL_P
+declare -A T_P RSS_P SPOOL_P C_P
 for n in 1 2 4; do
   log "[$DB] runner at parallelism $n"
   runner_at "$n"
-  T_P[$n]=$T_RUN; RSS_P[$n]=$((RSS / 1024)); SPOOL_P[$n]=$SPOOL_PEAK
+  T_P[$n]=$T_RUN; RSS_P[$n]=$((RSS / 1024)); SPOOL_P[$n]=$SPOOL_PEAK; C_P[$n]=$C_RUN
 done
 # The load of a shared machine drifts: pg_restore -j2 once more after the runner's runs,
 # and the ratios use the faster of the two (the best local restore).
 log "[$DB] baseline again: pg_restore -j2 from the local file"
-T_BASE2_AFTER=$(baseline 2)
+read -r T_BASE2_AFTER C_BASE2_AFTER < <(baseline 2)
 rm -f "$DUMP"
 T_BEST2=$(python3 -c "print(min($T_BASE2, $T_BASE2_AFTER))")
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -160,11 +164,11 @@ LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 dataset                      $DB
 custom dump size             $DUMP_SIZE bytes ($(python3 -c "print(f'{$DUMP_SIZE/1e9:.2f}')") GB), stored $STORED bytes (zstd -3 + age)
 load average before / after  $LOAD_BEFORE / $LOAD
-pg_restore -j1 (local file)  ${T_BASE1} s   (fresh database)
-pg_restore -j2 (local file)  ${T_BASE2} s before the runner, ${T_BASE2_AFTER} s after (fresh database; ratios use ${T_BEST2} s)
-runner parallelism 1         ${T_P[1]} s   peak RSS ${RSS_P[1]} MiB   temp disk ${SPOOL_P[1]} bytes   (one transaction behind the checksum gate)
-runner parallelism 2         ${T_P[2]} s   peak RSS ${RSS_P[2]} MiB   temp disk ${SPOOL_P[2]} bytes   (spool, pg_restore -j2 into a side database, swap)
-runner parallelism 4         ${T_P[4]} s   peak RSS ${RSS_P[4]} MiB   temp disk ${SPOOL_P[4]} bytes
+pg_restore -j1 (local file)  ${T_BASE1} s   machine CPU ${C_BASE1} s   (fresh database)
+pg_restore -j2 (local file)  ${T_BASE2} s (CPU ${C_BASE2} s) before the runner, ${T_BASE2_AFTER} s (CPU ${C_BASE2_AFTER} s) after (fresh database; ratios use ${T_BEST2} s)
+runner parallelism 1         ${T_P[1]} s   machine CPU ${C_P[1]} s   peak RSS ${RSS_P[1]} MiB   temp disk ${SPOOL_P[1]} bytes   (one transaction behind the checksum gate)
+runner parallelism 2         ${T_P[2]} s   machine CPU ${C_P[2]} s   peak RSS ${RSS_P[2]} MiB   temp disk ${SPOOL_P[2]} bytes   (loads while downloading into a side database, swap)
+runner parallelism 4         ${T_P[4]} s   machine CPU ${C_P[4]} s   peak RSS ${RSS_P[4]} MiB   temp disk ${SPOOL_P[4]} bytes
 RATIO pg_restore -j1 / runner p1   $(ratio "$T_BASE1" "${T_P[1]}")   (single stream, target >= 0.9)
 RATIO pg_restore -j2 / runner p2   $(ratio "$T_BEST2" "${T_P[2]}")   (issue #18 goal >= 1.0)
 RATIO pg_restore -j2 / runner p4   $(ratio "$T_BEST2" "${T_P[4]}")

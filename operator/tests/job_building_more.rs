@@ -255,7 +255,10 @@ fn the_sidecar_is_hardened_and_writes_only_to_its_own_empty_dirs() {
         .filter(|v| v.empty_dir.is_some())
         .map(|v| v.name)
         .collect();
-    assert_eq!(empty_dirs, vec!["tmp", "pg-data", "pg-run", "pg-tmp"]);
+    assert_eq!(
+        empty_dirs,
+        vec!["tmp", "spool", "pg-data", "pg-run", "pg-tmp"]
+    );
     let pg_mounts: Vec<(String, String)> = pg
         .volume_mounts
         .clone()
@@ -278,14 +281,14 @@ fn the_sidecar_is_hardened_and_writes_only_to_its_own_empty_dirs() {
         Some("/var/lib/postgresql/data/pgdata"),
         "below the mount, so initdb can create it with mode 0700"
     );
-    // The runner mounts only its own /tmp, not the server's data.
+    // The runner mounts only its own /tmp and spool, not the server's data.
     let runner_mounts: Vec<String> = runner(&job)
         .volume_mounts
         .unwrap()
         .into_iter()
         .map(|m| m.name)
         .collect();
-    assert_eq!(runner_mounts, vec!["tmp"]);
+    assert_eq!(runner_mounts, vec!["tmp", "spool"]);
 }
 
 #[test]
@@ -332,7 +335,7 @@ fn an_existing_restore_test_server_gets_no_sidecar_and_secret_refs() {
         "scratch-db"
     );
     let volumes: Vec<String> = pod.volumes.unwrap().into_iter().map(|v| v.name).collect();
-    assert_eq!(volumes, vec!["tmp", "db-ca"]);
+    assert_eq!(volumes, vec!["tmp", "spool", "db-ca"]);
 }
 
 #[test]

@@ -1,9 +1,12 @@
 //! The parallel restore path (`TIDEMARK_RESTORE_PARALLELISM` >= 2) on real PostgreSQL and
 //! a real S3 server: into a new database and over an existing one (equal to the source by
-//! a normalised schema-and-data dump and row counts), and the faults — a corrupt object,
-//! a wrong identity, SIGTERM and SIGKILL in the middle — each leave the target unchanged
-//! and no side database behind (an interrupted run's leftover is dropped by the next
-//! run). Prints its wall time.
+//! a normalised schema-and-data dump and row counts; the existing database's own
+//! settings, privileges, connection limit and comment kept; a connected session ended at
+//! the swap), and the faults — a corrupt object, a wrong identity, SIGTERM and SIGKILL in
+//! the middle — each leave the target unchanged and no side database behind (an
+//! interrupted run's leftover is dropped by the next run). Also: a LATIN1 database with
+//! large objects, and a role without CREATEDB (the single stream instead). Prints its
+//! wall time.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -288,4 +291,127 @@ async fn parallel_restore_replaces_or_creates_the_target_and_faults_change_nothi
     assert_eq!(normalised_dump(&fx, "target"), before);
     assert_eq!(side_databases(&fx), "");
     eprintln!("restore_parallel wall time: {:?}", suite.elapsed());
+}
+
+/// A LATIN1 database with non-ASCII text, large objects, a sequence, a materialised view,
+/// a comment and a grant: the rows go through the loading connections in the archive's
+/// own client encoding, the large objects and sequence values through the side archive,
+/// and the restored database equals the source (its encoding included).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_restore_keeps_encoding_large_objects_and_everything_else() {
+    let fx = Fixture::seaweed().await;
+    for sql in [
+        format!("DROP DATABASE {SOURCE_DB}"),
+        format!(
+            "CREATE DATABASE {SOURCE_DB} TEMPLATE template0 ENCODING 'LATIN1' \
+             LC_COLLATE 'C' LC_CTYPE 'C'"
+        ),
+    ] {
+        fx.pg.psql("postgres", &sql).unwrap();
+    }
+    fx.pg
+        .psql(
+            SOURCE_DB,
+            "CREATE ROLE lo_reader NOLOGIN; \
+             CREATE TABLE public.words (id serial PRIMARY KEY, word text NOT NULL); \
+             INSERT INTO public.words (word) SELECT 'café crème brûlée ' || g FROM generate_series(1, 30000) g; \
+             CREATE TABLE public.blank (id int); \
+             CREATE MATERIALIZED VIEW public.counted AS SELECT count(*) AS n FROM public.words; \
+             COMMENT ON TABLE public.words IS 'Wörter'; \
+             GRANT SELECT ON public.words TO lo_reader; \
+             SELECT lo_from_bytea(0, decode(repeat('c3a9', 50000), 'hex')); \
+             SELECT lo_from_bytea(0, convert_to('Grüße', 'LATIN1'));",
+        )
+        .unwrap();
+    let out = fx.backup(&[]).run().unwrap();
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let source = fx
+        .pg
+        .normalised_dump_at(fx.pg.port(), SOURCE_DB, &[])
+        .unwrap();
+    assert!(
+        source.contains("caf\u{e9} cr\u{e8}me"),
+        "the dump is read as UTF-8"
+    );
+    assert!(source.contains("lo_open"), "the source has large objects");
+
+    let spool = tempfile::tempdir().unwrap();
+    let mut cmd = fx.restore_run(
+        "restore",
+        "copy",
+        &[
+            PARALLEL,
+            ("TIDEMARK_CREATE_DATABASE", "true"),
+            ("RUST_LOG", "info"),
+        ],
+    );
+    cmd.env(
+        "TIDEMARK_RESTORE_SPOOL_DIR",
+        &spool.path().display().to_string(),
+    );
+    let out = cmd.run().unwrap();
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(
+        out.stderr.contains("every row is in the side database"),
+        "the parallel path ran: {}",
+        out.stderr
+    );
+    assert_eq!(
+        fx.pg.normalised_dump_at(fx.pg.port(), "copy", &[]).unwrap(),
+        source
+    );
+    assert_eq!(
+        fx.pg
+            .psql(
+                "postgres",
+                "SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = 'copy'"
+            )
+            .unwrap(),
+        "LATIN1"
+    );
+    assert_eq!(side_databases(&fx), "");
+    assert_eq!(spool_files(spool.path()), 0, "the side archive is removed");
+}
+
+/// A restoring role without CREATEDB cannot build a side database: the runner says so
+/// and restores with the single stream, into the database the role owns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_that_may_not_create_databases_restores_with_the_single_stream() {
+    let fx = Fixture::seaweed().await;
+    seed(&fx.pg, 2_000);
+    let out = fx.backup(&[]).run().unwrap();
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    for sql in [
+        "CREATE ROLE limited LOGIN PASSWORD 'limited-pw'",
+        "CREATE DATABASE owned OWNER limited",
+    ] {
+        fx.pg.psql("postgres", sql).unwrap();
+    }
+    let mut cmd = fx.restore_run(
+        "restore",
+        "owned",
+        &[
+            PARALLEL,
+            ("TIDEMARK_RESTORE_NO_OWNER", "true"),
+            ("TIDEMARK_RESTORE_NO_PRIVILEGES", "true"),
+            ("RUST_LOG", "info"),
+        ],
+    );
+    cmd.env("PGUSER", "limited").env("PGPASSWORD", "limited-pw");
+    let out = cmd.run().unwrap();
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(
+        out.stderr.contains("restoring with the single stream") && out.stderr.contains("CREATEDB"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("side database"), "{}", out.stderr);
+    let report = out.report.unwrap();
+    assert_eq!(report["restore"]["mismatchCount"], 0, "{report}");
+    assert_eq!(
+        fx.pg
+            .psql("owned", "SELECT count(*) FROM sales.orders")
+            .unwrap(),
+        "2000"
+    );
 }

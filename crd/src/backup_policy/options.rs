@@ -310,14 +310,14 @@ pub struct RestoreTest {
     #[serde(default = "default_restore_test_deadline")]
     #[schemars(range(min = 60, max = 604_800))]
     pub deadline_seconds: i64,
-    /// Parallel jobs of the test restore, as `RestoreRequest.spec.parallelism` (the
-    /// measured duration is then the one a parallel restore achieves). Unset: 1, the
-    /// single stream.
+    /// Parallel connections of the test restore, as `RestoreRequest.spec.parallelism`
+    /// (the measured duration is the one a restore with the same setting achieves).
+    /// Unset: the Job's CPU request in whole cores, at least 2 and at most 8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 64))]
     pub parallelism: Option<u32>,
-    /// `sizeLimit` of the spool `emptyDir` of a parallel test restore (the backup's
-    /// `rawSize` plus 10 %). Unset: `10Gi`.
+    /// `sizeLimit` of the spool `emptyDir` of a parallel test restore, as
+    /// `RestoreRequest.spec.spoolSizeLimit`. Unset: `10Gi`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = crate::common::QUANTITY_PATTERN))]
     pub spool_size_limit: Option<String>,

@@ -94,18 +94,21 @@ pub struct RestoreRequestSpec {
     /// Shape of the Jobs that run the runner.
     #[serde(default)]
     pub job_template: JobTemplate,
-    /// Parallel jobs of a full restore (`pg_restore -j`, for the data and the index and
-    /// constraint builds). 2 or more: the backup is verified into a local spool file and
-    /// built in a side database that replaces the target by renaming, only once complete.
-    /// 1 (the default): one stream in one transaction, no local disk. The parallel
-    /// path replaces the whole target database (its own settings, owner and grants
-    /// included) and needs no other session connected to it at the swap.
+    /// Parallel connections of a full restore. 2 or more: the restore is built in a side
+    /// database while the backup downloads — the schema first, the rows through this
+    /// many COPY connections, then indexes and constraints with `pg_restore -j` — and
+    /// replaces the target by renaming once the backup's SHA-256 matched and the row
+    /// counts agree; the target's own settings, privileges and owner are kept, and its
+    /// open sessions are ended at the swap. 1: one stream in one transaction. Unset: the
+    /// Job's CPU request in whole cores, at least 2 and at most 8. The restoring role
+    /// needs CREATEDB and must own the target for the parallel path; without, the
+    /// runner takes the single stream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 64))]
     pub parallelism: Option<u32>,
-    /// `sizeLimit` of the Job's spool `emptyDir` when the restore runs in parallel: at
-    /// least the backup's `rawSize` plus 10 % (about 0.5–1.1 GiB per GiB of database).
-    /// Unset: `10Gi`.
+    /// `sizeLimit` of the Job's spool `emptyDir` when the restore runs in parallel. It
+    /// holds the archive's table of contents (kilobytes to a few megabytes) and its
+    /// large objects, never the table data. Unset: `10Gi`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = crate::common::QUANTITY_PATTERN))]
     pub spool_size_limit: Option<String>,

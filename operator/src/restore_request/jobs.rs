@@ -197,7 +197,8 @@ fn runner_restore_job(
         env.push(secret(var::AGE_IDENTITY, identity));
     }
     let mut mounts = source_mounts(source);
-    let parallelism = spool::parallelism(spec.parallelism);
+    let effective = defaults.pod.apply(&spec.job_template);
+    let parallelism = spool::parallelism(spec.parallelism, effective.resources.as_ref());
     let (spool_env, spool_mounts) = spool::settings(
         parallelism,
         spec.mode.content == RestoreContent::Full,

@@ -137,9 +137,13 @@ pub async fn run_into(args: &Settings, db: DbTarget, shutdown: &Shutdown) -> out
         }
         other => other,
     };
-    if let Some(pg_restore_args) =
-        parallel::applies(&plan, request.content, args.options.parallelism)
-    {
+    let parallel_args = match parallel::applies(&plan, request.content, args.options.parallelism) {
+        Some(a) => parallel::usable(&db, &args.options.maintenance_database)
+            .await
+            .then_some(a),
+        None => None,
+    };
+    if let Some(pg_restore_args) = parallel_args {
         let p = parallel::Parallel {
             store: &store,
             manifest: &manifest,

@@ -64,7 +64,7 @@ pub enum Output {
     Feed(GatedStdin),
     /// The parallel path: table rows to the loading connections, the rest into the
     /// side archive file (into the side database only: the swap waits for the hash).
-    Split(ArchiveWalker<Splitter>),
+    Split(Box<ArchiveWalker<Splitter>>),
 }
 
 /// What the stream thread reports once the whole object went through (or it stopped).
@@ -280,7 +280,7 @@ fn run(
 struct Sink {
     gate: Option<Gate<GatedStdin>>,
     feed: Option<GatedStdin>,
-    split: Option<ArchiveWalker<Splitter>>,
+    split: Option<Box<ArchiveWalker<Splitter>>>,
     raw: u64,
     filter: Option<TxFilter>,
 }
@@ -316,7 +316,7 @@ impl Sink {
         let Some(walker) = self.split.take() else {
             return Ok(());
         };
-        let (splitter, verdict) = walker.finish();
+        let (splitter, verdict) = (*walker).finish();
         verdict.map_err(|why| {
             Stop::Decode(Error::Check {
                 reason: "CorruptBackup",

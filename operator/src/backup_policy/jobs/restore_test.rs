@@ -150,7 +150,8 @@ pub fn restore_test_job(
         env.push(env::secret(var::AGE_IDENTITY, identity));
     }
     let mut mounts = storage_mounts(policy);
-    let parallelism = spool::parallelism(test.parallelism);
+    let effective = defaults.pod.apply(&spec.job_template);
+    let parallelism = spool::parallelism(test.parallelism, effective.resources.as_ref());
     let (spool_env, spool_mounts) =
         spool::settings(parallelism, true, test.spool_size_limit.as_deref());
     env.extend(spool_env);

@@ -1,8 +1,9 @@
 //! The parallel restore's settings in a runner Job (pure): the parallelism (explicit,
-//! otherwise one) and, when it is 2 or more, the spool `emptyDir` the verified archive
-//! is written to, with its `sizeLimit`.
+//! otherwise from the Job's CPU request) and, when it is 2 or more, the spool `emptyDir`
+//! for the side archive (the archive's table of contents and its large objects), with
+//! its `sizeLimit`.
 
-use k8s_openapi::api::core::v1::{EnvVar, Volume, VolumeMount};
+use k8s_openapi::api::core::v1::{EnvVar, ResourceRequirements, Volume, VolumeMount};
 use tidemark_crd::contract::env as var;
 
 use super::env::value;
@@ -14,12 +15,42 @@ pub const SPOOL_PATH: &str = "/var/lib/tidemark/spool";
 pub const DEFAULT_SPOOL_SIZE: &str = "10Gi";
 /// The CRD's upper bound.
 pub const MAX_PARALLELISM: u32 = 64;
+/// The default's bounds: 2 connections at least; at most 8 (each is a connection to the
+/// server, twice: the loading connections and `pg_restore -j`).
+pub const MIN_DEFAULT: u32 = 2;
+pub const MAX_DEFAULT: u32 = 8;
 
-/// The parallelism of a restore: `explicit`, else 1 (the single stream in one
-/// transaction). The parallel path is opt-in until it carries what the single stream
-/// keeps (the database's own settings, owner and grants when it replaces a database).
-pub fn parallelism(explicit: Option<u32>) -> u32 {
-    explicit.map_or(1, |n| n.clamp(1, MAX_PARALLELISM))
+/// The parallelism of a restore: `explicit`, else the Job's CPU request (its limit when
+/// it requests none) in whole cores rounded up, between [`MIN_DEFAULT`] and
+/// [`MAX_DEFAULT`].
+pub fn parallelism(explicit: Option<u32>, resources: Option<&ResourceRequirements>) -> u32 {
+    if let Some(n) = explicit {
+        return n.clamp(1, MAX_PARALLELISM);
+    }
+    let cpu = resources.and_then(|r| {
+        let from = |m: &Option<
+            std::collections::BTreeMap<
+                String,
+                k8s_openapi::apimachinery::pkg::api::resource::Quantity,
+            >,
+        >| {
+            m.as_ref()
+                .and_then(|m| m.get("cpu"))
+                .and_then(|q| cores(&q.0))
+        };
+        from(&r.requests).or_else(|| from(&r.limits))
+    });
+    cpu.unwrap_or(MIN_DEFAULT).clamp(MIN_DEFAULT, MAX_DEFAULT)
+}
+
+/// Whole cores of a CPU quantity, rounded up (`500m` → 1, `1.5` → 2, `4` → 4).
+fn cores(q: &str) -> Option<u32> {
+    let q = q.trim();
+    let cores = match q.strip_suffix('m') {
+        Some(milli) => milli.parse::<f64>().ok()? / 1000.0,
+        None => q.parse::<f64>().ok()?,
+    };
+    (cores.is_finite() && cores > 0.0).then(|| cores.ceil().min(f64::from(u32::MAX)) as u32)
 }
 
 /// The runner's environment for `parallelism`, and the spool volume when it is 2 or
@@ -47,13 +78,37 @@ pub fn settings(
 mod tests {
     use super::*;
 
+    fn cpu(requests: Option<&str>, limits: Option<&str>) -> ResourceRequirements {
+        let map = |v: Option<&str>| {
+            v.map(|v| {
+                [(
+                    "cpu".to_string(),
+                    k8s_openapi::apimachinery::pkg::api::resource::Quantity(v.into()),
+                )]
+                .into_iter()
+                .collect()
+            })
+        };
+        ResourceRequirements {
+            requests: map(requests),
+            limits: map(limits),
+            ..Default::default()
+        }
+    }
+
     #[test]
-    fn the_single_stream_is_the_default_and_explicit_values_are_bounded() {
-        assert_eq!(parallelism(None), 1);
-        assert_eq!(parallelism(Some(1)), 1);
-        assert_eq!(parallelism(Some(6)), 6);
-        assert_eq!(parallelism(Some(0)), 1);
-        assert_eq!(parallelism(Some(1000)), MAX_PARALLELISM);
+    fn the_default_follows_the_cpu_request_and_explicit_values_are_bounded() {
+        assert_eq!(parallelism(None, None), 2);
+        assert_eq!(parallelism(None, Some(&cpu(Some("500m"), None))), 2);
+        assert_eq!(parallelism(None, Some(&cpu(Some("3"), None))), 3);
+        assert_eq!(parallelism(None, Some(&cpu(Some("2500m"), Some("8")))), 3);
+        assert_eq!(parallelism(None, Some(&cpu(None, Some("4")))), 4);
+        assert_eq!(parallelism(None, Some(&cpu(Some("32"), None))), MAX_DEFAULT);
+        assert_eq!(parallelism(None, Some(&cpu(Some("lots"), None))), 2);
+        assert_eq!(parallelism(Some(1), Some(&cpu(Some("4"), None))), 1);
+        assert_eq!(parallelism(Some(6), None), 6);
+        assert_eq!(parallelism(Some(0), None), 1);
+        assert_eq!(parallelism(Some(1000), None), MAX_PARALLELISM);
     }
 
     #[test]

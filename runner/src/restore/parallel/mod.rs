@@ -96,6 +96,30 @@ pub fn applies(plan: &Plan, content: RestoreContent, parallelism: u32) -> Option
     )
 }
 
+/// Whether the parallel path can run into `db` with the restoring role; when it cannot
+/// (no `CREATEDB`, not the target's owner, a name too long for the side database, no
+/// connection to the maintenance database) the reason is logged and the restore takes
+/// the single stream.
+pub async fn usable(db: &DbTarget, maintenance_database: &str) -> bool {
+    let target = db.database();
+    let why = async {
+        if let Err(e) = Names::new(&target, "00000000") {
+            return Ok::<_, Error>(Some(e.to_string()));
+        }
+        let maintenance = Session::open(&db.with_database(maintenance_database)).await?;
+        side::why_not(&maintenance, &target).await
+    }
+    .await;
+    let why = match why {
+        Ok(None) => return true,
+        Ok(Some(why)) => why,
+        Err(e) => e.to_string(),
+    };
+    tracing::warn!(target = %target, reason = %why,
+        "the parallel restore cannot run here; restoring with the single stream");
+    false
+}
+
 /// Runs the parallel restore; a failure says whether the target was changed (never,
 /// before the swap). Returns the result and whether the backup's database settings were
 /// applied (to a database the run created).
@@ -246,7 +270,7 @@ async fn build(
             go: go_rx,
         },
     );
-    let thread = stream::spawn(rx, decoding, Output::Split(walker))?;
+    let thread = stream::spawn(rx, decoding, Output::Split(Box::new(walker)))?;
     let mut pump = Tasks(vec![tokio::spawn(download.pump(tx))]);
     let mut report = thread.report;
     let mut stop = shutdown.clone();

@@ -209,3 +209,39 @@ pub async fn swap(maintenance: &mut Session, names: &Names, target_exists: bool)
         .await
         .map_err(|e| classify_error(&described, "committing the swap", e))
 }
+
+/// Why the parallel path cannot run for `target` with the restoring role, if it cannot:
+/// it creates a database (`CREATEDB`) and renames the target (its owner). The caller
+/// then restores with the single stream.
+pub async fn why_not(maintenance: &Session, target: &str) -> Result<Option<String>> {
+    let row = maintenance
+        .client
+        .query_one(
+            "SELECT r.rolsuper, r.rolcreatedb, \
+                    (SELECT pg_catalog.pg_has_role(d.datdba, 'USAGE') \
+                       FROM pg_catalog.pg_database d WHERE d.datname = $1) \
+               FROM pg_catalog.pg_roles r WHERE r.rolname = current_user",
+            &[&target],
+        )
+        .await
+        .map_err(|e| {
+            classify_error(
+                &maintenance.target,
+                "reading the restoring role's rights",
+                e,
+            )
+        })?;
+    let (superuser, createdb, owner): (bool, bool, Option<bool>) =
+        (row.get(0), row.get(1), row.get(2));
+    Ok(if superuser {
+        None
+    } else if !createdb {
+        Some("the restoring role may not create databases (CREATEDB)".into())
+    } else if owner == Some(false) {
+        Some(format!(
+            "the restoring role does not own database {target} (the swap renames it)"
+        ))
+    } else {
+        None
+    })
+}
