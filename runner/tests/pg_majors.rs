@@ -1,7 +1,8 @@
 //! The PostgreSQL version matrix on real servers of every supported major (13–18,
 //! installed by `scripts/pg-majors.sh`): each major is backed up (with its own
 //! `pg_dump` where the install has one, otherwise the nearest newer one), restored into a new
-//! database on the same major and on 18 (the upgrade path of a lost server), and a
+//! database on the same major and on 18 (the upgrade path of a lost server; with the
+//! parallel path, so every archive version goes through it), and a
 //! backup of a newer major is refused by an older server before anything changes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -101,7 +102,8 @@ async fn every_major_backs_up_and_restores_into_itself_and_into_18() {
             "{major} → {major}"
         );
 
-        // Into 18: the new server of a disaster is usually a newer major.
+        // Into 18: the new server of a disaster is usually a newer major; in parallel,
+        // so every archive version (1.14 to 1.16) goes through the parallel path's walker.
         let target = format!("from_{major}");
         let out = run(
             &s3,
@@ -109,7 +111,16 @@ async fn every_major_backs_up_and_restores_into_itself_and_into_18() {
             &policy,
             &newest,
             &target,
-            &[("TIDEMARK_CREATE_DATABASE", "true")],
+            &[
+                ("TIDEMARK_CREATE_DATABASE", "true"),
+                ("TIDEMARK_RESTORE_PARALLELISM", "2"),
+                ("RUST_LOG", "info"),
+            ],
+        );
+        assert!(
+            out.stderr.contains("every row is in the side database"),
+            "{major} → 18 took the parallel path: {}",
+            out.stderr
         );
         assert_eq!(out.code, Some(0), "restore {major} → 18: {}", out.stderr);
         assert_eq!(
