@@ -121,13 +121,15 @@ pub struct RestoreOptions {
         value_parser = clap::builder::BoolishValueParser::new(),
     )]
     pub no_privileges: bool,
-    /// Full restores: with 2 or more, verify the backup into a local spool file, restore
-    /// it with `pg_restore -j N` into a side database and swap that in by renaming; 1 is
-    /// the single-transaction stream.
+    /// Full restores: with 2 or more, build the restore in a side database while the
+    /// backup downloads (the rows through N COPY connections, indexes with
+    /// `pg_restore -j N`) and swap it in by renaming once verified; 1 is the
+    /// single-transaction stream.
     #[arg(long, env = var::RESTORE_PARALLELISM, default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=64))]
     pub parallelism: u32,
-    /// Directory of the parallel path's spool file (about the backup's raw size).
+    /// Directory of the parallel path's side archive (the backup's table of contents and
+    /// large objects).
     #[arg(long, env = var::RESTORE_SPOOL_DIR, default_value = "/tmp")]
     pub spool_dir: std::path::PathBuf,
     /// Roles the backup's objects need that the target server lacks: `require` fails

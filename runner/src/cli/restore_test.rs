@@ -41,13 +41,15 @@ pub struct RestoreTestArgs {
         default_value = "tidemark_restore_test_"
     )]
     pub scratch_database_prefix: String,
-    /// With 2 or more, the restore test takes the parallel path of a full restore
-    /// (verified spool file, `pg_restore -j N`), so its measured duration is the one a
-    /// parallel restore achieves; 1 is the single-transaction stream.
+    /// With 2 or more, the restore test takes the parallel path of a full restore (a side
+    /// database loaded by N connections while the backup downloads), so its measured
+    /// duration is the one a parallel restore achieves; 1 is the single-transaction
+    /// stream.
     #[arg(long, env = var::RESTORE_PARALLELISM, default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=64))]
     pub parallelism: u32,
-    /// Directory of the parallel path's spool file (about the backup's raw size).
+    /// Directory of the parallel path's side archive (the backup's table of contents and
+    /// large objects).
     #[arg(long, env = var::RESTORE_SPOOL_DIR, default_value = "/tmp")]
     pub spool_dir: std::path::PathBuf,
 }

@@ -63,7 +63,7 @@ pub struct RestoreOptions {
     pub no_privileges: bool,
     /// Full restores: 2 or more take the parallel path ([`crate::restore::parallel`]).
     pub parallelism: u32,
-    /// Where the parallel path's spool file goes.
+    /// Where the parallel path's side archive goes.
     pub spool_dir: PathBuf,
     /// What to do about roles the target server lacks.
     pub roles: RoleHandling,
