@@ -434,7 +434,8 @@ impl PgRestore<'_> {
             .find(|(k, _)| *k == "PGOPTIONS")
             .map(|(_, v)| v.clone());
         env.retain(|(k, _)| *k != "PGOPTIONS");
-        env.push(("PGOPTIONS", session::pgoptions(existing.as_deref())));
+        let jobs = if parallel { self.jobs } else { 1 };
+        env.push(("PGOPTIONS", session::pgoptions(existing.as_deref(), jobs)));
         let Started { process, .. } = ToolProcess::spawn(&ToolSpec {
             tool: Tool::PgRestore,
             binary: self.binary.clone(),
