@@ -131,13 +131,14 @@ runner_at() { # parallelism
       sleep 0.2; done ) &
   local sampler=$! c0
   c0=$(busy)
-  /usr/bin/time -f '%e %M' -o "$BENCH/time.txt" env "${runner_env[@]}" PGDATABASE=bench_restore_runner \
+  /usr/bin/time -f '%e %M %U %S' -o "$BENCH/time.txt" env "${runner_env[@]}" PGDATABASE=bench_restore_runner \
     TIDEMARK_CREATE_DATABASE=true TIDEMARK_RESTORE_CLEAN=false \
     TIDEMARK_RESTORE_PARALLELISM="$1" TIDEMARK_RESTORE_SPOOL_DIR="$SPOOL" \
     TIDEMARK_AGE_IDENTITY="$(grep AGE-SECRET-KEY "$BENCH/restore-identity.txt")" "$RUNNER" restore >/dev/null 2>"$BENCH/runner-p$1.log"
   C_RUN=$(secs "$c0" "$(busy)")
   kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
-  read -r T_RUN RSS <"$BENCH/time.txt"
+  read -r T_RUN RSS U_RUN S_RUN <"$BENCH/time.txt"
+  R_RUN=$(python3 -c "print(f'{$U_RUN + $S_RUN:.2f}')")
   SPOOL_PEAK=$(cat "$BENCH/spool-peak")
   read -r STREAM STORED COMPARED < <(python3 -c '
 import json, sys
@@ -146,11 +147,11 @@ print(r["durationMs"] / 1000, r["storedSize"], r["tablesCompared"])' "$BENCH/ter
   psql_q -d postgres -c "DROP DATABASE bench_restore_runner"
   rm -rf "$SPOOL"
 }
-declare -A T_P RSS_P SPOOL_P C_P
+declare -A T_P RSS_P SPOOL_P C_P R_P
 for n in 1 2 4; do
   log "[$DB] runner at parallelism $n"
   runner_at "$n"
-  T_P[$n]=$T_RUN; RSS_P[$n]=$((RSS / 1024)); SPOOL_P[$n]=$SPOOL_PEAK; C_P[$n]=$C_RUN
+  T_P[$n]=$T_RUN; RSS_P[$n]=$((RSS / 1024)); SPOOL_P[$n]=$SPOOL_PEAK; C_P[$n]=$C_RUN; R_P[$n]=$R_RUN
 done
 # The load of a shared machine drifts: pg_restore -j2 and the runner at parallelism 2
 # alternate BENCH_PAIRS more times (default 3; 1 with --quick), and the ratio is of their
@@ -177,9 +178,9 @@ custom dump size             $DUMP_SIZE bytes ($(python3 -c "print(f'{$DUMP_SIZE
 load average before / after  $LOAD_BEFORE / $LOAD
 pg_restore -j1 (local file)  ${T_BASE1} s   machine CPU ${C_BASE1} s   (fresh database)
 pg_restore -j2 (local file)  ${J2_RUNS[*]} s (first: machine CPU ${C_BASE2} s; fresh database; median ${J2_MED} s, best ${J2_BEST} s)
-runner parallelism 1         ${T_P[1]} s   machine CPU ${C_P[1]} s   peak RSS ${RSS_P[1]} MiB   temp disk ${SPOOL_P[1]} bytes   (one transaction behind the checksum gate)
-runner parallelism 2         ${P2_RUNS[*]} s (median ${P2_MED} s, best ${P2_BEST} s)   first: machine CPU ${C_P[2]} s   peak RSS ${RSS_P[2]} MiB   temp disk ${SPOOL_P[2]} bytes   (loads while downloading into a side database, swap)
-runner parallelism 4         ${T_P[4]} s   machine CPU ${C_P[4]} s   peak RSS ${RSS_P[4]} MiB   temp disk ${SPOOL_P[4]} bytes
+runner parallelism 1         ${T_P[1]} s   machine CPU ${C_P[1]} s (runner ${R_P[1]} s)   peak RSS ${RSS_P[1]} MiB   temp disk ${SPOOL_P[1]} bytes   (one transaction behind the checksum gate)
+runner parallelism 2         ${P2_RUNS[*]} s (median ${P2_MED} s, best ${P2_BEST} s)   first: machine CPU ${C_P[2]} s (runner ${R_P[2]} s)   peak RSS ${RSS_P[2]} MiB   temp disk ${SPOOL_P[2]} bytes   (loads while downloading into a side database, swap)
+runner parallelism 4         ${T_P[4]} s   machine CPU ${C_P[4]} s (runner ${R_P[4]} s)   peak RSS ${RSS_P[4]} MiB   temp disk ${SPOOL_P[4]} bytes
 RATIO pg_restore -j1 / runner p1   $(ratio "$T_BASE1" "${T_P[1]}")   (single stream, target >= 0.9)
 RATIO pg_restore -j2 / runner p2   $(ratio "$J2_MED" "$P2_MED")   (medians; issue #18 goal >= 1.0)
 RATIO best -j2 / best runner p2    $(ratio "$J2_BEST" "$P2_BEST")
