@@ -66,13 +66,15 @@ impl Tools {
     }
 }
 
-/// Runs the restore; on failure the target is left as it was.
-pub async fn execute(job: Job<'_>, shutdown: &Shutdown) -> Result<Executed> {
-    let clock = Instant::now();
-    let manifest = job.manifest;
+/// Opens the backup's object; its size must be the manifest's.
+pub async fn open_object(
+    store: &Store,
+    manifest: &Manifest,
+    shutdown: &Shutdown,
+) -> Result<Download> {
     let mut stop = shutdown.clone();
     let download = tokio::select! {
-        d = Download::open(job.store, &manifest.key) => d?,
+        d = Download::open(store, &manifest.key) => d?,
         sig = stop.wait() => return Err(Error::RestoreInterrupted(sig)),
     };
     if download.size != manifest.stored_size {
@@ -84,6 +86,14 @@ pub async fn execute(job: Job<'_>, shutdown: &Shutdown) -> Result<Executed> {
             ),
         });
     }
+    Ok(download)
+}
+
+/// Runs the restore; on failure the target is left as it was.
+pub async fn execute(job: Job<'_>, shutdown: &Shutdown) -> Result<Executed> {
+    let clock = Instant::now();
+    let manifest = job.manifest;
+    let download = open_object(job.store, manifest, shutdown).await?;
     let app = format!("tidemark-restore-{}", crate::restore::token());
     let (verdict_tx, verdict_rx) = std_mpsc::channel();
     let (output, tools) = start_tools(&job, &app, verdict_rx)?;

@@ -128,13 +128,8 @@ async fn run(
     while let Some(batch) = rx.recv().await {
         let same = current.as_ref().is_some_and(|(t, _)| *t == batch.table);
         if !same {
-            if let Some((t, mut sink)) = current.take() {
-                let rows = sink
-                    .as_mut()
-                    .finish()
-                    .await
-                    .map_err(|e| fail(t, "loading", e))?;
-                loaded.add(t, rows);
+            if let Some((t, sink)) = current.take() {
+                loaded.add(t, end(sink).await.map_err(|e| fail(t, "loading", e))?);
             }
             let Some((_, stmt)) = tables.copy.get(batch.table) else {
                 return Err(Error::Internal(format!("no table {}", batch.table)));
@@ -152,13 +147,15 @@ async fn run(
                 .map_err(|e| fail(*t, "loading", e))?;
         }
     }
-    if let Some((t, mut sink)) = current.take() {
-        let rows = sink
-            .as_mut()
-            .finish()
-            .await
-            .map_err(|e| fail(t, "loading", e))?;
-        loaded.add(t, rows);
+    if let Some((t, sink)) = current.take() {
+        loaded.add(t, end(sink).await.map_err(|e| fail(t, "loading", e))?);
     }
     Ok(loaded)
+}
+
+/// Ends a COPY; the rows the server loaded.
+async fn end(
+    mut sink: Pin<Box<CopyInSink<Bytes>>>,
+) -> std::result::Result<u64, tokio_postgres::Error> {
+    sink.as_mut().finish().await
 }

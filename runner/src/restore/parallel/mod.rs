@@ -40,6 +40,7 @@ use crate::pg::binary;
 use crate::pg::child::{Started, Tool, ToolProcess, ToolSpec};
 use crate::pg::connect::DbTarget;
 use crate::restore::compare::{self, check_object};
+use crate::restore::execute;
 use crate::restore::parallel::load::Tables;
 use crate::restore::parallel::names::Names;
 use crate::restore::parallel::side_archive::SideArchive;
@@ -155,7 +156,7 @@ pub async fn run(
             .into());
         }
     }
-    let download = open(p.store, p.manifest, shutdown).await?;
+    let download = execute::open_object(p.store, p.manifest, shutdown).await?;
     let (target_exists, settings) = side::create(&maintenance, &names, p.db, p.globals).await?;
     let comparison = match build(&p, &names, download, decoding, server_version_num, shutdown).await
     {
@@ -188,29 +189,6 @@ pub async fn run(
         duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
     });
     Ok((r, settings))
-}
-
-/// Opens the object; its size must be the manifest's.
-async fn open(
-    store: &Store,
-    manifest: &Manifest,
-    shutdown: &Shutdown,
-) -> std::result::Result<Download, Error> {
-    let mut stop = shutdown.clone();
-    let download = tokio::select! {
-        d = Download::open(store, &manifest.key) => d?,
-        sig = stop.wait() => return Err(Error::RestoreInterrupted(sig)),
-    };
-    if download.size != manifest.stored_size {
-        return Err(Error::Check {
-            reason: "SizeMismatch",
-            message: format!(
-                "backup {} has {} bytes, its manifest says {}; nothing was restored",
-                manifest.key, download.size, manifest.stored_size
-            ),
-        });
-    }
-    Ok(download)
 }
 
 /// Drops the side database after a failure; the target was not changed.
