@@ -4,9 +4,9 @@
 //! settings, privileges, connection limit and comment kept; a connected session ended at
 //! the swap), and the faults — a corrupt object, a wrong identity, SIGTERM and SIGKILL in
 //! the middle — each leave the target unchanged and no side database behind (an
-//! interrupted run's leftover is dropped by the next run). Also: a LATIN1 database with
-//! large objects, and a role without CREATEDB (the single stream instead). Prints its
-//! wall time.
+//! interrupted run's leftover is dropped by the next run), as does a swap blocked by a
+//! session the restoring role may not end. Also: a LATIN1 database with large objects,
+//! and a role without CREATEDB (the single stream instead). Prints its wall time.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -414,4 +414,89 @@ async fn a_role_that_may_not_create_databases_restores_with_the_single_stream() 
             .unwrap(),
         "2000"
     );
+}
+
+/// A restoring role that owns the target and may create databases, but may not end a
+/// superuser's session connected to the target: the rename at the swap fails, the side
+/// database is dropped and the target is unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swap_blocked_by_a_session_the_role_may_not_end_changes_nothing() {
+    let fx = Fixture::seaweed().await;
+    seed(&fx.pg, 2_000);
+    let out = fx.backup(&[]).run().unwrap();
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    for sql in [
+        "CREATE ROLE restorer LOGIN CREATEDB PASSWORD 'restorer-pw'",
+        "CREATE DATABASE guarded OWNER restorer",
+    ] {
+        fx.pg.psql("postgres", sql).unwrap();
+    }
+    let restore = |log: &'static str| {
+        let mut cmd = fx.restore_run(
+            "restore",
+            "guarded",
+            &[
+                PARALLEL,
+                ("TIDEMARK_RESTORE_CLEAN", "true"),
+                ("TIDEMARK_RESTORE_NO_OWNER", "true"),
+                ("TIDEMARK_RESTORE_NO_PRIVILEGES", "true"),
+                ("RUST_LOG", log),
+            ],
+        );
+        cmd.env("PGUSER", "restorer")
+            .env("PGPASSWORD", "restorer-pw");
+        cmd.run().unwrap()
+    };
+    let out = restore("info");
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(
+        out.stderr.contains("every row is in the side database"),
+        "the owner with CREATEDB takes the parallel path: {}",
+        out.stderr
+    );
+    fx.pg
+        .psql(
+            "guarded",
+            "INSERT INTO public.customers (id, name) VALUES (999999, 'sentinel')",
+        )
+        .unwrap();
+    let before = normalised_dump(&fx, "guarded");
+
+    // A superuser's session on the target.
+    let mut session = fx
+        .pg
+        .tool("psql", "guarded")
+        .args(["-X", "-q", "-d", "guarded", "-c", "SELECT pg_sleep(600)"])
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while fx
+        .pg
+        .psql(
+            "postgres",
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = 'guarded' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()",
+        )
+        .unwrap()
+        != "1"
+    {
+        assert!(Instant::now() < deadline, "the session did not connect");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = restore("info");
+    let _ = session.kill();
+    let _ = session.wait();
+    assert_ne!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(
+        out.termination_log
+            .contains("being accessed by other users"),
+        "{}",
+        out.termination_log
+    );
+    assert!(
+        out.stderr.contains("the target is unchanged"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(normalised_dump(&fx, "guarded"), before);
+    assert_eq!(side_databases(&fx), "");
 }
