@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
+
+use crate::runtime::events::BoundedRecorder;
 
 use crate::runtime::job::JobDefaults;
 use crate::runtime::job::PodDefaults;
@@ -112,8 +114,10 @@ pub struct Context {
     pub config: OperatorConfig,
     /// Who reports events (`tidemark-operator`, instance = identity).
     pub reporter: Reporter,
-    /// Publishes Kubernetes Events (shared: it de-duplicates repeated events).
-    pub recorder: Recorder,
+    /// Publishes Kubernetes Events (shared: it de-duplicates repeated events, and its
+    /// cache is bounded by renewing it every
+    /// [`RECORDER_EVENTS`](crate::runtime::events::RECORDER_EVENTS) Events).
+    pub recorder: BoundedRecorder,
 }
 
 impl Context {
@@ -123,7 +127,7 @@ impl Context {
             controller: CONTROLLER_NAME.to_string(),
             instance: Some(config.leader.identity.clone()),
         };
-        let recorder = Recorder::new(client.clone(), reporter.clone());
+        let recorder = BoundedRecorder::of(client.clone(), reporter.clone());
         Arc::new(Self {
             client,
             config,

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use tidemark_crd::contract::env as var;
 use tidemark_crd::contract::result::ErrorKind;
 
 /// Result alias used throughout the runner.
@@ -64,6 +65,24 @@ pub enum Error {
         bucket: String,
         key: String,
         message: String,
+    },
+
+    /// No S3 credentials anywhere in the SDK's chain (environment, profile, web
+    /// identity, container or instance metadata): a missing setting, not a refusal.
+    #[error(
+        "no S3 credentials found for {operation} on s3://{bucket}/{key}: set {key_id} and \
+         {secret} (and {token} for temporary keys) in the runner's environment (a \
+         BackupPolicy or RestoreRequest maps them from a Secret with \
+         s3.credentials.accessKeyIdSecretRef and secretAccessKeySecretRef), or give the \
+         Job's service account a web identity (AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE)",
+        key_id = var::AWS_ACCESS_KEY_ID,
+        secret = var::AWS_SECRET_ACCESS_KEY,
+        token = var::AWS_SESSION_TOKEN
+    )]
+    S3NoCredentials {
+        operation: &'static str,
+        bucket: String,
+        key: String,
     },
 
     /// An S3 request failed after the SDK's retries.
@@ -148,7 +167,8 @@ impl Error {
             Error::Config(_)
             | Error::PgDumpMissing { .. }
             | Error::TargetServerTooOld { .. }
-            | Error::S3Denied { .. } => ErrorKind::Config,
+            | Error::S3Denied { .. }
+            | Error::S3NoCredentials { .. } => ErrorKind::Config,
             Error::PostgresAuth { .. } | Error::BackupNotFound { .. } => ErrorKind::Config,
             Error::NoBackupFound { .. }
             | Error::VerifyFailed { .. }
@@ -177,6 +197,7 @@ impl Error {
             Error::PostgresAuth { .. } => "PostgresRejected",
             Error::PgDump(_) => "PgDumpFailed",
             Error::S3Denied { .. } => "S3Denied",
+            Error::S3NoCredentials { .. } => "S3CredentialsMissing",
             Error::S3 { .. } => "S3Failed",
             Error::Stream { .. } => "StreamFailed",
             Error::Report { .. } => "ReportFailed",

@@ -79,10 +79,9 @@ async fn sigterm_mid_upload_aborts_everything() {
         ("TIDEMARK_PART_SIZE", "5MiB"),
         ("TIDEMARK_PARTS_IN_FLIGHT", "1"),
     ]);
-    // Not `debug`: nothing reads the spawned runner's stderr until it ends, and the
-    // debug lines of the snapshot's catalog queries (globals) fill the pipe before the
-    // upload starts, which then blocks the runner's logging.
-    cmd.env("RUST_LOG", "info");
+    // `debug` logs far more than a pipe holds before the upload starts: the testkit
+    // drains a spawned runner's output, so the runner never blocks on it.
+    cmd.env("RUST_LOG", "debug");
     let (child, cmd) = cmd.spawn().unwrap();
     wait_for_pending_upload(&fx).await;
     tools::signal(child.id(), "TERM").unwrap();

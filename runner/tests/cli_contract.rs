@@ -91,3 +91,42 @@ fn secrets_never_have_a_flag() {
         }
     }
 }
+
+/// `<subcommand> --help` of the built binary.
+fn help_of(subcommand: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tidemark-runner"))
+        .args([subcommand, "--help"])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{subcommand} --help failed: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn only_backup_help_shows_how_written_objects_are_stored() {
+    let backup = help_of("backup");
+    for flag in [
+        "--s3-sse",
+        "--s3-sse-kms-key-id",
+        "--s3-storage-class",
+        var::S3_SSE,
+        var::S3_STORAGE_CLASS,
+    ] {
+        assert!(
+            backup.contains(flag),
+            "backup --help lacks {flag}:\n{backup}"
+        );
+    }
+    for subcommand in ["list", "verify", "prune", "restore", "restore-test"] {
+        let help = help_of(subcommand);
+        // Every subcommand still shows where the bucket is.
+        assert!(help.contains("--s3-bucket"), "{subcommand}:\n{help}");
+        for absent in ["--s3-sse", "SSE", "--s3-storage-class", "STORAGE_CLASS"] {
+            assert!(
+                !help.contains(absent),
+                "{subcommand} --help mentions {absent}, which it does not use:\n{help}"
+            );
+        }
+    }
+}

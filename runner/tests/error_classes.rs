@@ -104,6 +104,10 @@ async fn configuration_errors_are_configuration_errors_on_one_line() {
         .env_remove("AWS_SECRET_ACCESS_KEY");
     let out = cmd.run().unwrap();
     assert_eq!(out.code, Some(2), "stderr: {}", out.stderr);
+    assert_eq!(
+        out.report.clone().unwrap()["error"]["reason"],
+        "S3CredentialsMissing"
+    );
     message(&out);
 
     // A malformed endpoint.
@@ -125,4 +129,58 @@ async fn configuration_errors_are_configuration_errors_on_one_line() {
     assert_eq!(out.code, Some(2), "stderr: {}", out.stderr);
     let m = message(&out);
     assert!(!m.contains("Usage:") && m.contains("max-attempts"), "{m}");
+}
+
+/// Missing S3 credentials are a missing setting, not a refusal by the bucket: every
+/// subcommand that reaches S3 says no credentials were found and which variables (and
+/// which Secret references) provide them, and never shows the half that was set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_s3_credentials_name_the_settings_not_the_bucket_policy() {
+    let fx = Fixture::seaweed().await;
+    seed(&fx.pg, 10);
+    let secret = fx
+        .s3
+        .runner_env(BUCKET)
+        .into_iter()
+        .find(|(k, _)| k == "AWS_SECRET_ACCESS_KEY")
+        .map(|(_, v)| v)
+        .unwrap();
+    let runs = [
+        ("backup", fx.backup(&[])),
+        ("list", policy_run(&fx.s3, "list", "webshop", &[])),
+        ("verify", policy_run(&fx.s3, "verify", "webshop", &[])),
+    ];
+    for (subcommand, mut cmd) in runs {
+        // The secret key alone (its Secret key id missing) is no credential either.
+        cmd.env_remove("AWS_ACCESS_KEY_ID");
+        let out = cmd.run().unwrap();
+        assert_eq!(out.code, Some(2), "{subcommand}: stderr: {}", out.stderr);
+        let report = out.report.clone().unwrap();
+        assert_eq!(
+            report["error"]["reason"], "S3CredentialsMissing",
+            "{report}"
+        );
+        assert_eq!(report["error"]["kind"], "config", "{report}");
+        let m = message(&out);
+        for expected in [
+            "no S3 credentials found",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "accessKeyIdSecretRef",
+            "secretAccessKeySecretRef",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+        ] {
+            assert!(m.contains(expected), "{subcommand}: no {expected:?} in {m}");
+        }
+        assert!(!m.contains("S3 refused"), "{subcommand}: {m}");
+        assert!(!m.contains(&secret), "{subcommand}: the secret in {m}");
+        assert!(
+            !out.stderr.contains(&secret),
+            "{subcommand}: the secret in the log"
+        );
+    }
+    assert!(
+        fx.keys().await.is_empty(),
+        "a run without credentials wrote nothing"
+    );
 }

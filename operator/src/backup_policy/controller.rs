@@ -71,13 +71,7 @@ pub async fn run(
     let cache = job_cache::JobCache {
         scopes: scopes.clone(),
     };
-    let events = event_queue::EventQueue::start(
-        {
-            let (client, reporter) = (ctx.client.clone(), ctx.reporter.clone());
-            move || kube::runtime::events::Recorder::new(client.clone(), reporter.clone())
-        },
-        event_queue::CAPACITY,
-    );
+    let events = event_queue::EventQueue::start(ctx.recorder.clone(), event_queue::CAPACITY);
     let state = PolicyState::with_cache(ctx.clone(), metrics.clone(), Some(cache), Some(events));
     let mut stores = Vec::new();
     let controllers: Vec<_> = scopes

@@ -211,6 +211,10 @@ mod tests {
         );
         assert_eq!(field_of_runner_failure("S3Denied", "403"), Some("source"));
         assert_eq!(
+            field_of_runner_failure("S3CredentialsMissing", "no S3 credentials found"),
+            Some("source")
+        );
+        assert_eq!(
             field_of_runner_failure(
                 "InvalidConfig",
                 "the target server lacks the role(s) \"app\"; nothing was changed: allow \

@@ -10,21 +10,16 @@
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::runtime::events::{Event, Recorder};
+use kube::runtime::events::Event;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+
+use super::events::BoundedRecorder;
 
 /// Events waiting to be published at most (client-go's broadcaster keeps 1,000).
 pub const CAPACITY: usize = 4096;
 
-/// Events one [`Recorder`] publishes before the worker starts a fresh one. kube's
-/// Recorder keeps every Event it published in the last six minutes (to count repeats
-/// as a series) and scans that whole cache on each publish: at a tick of 10,000
-/// policies, 10,000 cached Events and a scan growing with the fleet on every one.
-/// A fresh Recorder after this many bounds both (bench/operator.sh, 10,000 policies:
-/// peak RSS 205.6 → 189.7 MiB); a repeat across the boundary becomes a
-/// new Event instead of a series count, which loses nothing a reader needs.
-pub const RECORDER_EVENTS: usize = 512;
+pub use super::events::RECORDER_EVENTS;
 
 type Item = (Event, ObjectReference);
 
@@ -36,9 +31,9 @@ pub struct EventQueue {
 }
 
 impl EventQueue {
-    /// Starts the worker that publishes with recorders made by `recorder` (a fresh one
-    /// every [`RECORDER_EVENTS`] Events), keeping up to `capacity` Events.
-    pub fn start(recorder: impl Fn() -> Recorder + Send + 'static, capacity: usize) -> Self {
+    /// Starts the worker that publishes through `recorder` (a fresh kube Recorder every
+    /// [`RECORDER_EVENTS`] Events), keeping up to `capacity` Events.
+    pub fn start(recorder: BoundedRecorder, capacity: usize) -> Self {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let (drain, drain_rx) = watch::channel(false);
         let worker = tokio::spawn(work(recorder, rx, drain_rx));
@@ -83,13 +78,11 @@ async fn drain_requested(drain: &mut watch::Receiver<bool>) {
 }
 
 async fn work(
-    make_recorder: impl Fn() -> Recorder,
+    recorder: BoundedRecorder,
     mut rx: mpsc::Receiver<Item>,
     mut drain: watch::Receiver<bool>,
 ) {
     let mut draining = false;
-    let mut recorder = make_recorder();
-    let mut published = 0usize;
     loop {
         let next = if draining {
             rx.recv().await
@@ -107,11 +100,6 @@ async fn work(
         let Some((event, reference)) = next else {
             return;
         };
-        if published >= RECORDER_EVENTS {
-            recorder = make_recorder();
-            published = 0;
-        }
-        published += 1;
         if let Err(e) = recorder.publish(&event, &reference).await {
             tracing::warn!(
                 object = reference.name.as_deref().unwrap_or_default(),

@@ -10,9 +10,7 @@ use tidemark_crd::contract::env as var;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tidemark_crd::contract::result::RunnerCommand;
-use tidemark_crd::contract::values::{
-    CompressionAlgorithm, DumpFormat, RowCountMode, SseAlgorithm,
-};
+use tidemark_crd::contract::values::{CompressionAlgorithm, DumpFormat, RowCountMode};
 
 use crate::inventory::Selector;
 use tidemark_crd::units::ByteSize;
@@ -23,6 +21,7 @@ mod prune;
 mod restore;
 mod restore_test;
 mod retention;
+mod s3_objects;
 mod settings;
 mod verify;
 
@@ -31,6 +30,7 @@ pub use prune::PruneArgs;
 pub use restore::{RestoreArgs, RestoreOptions};
 pub use restore_test::RestoreTestArgs;
 pub use retention::RetentionArgs;
+pub use s3_objects::S3ObjectArgs;
 pub use verify::VerifyArgs;
 
 /// The credentials the runner reads from its environment only (never from a flag, so they
@@ -136,6 +136,8 @@ pub struct BackupArgs {
     pub db: DbArgs,
     #[command(flatten)]
     pub s3: S3Args,
+    #[command(flatten)]
+    pub s3_objects: S3ObjectArgs,
     #[command(flatten)]
     pub dump: DumpArgs,
     #[command(flatten)]
@@ -270,7 +272,8 @@ pub struct DbArgs {
     pub pg_bin_root: PathBuf,
 }
 
-/// Where backups live in S3 and how objects are stored.
+/// Where backups live in S3 and how the client reaches it (how written objects are
+/// stored is [`S3ObjectArgs`], for the subcommand that writes them).
 #[derive(Debug, Args)]
 pub struct S3Args {
     /// Bucket name.
@@ -298,29 +301,6 @@ pub struct S3Args {
     /// PEM bundle of CA certificates trusted for the S3 endpoint, added to the system roots.
     #[arg(long = "s3-ca-bundle", env = var::S3_CA_BUNDLE)]
     pub ca_bundle: Option<PathBuf>,
-    /// Server-side encryption of both objects.
-    #[arg(
-        long = "s3-sse",
-        env = var::S3_SSE,
-        value_enum,
-        default_value = "AES256"
-    )]
-    pub sse: SseAlgorithm,
-    /// KMS key id for `aws:kms` (the bucket's default key when unset).
-    #[arg(long = "s3-sse-kms-key-id", env = var::S3_SSE_KMS_KEY_ID)]
-    pub sse_kms_key_id: Option<String>,
-    /// Storage class of both objects (e.g. STANDARD_IA); the bucket default when unset.
-    #[arg(long = "s3-storage-class", env = var::S3_STORAGE_CLASS)]
-    pub storage_class: Option<String>,
-    /// Largest object whose metadata is stamped with one CopyObject (S3's limit);
-    /// larger ones use a multipart copy. Lowered only by tests of that path.
-    #[arg(
-        long,
-        env = var::S3_SINGLE_COPY_MAX,
-        default_value = "5GiB",
-        hide = true
-    )]
-    pub single_copy_max: ByteSize,
     /// Longest wait for a TCP/TLS connection to the S3 endpoint.
     #[arg(
         long = "s3-connect-timeout",
@@ -420,6 +400,7 @@ pub enum Sha256Stamp {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use tidemark_crd::contract::values::SseAlgorithm;
 
     #[derive(Debug, Parser)]
     struct SelectorOnly {
@@ -497,7 +478,7 @@ mod tests {
             panic!("parsed as another subcommand");
         };
         assert!(args.s3.force_path_style);
-        assert_eq!(args.s3.sse, SseAlgorithm::Aes256);
+        assert_eq!(args.s3_objects.sse, SseAlgorithm::Aes256);
         assert_eq!(args.dump.include_tables, vec!["public.a", "public.b"]);
         assert_eq!(args.upload.part_size.0, 8 << 20);
         assert_eq!(args.dump.dump_format, DumpFormat::Custom);

@@ -12,8 +12,10 @@ use crate::{list, prune, restore_test, verify};
 
 use super::{
     BackupArgs, DbArgs, ListArgs, ListOutput, PolicyArgs, PruneArgs, RestoreArgs, RestoreOptions,
-    RestoreTestArgs, S3Args, Sha256Stamp, VerifyArgs,
+    RestoreTestArgs, S3Args, S3ObjectArgs, Sha256Stamp, VerifyArgs,
 };
+use crate::s3::sdk::MAX_SINGLE_COPY;
+use tidemark_crd::contract::values::SseAlgorithm;
 
 impl PolicyArgs {
     fn policy(&self) -> PolicyRef {
@@ -25,7 +27,14 @@ impl PolicyArgs {
 }
 
 impl S3Args {
+    /// The settings of a subcommand that only reads, lists and deletes: it writes no
+    /// object, so no storage settings apply (no SSE header, the bucket's class).
     fn settings(&self) -> S3Settings {
+        self.writing(None)
+    }
+
+    /// The settings of `backup`, which writes objects stored as `objects` says.
+    fn writing(&self, objects: Option<&S3ObjectArgs>) -> S3Settings {
         S3Settings {
             bucket: self.bucket.clone(),
             prefix: self.prefix.clone(),
@@ -33,10 +42,10 @@ impl S3Args {
             endpoint: self.endpoint.clone(),
             force_path_style: self.force_path_style,
             ca_bundle: self.ca_bundle.clone(),
-            sse: self.sse,
-            sse_kms_key_id: self.sse_kms_key_id.clone(),
-            storage_class: self.storage_class.clone(),
-            single_copy_max: self.single_copy_max.0,
+            sse: objects.map_or(SseAlgorithm::None, |o| o.sse),
+            sse_kms_key_id: objects.and_then(|o| o.sse_kms_key_id.clone()),
+            storage_class: objects.and_then(|o| o.storage_class.clone()),
+            single_copy_max: objects.map_or(MAX_SINGLE_COPY, |o| o.single_copy_max.0),
             connect_timeout: self.connect_timeout.0,
             read_timeout: self.read_timeout.0,
             max_attempts: self.max_attempts,
@@ -64,7 +73,7 @@ impl BackupArgs {
         let u = &self.upload;
         backup::Settings::new(backup::Request {
             policy: self.policy.policy(),
-            s3: self.s3.settings(),
+            s3: self.s3.writing(Some(&self.s3_objects)),
             db: self.db.settings(),
             pg_bin_root: self.db.pg_bin_root.clone(),
             dump: DumpOptions {

@@ -6,6 +6,8 @@
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
+use aws_credential_types::provider::error::CredentialsError;
+
 use crate::error::Error;
 
 /// Service error codes that mean "fix the configuration".
@@ -34,6 +36,13 @@ pub fn classify<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    if no_credentials(&err) {
+        return Error::S3NoCredentials {
+            operation,
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+        };
+    }
     let code = err.code().map(str::to_string);
     let status = match &err {
         SdkError::ServiceError(e) => Some(e.raw().status().as_u16()),
@@ -71,6 +80,21 @@ where
             message,
         }
     }
+}
+
+/// Whether the request never left because no provider of the SDK's credential chain
+/// had any credentials (as opposed to credentials the service refused).
+fn no_credentials(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(CredentialsError::CredentialsNotLoaded(_)) =
+            e.downcast_ref::<CredentialsError>()
+        {
+            return true;
+        }
+        current = e.source();
+    }
+    false
 }
 
 /// Longest message kept from an error chain (the SDK's debug output can hold whole

@@ -197,6 +197,11 @@ pub fn in_operation(error: Error, name: &'static str) -> Error {
             key,
             message,
         },
+        Error::S3NoCredentials { bucket, key, .. } => Error::S3NoCredentials {
+            operation: name,
+            bucket,
+            key,
+        },
         other => other,
     }
 }

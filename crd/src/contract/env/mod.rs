@@ -212,7 +212,7 @@ pub const SCRATCH_DATABASE_PREFIX: &str = "TIDEMARK_SCRATCH_DATABASE_PREFIX";
 /// The policy a run belongs to (every subcommand; the operator always sets both).
 pub const POLICY: &[&str] = &[POLICY_NAMESPACE, POLICY_NAME];
 
-/// Storage settings the operator sets from `spec.s3` (every subcommand).
+/// Storage location and credentials the operator sets from `spec.s3` (every subcommand).
 pub const S3: &[&str] = &[
     S3_BUCKET,
     S3_PREFIX,
@@ -220,22 +220,18 @@ pub const S3: &[&str] = &[
     S3_ENDPOINT,
     S3_FORCE_PATH_STYLE,
     S3_CA_BUNDLE,
-    S3_SSE,
-    S3_SSE_KMS_KEY_ID,
-    S3_STORAGE_CLASS,
     AWS_ACCESS_KEY_ID,
     AWS_SECRET_ACCESS_KEY,
     AWS_SESSION_TOKEN,
 ];
 
+/// How written objects are stored, from `spec.s3` (`backup` only: no other subcommand
+/// writes objects).
+pub const S3_OBJECTS: &[&str] = &[S3_SSE, S3_SSE_KMS_KEY_ID, S3_STORAGE_CLASS];
+
 /// Storage tuning the operator never sets: the runner's defaults hold in every Job;
 /// tests and hand runs change them.
-pub const S3_TUNING: &[&str] = &[
-    S3_SINGLE_COPY_MAX,
-    S3_CONNECT_TIMEOUT,
-    S3_READ_TIMEOUT,
-    S3_MAX_ATTEMPTS,
-];
+pub const S3_TUNING: &[&str] = &[S3_CONNECT_TIMEOUT, S3_READ_TIMEOUT, S3_MAX_ATTEMPTS];
 
 /// The libpq connection the operator sets from a `DatabaseConnection`.
 pub const DATABASE: &[&str] = &[
@@ -385,6 +381,7 @@ pub fn operator_sets(command: RunnerCommand) -> Vec<&'static str> {
     let mut names = [POLICY, S3].concat();
     match command {
         RunnerCommand::Backup => {
+            names.extend_from_slice(S3_OBJECTS);
             names.extend_from_slice(DATABASE);
             names.extend_from_slice(BACKUP);
         }
@@ -439,10 +436,12 @@ pub fn operator_sets(command: RunnerCommand) -> Vec<&'static str> {
 pub fn runner_only(command: RunnerCommand) -> Vec<&'static str> {
     // The report path: Kubernetes' termination-message path is the default.
     let mut names = vec![TERMINATION_LOG];
-    // Timeouts, retries and the copy limit: the runner's defaults are the tuned ones.
+    // Timeouts and retries: the runner's defaults are the tuned ones.
     names.extend_from_slice(S3_TUNING);
     match command {
         RunnerCommand::Backup => {
+            // The copy limit of stamping: S3's own.
+            names.push(S3_SINGLE_COPY_MAX);
             // The image's client tools live under the default root.
             names.push(PG_BIN_ROOT);
             // Upload tuning: memory is part size × parts in flight; the defaults fit

@@ -23,6 +23,7 @@ pub fn backup_job(
     let (owner, ns) = owner(policy)?;
     let spec = &policy.spec;
     let mut env = policy_env(policy, &ns);
+    env.extend(env::s3_objects(&spec.s3));
     env.extend(env::database(&spec.database));
     env.extend(env::dump(&spec.dump));
     if let Some(selection) = &spec.databases {

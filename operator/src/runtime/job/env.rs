@@ -63,7 +63,7 @@ pub fn database(conn: &DatabaseConnection) -> Vec<EnvVar> {
     env
 }
 
-/// S3 location, credentials (as Secret references) and object settings.
+/// S3 location and credentials (as Secret references).
 pub fn s3(dest: &S3Destination) -> Vec<EnvVar> {
     let mut env = vec![
         value(var::S3_BUCKET, dest.bucket.clone()),
@@ -87,15 +87,21 @@ pub fn s3(dest: &S3Destination) -> Vec<EnvVar> {
             env.push(secret(var::AWS_SESSION_TOKEN, token));
         }
     }
+    if dest.ca_bundle_secret_ref.is_some() {
+        env.push(value(var::S3_CA_BUNDLE, S3_CA_PATH));
+    }
+    env
+}
+
+/// How written objects are stored (server-side encryption, storage class): only the
+/// backup Job writes objects.
+pub fn s3_objects(dest: &S3Destination) -> Vec<EnvVar> {
     let sse = &dest.server_side_encryption;
-    env.push(value(var::S3_SSE, sse.algorithm.env_value()));
+    let mut env = vec![value(var::S3_SSE, sse.algorithm.env_value())];
     if let Some(key) = &sse.kms_key_id {
         env.push(value(var::S3_SSE_KMS_KEY_ID, key.clone()));
     }
     env.push(value(var::S3_STORAGE_CLASS, dest.storage_class.env_value()));
-    if dest.ca_bundle_secret_ref.is_some() {
-        env.push(value(var::S3_CA_BUNDLE, S3_CA_PATH));
-    }
     env
 }
 
