@@ -246,6 +246,7 @@ fn restore_result(mismatches: Vec<TableMismatch>) -> RestoreResult {
         mismatch_count: u32::try_from(mismatches.len()).unwrap(),
         mismatches,
         duration_ms: 4_200,
+        parallelism: 2,
     }
 }
 

@@ -79,6 +79,10 @@ pub struct RestoreRequestStatus {
     /// Tables whose row counts were compared with the manifest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tables_compared: Option<i32>,
+    /// Connections that loaded the data: 1 for the single stream, 2 or more for the
+    /// parallel path (built in a side database and swapped in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallelism: Option<i32>,
     /// Tables whose row counts differ from the manifest.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mismatches: Vec<TableMismatch>,

@@ -19,6 +19,7 @@ use crate::naming::RunKind;
 fn record_restore(s: &mut RestoreRequestStatus, r: &RestoreResult) {
     s.tables_restored = i32::try_from(r.tables_restored).ok();
     s.tables_compared = i32::try_from(r.tables_compared).ok();
+    s.parallelism = i32::try_from(r.parallelism).ok();
     s.mismatches.clone_from(&r.mismatches);
     s.roles_created.clone_from(&r.roles_created);
 }

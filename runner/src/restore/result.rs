@@ -38,6 +38,7 @@ pub fn build(f: Facts<'_>) -> RestoreResult {
         mismatches: f.comparison.listed,
         mismatch_count: f.comparison.count,
         duration_ms: f.duration_ms,
+        parallelism: 1,
     };
     while !r.mismatches.is_empty()
         && serde_json::to_string(&r)

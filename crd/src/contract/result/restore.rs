@@ -49,4 +49,12 @@ pub struct RestoreResult {
     /// Wall time from the first downloaded byte to the restore's commit, in milliseconds
     /// (the recovery time actually achieved).
     pub duration_ms: u64,
+    /// Connections that loaded the data: 1 for the single stream (also when a parallel
+    /// restore fell back to it), N for the parallel path.
+    #[serde(default = "one")]
+    pub parallelism: u32,
+}
+
+fn one() -> u32 {
+    1
 }

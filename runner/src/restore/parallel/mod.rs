@@ -179,7 +179,7 @@ pub async fn run(
                 "dropping the replaced database failed; the next parallel restore drops it"),
         }
     }
-    let r = result::build(result::Facts {
+    let mut r = result::build(result::Facts {
         manifest: p.manifest,
         target_database: &target,
         database_created: !target_exists,
@@ -188,6 +188,7 @@ pub async fn run(
         comparison,
         duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
     });
+    r.parallelism = p.parallelism;
     Ok((r, settings))
 }
 
