@@ -1195,15 +1195,11 @@ fn a_missing_target_without_create_database_names_the_field() {
 }
 
 #[test]
-fn clean_and_partial_contents_skip_the_preflight() {
+fn a_clean_full_and_a_schema_only_restore_skip_the_preflight() {
     for (content, clean) in [
         (
             tidemark_crd::restore_request::RestoreContent::Full,
             Some(true),
-        ),
-        (
-            tidemark_crd::restore_request::RestoreContent::DataOnly,
-            None,
         ),
         (
             tidemark_crd::restore_request::RestoreContent::SchemaOnly,
@@ -1215,6 +1211,122 @@ fn clean_and_partial_contents_skip_the_preflight() {
         w.spec.mode.clean = clean;
         w.start_restore();
         assert!(!w.jobs.iter().any(|j| j.kind == Some(RunKind::Preflight)));
+    }
+}
+
+/// A data-only restore of selected tables (the writers are listed in the example).
+fn data_only_world() -> World {
+    let mut w = World::new("restore-latest.yaml");
+    w.spec.mode.content = tidemark_crd::restore_request::RestoreContent::DataOnly;
+    w.spec.mode.clean = None;
+    w.spec.mode.tables = vec!["public.orders".into(), "public.users".into()];
+    w
+}
+
+#[test]
+fn a_data_only_restore_whose_target_lacks_tables_fails_before_writers_stop() {
+    let mut w = data_only_world();
+    let replicas = w.replicas("webshop-backend");
+    w.run_to(RestorePhase::Preflight);
+    assert!(w.status.writers.is_empty(), "nothing saved or stopped yet");
+    let step = w.step();
+    assert!(matches!(
+        &step.actions[..],
+        [Action::CreateJob { kind: RunKind::Preflight, name }] if name == "rr-pre"
+    ));
+    assert!(
+        w.status
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("holds every table"),
+        "{:?}",
+        w.status.message
+    );
+    w.finish_job(
+        RunKind::Preflight,
+        runner_failed(
+            RunnerCommand::Restore,
+            "TargetTablesMissing",
+            "data-only restore into database \"webshop\": the target lacks 1 table(s) the \
+             restore writes (public.users); nothing was touched",
+        ),
+    );
+    let step = w.step();
+    assert!(
+        !step
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::Scale { .. })),
+        "{step:?}"
+    );
+    assert_eq!(w.status.phase, RestorePhase::Failed);
+    assert_eq!(w.status.reason.as_deref(), Some("TargetTablesMissing"));
+    let message = w.status.message.clone().unwrap();
+    assert!(
+        message.starts_with("mode.content or mode.tables: preflight Job rr-pre failed"),
+        "{message}"
+    );
+    assert!(message.contains("(public.users)"), "{message}");
+    assert_eq!(w.condition("Succeeded").1, "TargetTablesMissing");
+    assert_eq!(w.replicas("webshop-backend"), replicas);
+    assert!(w.status.writers.is_empty(), "{:?}", w.status.writers);
+    assert!(!w.jobs.iter().any(|j| j.kind == Some(RunKind::Restore)));
+}
+
+#[test]
+fn a_data_only_restore_into_a_target_with_its_tables_goes_on() {
+    let mut w = data_only_world();
+    w.run_to(RestorePhase::Preflight);
+    w.step();
+    // The target holds tables (not empty): right for a data-only restore.
+    w.finish_job(RunKind::Preflight, preflight_found(4));
+    w.step();
+    assert_ne!(w.status.phase, RestorePhase::Failed, "{:?}", w.status);
+    w.start_restore();
+    w.finish_job(RunKind::Restore, restored_ok());
+    w.run_to(RestorePhase::Succeeded);
+}
+
+#[test]
+fn a_preflight_that_could_not_check_is_a_preflight_failure() {
+    let mut w = data_only_world();
+    w.run_to(RestorePhase::Preflight);
+    w.step();
+    w.finish_job(
+        RunKind::Preflight,
+        runner_failed(RunnerCommand::Restore, "S3Denied", "AccessDenied"),
+    );
+    w.step();
+    assert_eq!(w.status.reason.as_deref(), Some("PreflightFailed"));
+}
+
+#[test]
+fn which_requests_need_a_preflight() {
+    use tidemark_crd::restore_request::RestoreContent;
+    use tidemark_operator::restore_request::preflight::needed;
+    let mut w = World::new("restore-latest.yaml");
+    for (content, clean, tables, expected) in [
+        (RestoreContent::Full, Some(true), false, false),
+        (RestoreContent::Full, Some(true), true, false),
+        (RestoreContent::Full, None, false, true),
+        (RestoreContent::Full, Some(false), true, true),
+        (RestoreContent::DataOnly, None, false, true),
+        (RestoreContent::DataOnly, None, true, true),
+        (RestoreContent::SchemaOnly, None, false, false),
+    ] {
+        w.spec.mode.content = content;
+        w.spec.mode.clean = clean;
+        w.spec.mode.tables = if tables {
+            vec!["public.orders".into()]
+        } else {
+            Vec::new()
+        };
+        assert_eq!(
+            needed(&w.spec),
+            expected,
+            "{content:?} clean {clean:?} tables {tables}"
+        );
     }
 }
 

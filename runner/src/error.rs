@@ -45,6 +45,21 @@ pub enum Error {
         target_major: u32,
     },
 
+    /// A data-only restore's preflight: the target lacks tables the restore would write
+    /// (found before anything is stopped or changed).
+    #[error(
+        "data-only restore into database {database:?}: the target lacks {count} table(s) \
+         the restore writes ({shown}){new}; nothing was touched: create them first (a \
+         schema-only or full restore), restore only tables the target has (mode.tables), \
+         or choose another target"
+    , new = if *exists { "" } else { ", as the database does not exist yet" })]
+    TargetTablesMissing {
+        database: String,
+        exists: bool,
+        shown: String,
+        count: usize,
+    },
+
     /// Connecting to or querying PostgreSQL failed.
     #[error("PostgreSQL ({context}): {message}")]
     Postgres { context: String, message: String },
@@ -167,6 +182,7 @@ impl Error {
             Error::Config(_)
             | Error::PgDumpMissing { .. }
             | Error::TargetServerTooOld { .. }
+            | Error::TargetTablesMissing { .. }
             | Error::S3Denied { .. }
             | Error::S3NoCredentials { .. } => ErrorKind::Config,
             Error::PostgresAuth { .. } | Error::BackupNotFound { .. } => ErrorKind::Config,
@@ -193,6 +209,7 @@ impl Error {
             Error::Config(_) => "InvalidConfig",
             Error::PgDumpMissing { .. } => "PgDumpMissing",
             Error::TargetServerTooOld { .. } => "TargetServerTooOld",
+            Error::TargetTablesMissing { .. } => "TargetTablesMissing",
             Error::Postgres { .. } => "PostgresFailed",
             Error::PostgresAuth { .. } => "PostgresRejected",
             Error::PgDump(_) => "PgDumpFailed",

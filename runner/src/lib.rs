@@ -10,6 +10,7 @@ pub mod logging;
 pub mod outcome;
 pub mod pg;
 pub mod pipeline;
+pub mod preflight_tables;
 pub mod prune;
 pub mod report;
 pub mod restore;
@@ -82,7 +83,14 @@ async fn dispatch(command: &Command, shutdown: &Shutdown) -> outcome::Outcome {
         Command::Verify(args) => verify::run(&args.settings()?, shutdown).await,
         Command::Prune(args) => prune::run(&args.settings()?, shutdown).await,
         Command::List(args) => list::run(&args.settings()?).await,
-        Command::Restore(args) => restore::run(&args.settings()?, shutdown).await,
+        Command::Restore(args) => {
+            let settings = args.settings()?;
+            if settings.preflight {
+                preflight_tables::run(&settings, shutdown).await
+            } else {
+                restore::run(&settings, shutdown).await
+            }
+        }
         Command::RestoreTest(args) => restore_test::run(&args.settings()?, shutdown).await,
     }
 }

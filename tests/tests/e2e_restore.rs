@@ -372,6 +372,11 @@ async fn scenario_c_restores_two_tables_data_only_from_the_newest_backup_before_
     assert_eq!(s.phase, RestorePhase::Succeeded, "{s:?}");
     assert_eq!(s.resolved_backup.as_ref().unwrap().key, planted);
     assert_eq!(s.tables_restored, Some(2));
+    // The data-only restore was checked first: its target holds both tables.
+    assert!(
+        s.jobs.as_ref().is_some_and(|j| j.preflight.is_some()),
+        "{s:?}"
+    );
     let now = cluster.fingerprints(DATABASE).unwrap();
     for table in ["public.orders", "public.users"] {
         assert_eq!(now[table], good[table], "{table} restored");
@@ -379,6 +384,54 @@ async fn scenario_c_restores_two_tables_data_only_from_the_newest_backup_before_
     for table in ["public.products", "public.colors", "public.sizes"] {
         assert_eq!(now[table], changed[table], "{table} untouched");
     }
+    cluster.assert_no_secret_leaks().await.unwrap();
+}
+
+/// A data-only restore whose target lacks one of its tables fails in the preflight,
+/// naming the table, before the writers are touched: they keep their replicas, no
+/// restore Job runs, the database is unchanged.
+#[tokio::test]
+async fn a_data_only_restore_into_a_target_without_its_tables_fails_before_any_writer_stops() {
+    let cluster = Cluster::start(ClusterOptions::new("e2e_restore-tables-missing"))
+        .await
+        .unwrap();
+    cluster.create_writer("webshop-backend", 2).await.unwrap();
+    backup(&cluster, "nightly").await;
+    cluster
+        .pg()
+        .psql(DATABASE, "DROP TABLE public.orders")
+        .unwrap();
+    let current = cluster.fingerprints(DATABASE).unwrap();
+
+    let watch = ReplicaWatch::start(&cluster, &["webshop-backend"]);
+    let mut request = cluster.restore_request("restore-missing", POLICY, DATABASE);
+    request["spec"]["mode"] = json!({
+        "content": "DataOnly", "tables": ["public.orders", "public.users"], "truncate": true
+    });
+    request["spec"]["stopWriters"] = writers(&["webshop-backend"]);
+    cluster.apply_json(&request).await.unwrap();
+    let r = cluster
+        .wait_for_restore("restore-missing", Duration::from_secs(90), finished)
+        .await
+        .unwrap();
+    let lowest = watch.stop();
+    let s = r.status.clone().unwrap();
+    assert_eq!(s.phase, RestorePhase::Failed, "{s:?}");
+    assert_eq!(s.reason.as_deref(), Some("TargetTablesMissing"), "{s:?}");
+    let message = s.message.clone().unwrap_or_default();
+    assert!(message.contains("public.orders"), "{message}");
+    assert!(!message.contains("public.users"), "{message}");
+    assert_eq!(lowest.get("webshop-backend"), Some(&2), "never scaled down");
+    assert_eq!(
+        cluster
+            .deployment_replicas("webshop-backend")
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(s.writers.is_empty(), "{:?}", s.writers);
+    assert!(cluster.job_names("restore").await.unwrap().is_empty());
+    assert_eq!(cluster.fingerprints(DATABASE).unwrap(), current);
     cluster.assert_no_secret_leaks().await.unwrap();
 }
 

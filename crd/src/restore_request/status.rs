@@ -59,7 +59,8 @@ pub struct RestoreRequestStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_backup: Option<ResolvedBackup>,
     /// What the preflight found in the target database (full restores that do not
-    /// set `mode.clean: true`), checked before any writer is stopped.
+    /// set `mode.clean: true`, and data-only restores), checked before any writer is
+    /// stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_check: Option<PreflightResult>,
     /// Roles the restore created on the target server (`target.roles: CreateMissing`).

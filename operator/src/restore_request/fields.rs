@@ -154,6 +154,7 @@ pub fn field_of_runner_failure(reason: &str, message: &str) -> Option<&'static s
     // backup.allDatabases: the runner's own reasons.
     match reason {
         "TargetNotRestorable" => return Some("target.createDatabase or mode.clean"),
+        "TargetTablesMissing" => return Some("mode.content or mode.tables"),
         "RunIncomplete" => {
             return Some(
                 "backup (the run lacks a database: pick an earlier run, or restore its \

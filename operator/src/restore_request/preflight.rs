@@ -1,10 +1,13 @@
 //! The Preflight phase: a full restore that does not set `mode.clean: true` must go into
-//! an empty (or new) database. A small `restore --preflight` Job checks the target
-//! after the backup is resolved and before any writer is stopped; a target that holds
-//! user objects fails the request at once with reason `TargetNotEmpty`, nothing touched.
+//! an empty (or new) database, and a data-only restore into one that holds every table
+//! it writes. A small `restore --preflight` Job checks the target after the backup is
+//! resolved and before any writer is stopped; a target that holds user objects fails
+//! the request at once with reason `TargetNotEmpty`, one that lacks a table the
+//! data-only restore writes with the runner's `TargetTablesMissing` (naming them),
+//! nothing touched. A full restore with `mode.clean: true` needs no preflight.
 
 use tidemark_crd::contract::result::PreflightResult;
-use tidemark_crd::restore_request::{RestorePhase, RestoreRequestSpec};
+use tidemark_crd::restore_request::{RestoreContent, RestorePhase, RestoreRequestSpec};
 
 use super::decide::{JOB_POLL, advance, commit, create_job, fail, next};
 use super::observed::Inputs;
@@ -16,11 +19,21 @@ use crate::naming::RunKind;
 pub const TARGET_NOT_EMPTY: &str = "TargetNotEmpty";
 /// Reason of a request whose target database does not exist and may not be created.
 pub const TARGET_NOT_FOUND: &str = "TargetNotFound";
+/// Reason of a data-only request whose target lacks tables it writes (the runner's
+/// preflight names them).
+pub const TARGET_TABLES_MISSING: &str = "TargetTablesMissing";
 
-/// Whether the request needs a preflight: a full restore that drops nothing.
-/// With `backup.allDatabases` the runner checks every target itself before changing any.
+/// Whether the request needs a preflight: a full restore that drops nothing, or a
+/// data-only restore (into tables that must exist). With `backup.allDatabases` the
+/// runner checks every target itself before changing any.
 pub fn needed(spec: &RestoreRequestSpec) -> bool {
-    spec.mode.needs_empty_target() && !spec.backup.restores_all_databases()
+    (spec.mode.needs_empty_target() || writes_existing_tables(spec))
+        && !spec.backup.restores_all_databases()
+}
+
+/// Whether the restore loads data into tables it does not create (`DataOnly`).
+fn writes_existing_tables(spec: &RestoreRequestSpec) -> bool {
+    spec.mode.content == RestoreContent::DataOnly
 }
 
 /// The phase after the backup is resolved (and after the preflight passed).
@@ -48,7 +61,9 @@ pub fn judge(
             ),
         ));
     }
-    if found.is_empty() {
+    // A data-only restore wants tables, not emptiness: the runner's preflight has
+    // already failed (`TargetTablesMissing`) when any it writes is missing.
+    if found.is_empty() || writes_existing_tables(spec) {
         return Ok(());
     }
     Err((
@@ -69,7 +84,11 @@ pub fn preflight(i: &Inputs<'_>) -> Step {
     let (name, tracked) = track(i, &mut s, RunKind::Preflight);
     match tracked {
         Tracked::Absent | Tracked::Vanished => {
-            s.message = Some("checking that the target database is empty".into());
+            s.message = Some(if writes_existing_tables(i.spec) {
+                "checking that the target database holds every table the restore writes".into()
+            } else {
+                "checking that the target database is empty".into()
+            });
             create_job(i, s, RunKind::Preflight, name)
         }
         Tracked::Running => commit(i, s, Vec::new(), Vec::new(), Some(JOB_POLL)),
@@ -79,7 +98,12 @@ pub fn preflight(i: &Inputs<'_>) -> Step {
                 s.target_check = Some(found.clone());
                 match judge(i.spec, found) {
                     Ok(()) => {
-                        let message = if found.exists {
+                        let message = if writes_existing_tables(i.spec) {
+                            format!(
+                                "target database {:?} holds every table the restore writes",
+                                found.database
+                            )
+                        } else if found.exists {
                             format!("target database {:?} is empty", found.database)
                         } else {
                             format!("target database {:?} will be created", found.database)
@@ -108,8 +132,15 @@ pub fn preflight(i: &Inputs<'_>) -> Step {
             report,
             exit_code,
         } => {
-            let (_, message) = job_failure("preflight", &name, reason, message, report, exit_code);
-            fail(i, s, "PreflightFailed", message)
+            let (runner_reason, message) =
+                job_failure("preflight", &name, reason, message, report, exit_code);
+            // The runner's finding about the target is the request's reason; anything
+            // else is a preflight that could not check.
+            let reason = match runner_reason.as_deref() {
+                Some(TARGET_TABLES_MISSING) => TARGET_TABLES_MISSING,
+                _ => "PreflightFailed",
+            };
+            fail(i, s, reason, message)
         }
     }
 }

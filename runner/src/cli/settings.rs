@@ -15,7 +15,7 @@ use super::{
     RestoreTestArgs, S3Args, S3ObjectArgs, Sha256Stamp, VerifyArgs,
 };
 use crate::s3::sdk::MAX_SINGLE_COPY;
-use tidemark_crd::contract::values::SseAlgorithm;
+use tidemark_crd::contract::values::{RestoreContent, SseAlgorithm};
 
 impl PolicyArgs {
     fn policy(&self) -> PolicyRef {
@@ -175,9 +175,11 @@ impl RestoreOptions {
 }
 
 impl RestoreArgs {
-    /// The settings of `restore`. A preflight selects nothing: its selector is not read.
+    /// The settings of `restore`. A preflight selects nothing (its selector is not
+    /// read), except for a data-only restore, whose tables come from the backup.
     pub fn settings(&self) -> Result<restore::Settings> {
-        let selector = if self.preflight {
+        let options = self.options.options();
+        let selector = if self.preflight && options.content != RestoreContent::DataOnly {
             crate::inventory::Selector::Latest
         } else {
             self.selector.selector()?
@@ -189,7 +191,7 @@ impl RestoreArgs {
             pg_bin_root: self.db.pg_bin_root.clone(),
             selector,
             database: self.selector.database(),
-            options: self.options.options(),
+            options,
             preflight: self.preflight,
             all_databases: self.all_databases,
         })

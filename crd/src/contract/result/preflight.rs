@@ -1,6 +1,8 @@
 //! Payload of a `restore --preflight` report: what the target database holds, checked
 //! before anything is stopped or touched. The operator decides from it whether a full
-//! restore without `mode.clean: true` may go ahead.
+//! restore without `mode.clean: true` may go ahead. For a data-only restore the runner
+//! itself fails the preflight with reason `TargetTablesMissing` (this payload still
+//! reported) when the target lacks a table the restore writes.
 
 use serde::{Deserialize, Serialize};
 
