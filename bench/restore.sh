@@ -10,6 +10,7 @@
 #   bench/restore.sh            # the backup benchmark's ≥ 2 GB dataset
 #   bench/restore.sh --quick    # ~10× smaller, a smoke run
 #   bench/restore.sh --clean    # remove the cached cluster and datasets (.tidemark/bench/pg) and exit
+#   BENCH_PG_MAJOR=18 bench/restore.sh   # against PostgreSQL 18 (its own cached cluster)
 #
 # Shares the setup and the cached datasets of bench/backup.sh (throwaway PostgreSQL and
 # SeaweedFS under .tidemark/bench). The decrypted local dump and the restored databases
@@ -30,7 +31,7 @@ for arg in "$@"; do
       # The cached cluster and datasets (shared with bench/backup.sh) and this script's
       # leftovers; other benchmarks' directories under .tidemark/bench stay.
       b="$TIDEMARK_STATE/bench"
-      rm -rf "$b/pg" "$b/weed-restore" "$b/spool" "$b/spool-peak" "$b/restore-local.dump" "$b/restore-identity.txt" \
+      rm -rf "$b/pg" "$b"/pg-* "$b/weed-restore" "$b/spool" "$b/spool-peak" "$b/restore-local.dump" "$b/restore-identity.txt" \
         "$b/postgres.log" "$b/time.txt" "$b/termination-log"
       echo "removed the benchmark cluster and datasets under $b"
       exit 0 ;;
@@ -47,6 +48,18 @@ fi
 
 BENCH="$TIDEMARK_STATE/bench"
 PG_DIR="$BENCH/pg"
+# BENCH_PG_MAJOR=N: the server (its own cached cluster and dataset) and the client tools
+# of PostgreSQL N from the installs of scripts/pg-majors.sh, instead of the system's.
+PG_ROOT_ENV=()
+if [[ -n "${BENCH_PG_MAJOR:-}" ]]; then
+  bash "$ROOT/scripts/pg-majors.sh" >/dev/null
+  MAJORS_ROOT=${TIDEMARK_PG_MAJORS:-$([[ $(id -u) -eq 0 ]] && echo /var/cache/tidemark/pg/root || echo "${XDG_CACHE_HOME:-$HOME/.cache}/tidemark/pg/root")}
+  TIDEMARK_PG_BIN="$MAJORS_ROOT/$BENCH_PG_MAJOR/bin"
+  [[ -x "$TIDEMARK_PG_BIN/postgres" ]] || { echo "no PostgreSQL $BENCH_PG_MAJOR under $MAJORS_ROOT" >&2; exit 2; }
+  PG_DIR="$BENCH/pg-$BENCH_PG_MAJOR"
+  LABEL="$LABEL-pg$BENCH_PG_MAJOR"
+  PG_ROOT_ENV=(TIDEMARK_PG_BIN_ROOT="$MAJORS_ROOT")
+fi
 WEED_DIR="$BENCH/weed-restore"
 mkdir -p "$BENCH"
 PG_BIN="$TIDEMARK_PG_BIN"
@@ -87,7 +100,7 @@ start_seaweedfs
 
 age-keygen -o "$BENCH/restore-identity.txt" 2>/dev/null
 RECIPIENT=$(grep -o 'age1[0-9a-z]*' "$BENCH/restore-identity.txt")
-runner_env=(TIDEMARK_S3_BUCKET=bench TIDEMARK_S3_ENDPOINT="$ENDPOINT" TIDEMARK_S3_FORCE_PATH_STYLE=true
+runner_env=("${PG_ROOT_ENV[@]}" TIDEMARK_S3_BUCKET=bench TIDEMARK_S3_ENDPOINT="$ENDPOINT" TIDEMARK_S3_FORCE_PATH_STYLE=true
   TIDEMARK_POLICY_NAMESPACE=bench TIDEMARK_POLICY_NAME="$DB"
   TIDEMARK_TERMINATION_LOG="$BENCH/termination-log" RUST_LOG="${BENCH_RUST_LOG:-warn}")
 
@@ -126,8 +139,10 @@ runner_at() { # parallelism
   psql_q -d postgres -c "DROP DATABASE IF EXISTS bench_restore_runner"
   psql_q -d postgres -c CHECKPOINT
   echo 0 >"$BENCH/spool-peak"
+  : >"$BENCH/cpu-p$1.txt"
   ( peak=0; while :; do
       b=$(du -sb "$SPOOL" 2>/dev/null | cut -f1); ((b > peak)) && peak=$b && echo "$peak" >"$BENCH/spool-peak"
+      echo "$(now) $(busy)" >>"$BENCH/cpu-p$1.txt"  # the machine's busy CPU over time
       sleep 0.2; done ) &
   local sampler=$! c0
   c0=$(busy)
@@ -166,7 +181,7 @@ rm -f "$DUMP"
 read -r J2_MED J2_BEST P2_MED P2_BEST < <(python3 -c '
 import statistics, sys
 j, p = sys.argv[1].split(), sys.argv[2].split()
-print(statistics.median(map(float, j)), min(map(float, j)), statistics.median(map(float, p)), min(map(float, p)))' \
+print(*(f"{v:.2f}" for v in (statistics.median(map(float, j)), min(map(float, j)), statistics.median(map(float, p)), min(map(float, p)))))' \
   "${J2_RUNS[*]}" "${P2_RUNS[*]}")
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 
