@@ -25,6 +25,26 @@ fn normalised_dump(fx: &Fixture, db: &str) -> String {
         .unwrap()
 }
 
+/// A superuser's psql session connected to `db`, sleeping; returns once it is connected.
+fn idle_session(fx: &Fixture, db: &str) -> std::process::Child {
+    let session = fx
+        .pg
+        .tool("psql", db)
+        .args(["-X", "-q", "-d", db, "-c", "SELECT pg_sleep(600)"])
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let sql = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' \
+         AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()"
+    );
+    while fx.pg.psql("postgres", &sql).unwrap() != "1" {
+        assert!(Instant::now() < deadline, "the session did not connect");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    session
+}
+
 fn side_databases(fx: &Fixture) -> String {
     fx.pg
         .psql(
@@ -164,25 +184,7 @@ async fn parallel_restore_replaces_or_creates_the_target_and_faults_change_nothi
 
     // A session still connected to the target at the swap (a pooler, an exporter): it
     // is ended, the swap goes through and the log says so.
-    let mut session = fx
-        .pg
-        .tool("psql", "target")
-        .args(["-X", "-q", "-d", "target", "-c", "SELECT pg_sleep(600)"])
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while fx
-        .pg
-        .psql(
-            "postgres",
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = 'target' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()",
-        )
-        .unwrap()
-        != "1"
-    {
-        assert!(Instant::now() < deadline, "the session did not connect");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut session = idle_session(&fx, "target");
     let out = run("target", &[("RUST_LOG", "info")]).run().unwrap();
     let ended = session.wait().unwrap();
     assert!(!ended.success(), "the session was ended");
@@ -463,25 +465,7 @@ async fn a_swap_blocked_by_a_session_the_role_may_not_end_changes_nothing() {
     let before = normalised_dump(&fx, "guarded");
 
     // A superuser's session on the target.
-    let mut session = fx
-        .pg
-        .tool("psql", "guarded")
-        .args(["-X", "-q", "-d", "guarded", "-c", "SELECT pg_sleep(600)"])
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while fx
-        .pg
-        .psql(
-            "postgres",
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = 'guarded' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()",
-        )
-        .unwrap()
-        != "1"
-    {
-        assert!(Instant::now() < deadline, "the session did not connect");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut session = idle_session(&fx, "guarded");
     let out = restore("info");
     let _ = session.kill();
     let _ = session.wait();
