@@ -19,6 +19,7 @@ pub const BLK_BLOBS: u8 = 3;
 pub const MAX_TOC_BYTES: usize = 256 << 20;
 /// Sections of a TOC entry.
 pub const SECTION_DATA: i64 = 3;
+pub const SECTION_POST_DATA: i64 = 4;
 /// Data states of a TOC entry: data present, position unknown (written to a pipe); no data.
 pub const OFFSET_POS_NOT_SET: u8 = 1;
 pub const OFFSET_NO_DATA: u8 = 3;
@@ -45,6 +46,8 @@ pub struct TocEntry {
     pub copy_stmt: Option<String>,
     /// The data state ([`OFFSET_POS_NOT_SET`], [`OFFSET_NO_DATA`], or a known position).
     pub offset_state: u8,
+    /// Dump ids of the entries this one depends on.
+    pub deps: Vec<i64>,
 }
 
 impl TocEntry {
@@ -198,7 +201,13 @@ pub fn parse_toc(buf: &[u8]) -> Result<Toc, Parse> {
         }
         r.string()?; // owner
         r.string()?; // "with oids", always false
-        while r.string()?.is_some() {} // dependencies, ended by NULL
+        let mut deps = Vec::new();
+        while let Some(dep) = r.string()? {
+            // Dependencies, ended by NULL; an unreadable one is left out.
+            if let Ok(id) = dep.trim().parse() {
+                deps.push(id);
+            }
+        }
         let offset_state = r.offset(off_size)?;
         entries.push(TocEntry {
             dump_id,
@@ -209,6 +218,7 @@ pub fn parse_toc(buf: &[u8]) -> Result<Toc, Parse> {
             defn,
             copy_stmt,
             offset_state,
+            deps,
         });
     }
     Ok(Toc {
@@ -320,6 +330,7 @@ mod tests {
         assert_eq!(toc.entries.len(), 5);
         let names: Vec<String> = toc.table_data().map(TocEntry::table_name).collect();
         assert_eq!(names, ["public.blank_rows", "public.orders", "sales.empty"]);
+        assert_eq!(toc.entries[2].deps, [12]);
         assert_eq!(
             toc.entries[2].copy_stmt.as_deref(),
             Some("COPY public.orders FROM stdin;\n")

@@ -1,7 +1,9 @@
 //! The loading connections of the parallel restore: each takes batches of rows from
 //! the stream ([`crate::restore::parallel::split`]) and copies them into the side
 //! database with `COPY … FROM STDIN`, one COPY per table it receives rows of (several
-//! connections copy into one large table at once). Each connection first takes the
+//! connections copy into one large table at once). At the end of each table every
+//! connection ends its COPY of it and reports the table's index, so the orchestrator
+//! knows when a table is completely in. Each connection first takes the
 //! session settings `pg_restore` would: the archive's client encoding, standard
 //! strings and search path, no timeouts, row security off.
 
@@ -16,7 +18,7 @@ use tokio_postgres::{Client, CopyInSink};
 use crate::error::{Error, Result};
 use crate::pg::archive_toc::Toc;
 use crate::pg::connect::{DbTarget, classify_error};
-use crate::restore::parallel::split::{Batch, QUEUE_BATCHES};
+use crate::restore::parallel::split::{Item, QUEUE_BATCHES};
 
 /// What every loading connection needs of the archive.
 #[derive(Debug)]
@@ -87,15 +89,20 @@ pub fn row_counts(tables: &Tables, loaded: &[Loaded]) -> std::collections::BTree
         .collect()
 }
 
-/// Opens `n` connections to `side` with the settings; returns their senders and tasks.
+/// The loading connections: their senders and tasks.
+pub type Started = (
+    Vec<mpsc::Sender<Item>>,
+    Vec<tokio::task::JoinHandle<Result<Loaded>>>,
+);
+
+/// Opens `n` connections to `side` with the settings; each sends the index of every
+/// table it has finished on `ended`.
 pub async fn start(
     side: &DbTarget,
     tables: Arc<Tables>,
     n: usize,
-) -> Result<(
-    Vec<mpsc::Sender<Batch>>,
-    Vec<tokio::task::JoinHandle<Result<Loaded>>>,
-)> {
+    ended: &mpsc::UnboundedSender<usize>,
+) -> Result<Started> {
     let mut senders = Vec::with_capacity(n);
     let mut tasks = Vec::with_capacity(n);
     for _ in 0..n {
@@ -107,7 +114,13 @@ pub async fn start(
             .map_err(|e| classify_error(&target, "setting up a loading connection", e))?;
         let (tx, rx) = mpsc::channel(QUEUE_BATCHES);
         senders.push(tx);
-        tasks.push(tokio::spawn(run(client, target, Arc::clone(&tables), rx)));
+        tasks.push(tokio::spawn(run(
+            client,
+            target,
+            Arc::clone(&tables),
+            rx,
+            ended.clone(),
+        )));
     }
     Ok((senders, tasks))
 }
@@ -117,7 +130,8 @@ async fn run(
     client: Client,
     target: String,
     tables: Arc<Tables>,
-    mut rx: mpsc::Receiver<Batch>,
+    mut rx: mpsc::Receiver<Item>,
+    ended: mpsc::UnboundedSender<usize>,
 ) -> Result<Loaded> {
     let mut loaded = Loaded::default();
     let mut current: Option<(usize, Pin<Box<CopyInSink<Bytes>>>)> = None;
@@ -125,7 +139,18 @@ async fn run(
         let name = tables.copy.get(table).map_or("?", |(n, _)| n.as_str());
         classify_error(&target, &format!("{doing} table {name}"), e)
     };
-    while let Some(batch) = rx.recv().await {
+    while let Some(item) = rx.recv().await {
+        let batch = match item {
+            Item::Rows(batch) => batch,
+            Item::End(table) => {
+                if let Some((t, sink)) = current.take_if(|(t, _)| *t == table) {
+                    loaded.add(t, end(sink).await.map_err(|e| fail(t, "loading", e))?);
+                }
+                // Nobody listening: the restore is ending anyway.
+                let _ = ended.send(table);
+                continue;
+            }
+        };
         let same = current.as_ref().is_some_and(|(t, _)| *t == batch.table);
         if !same {
             if let Some((t, sink)) = current.take() {

@@ -16,6 +16,7 @@
 //! The target is never written: any failure before the swap drops the side database and
 //! leaves the target as it was. See `docs/runner-restore.md`.
 
+pub mod early;
 pub mod load;
 pub mod names;
 pub mod session;
@@ -23,7 +24,10 @@ pub mod side;
 pub mod side_archive;
 pub mod split;
 
+use std::collections::HashSet;
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::time::Instant;
@@ -41,6 +45,7 @@ use crate::pg::child::{Started, Tool, ToolProcess, ToolSpec};
 use crate::pg::connect::DbTarget;
 use crate::restore::compare::{self, check_object};
 use crate::restore::execute;
+use crate::restore::parallel::early::EarlyPlan;
 use crate::restore::parallel::load::Tables;
 use crate::restore::parallel::names::Names;
 use crate::restore::parallel::side_archive::SideArchive;
@@ -272,15 +277,48 @@ async fn build(
         .await?;
     tracing::info!("schema created in the side database; loading the rows");
     let n = usize::try_from(p.parallelism).unwrap_or(2).max(1);
-    let (senders, tasks) = load::start(&side_db, Arc::clone(&tables), n).await?;
+    let (ended_tx, mut ended_rx) = mpsc::unbounded_channel();
+    let (senders, tasks) = load::start(&side_db, Arc::clone(&tables), n, &ended_tx).await?;
+    drop(ended_tx);
     let mut loaders = Tasks(tasks);
     // A stream thread that is gone has sent its report: it says why.
     let _ = go_tx.send(Go::Load(senders));
 
-    // The whole object: size and SHA-256.
-    let rep = tokio::select! {
-        r = &mut report => r.map_err(|_| Error::Internal("the stream thread vanished".into()))?,
-        sig = stop.wait() => return Err(Error::RestoreInterrupted(sig).into()),
+    // While the rows load: the whole object's size and SHA-256, and the indexes and
+    // constraints of the tables already in (built by one `pg_restore` at a time).
+    let early = EarlyPlan::new(&toc);
+    let mut ends = vec![0usize; tables.copy.len()];
+    let mut tables_in = vec![false; tables.copy.len()];
+    let mut done: HashSet<i64> = HashSet::new();
+    let mut running: Option<(Vec<i64>, Running<'_>)> = None;
+    let rep = loop {
+        if running.is_none() {
+            let ready = early.ready(&tables_in, &done);
+            if !ready.is_empty() {
+                tracing::info!(
+                    entries = ready.len(),
+                    "building the indexes and constraints of the tables already loaded"
+                );
+                let run = Box::pin(tool.run_list(&archive.path, p.spool_dir, ready.clone(), false));
+                running = Some((ready, run));
+            }
+        }
+        tokio::select! {
+            r = &mut report => break r.map_err(|_| Error::Internal("the stream thread vanished".into()))?,
+            Some(t) = ended_rx.recv() => {
+                if let Some(c) = ends.get_mut(t) {
+                    *c += 1;
+                    if *c == n {
+                        tables_in[t] = true;
+                    }
+                }
+            }
+            r = finished(&mut running), if running.is_some() => {
+                let ids = r?;
+                done.extend(ids);
+            }
+            sig = stop.wait() => return Err(Error::RestoreInterrupted(sig).into()),
+        }
     };
     if !rep.complete || rep.error.is_some() {
         return Err(stream_failure(Some(rep), &mut pump, &mut loaders.0)
@@ -304,28 +342,38 @@ async fn build(
         connections = n,
         "every row is in the side database"
     );
+    if running.is_some() {
+        tokio::select! {
+            r = finished(&mut running) => done.extend(r?),
+            sig = stop.wait() => return Err(Error::RestoreInterrupted(sig).into()),
+        }
+    }
 
-    // The rest of the data (sequence values, large objects), then indexes and constraints.
-    let rest: Vec<String> = toc
+    // The rest of the data (sequence values, large objects), then the indexes and
+    // constraints not built yet.
+    let rest: Vec<i64> = toc
         .entries
         .iter()
         .filter(|e| e.section == SECTION_DATA && !e.is_table_data())
-        .map(|e| e.dump_id.to_string())
+        .map(|e| e.dump_id)
         .collect();
     if !rest.is_empty() {
-        let (list, mut file) = SideArchive::create(p.spool_dir)?;
-        std::io::Write::write_all(&mut file, (rest.join("\n") + "\n").as_bytes())
-            .map_err(|e| Error::stream("writing the restore list", e))?;
-        drop(file);
-        tool.run(
-            &archive.path,
-            &[format!("--use-list={}", list.path.display())],
-            false,
-        )
-        .await?;
+        tool.run_list(&archive.path, p.spool_dir, rest, false)
+            .await?;
     }
-    tool.run(&archive.path, &["--section=post-data".to_string()], true)
-        .await?;
+    if done.is_empty() {
+        tool.run(&archive.path, &["--section=post-data".to_string()], true)
+            .await?;
+    } else {
+        tracing::info!(
+            early = done.len(),
+            of = early.len(),
+            "indexes and constraints built while loading; building the rest"
+        );
+        let list = early::remaining(&toc, &done);
+        tool.run_list(&archive.path, p.spool_dir, list, true)
+            .await?;
+    }
     tracing::info!("indexes and constraints built in the side database");
 
     let comparison = compare::compare(&p.manifest.tables, &actual, &p.plan.compared);
@@ -383,6 +431,21 @@ async fn stream_failure(
     error
 }
 
+/// A `pg_restore` run of some entries, in flight.
+type Running<'a> = Pin<Box<dyn Future<Output = std::result::Result<Vec<i64>, Failure>> + 'a>>;
+
+/// Waits for the run in flight (if any; never ready without one) and clears it.
+async fn finished(
+    running: &mut Option<(Vec<i64>, Running<'_>)>,
+) -> std::result::Result<Vec<i64>, Failure> {
+    let Some((_, run)) = running.as_mut() else {
+        return std::future::pending().await;
+    };
+    let r = run.as_mut().await;
+    running.take();
+    r
+}
+
 /// `pg_restore` against the side database.
 struct PgRestore<'a> {
     binary: PathBuf,
@@ -393,6 +456,28 @@ struct PgRestore<'a> {
 }
 
 impl PgRestore<'_> {
+    /// Runs it on `file` for the entries `ids` only (a list file in `dir`; with the
+    /// post-data section filter when `parallel`, as the last run); returns the ids.
+    async fn run_list(
+        &self,
+        file: &Path,
+        dir: &Path,
+        ids: Vec<i64>,
+        parallel: bool,
+    ) -> std::result::Result<Vec<i64>, Failure> {
+        let (list, mut out) = SideArchive::create(dir)?;
+        let text: String = ids.iter().map(|id| format!("{id}\n")).collect();
+        std::io::Write::write_all(&mut out, text.as_bytes())
+            .map_err(|e| Error::stream("writing the restore list", e))?;
+        drop(out);
+        let mut extra = vec![format!("--use-list={}", list.path.display())];
+        if parallel {
+            extra.push("--section=post-data".into());
+        }
+        self.run(file, &extra, parallel).await?;
+        Ok(ids)
+    }
+
     /// Runs it on `file` with `extra` arguments, with `--jobs` when `parallel`.
     async fn run(
         &self,

@@ -9,8 +9,9 @@
 //!   to the loading connection with room for it ([`crate::restore::parallel::load`]),
 //!   so one large table is loaded by all connections at once.
 //!
-//! The end-of-data line `\.` of each table is not sent (the connections end their COPY
-//! themselves).
+//! The end-of-data line `\.` of each table is not sent: at the end of a table every
+//! connection is told ([`Item::End`]), ends its COPY of it and reports that, so the
+//! orchestrator knows which tables are completely in.
 
 use std::io::{BufWriter, Write};
 use std::sync::mpsc as std_mpsc;
@@ -38,10 +39,18 @@ pub struct Batch {
     pub rows: Bytes,
 }
 
+/// What a loading connection receives.
+#[derive(Debug)]
+pub enum Item {
+    Rows(Batch),
+    /// The table (its index) has no more rows.
+    End(usize),
+}
+
 /// The orchestrator's answer once it has the TOC.
 pub enum Go {
     /// The schema is in place: load through these connections.
-    Load(Vec<mpsc::Sender<Batch>>),
+    Load(Vec<mpsc::Sender<Item>>),
     /// Stop: the restore failed before the data.
     Abort,
 }
@@ -56,7 +65,7 @@ pub struct Handshake {
 pub struct Splitter {
     archive: BufWriter<std::fs::File>,
     handshake: Option<Handshake>,
-    loaders: Vec<mpsc::Sender<Batch>>,
+    loaders: Vec<mpsc::Sender<Item>>,
     next: usize,
     /// The current table's buffered text and whether some of it was already sent.
     buf: BytesMut,
@@ -109,7 +118,7 @@ impl Splitter {
         if n == 0 {
             return self.fail(Error::Internal("no loading connection".into()));
         }
-        let mut batch = batch;
+        let mut batch = Item::Rows(batch);
         for k in 0..n {
             let i = (self.next + k) % n;
             match self.loaders[i].try_send(batch) {
@@ -192,10 +201,15 @@ impl Visit for Splitter {
         }
         let rows = std::mem::take(&mut self.buf).freeze();
         self.sent = false;
-        if rows.is_empty() {
-            return true;
+        if !rows.is_empty() && !self.send(Batch { table: index, rows }) {
+            return false;
         }
-        self.send(Batch { table: index, rows })
+        for i in 0..self.loaders.len() {
+            if self.loaders[i].blocking_send(Item::End(index)).is_err() {
+                return self.loader_gone();
+            }
+        }
+        true
     }
 
     fn other(&mut self, raw: &[u8]) -> bool {
