@@ -4,7 +4,8 @@
 //! fingerprints; a target that is not empty (and not cleaned) refuses the whole run
 //! before any database is changed, naming it; a corrupt object mid-run stops the run
 //! with the earlier database restored, the corrupt one rolled back and the rest not
-//! started, and the report says so.
+//! started, and the report says so. Both with the single stream (parallelism 1) and with
+//! the parallel path (each database built in a side database and swapped in).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -55,6 +56,18 @@ fn restore_all(fx: &Fixture, target: &TestPostgres, extra: &[(&str, &str)]) -> R
         .unwrap()
 }
 
+/// The names of the databases on `pg` that look like a parallel restore's side or
+/// replaced database, one per line.
+fn side_databases(pg: &TestPostgres) -> String {
+    pg.psql(
+        "postgres",
+        "SELECT string_agg(datname, E'\\n') FROM pg_database WHERE datname LIKE '%\\_\\_tidemark\\_%'",
+    )
+    .unwrap()
+    .trim()
+    .to_string()
+}
+
 fn exists(pg: &TestPostgres, db: &str) -> bool {
     pg.psql(
         "postgres",
@@ -86,7 +99,28 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_database_of_a_run_restores_onto_a_new_server_or_nothing_changes() {
+    every_database_or_nothing(1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_database_of_a_run_restores_in_parallel_or_nothing_changes() {
+    every_database_or_nothing(2).await;
+}
+
+/// How many databases a restore's log says were swapped in by the parallel path.
+fn swapped(out: &RunnerOutput) -> usize {
+    out.stderr.matches("swap committed").count()
+}
+
+async fn every_database_or_nothing(parallelism: u32) {
     let fx = Fixture::seaweed().await;
+    let p = parallelism.to_string();
+    let restore_all = |fx: &Fixture, new: &TestPostgres, extra: &[(&str, &str)]| {
+        let mut with = vec![("TIDEMARK_RESTORE_PARALLELISM", p.as_str())];
+        with.extend_from_slice(extra);
+        restore_all(fx, new, &with)
+    };
+    let parallel = parallelism >= 2;
     for (db, rows) in DATABASES {
         make_database(&fx.pg, db, rows);
     }
@@ -182,6 +216,12 @@ async fn every_database_of_a_run_restores_onto_a_new_server_or_nothing_changes()
         out.stdout,
         out.stderr
     );
+    assert_eq!(
+        swapped(&out),
+        if parallel { 3 } else { 0 },
+        "{}",
+        out.stderr
+    );
     let report = out.report.unwrap();
     assert!(out.termination_log.len() < 4096);
     assert_eq!(
@@ -228,6 +268,8 @@ async fn every_database_of_a_run_restores_onto_a_new_server_or_nothing_changes()
         .collect();
     let out = restore_all(&fx, &new, &[("TIDEMARK_BACKUP_KEY", &beta_key)]);
     assert_ne!(out.code, Some(0), "stdout: {}", out.stdout);
+    assert_eq!(swapped(&out), usize::from(parallel), "{}", out.stderr);
+    assert_eq!(side_databases(&new), "", "no side database is left behind");
     let report = out.report.unwrap();
     assert_eq!(
         outcomes(&report),

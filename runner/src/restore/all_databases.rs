@@ -7,8 +7,9 @@
 //!    `TIDEMARK_CREATE_DATABASE` creates it), and it is empty when the restore would not
 //!    clean it. One that is not restorable fails the run, naming every such database.
 //! 3. Then one database after the other, each with the single-database path
-//!    ([`super::run_into`]): its own transaction behind the checksum gate, its row counts
-//!    compared. The first failure stops the run; the report says which databases were
+//!    ([`super::run_into`]): its own transaction behind the checksum gate, or with
+//!    `TIDEMARK_RESTORE_PARALLELISM` 2 or more its own side database swapped in once
+//!    verified; its row counts compared. The first failure stops the run; the report says which databases were
 //!    restored (committed), which failed (and why) and which were not started.
 
 use tidemark_crd::contract::result::{
