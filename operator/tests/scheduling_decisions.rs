@@ -294,19 +294,113 @@ fn verification_and_restore_test_run_on_their_own_schedules() {
     let mut status = status_at("2026-12-01T03:00:00Z");
     status.last_verification_schedule_time = Some(t("2026-11-30T04:00:00Z"));
     status.last_restore_test_schedule_time = Some(t("2026-11-01T05:00:00Z"));
-    let p = plan(&spec(), &status, &[], "2026-12-01T04:00:02Z");
-    assert_eq!(
-        names(&p),
-        ["webshop-backup-202612010400", "webshop-verify-202612010400"]
-    );
+    // With no backup at that minute, the verification starts at once.
+    let mut spec = spec();
+    spec.schedule = "30 * * * *".into();
+    let p = plan(&spec, &status, &[], "2026-12-01T04:00:02Z");
+    assert_eq!(names(&p), ["webshop-verify-202612010400"]);
 
-    status.last_schedule_time = Some(t("2026-12-01T04:00:00Z"));
     status.last_verification_schedule_time = Some(t("2026-12-01T04:00:00Z"));
-    let p = plan(&spec(), &status, &[], "2026-12-01T05:00:01Z");
+    let p = plan(&spec, &status, &[], "2026-12-01T05:00:01Z");
+    assert_eq!(names(&p), ["webshop-rtest-202612010500"]);
+}
+
+/// A verification or restore test due at the same time as a backup waits for the backup
+/// and its retention, then checks the backup that retention kept; never longer than half
+/// the starting deadline (the example's 900 s: 450 s), after which it runs anyway.
+#[test]
+fn a_verification_due_with_a_backup_waits_for_it_and_its_retention() {
+    let mut status = status_at("2026-12-01T03:00:00Z");
+    status.last_verification_schedule_time = Some(t("2026-11-30T04:00:00Z"));
+    let at = "2026-12-01T04:00:00Z";
+    let backup = "webshop-backup-202612010400";
+    let prune = "webshop-backup-202612010400-prune";
+
+    // The tick: the backup starts, the verification waits (not recorded as run).
+    let p = plan(&spec(), &status, &[], "2026-12-01T04:00:02Z");
+    assert_eq!(names(&p), [backup]);
+    assert_eq!(p.waiting, [("verify", t(at))]);
     assert_eq!(
-        names(&p),
-        ["webshop-backup-202612010500", "webshop-rtest-202612010500"]
+        p.last_verification_schedule_time,
+        Some(t("2026-11-30T04:00:00Z"))
     );
+    assert!(p.wake_at.unwrap() <= t("2026-12-01T04:07:30Z"), "{p:?}");
+
+    // The backup runs: still waiting.
+    status.last_schedule_time = Some(t(at));
+    let running = job(backup, RunKind::Backup, Some(at), JobState::Active);
+    let p = plan(
+        &spec(),
+        &status,
+        std::slice::from_ref(&running),
+        "2026-12-01T04:03:00Z",
+    );
+    assert!(p.launch.is_empty(), "{p:?}");
+    assert_eq!(p.waiting, [("verify", t(at))]);
+
+    // The backup succeeded: its retention starts, the verification still waits.
+    let done = job(backup, RunKind::Backup, Some(at), JobState::Succeeded(None));
+    let p = plan(
+        &spec(),
+        &status,
+        std::slice::from_ref(&done),
+        "2026-12-01T04:04:00Z",
+    );
+    assert_eq!(names(&p), [prune]);
+    assert_eq!(p.waiting, [("verify", t(at))]);
+    let pruning = job(prune, RunKind::Prune, Some(at), JobState::Active);
+    let p = plan(
+        &spec(),
+        &status,
+        &[done.clone(), pruning],
+        "2026-12-01T04:04:30Z",
+    );
+    assert!(p.launch.is_empty() && p.waiting.len() == 1, "{p:?}");
+
+    // Retention finished: the verification starts, under its scheduled name.
+    status.recorded_jobs = vec![backup.into()];
+    let pruned = job(prune, RunKind::Prune, Some(at), JobState::Succeeded(None));
+    let p = plan(&spec(), &status, &[done, pruned], "2026-12-01T04:05:00Z");
+    assert_eq!(names(&p), ["webshop-verify-202612010400"]);
+    assert!(p.waiting.is_empty());
+    assert_eq!(p.last_verification_schedule_time, Some(t(at)));
+
+    // A backup still running after half the starting deadline: the verification runs
+    // anyway, within the deadline.
+    status.recorded_jobs.clear();
+    let p = plan(&spec(), &status, &[running], "2026-12-01T04:07:31Z");
+    assert_eq!(names(&p), ["webshop-verify-202612010400"]);
+    assert!(p.waiting.is_empty());
+}
+
+#[test]
+fn a_restore_test_due_with_a_backup_waits_for_it() {
+    let mut status = status_at("2026-12-01T04:00:00Z");
+    status.last_verification_schedule_time = Some(t("2026-12-01T04:00:00Z"));
+    status.last_restore_test_schedule_time = Some(t("2026-11-01T05:00:00Z"));
+    let p = plan(&spec(), &status, &[], "2026-12-01T05:00:01Z");
+    assert_eq!(names(&p), ["webshop-backup-202612010500"]);
+    assert_eq!(p.waiting, [("restore-test", t("2026-12-01T05:00:00Z"))]);
+
+    // Without a starting deadline the wait is at most an hour.
+    let mut spec = spec();
+    spec.starting_deadline_seconds = None;
+    status.last_schedule_time = Some(t("2026-12-01T05:00:00Z"));
+    let running = job(
+        "webshop-backup-202612010500",
+        RunKind::Backup,
+        Some("2026-12-01T05:00:00Z"),
+        JobState::Active,
+    );
+    let p = plan(
+        &spec,
+        &status,
+        std::slice::from_ref(&running),
+        "2026-12-01T05:59:00Z",
+    );
+    assert!(p.launch.is_empty() && p.waiting.len() == 1, "{p:?}");
+    let p = plan(&spec, &status, &[running], "2026-12-01T06:00:00Z");
+    assert_eq!(names(&p), ["webshop-rtest-202612010500"]);
 }
 
 #[test]

@@ -78,9 +78,18 @@ pub struct Plan {
     /// The on-demand requests (`runNow`, annotation, `immediate`) handled by this plan
     /// (to echo in status).
     pub handled: on_demand::Handled,
+    /// Verifications and restore tests that are due but wait for a backup or its
+    /// retention to finish (so they check the backup that retention keeps): the kind and
+    /// the scheduled time.
+    pub waiting: Vec<(&'static str, DateTime<Utc>)>,
     /// When to reconcile again at the latest.
     pub wake_at: Option<DateTime<Utc>>,
 }
+
+/// How long a due verification or restore test waits at most for a backup of the
+/// policy (and its retention) to finish, without `startingDeadlineSeconds`; with it, half
+/// of that deadline, so the run still starts within it. After the wait it runs anyway.
+pub const MAX_WAIT_FOR_BACKUP: Duration = Duration::hours(1);
 
 fn exists(jobs: &[ObservedJob], name: &str) -> bool {
     jobs.iter().any(|j| j.name == name)
@@ -112,17 +121,21 @@ struct Track<'a> {
 struct TrackPlan {
     launch: Option<Launch>,
     skipped: Option<SkippedRun>,
+    /// Due, waiting for a backup: the scheduled time and when the wait ends.
+    waiting: Option<(DateTime<Utc>, DateTime<Utc>)>,
     last: Option<DateTime<Utc>>,
     next: Option<DateTime<Utc>>,
 }
 
 impl Track<'_> {
-    fn decide(&self) -> TrackPlan {
+    /// `backup_busy`: a backup of the policy or its retention runs or starts now.
+    fn decide(&self, backup_busy: bool) -> TrackPlan {
         let i = self.inputs;
         let deadline = i.spec.spec.starting_deadline_seconds.map(Duration::seconds);
         let mut plan = TrackPlan {
             launch: None,
             skipped: None,
+            waiting: None,
             last: self.last,
             next: None,
         };
@@ -144,8 +157,18 @@ impl Track<'_> {
             }
             Due::Run { scheduled, next } => {
                 plan.next = next;
-                plan.last = Some(scheduled);
                 let name = scheduled_job_name(i.name, kind, scheduled);
+                let wait_until = scheduled + max_wait(deadline);
+                if backup_busy
+                    && self.job != PolicyJob::Backup
+                    && i.now < wait_until
+                    && !exists(i.jobs, &name)
+                {
+                    // Not recorded as run: decided again when the backup finishes.
+                    plan.waiting = Some((scheduled, wait_until));
+                    return plan;
+                }
+                plan.last = Some(scheduled);
                 if exists(i.jobs, &name) {
                     // Launched before (e.g. the status write was lost): nothing to do.
                 } else if is_active(i.jobs, kind) {
@@ -259,7 +282,8 @@ pub fn decide(i: &Inputs<'_>) -> Plan {
             last,
             inputs: i,
         };
-        let mut t = track.decide();
+        // The backup track comes first: a backup it starts now is in `plan.launch`.
+        let mut t = track.decide(backup_busy(i, &plan.launch));
         // A runNow backup started now covers this tick: never two backups at once.
         if job == PolicyJob::Backup
             && run_now_launched
@@ -278,6 +302,10 @@ pub fn decide(i: &Inputs<'_>) -> Plan {
         plan.launch.extend(t.launch);
         plan.skipped.extend(t.skipped);
         plan.wake_at = earliest(plan.wake_at, t.next);
+        if let Some((scheduled, until)) = t.waiting {
+            plan.waiting.push((label, scheduled));
+            plan.wake_at = earliest(plan.wake_at, Some(until));
+        }
         match job {
             PolicyJob::Backup => {
                 plan.last_schedule_time = t.last;
@@ -290,6 +318,23 @@ pub fn decide(i: &Inputs<'_>) -> Plan {
     }
     plan.wake_at = earliest(plan.wake_at, freshness_deadline(i));
     plan
+}
+
+/// How long a due verification or restore test may wait for a backup
+/// ([`MAX_WAIT_FOR_BACKUP`], or half the starting deadline).
+fn max_wait(starting_deadline: Option<Duration>) -> Duration {
+    starting_deadline.map_or(MAX_WAIT_FOR_BACKUP, |d| d / 2)
+}
+
+/// Whether a backup of the policy or its retention is running, or starts with `launch`:
+/// a verification or restore test started now would check a backup that this retention
+/// may delete, or miss the one being written.
+fn backup_busy(i: &Inputs<'_>, launch: &[Launch]) -> bool {
+    let busy = |k: RunKind| k == RunKind::Backup || k == RunKind::Prune;
+    launch.iter().any(|l| busy(l.kind()))
+        || i.jobs
+            .iter()
+            .any(|j| j.kind.is_some_and(busy) && !j.state.is_finished())
 }
 
 /// When `BackupFresh` turns False if no new backup arrives, if still in the future.

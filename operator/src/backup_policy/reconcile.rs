@@ -205,6 +205,10 @@ pub async fn reconcile_policy(
     let defaults = ctx.config.job_defaults();
     let mut launched = Vec::new();
     if let (Ok(spec), Some(plan)) = (&parsed, &plan) {
+        for (kind, scheduled) in &plan.waiting {
+            tracing::debug!(policy = %path_of(policy), kind, %scheduled,
+                "due; waiting for the running backup and its retention to finish");
+        }
         for l in &plan.launch {
             match build(policy, spec, l, &defaults) {
                 Ok(job) => {
