@@ -84,3 +84,23 @@ def test_a_table_is_served_when_kubectl_asks_for_one(standin, ns):
     assert table["kind"] == "Table"
     assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Schedule", "Ready", "Age"]
     assert table["rows"][0]["cells"][:3] == ["p", "5 * * * *", "<none>"]
+
+
+def test_fields_the_schema_does_not_declare_are_pruned_on_every_write(standin, ns):
+    ensure_crd(standin)
+    path = f"{BP_PATH}/namespaces/{ns}/backuppolicies"
+    policy = backup_policy("typo")
+    policy["spec"]["retenton"] = {"hourly": 3}  # misspelt: dropped, the default applies
+    policy["spec"]["retention"] = {"hourly": 5, "minutely": 60}
+    created = standin.post(path, policy).json()
+    assert "retenton" not in created["spec"]
+    assert created["spec"]["retention"] == {"hourly": 5}
+    assert created["metadata"]["name"] == "typo"
+
+    patched = standin.patch(f"{path}/typo", {"spec": {"schedul": "@daily"}},
+                            headers={"Content-Type": "application/merge-patch+json"}).json()
+    assert "schedul" not in patched["spec"]
+    # The status schema preserves unknown fields: kept.
+    status = standin.patch(f"{path}/typo/status", {"status": {"anything": {"x": 1}}},
+                           headers={"Content-Type": "application/merge-patch+json"}).json()
+    assert status["status"]["anything"] == {"x": 1}

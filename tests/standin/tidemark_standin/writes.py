@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from . import crds, deletion, jsonio
+from . import crds, deletion, jsonio, pruning
 from .defaults import apply_defaults, initial_status
 from .errors import already_exists, bad_request, conflict, invalid, not_found, unsupported_media_type
 from .kinds import Kind
@@ -76,6 +76,8 @@ def create(state: State, target: Target, body: Any, *, dry_run: bool = False, ma
     if status is not None and "status" not in obj:
         obj["status"] = status
     apply_defaults(kind, obj, creating=True)
+    if kind.crd is not None:
+        pruning.prune(obj, kind.schema, root=True)
     if crds.is_crd(kind.key):
         crds.validate(obj)
         crds.with_status(obj, None)
@@ -113,6 +115,8 @@ def commit_update(state: State, target: Target, old: Obj, candidate: Obj, *, dry
         new = dict(old, metadata=dict(old["metadata"]))
         if "status" in candidate:
             new["status"] = candidate["status"]
+            if kind.crd is not None and kind.schema:
+                pruning.prune(new["status"], (kind.schema.get("properties") or {}).get("status"))
         else:
             new.pop("status", None)
     else:
@@ -131,6 +135,8 @@ def commit_update(state: State, target: Target, old: Obj, candidate: Obj, *, dry
             else:
                 new.pop("status", None)
         apply_defaults(kind, new, creating=False)
+        if kind.crd is not None:
+            pruning.prune(new, kind.schema, root=True)
         if crds.is_crd(kind.key):
             crds.validate(new)
             crds.with_status(new, old)
