@@ -188,8 +188,9 @@ pub struct BackupSelector {
     /// Restore every database of the chosen run (a policy with `spec.databases`), each
     /// into the database of the same name on the target server; `latest`, `before` or
     /// `key` (any key of the run) chooses the run. Every target is checked before any
-    /// database is changed; each database is restored in its own transaction, one after
-    /// the other, and the status lists what became of each. Not with `database`; leave
+    /// database is changed; each database is restored alone (in its own transaction, or
+    /// in parallel through its own side database: `parallelism`), one after the other,
+    /// and the status lists what became of each. Not with `database`; leave
     /// `target.connection.database` unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub all_databases: Option<bool>,
