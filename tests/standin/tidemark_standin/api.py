@@ -80,6 +80,7 @@ class Api:
             raise unsupported_media_type(content_type)  # client-go then retries with JSON
         params = dict(request.params)
         dry_run = params.get("dryRun") == "All"
+        strict = params.get("fieldValidation") == "Strict"
         if target.subresource == "scale":
             if method == "GET":
                 return json_response(scale.read(self.state, target))
@@ -91,14 +92,17 @@ class Api:
         if method == "POST":
             if target.name is not None:
                 raise method_not_allowed()
-            created = writes.create(self.state, target, self._json(request.body), dry_run=dry_run)
+            created = writes.create(self.state, target, self._json(request.body), dry_run=dry_run,
+                                    strict=strict)
             return json_response(as_version(target.kind, created), 201)
         if method == "PUT":
             self._require_name(target)
-            return json_response(as_version(target.kind, writes.update(self.state, target, self._json(request.body), dry_run=dry_run)))
+            return json_response(as_version(target.kind, writes.update(self.state, target, self._json(request.body),
+                                                                           dry_run=dry_run, strict=strict)))
         if method == "PATCH":
             self._require_name(target)
-            obj, created = writes.patch(self.state, target, request.body, content_type, params, dry_run=dry_run)
+            obj, created = writes.patch(self.state, target, request.body, content_type, params, dry_run=dry_run,
+                                       strict=strict)
             return json_response(as_version(target.kind, obj), 201 if created else 200)
         if method == "DELETE":
             options = self._delete_options(request.body, params)

@@ -22,6 +22,41 @@ VERSION_INFO = {
 HEALTH_PATHS = {"/healthz", "/readyz", "/livez"}
 
 
+def _openapi_v3_paths(registry: Registry) -> list[str]:
+    """The group versions of the OpenAPI v3 root: `api/v1` and `apis/<group>/<version>`."""
+    paths = ["api/v1"] if registry.in_group_version("", "v1") else []
+    for group, versions in registry.groups():
+        paths.extend(f"apis/{group}/{v}" for v in versions)
+    return paths
+
+
+def _openapi_v3_document(registry: Registry, group: str, version: str) -> dict[str, Any]:
+    """An OpenAPI v3 document of one group version, only as far as kubectl reads it to learn that
+    the server validates fields itself: a PATCH operation per kind that takes `fieldValidation`
+    (no schemas: kubectl then computes patches from its built-in types, as with no OpenAPI). So
+    `kubectl apply` works without `--validate=false` and sends `fieldValidation=Strict`, and the
+    stand-in refuses unknown fields of custom objects (see writes.py)."""
+    prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
+    paths: dict[str, Any] = {}
+    for kind in registry.in_group_version(group, version):
+        scope = f"{prefix}/namespaces/{{namespace}}" if kind.namespaced else prefix
+        paths[f"{scope}/{kind.plural}/{{name}}"] = {
+            "patch": {
+                "operationId": f"patch{kind.kind}",
+                "parameters": [{"name": "fieldValidation", "in": "query", "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "OK"}},
+                "x-kubernetes-action": "patch",
+                "x-kubernetes-group-version-kind": {"group": group, "version": version, "kind": kind.kind},
+            },
+        }
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": VERSION_INFO["gitVersion"]},
+        "paths": paths,
+        "components": {"schemas": {}},
+    }
+
+
 def _group_entry(group: str, versions: list[str]) -> dict[str, Any]:
     return {
         "name": group,
@@ -71,7 +106,13 @@ def discover(registry: Registry, path: str, server_address: str) -> Any | None:
             "definitions": {},
         }
     if parts == ["openapi", "v3"]:
-        return {"paths": {}}
+        return {"paths": {p: {"serverRelativeURL": f"/openapi/v3/{p}"} for p in _openapi_v3_paths(registry)}}
+    if parts[:2] == ["openapi", "v3"]:
+        gv = parts[2:]
+        if "/".join(gv) not in _openapi_v3_paths(registry):
+            raise resource_not_found(path)
+        group, version = ("", gv[1]) if gv[0] == "api" else (gv[1], gv[2])
+        return _openapi_v3_document(registry, group, version)
     if not parts:
         paths = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v2", "/openapi/v3", "/readyz", "/version"]
         for group, versions in registry.groups():

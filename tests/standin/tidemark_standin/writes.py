@@ -49,7 +49,18 @@ def _normalize(kind: Kind, obj: Obj, namespace: str | None) -> Obj:
     return obj
 
 
-def create(state: State, target: Target, body: Any, *, dry_run: bool = False, manager: str | None = None) -> Obj:
+def _prune(kind: Kind, value: Any, schema: dict[str, Any] | None, strict: bool, *, root: bool = False) -> None:
+    """Drops the fields the CRD's schema does not declare; with `fieldValidation=Strict` a
+    write holding any is refused instead, naming them, as the API server does."""
+    dropped = pruning.prune(value, schema, root=root)
+    if dropped and strict:
+        unknown = ", ".join(f'unknown field "{path}"' for path in dropped)
+        raise bad_request(f"{kind.kind} in version \"{kind.version}\" cannot be handled as a {kind.kind}: "
+                          f"strict decoding error: {unknown}")
+
+
+def create(state: State, target: Target, body: Any, *, dry_run: bool = False, manager: str | None = None,
+           strict: bool = False) -> Obj:
     """Create an object from `body`, a private object (a fresh parse) that this takes over."""
     kind = target.kind
     obj = _check_identity(kind, body, target)
@@ -77,7 +88,7 @@ def create(state: State, target: Target, body: Any, *, dry_run: bool = False, ma
         obj["status"] = status
     apply_defaults(kind, obj, creating=True)
     if kind.crd is not None:
-        pruning.prune(obj, kind.schema, root=True)
+        _prune(kind, obj, kind.schema, strict, root=True)
     if crds.is_crd(kind.key):
         crds.validate(obj)
         crds.with_status(obj, None)
@@ -103,7 +114,8 @@ def _existing(state: State, target: Target) -> Obj:
     return obj
 
 
-def commit_update(state: State, target: Target, old: Obj, candidate: Obj, *, dry_run: bool = False) -> Obj:
+def commit_update(state: State, target: Target, old: Obj, candidate: Obj, *, dry_run: bool = False,
+                  strict: bool = False) -> Obj:
     """Turn a client's intended object into the stored one; `candidate` is a private copy."""
     kind = target.kind
     wanted_rv = (candidate.get("metadata") or {}).get("resourceVersion")
@@ -116,7 +128,7 @@ def commit_update(state: State, target: Target, old: Obj, candidate: Obj, *, dry
         if "status" in candidate:
             new["status"] = candidate["status"]
             if kind.crd is not None and kind.schema:
-                pruning.prune(new["status"], (kind.schema.get("properties") or {}).get("status"))
+                _prune(kind, new["status"], (kind.schema.get("properties") or {}).get("status"), strict)
         else:
             new.pop("status", None)
     else:
@@ -136,7 +148,7 @@ def commit_update(state: State, target: Target, old: Obj, candidate: Obj, *, dry
                 new.pop("status", None)
         apply_defaults(kind, new, creating=False)
         if kind.crd is not None:
-            pruning.prune(new, kind.schema, root=True)
+            _prune(kind, new, kind.schema, strict, root=True)
         if crds.is_crd(kind.key):
             crds.validate(new)
             crds.with_status(new, old)
@@ -157,11 +169,11 @@ def commit_update(state: State, target: Target, old: Obj, candidate: Obj, *, dry
     return new
 
 
-def update(state: State, target: Target, body: Any, *, dry_run: bool = False) -> Obj:
+def update(state: State, target: Target, body: Any, *, dry_run: bool = False, strict: bool = False) -> Obj:
     """Replace an object with `body`, a private object (a fresh parse) that this takes over."""
     old = _existing(state, target)
     candidate = _check_identity(target.kind, body, target)
-    return commit_update(state, target, old, candidate, dry_run=dry_run)
+    return commit_update(state, target, old, candidate, dry_run=dry_run, strict=strict)
 
 
 def _parse_apply_body(raw: bytes) -> Any:
@@ -202,12 +214,13 @@ def patch(
     params: dict[str, str],
     *,
     dry_run: bool = False,
+    strict: bool = False,
 ) -> tuple[Obj, bool]:
     """Apply a patch; returns (object, created). Only server-side apply creates missing objects."""
     kind = target.kind
     ctype = content_type.split(";")[0].strip().lower()
     if ctype == "application/apply-patch+yaml":
-        return _apply(state, target, raw, params, dry_run=dry_run)
+        return _apply(state, target, raw, params, dry_run=dry_run, strict=strict)
     try:
         body = jsonio.loads(raw or b"null")
     except ValueError as exc:
@@ -231,10 +244,11 @@ def patch(
         if ctype != "application/json-patch+json":
             metadata(candidate)["resourceVersion"] = old["metadata"]["resourceVersion"]
     return commit_update(state, Target(kind, target.namespace, target.name, target.subresource), old, candidate,
-                         dry_run=dry_run), False
+                         dry_run=dry_run, strict=strict), False
 
 
-def _apply(state: State, target: Target, raw: bytes, params: dict[str, str], *, dry_run: bool) -> tuple[Obj, bool]:
+def _apply(state: State, target: Target, raw: bytes, params: dict[str, str], *, dry_run: bool,
+           strict: bool) -> tuple[Obj, bool]:
     kind = target.kind
     manager = params.get("fieldManager")
     if not manager:
@@ -252,11 +266,12 @@ def _apply(state: State, target: Target, raw: bytes, params: dict[str, str], *, 
         if target.subresource:
             raise not_found(kind.group, kind.plural, target.name)
         metadata(body)["name"] = target.name
-        created = create(state, Target(kind, target.namespace, None, None), body, dry_run=dry_run, manager=manager)
+        created = create(state, Target(kind, target.namespace, None, None), body, dry_run=dry_run, manager=manager,
+                         strict=strict)
         return created, True
     candidate = merge_patch(clone(old), body)
     if not (body.get("metadata") or {}).get("resourceVersion"):
         candidate["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
     if target.subresource != "status":
         _record_manager(candidate, manager, "Apply", None, kind.api_version)
-    return commit_update(state, target, old, candidate, dry_run=dry_run), False
+    return commit_update(state, target, old, candidate, dry_run=dry_run, strict=strict), False
