@@ -183,7 +183,9 @@ pub struct Verification {
     /// Run verifications.
     #[serde(default = "default_true")]
     pub enabled: bool,
-    /// Cron schedule, in the policy's time zone (daily at 04:00 by default).
+    /// Cron schedule, in the policy's time zone (daily at 04:00 by default). A run due
+    /// while a backup of the policy or its retention runs waits for them (at most half of
+    /// `startingDeadlineSeconds`, else an hour), so it checks the backup retention kept.
     #[serde(default = "default_verify_schedule")]
     #[schemars(
         length(min = 1, max = 128),
@@ -290,6 +292,8 @@ pub struct RestoreTest {
     #[serde(default = "default_true")]
     pub enabled: bool,
     /// Cron schedule, in the policy's time zone (05:00 on the 1st of each month by default).
+    /// A run due while a backup of the policy or its retention runs waits for them, as a
+    /// verification does.
     #[serde(default = "default_restore_test_schedule")]
     #[schemars(
         length(min = 1, max = 128),
